@@ -1,0 +1,1 @@
+"""The fastapi-live example app: a counter and the seed's dashboard."""

@@ -1,0 +1,45 @@
+"""fastapi-live: Phoenix LiveView's patterns for FastAPI — live pages over SSE and htmx 4."""
+
+from __future__ import annotations
+
+from .async_ops import Exit, Ok
+from .async_result import AsyncResult
+from .exceptions import (
+    CallbackReturnError,
+    CapturedSocketError,
+    ConfigurationError,
+    EventError,
+    LiveError,
+    MissingDependencyError,
+    TokenError,
+)
+from .lifecycle import CONT, HALT
+from .pubsub import PubSub, create_pubsub
+from .router import LiveHook, LiveRouter
+from .session import SessionConfig
+from .view import LiveSocket, LiveView, event
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONT",
+    "HALT",
+    "AsyncResult",
+    "CallbackReturnError",
+    "CapturedSocketError",
+    "ConfigurationError",
+    "EventError",
+    "Exit",
+    "LiveError",
+    "LiveHook",
+    "LiveRouter",
+    "LiveSocket",
+    "LiveView",
+    "MissingDependencyError",
+    "Ok",
+    "PubSub",
+    "SessionConfig",
+    "TokenError",
+    "create_pubsub",
+    "event",
+]

@@ -1,0 +1,104 @@
+"""Lifecycle hooks: ``attach_hook`` / ``detach_hook``, running hook chains, return checks."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Final
+
+from .exceptions import CallbackReturnError, ConfigurationError
+from .socket import SocketState
+from .types import HOOK_STAGES
+
+
+class _Signal:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+CONT: Final = _Signal("CONT")
+"""Return from a hook to let later hooks and the view's own callback run."""
+HALT: Final = _Signal("HALT")
+"""Return from a hook to stop: later hooks and the view's own callback are skipped."""
+
+HookFn = Callable[..., Any]
+
+
+def callable_name(fn: Any) -> str:
+    """A readable name for a user callable, for error messages."""
+    owner = getattr(getattr(fn, "__self__", None), "__class__", None)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if owner is not None and "." not in name:
+        return f"{owner.__name__}.{name}"
+    return str(name)
+
+
+async def maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def check_signal(result: Any, where: str) -> bool:
+    """True when ``result`` halts; raises ``CallbackReturnError`` when it is neither."""
+    if result is HALT:
+        return True
+    if result is CONT or result is None:
+        return False
+    raise CallbackReturnError(f"invalid return from {where}: expected CONT or HALT\nExpected one of: CONT, HALT, None\nGot: {result!r}")
+
+
+class HooksMixin(SocketState):
+    """``attach_hook`` / ``detach_hook``: callbacks that run before the view's own."""
+
+    _hooks: dict[str, list[tuple[str, HookFn]]]
+
+    def attach_hook(self, name: str, stage: str, fn: HookFn) -> HooksMixin:
+        """Run ``fn`` at ``stage`` before the view's callback, in attach order.
+
+        Stages and signatures: ``handle_event(event, params, socket)``,
+        ``handle_info(message, socket)``, ``handle_async(name, outcome, socket)`` — each
+        returns ``CONT`` or ``HALT`` — and ``after_render(socket)``.
+
+        >>> socket.attach_hook("notifications", "handle_info", on_info)  # doctest: +SKIP
+        """
+        if stage not in HOOK_STAGES:
+            raise ConfigurationError(
+                f"invalid stage {stage!r} for hook {name!r}\nExpected one of: {', '.join(HOOK_STAGES)}\nGot: {stage!r}"
+            )
+        if not callable(fn):
+            raise ConfigurationError(f"hook {name!r} on {stage} must be callable, got {fn!r}")
+        hooks = self.__dict__.setdefault("_hooks", {}).setdefault(stage, [])
+        if any(existing == name for existing, _ in hooks):
+            raise ConfigurationError(f"a hook named {name!r} is already attached to {stage}; detach it first or pick another name")
+        hooks.append((name, fn))
+        return self
+
+    def detach_hook(self, name: str, stage: str) -> HooksMixin:
+        """Remove the hook ``name`` from ``stage``; unknown names are ignored, as in LiveView."""
+        if stage not in HOOK_STAGES:
+            raise ConfigurationError(f"invalid stage {stage!r}\nExpected one of: {', '.join(HOOK_STAGES)}\nGot: {stage!r}")
+        hooks = self.__dict__.get("_hooks", {}).get(stage, [])
+        hooks[:] = [(n, f) for n, f in hooks if n != name]
+        return self
+
+    def _hooks_for(self, stage: str) -> list[tuple[str, HookFn]]:
+        return list(self.__dict__.get("_hooks", {}).get(stage, ()))
+
+
+async def run_hooks(socket: HooksMixin, stage: str, *args: Any) -> bool:
+    """Run the hooks of ``stage``; True when one halted."""
+    for name, fn in socket._hooks_for(stage):
+        result = await maybe_await(fn(*args, socket))
+        if stage == "after_render":
+            continue
+        if check_signal(result, f"hook {name!r} ({callable_name(fn)}) on {stage}"):
+            return True
+    return False
+
+

@@ -1,0 +1,79 @@
+"""The in-process PubSub backend: a dict of topics to listeners, no serialization."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from . import Listener
+
+log = logging.getLogger("fastapi_live.pubsub")
+
+
+class LocalFanout:
+    """Topic → listeners, delivered synchronously. Shared by both backends."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, dict[int, Listener]] = {}
+        self._next = 0
+
+    def add(self, topic: str, listener: Listener) -> tuple[Callable[[], None], bool]:
+        """Add a listener; returns (remove, first) where ``first`` says the topic is new."""
+        listeners = self._topics.get(topic)
+        first = listeners is None
+        if listeners is None:
+            listeners = self._topics[topic] = {}
+        self._next += 1
+        key = self._next
+        listeners[key] = listener
+
+        def remove() -> None:
+            current = self._topics.get(topic)
+            if current is not None and current.pop(key, None) is not None and not current:
+                del self._topics[topic]
+                self.on_empty(topic)
+
+        return remove, first
+
+    def on_empty(self, topic: str) -> None:
+        """Called when a topic loses its last listener (the Redis backend unsubscribes)."""
+
+    def deliver(self, topic: str, message: Any) -> int:
+        listeners = self._topics.get(topic)
+        if not listeners:
+            return 0
+        for listener in list(listeners.values()):
+            try:
+                listener(topic, message)
+            except Exception:  # one broken listener must not starve the others
+                log.exception("pubsub listener failed for topic %r", topic)
+        return len(listeners)
+
+    def topics(self) -> list[str]:
+        return list(self._topics)
+
+    def listener_count(self, topic: str | None = None) -> int:
+        if topic is not None:
+            return len(self._topics.get(topic, ()))
+        return sum(len(v) for v in self._topics.values())
+
+
+class MemoryPubSub:
+    """In-process PubSub (the default): messages are delivered as the same objects."""
+
+    def __init__(self) -> None:
+        self.fanout = LocalFanout()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, topic: str, message: Any) -> None:
+        self.fanout.deliver(topic, message)
+
+    async def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        remove, _ = self.fanout.add(topic, listener)
+        return remove

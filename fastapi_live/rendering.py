@@ -1,0 +1,550 @@
+"""Jinja2 integration: the live template tags, region analysis and region rendering.
+
+A live page's template is split into *regions*: ``{% live_root %}`` (the live container),
+every ``{% region "id" %}`` and every ``{% async_result key %}``. Each region is compiled
+as a Jinja block, so it can be rendered alone, and knows the assigns it reads. After a
+message is handled the session asks for the regions whose assigns changed and sends only
+those, as ``<hx-partial>`` fragments.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment, Template, nodes
+from jinja2.ext import Extension
+from jinja2.parser import Parser
+from markupsafe import Markup, escape
+
+from .exceptions import ConfigurationError
+
+ROOT_ID = "live-root"
+ROOT_BLOCK = "live_root__"
+_REGION_BLOCK_PREFIX = "live_region__"
+_STREAM_BLOCK_PREFIX = "live_stream__"
+_DOM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]*$")
+_TAG = re.compile(r"^[a-z][a-z0-9\-]*$")
+ALWAYS = "*"  # a dependency meaning "re-render on any change"
+
+# Attributes the library writes into the page (also known to static/fastapi-live.js).
+ATTR_ROOT = "data-live-root"
+ATTR_REGION = "data-live-region"
+ATTR_VERSION = "data-live-v"
+ATTR_TOKEN = "data-live-token"
+ATTR_STREAM = "data-live-stream"
+
+
+def _block_name(prefix: str, dom_id: str) -> str:
+    return prefix + re.sub(r"[^A-Za-z0-9]", lambda m: f"_{ord(m.group()):x}_", dom_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSpec:
+    """How a region is wrapped in the page: its DOM id, tag, attributes and block."""
+
+    dom_id: str
+    block: str
+    tag: str = "div"
+    attrs: tuple[tuple[str, str], ...] = ()
+    kind: str = "region"  # region | async | root | stream
+    item_var: str = ""  # streams: the name the item template uses for one item
+
+    def open_tag(self, version: int | None = None) -> str:
+        parts = [f'<{self.tag} id="{escape(self.dom_id)}" {ATTR_REGION}="{self.kind}"']
+        if version is not None:
+            parts.append(f' {ATTR_VERSION}="{version}"')
+        for name, value in self.attrs:
+            parts.append(f' {name}="{escape(value)}"')
+        return "".join(parts) + ">"
+
+    def close_tag(self) -> str:
+        return f"</{self.tag}>"
+
+
+def _registry(environment: Environment) -> dict[tuple[str | None, str], RegionSpec]:
+    """Region specs by (template name, block name), filled as templates are parsed."""
+    specs: dict[tuple[str | None, str], RegionSpec] | None = getattr(environment, "live_region_specs", None)
+    if specs is None:
+        specs = {}
+        environment.live_region_specs = specs  # type: ignore[attr-defined]
+    return specs
+
+
+class LiveExtension(Extension):
+    """The live template tags.
+
+    ``{% live_root %}…{% endlive_root %}`` marks the live container (one per page);
+    ``{% region "id" tag="section" class="card" %}…{% endregion %}`` a region updated on
+    its own; ``{% async_result org %}{% loading %}…{% failed reason %}…{% ok org %}…
+    {% endasync_result %}`` the three states of an async assign, as its own region;
+    ``{% live_stream posts as post id="posts" tag="ul" %}<li id="{{ dom_id }}">…</li>
+    {% endlive_stream %}`` a stream container and its item template.
+    """
+
+    tags = {"live_root", "region", "async_result", "live_stream"}
+
+    def parse(self, parser: Parser) -> list[nodes.Node]:
+        token = next(parser.stream)
+        if token.value == "live_root":
+            return self._parse_root(parser, token.lineno)
+        if token.value == "region":
+            return self._parse_region(parser, token.lineno)
+        if token.value == "async_result":
+            return self._parse_async_result(parser, token.lineno)
+        return self._parse_stream(parser, token.lineno)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _options(self, parser: Parser, tag: str) -> dict[str, str]:
+        options: dict[str, str] = {}
+        while parser.stream.current.type != "block_end":
+            parser.stream.skip_if("comma")
+            name = parser.stream.expect("name").value
+            parser.stream.expect("assign")
+            value = parser.parse_expression()
+            if not isinstance(value, nodes.Const) or not isinstance(value.value, str):
+                parser.fail(f"{{% {tag} %}} option {name!r} must be a string literal", value.lineno)
+            options[name.replace("_", "-")] = value.value
+        return options
+
+    def _spec(
+        self, parser: Parser, lineno: int, dom_id: str, prefix: str, kind: str, options: dict[str, str], item_var: str = ""
+    ) -> RegionSpec:
+        if not _DOM_ID.match(dom_id):
+            parser.fail(f"invalid region id {dom_id!r}: expected a letter, then letters, digits, '-', '_', ':' or '.'", lineno)
+        tag = options.pop("tag", "div")
+        if not _TAG.match(tag):
+            parser.fail(f"invalid region tag {tag!r}: expected an HTML tag name such as 'div' or 'tbody'", lineno)
+        options.pop("id", None)
+        spec = RegionSpec(dom_id, _block_name(prefix, dom_id), tag, tuple(options.items()), kind, item_var)
+        _registry(self.environment)[(parser.name, spec.block)] = spec
+        return spec
+
+    @staticmethod
+    def _wrap(spec: RegionSpec, body: list[nodes.Node], lineno: int, open_node: nodes.Node | None = None) -> list[nodes.Node]:
+        opening = open_node or nodes.Output([nodes.TemplateData(spec.open_tag())])
+        block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
+        return [opening.set_lineno(lineno), block, nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)]
+
+    # -- tags ----------------------------------------------------------------------------
+    def _parse_root(self, parser: Parser, lineno: int) -> list[nodes.Node]:
+        options = self._options(parser, "live_root")
+        body = parser.parse_statements(("name:endlive_root",), drop_needle=True)
+        spec = RegionSpec(ROOT_ID, ROOT_BLOCK, options.pop("tag", "div"), tuple(options.items()), "root")
+        _registry(self.environment)[(parser.name, ROOT_BLOCK)] = spec
+        # The root's opening tag carries the page token and stream URL: rendered per page.
+        opener = nodes.Output([
+            nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "root_open", "load"), [], [], None, None)
+        ])
+        return self._wrap(spec, body, lineno, opener)
+
+    def _parse_region(self, parser: Parser, lineno: int) -> list[nodes.Node]:
+        name = parser.parse_expression()
+        if not isinstance(name, nodes.Const) or not isinstance(name.value, str):
+            parser.fail('{% region %} takes a string literal id: {% region "cart" %}', lineno)
+        options = self._options(parser, "region")
+        body = parser.parse_statements(("name:endregion",), drop_needle=True)
+        spec = self._spec(parser, lineno, name.value, _REGION_BLOCK_PREFIX, "region", options)
+        return self._wrap(spec, body, lineno)
+
+    def _parse_async_result(self, parser: Parser, lineno: int) -> list[nodes.Node]:
+        key = parser.stream.expect("name").value
+        options = self._options(parser, "async_result")
+        dom_id = options.get("id", f"async-{key}")
+        parts: dict[str, tuple[str | None, list[nodes.Node]]] = {}
+        parser.parse_statements(("name:loading", "name:failed", "name:ok", "name:endasync_result"))
+        while True:
+            section = parser.stream.expect("name").value
+            if section == "endasync_result":
+                break
+            if section in parts:
+                parser.fail(f"{{% {section} %}} appears twice in {{% async_result {key} %}}", lineno)
+            target = parser.stream.expect("name").value if parser.stream.current.type == "name" else None
+            body = parser.parse_statements(("name:loading", "name:failed", "name:ok", "name:endasync_result"))
+            parts[section] = (target, body)
+        if "ok" not in parts:
+            parser.fail(f"{{% async_result {key} %}} needs an {{% ok {key} %}} part", lineno)
+        value = nodes.Name(key, "load")
+
+        def bind(target: str | None, attr: str, body: list[nodes.Node]) -> list[nodes.Node]:
+            if target is None:
+                return body
+            assign = nodes.Assign(nodes.Name(target, "store"), nodes.Getattr(nodes.Name(key, "load"), attr, "load"))
+            return [assign, *body]
+
+        ok_target, ok_body = parts["ok"]
+        loading_target, loading_body = parts.get("loading", (None, []))
+        loading_body = bind(loading_target, "loading", loading_body)
+        failed_target, failed_body = parts.get("failed", (None, []))
+        test_ok = nodes.Getattr(value, "ok", "load")
+        test_failed = nodes.Getattr(nodes.Name(key, "load"), "failed", "load")
+        body_node = nodes.If(
+            test_ok,
+            bind(ok_target, "result", ok_body),
+            [nodes.If(test_failed, bind(failed_target, "failed", failed_body), [], [])],
+            loading_body,
+        ).set_lineno(lineno)
+        spec = self._spec(parser, lineno, dom_id, _REGION_BLOCK_PREFIX, "async", options)
+        return self._wrap(spec, [body_node], lineno)
+
+    def _parse_stream(self, parser: Parser, lineno: int) -> list[nodes.Node]:
+        name = parser.stream.expect("name").value
+        parser.stream.expect("name:as")
+        item = parser.stream.expect("name").value
+        options = self._options(parser, "live_stream")
+        dom_id = options.get("id", name)
+        options["data-live-stream"] = name
+        options["hx-morph-skip-children"] = ""
+        body = parser.parse_statements(("name:endlive_stream",), drop_needle=True)
+        spec = self._spec(parser, lineno, dom_id, _STREAM_BLOCK_PREFIX + name + "__", "stream", options, item)
+        # The item template is a block rendered once per item, with `item` and `dom_id` set.
+        item_block = nodes.Block(spec.block, body, True, False).set_lineno(lineno)
+        loop = nodes.For(
+            nodes.Tuple([nodes.Name("dom_id", "store"), nodes.Name(item, "store")], "store"),
+            nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "stream_items", "load"), [nodes.Const(name)], [], None, None),
+            [item_block],
+            [],
+            None,
+            False,
+        ).set_lineno(lineno)
+        return [
+            nodes.Output([nodes.TemplateData(spec.open_tag())]).set_lineno(lineno),
+            loop,
+            nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno),
+        ]
+
+
+# ----------------------------------------------------------------------------------------
+# Analysis: which regions a page has and which assigns each reads
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Region:
+    """One region of a page: its spec, the template that owns its block, what it reads."""
+
+    spec: RegionSpec
+    owner: str  # template whose context renders the block
+    deps: set[str] = field(default_factory=set)
+    ancestors: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class StreamSlot:
+    """A stream container on a page and the template that renders one of its items."""
+
+    name: str
+    spec: RegionSpec
+    owner: str
+    item_var: str
+
+
+class PageTemplate:
+    """A page template analysed into regions; renders the page or single regions."""
+
+    def __init__(self, environment: Environment, name: str) -> None:
+        self.environment = environment
+        self.name = name
+        self.template = environment.get_template(name)
+        self.regions: dict[str, Region] = {}
+        self.streams: dict[str, StreamSlot] = {}
+        self._globals = set(environment.globals)
+        self._chains: dict[str, list[Template]] = {}
+        self._analyse()
+        if ROOT_ID not in self.regions:
+            raise ConfigurationError(
+                f"template {name!r} has no live container: wrap the page's live content in "
+                "{% live_root %}…{% endlive_root %}, or extend 'live/base.html' and fill its 'content' block"
+            )
+
+    # -- analysis --------------------------------------------------------------------------
+    def _parse(self, name: str) -> nodes.Template:
+        source, filename, _ = self.environment.loader.get_source(self.environment, name)  # type: ignore[union-attr]
+        return self.environment.parse(source, name, filename)
+
+    def _chain_asts(self, name: str) -> list[tuple[str, nodes.Template]]:
+        chain: list[tuple[str, nodes.Template]] = []
+        seen: set[str] = set()
+        current: str | None = name
+        while current is not None:
+            if current in seen:
+                raise ConfigurationError(f"template {name!r} extends itself through {current!r}")
+            seen.add(current)
+            ast = self._parse(current)
+            chain.append((current, ast))
+            extends = ast.find(nodes.Extends)
+            if extends is None:
+                current = None
+            elif isinstance(extends.template, nodes.Const) and isinstance(extends.template.value, str):
+                current = extends.template.value
+            else:
+                raise ConfigurationError(f"template {current!r}: a live page may only extend a template named by a string literal")
+        return chain
+
+    def _analyse(self) -> None:
+        self._walk_template(self.name, region=None, ancestors=(), seen_includes=())
+
+    def _walk_template(self, name: str, region: Region | None, ancestors: tuple[str, ...], seen_includes: tuple[str, ...]) -> None:
+        chain = self._chain_asts(name)
+        effective: dict[str, tuple[str, nodes.Block]] = {}
+        for template_name, ast in chain:  # most-derived first
+            for block in ast.find_all(nodes.Block):
+                effective.setdefault(block.name, (template_name, block))
+        self._walk(chain[-1][1].body, effective, name, region, ancestors, seen_includes)
+
+    def _walk(
+        self,
+        body: Iterable[nodes.Node],
+        effective: Mapping[str, tuple[str, nodes.Block]],
+        owner: str,
+        region: Region | None,
+        ancestors: tuple[str, ...],
+        seen_includes: tuple[str, ...],
+    ) -> None:
+        for node in body:
+            self._visit(node, effective, owner, region, ancestors, seen_includes)
+
+    def _visit(
+        self,
+        node: nodes.Node,
+        effective: Mapping[str, tuple[str, nodes.Block]],
+        owner: str,
+        region: Region | None,
+        ancestors: tuple[str, ...],
+        seen_includes: tuple[str, ...],
+    ) -> None:
+        specs = _registry(self.environment)
+        if isinstance(node, nodes.Block):
+            defined_in, block = effective.get(node.name, (owner, node))
+            spec = specs.get((defined_in, node.name))
+            if spec is not None and spec.kind != "stream":
+                if spec.dom_id in self.regions:
+                    raise ConfigurationError(f"template {self.name!r}: region id {spec.dom_id!r} is used twice on one page")
+                child = Region(spec, owner, set(), ancestors)
+                self.regions[spec.dom_id] = child
+                self._walk(block.body, effective, owner, child, (*ancestors, spec.dom_id), seen_includes)
+                return
+            if spec is not None and spec.kind == "stream":
+                stream_name = node.name[len(_STREAM_BLOCK_PREFIX):].rsplit("__", 1)[0]
+                self.streams[stream_name] = StreamSlot(stream_name, spec, defined_in, spec.item_var)
+                self._walk(block.body, effective, owner, region, ancestors, seen_includes)
+                return
+            self._walk(block.body, effective, owner, region, ancestors, seen_includes)
+            return
+        if isinstance(node, nodes.Include):
+            names = self._const_names(node.template)
+            if names is None:
+                if region is not None:
+                    region.deps.add(ALWAYS)
+                return
+            for included in names:
+                if included in seen_includes:
+                    continue
+                self._walk_template(included, region, ancestors, (*seen_includes, included))
+            return
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            if region is not None and node.name not in self._globals:
+                region.deps.add(node.name)
+            return
+        for child in node.iter_child_nodes():
+            self._visit(child, effective, owner, region, ancestors, seen_includes)
+
+    @staticmethod
+    def _const_names(expr: nodes.Expr) -> list[str] | None:
+        if isinstance(expr, nodes.Const) and isinstance(expr.value, str):
+            return [expr.value]
+        if isinstance(expr, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in expr.items):
+            return [i.value for i in expr.items]  # type: ignore[attr-defined]
+        return None
+
+    # -- rendering -------------------------------------------------------------------------
+    def _chain(self, owner: str) -> list[Template]:
+        chain = self._chains.get(owner)
+        if chain is None:
+            chain = [self.environment.get_template(n) for n, _ in self._chain_asts(owner)]
+            self._chains[owner] = chain
+        return chain
+
+    def render_page(self, context: Mapping[str, Any]) -> str:
+        return self.template.render(context)
+
+    def _render_block(self, owner: str, block: str, context: Mapping[str, Any]) -> str:
+        chain = self._chain(owner)
+        ctx = chain[0].new_context(dict(context))
+        for parent in chain[1:]:
+            for name, fn in parent.blocks.items():
+                ctx.blocks.setdefault(name, []).append(fn)
+        return "".join(ctx.blocks[block][0](ctx))
+
+    def render_region(self, dom_id: str, context: Mapping[str, Any], version: int) -> str:
+        """The region's wrapper and content, ready to be morphed over the old one."""
+        region = self.regions[dom_id]
+        inner = self._render_block(region.owner, region.spec.block, context)
+        return region.spec.open_tag(version) + inner + region.spec.close_tag()
+
+    def render_root_inner(self, context: Mapping[str, Any]) -> str:
+        return self._render_block(self.regions[ROOT_ID].owner, ROOT_BLOCK, context)
+
+    def render_stream_item(self, stream: str, context: Mapping[str, Any], dom_id: str, item: Any) -> str:
+        slot = self.streams[stream]
+        return self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
+
+    def regions_for(self, changed: Iterable[str]) -> list[Region]:
+        """The regions to re-render for ``changed`` keys, outermost only."""
+        changed = set(changed)
+        if not changed:
+            return []
+        hit = [r for r in self.regions.values() if ALWAYS in r.deps or not r.deps.isdisjoint(changed)]
+        hit_ids = {r.spec.dom_id for r in hit}
+        return [r for r in hit if hit_ids.isdisjoint(r.ancestors)]
+
+
+# ----------------------------------------------------------------------------------------
+# Patches: the HTML that carries changes to the browser
+# ----------------------------------------------------------------------------------------
+
+
+def partial(target_id: str, content: str, swap: str = "outerMorph") -> str:
+    """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
+    return f'<hx-partial hx-target="#{_css_id(target_id)}" hx-swap="{swap}">{content}</hx-partial>'
+
+
+def push_element(kind: str, name: str, payload: Any) -> str:
+    """A client operation (push event, redirect, navigation) as a ``<hx-live>`` element.
+
+    ``static/fastapi-live.js`` handles these after the message's partials are applied,
+    so a pushed event always sees the DOM its handler produced.
+    """
+    body = json.dumps({"kind": kind, "name": name, "payload": payload}, default=str, separators=(",", ":"))
+    return f"<hx-live>{html.escape(body, quote=False)}</hx-live>"
+
+
+def _css_id(dom_id: str) -> str:
+    return re.sub(r"([:.])", r"\\\1", dom_id)
+
+
+def markup_attrs(attrs: Iterator[tuple[str, str | None]] | Iterable[tuple[str, str | None]]) -> Markup:
+    """Render ``(name, value)`` pairs as HTML attributes; a ``None`` value is a bare attribute."""
+    out = []
+    for name, value in attrs:
+        out.append(name if value is None else f'{name}="{escape(value)}"')
+    return Markup(" ".join(out))
+
+
+# ----------------------------------------------------------------------------------------
+# Template helpers: ``live.click(...)`` and friends write plain htmx attributes
+# ----------------------------------------------------------------------------------------
+
+
+def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
+    def interval(value: int | str) -> str:
+        return f"{value}ms" if isinstance(value, int) else str(value)
+
+    if debounce is not None and throttle is not None:
+        raise ConfigurationError("use debounce or throttle, not both")
+    if debounce is not None:
+        return f" delay:{interval(debounce)}"
+    if throttle is not None:
+        return f" throttle:{interval(throttle)}"
+    return ""
+
+
+class TemplateHelpers:
+    """``live`` in templates: event bindings rendered as htmx attributes.
+
+    ``<button {{ live.click("inc", by=2) }}>`` renders
+    ``data-live-click="inc" hx-post="/_live/event" hx-trigger="click" hx-vals='{"by": 2}' …``:
+    view-source shows plain htmx. ``static/fastapi-live.js`` adds the page token and
+    names the event from the ``data-live-*`` attribute matching the DOM event.
+    """
+
+    def __init__(self, event_url: str, static_url: str, client_config: Mapping[str, Any] | None = None) -> None:
+        self.event_url = event_url
+        self.static_url = static_url
+        self.client_config = dict(client_config or {})
+
+    def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
+        if not isinstance(event, str) or not event:
+            raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
+        attrs: list[tuple[str, str | None]] = [
+            (f"data-live-{kind}", event),
+            ("hx-post", self.event_url),
+            ("hx-trigger", trigger),
+            ("hx-swap", "none"),
+            ("hx-sync", f"this:{sync}"),
+        ]
+        if values:
+            attrs.append(("hx-vals", json.dumps(values, default=str)))
+        return markup_attrs(attrs)
+
+    def click(self, event: str, /, **values: Any) -> Markup:
+        """A click sends ``event`` with ``values`` as params (LiveView's ``phx-click`` + ``phx-value-*``)."""
+        return self._binding("click", event, "click", values)
+
+    def change(self, event: str, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
+        """On a form or input: each change sends ``event`` with the form's values."""
+        return self._binding("change", event, "input" + _timing(debounce, throttle), values, "queue last")
+
+    def submit(self, event: str, /, **values: Any) -> Markup:
+        """On a form: submitting sends ``event`` with the form's values."""
+        return self._binding("submit", event, "submit", values)
+
+    def form(
+        self,
+        *,
+        change: str | None = None,
+        submit: str | None = None,
+        recover: str | None = None,
+        debounce: int | str | None = None,
+        throttle: int | str | None = None,
+    ) -> Markup:
+        """Bind a form's change and submit events (and its auto-recover event) at once."""
+        if change is None and submit is None:
+            raise ConfigurationError("live.form() needs change=, submit= or both")
+        triggers = []
+        attrs: list[tuple[str, str | None]] = []
+        if change is not None:
+            attrs.append(("data-live-change", change))
+            triggers.append("input" + _timing(debounce, throttle))
+        if submit is not None:
+            attrs.append(("data-live-submit", submit))
+            triggers.append("submit")
+        if recover is not None:
+            attrs.append(("data-live-auto-recover", recover))
+        attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", "none"), ("hx-sync", "this:queue all")]
+        return markup_attrs(attrs)
+
+    def keydown(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+        """A key press sends ``event`` with ``key`` (and the input's value); ``key=`` filters."""
+        trigger = "keydown" if key is None else f"keydown[key=={json.dumps(key)}]"
+        return self._binding("keydown", event, trigger, values)
+
+    def keyup(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+        """Like ``keydown``, on key release."""
+        trigger = "keyup" if key is None else f"keyup[key=={json.dumps(key)}]"
+        return self._binding("keyup", event, trigger, values)
+
+    def blur(self, event: str, /, **values: Any) -> Markup:
+        """Losing focus sends ``event``."""
+        return self._binding("blur", event, "blur", values)
+
+    def focus(self, event: str, /, **values: Any) -> Markup:
+        """Gaining focus sends ``event``."""
+        return self._binding("focus", event, "focus", values)
+
+    def hook(self, name: str) -> Markup:
+        """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""
+        return markup_attrs([("data-live-hook", name)])
+
+    def scripts(self) -> Markup:
+        """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""
+        config = html.escape(json.dumps(self.client_config), quote=True)
+        return Markup(
+            f'<script src="{self.static_url}/vendor/htmx.min.js"></script>\n'
+            f'<script src="{self.static_url}/vendor/hx-sse.min.js"></script>\n'
+            f'<script src="{self.static_url}/fastapi-live.js" data-live-config="{config}"></script>'
+        )

@@ -1,0 +1,439 @@
+"""``LiveRouter``: page routes, the stream and event endpoints and the client assets.
+
+The only module that knows URLs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import secrets
+import time
+import typing
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.params import Depends as DependsParam
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from sse_starlette import EventSourceResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneError, TokenError
+from .lifecycle import HALT, callable_name, check_signal, maybe_await
+from .pubsub import PubSub, create_pubsub
+from .rendering import LiveExtension, PageTemplate, TemplateHelpers
+from .session import LiveSession, SessionConfig, SessionManager
+from .tokens import PageToken, TokenSigner
+from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, parse_last_event_id
+from .view import LiveSocket, LiveView
+
+log = logging.getLogger("fastapi_live")
+V = TypeVar("V")
+
+BROWSER_COOKIE = "fastapi_live_browser"
+MAX_EVENT_BODY = 1_000_000
+MAX_EVENT_NAME = 200
+MAX_PARAMS = 1_000
+_REQUEST_PARAM = "live_request__"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _asset_dir(name: str) -> Path:
+    """``static/`` or ``templates/``: inside the installed package, or beside it in a checkout."""
+    for candidate in (_PACKAGE_DIR / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigurationError(f"fastapi-live's {name}/ directory is missing from the installation ({_PACKAGE_DIR})")
+
+
+class LiveHook:
+    """A reusable on_mount hook: subclass it and define ``on_mount(self, socket, ...)``.
+
+    ``on_mount`` may declare FastAPI dependencies, like an endpoint; returning ``HALT``
+    (after ``socket.redirect(...)``) stops the page from mounting.
+    """
+
+    async def on_mount(self, socket: LiveSocket) -> Any:
+        return None
+
+
+OnMount = Callable[..., Any] | LiveHook | type[LiveHook]
+
+
+class _Callable:
+    """A user callable whose parameters FastAPI resolves as part of the page endpoint."""
+
+    def __init__(self, fn: Callable[..., Any], prefix: str, skip: int, path_params: set[str]) -> None:
+        self.fn = fn
+        self.name = callable_name(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
+        params = list(inspect.signature(fn).parameters.values())[skip:]
+        self.arguments: list[tuple[str, str]] = []  # (endpoint name, argument name)
+        self.parameters: list[inspect.Parameter] = []
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            annotation = hints.get(p.name, p.annotation)
+            shared = p.name in path_params or not isinstance(p.default, DependsParam)
+            endpoint_name = p.name if shared else f"{prefix}{p.name}"
+            self.arguments.append((endpoint_name, p.name))
+            self.parameters.append(p.replace(name=endpoint_name, annotation=annotation, kind=p.KEYWORD_ONLY))
+
+    def kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {arg: values[name] for name, arg in self.arguments}
+
+
+def _hook_callable(hook: OnMount) -> Callable[..., Any]:
+    if inspect.isclass(hook) and issubclass(hook, LiveHook):
+        return hook().on_mount
+    if isinstance(hook, LiveHook):
+        return hook.on_mount
+    if callable(hook):
+        return hook
+    raise ConfigurationError(f"on_mount hooks must be callables or LiveHook classes/instances, got {hook!r}")
+
+
+class LiveRouter(APIRouter):
+    """Serves live pages: include it in a FastAPI app like any router.
+
+    >>> templates = Jinja2Templates(directory="templates")
+    >>> live = LiveRouter(templates=templates, on_mount=[ensure_authenticated])
+    >>> @live.page("/counter", template="counter.html")
+    ... class Counter(LiveView): ...
+    >>> app.include_router(live)
+    """
+
+    def __init__(
+        self,
+        *,
+        templates: Any,
+        secret_key: str | bytes | None = None,
+        on_mount: Sequence[OnMount] = (),
+        pubsub: PubSub | None = None,
+        config: SessionConfig | None = None,
+        live_prefix: str = "/_live",
+        client_config: dict[str, Any] | None = None,
+        token_max_age: float = 86_400.0,
+        **router_kwargs: Any,
+    ) -> None:
+        super().__init__(lifespan=self._lifespan, **router_kwargs)
+        self.environment = self._environment(templates)
+        if secret_key is None:
+            secret_key = os.environ.get("FASTAPI_LIVE_SECRET")
+        if not secret_key:
+            secret_key = secrets.token_hex(32)
+            log.warning(
+                "fastapi-live: no secret_key given and FASTAPI_LIVE_SECRET is unset; using a random key, "
+                "so page tokens will not survive a restart or work across processes"
+            )
+        self.signer = TokenSigner(secret_key, max_age=token_max_age)
+        self.on_mount = list(on_mount)
+        self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
+        self.config = config or SessionConfig()
+        base = self.prefix + live_prefix
+        self.stream_url = base + "/stream"
+        self.event_url = base + "/event"
+        self.static_url = base + "/static"
+        self.manager = SessionManager(self.config, self.pubsub, self.stream_url)
+        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
+        self.environment.globals.setdefault("live", self.helpers)
+        self._pages: dict[str, PageTemplate] = {}
+        self._static_dir = _asset_dir("static")
+        self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
+        self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
+        self.add_route(self.static_url + "/{path:path}", self._static_endpoint, methods=["GET"], include_in_schema=False)
+
+    # -- setup -------------------------------------------------------------------------------
+    @staticmethod
+    def _environment(templates: Any) -> Environment:
+        environment = templates if isinstance(templates, Environment) else getattr(templates, "env", None)
+        if not isinstance(environment, Environment):
+            raise ConfigurationError(
+                f"LiveRouter(templates=...) takes a fastapi.templating.Jinja2Templates or a jinja2.Environment, got {templates!r}"
+            )
+        if LiveExtension.identifier not in environment.extensions:
+            environment.add_extension(LiveExtension)
+        package_loader = FileSystemLoader(str(_asset_dir("templates")))
+        if environment.loader is None:
+            environment.loader = package_loader
+        elif not getattr(environment, "live_loader_added", False):
+            environment.loader = ChoiceLoader([environment.loader, package_loader])
+        environment.live_loader_added = True  # type: ignore[attr-defined]
+        return environment
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        await self.pubsub.start()
+        try:
+            yield
+        finally:
+            await self.manager.close_all()
+            await self.pubsub.stop()
+
+    def page_template(self, name: str) -> PageTemplate:
+        page = self._pages.get(name)
+        if page is None or page.template is not self.environment.get_template(name):
+            page = self._pages[name] = PageTemplate(self.environment, name)
+        return page
+
+    # -- page routes -------------------------------------------------------------------------
+    def page(
+        self, path: str, *, template: str | None = None, on_mount: Sequence[OnMount] = (), name: str | None = None, **route_kwargs: Any
+    ) -> Callable[[V], V]:
+        """Register a live page: decorate a ``LiveView`` class, or an async ``mount(socket, ...)`` function."""
+
+        def decorate(target: V) -> V:
+            view_cls = self._view_class(target)
+            template_name = template or view_cls.template
+            if not template_name:
+                raise ConfigurationError(f"live page {path!r} ({view_cls.__name__}) needs a template: @live.page({path!r}, template='...')")
+            endpoint = self._page_endpoint(path, view_cls, template_name, [*self.on_mount, *on_mount])
+            self.add_api_route(
+                path,
+                endpoint,
+                methods=["GET"],
+                response_class=HTMLResponse,
+                name=name or view_cls.__name__,
+                **route_kwargs,
+            )
+            return target
+
+        return decorate
+
+    def live(self, path: str, **kwargs: Any) -> Callable[[V], V]:
+        """Alias of ``page``: ``@live.live("/counter", template=...)``."""
+        return self.page(path, **kwargs)
+
+    @staticmethod
+    def _view_class(target: Any) -> type[LiveView]:
+        if inspect.isclass(target) and issubclass(target, LiveView):
+            return target
+        if inspect.iscoroutinefunction(target):
+            mount_fn = target
+
+            async def mount(self: LiveView, socket: LiveSocket, **kwargs: Any) -> None:
+                await mount_fn(socket, **kwargs)
+
+            mount.__signature__ = inspect.signature(mount_fn).replace(  # type: ignore[attr-defined]
+                parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *inspect.signature(mount_fn).parameters.values()]
+            )
+            mount.__annotations__ = typing.get_type_hints(mount_fn, include_extras=True)
+            return type(target.__name__, (LiveView,), {"mount": mount, "__module__": target.__module__})
+        raise ConfigurationError(f"@live.page() decorates a LiveView subclass or an async mount function, got {target!r}")
+
+    def _page_endpoint(self, path: str, view_cls: type[LiveView], template_name: str, hooks: list[OnMount]) -> Callable[..., Any]:
+        path_params = {part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{") and part.endswith("}")}
+        mount = _Callable(view_cls.mount, "", 2, path_params)
+        hook_callables = [_Callable(_hook_callable(h), f"hook{i}__", 1, path_params) for i, h in enumerate(hooks)]
+        parameters: dict[str, inspect.Parameter] = {
+            _REQUEST_PARAM: inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+        }
+        for item in (*hook_callables, mount):
+            for parameter in item.parameters:
+                parameters.setdefault(parameter.name, parameter)
+        router = self
+
+        async def endpoint(**values: Any) -> Response:
+            request: Request = values[_REQUEST_PARAM]
+            return await router._serve_page(request, view_cls, template_name, hook_callables, mount, values)
+
+        endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
+        endpoint.__name__ = f"live_{view_cls.__name__}"
+        return endpoint
+
+    async def _serve_page(
+        self,
+        request: Request,
+        view_cls: type[LiveView],
+        template_name: str,
+        hooks: list[_Callable],
+        mount: _Callable,
+        values: dict[str, Any],
+    ) -> Response:
+        page = self.page_template(template_name)
+        browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
+        session_id = secrets.token_urlsafe(18)
+        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        token = self.signer.sign(PageToken(session_id, view_cls.__name__, browser_id, url))
+        session = LiveSession(
+            self.manager,
+            session_id=session_id,
+            view=view_cls(),
+            page=page,
+            token=token,
+            browser_id=browser_id,
+            url=url,
+            helpers=self.helpers,
+        )
+        socket = session.socket
+        try:
+            for hook in hooks:
+                halted = check_signal(await maybe_await(hook.fn(socket, **hook.kwargs(values))), f"on_mount hook {hook.name}")
+                if halted:
+                    redirect = self._redirect_of(socket)
+                    if redirect is None:
+                        raise ConfigurationError(
+                            f"on_mount hook {hook.name} halted without a redirect: call socket.redirect(url) before returning HALT"
+                        )
+                    await session.close()
+                    return redirect
+            started = time.perf_counter()
+            await mount.fn(session.view, socket, **mount.kwargs(values))
+            self._warn_if_slow(view_cls, (time.perf_counter() - started) * 1000.0)
+            redirect = self._redirect_of(socket)
+            if redirect is not None:
+                await session.close()
+                return redirect
+            html = session.render_page()
+        except BaseException:
+            await session.close()
+            raise
+        socket.mounted = True
+        self.manager.add(session)
+        session.open()
+        response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        if request.cookies.get(BROWSER_COOKIE) != browser_id:
+            response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", path="/")
+        return response
+
+    @staticmethod
+    def _redirect_of(socket: LiveSocket) -> Response | None:
+        for op in socket._client_ops:
+            if op.kind in ("redirect", "navigate"):
+                return RedirectResponse(op.name, status_code=303)
+        return None
+
+    def _warn_if_slow(self, view_cls: type[LiveView], elapsed_ms: float) -> None:
+        threshold = self.config.mount_warning_ms
+        if threshold is not None and elapsed_ms > threshold:
+            log.warning(
+                "%s.mount() took %.0f ms, blocking the first render (threshold %.0f ms). "
+                "Load slow data with socket.assign_async(...) so the page shows at once with a loading state.",
+                view_cls.__name__,
+                elapsed_ms,
+                threshold,
+            )
+
+    # -- stream and events ---------------------------------------------------------------------
+    def _verify(self, request: Request) -> PageToken:
+        return self.signer.verify(request.headers.get(TOKEN_HEADER), browser_id=request.cookies.get(BROWSER_COOKIE))
+
+    def _refuse(self, request: Request, exc: TokenError) -> Response:
+        client = request.client.host if request.client else "?"
+        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, request.url.path, client, exc)
+        return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
+
+    def require_session(self, token: PageToken) -> LiveSession:
+        session = self.manager.get(token.session_id)
+        if session is None:
+            raise SessionGoneError(f"session {token.session_id} is gone")
+        return session
+
+    async def _stream_endpoint(self, request: Request) -> Response:
+        try:
+            token = self._verify(request)
+        except TokenError as exc:
+            return self._refuse(request, exc)
+        try:
+            session = self.require_session(token)
+        except SessionGoneError:
+            return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
+        connection = session.attach(parse_last_event_id(request.headers.get("last-event-id")))
+
+        async def frames() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in connection.frames():
+                    yield chunk
+            finally:
+                session.detach(connection)
+
+        return EventSourceResponse(frames(), ping=0, headers={"Cache-Control": "no-store"})
+
+    async def _event_endpoint(self, request: Request) -> Response:
+        try:
+            token = self._verify(request)
+        except TokenError as exc:
+            return self._refuse(request, exc)
+        name = request.headers.get(EVENT_HEADER, "")
+        if not name or len(name) > MAX_EVENT_NAME:
+            return JSONResponse({"detail": f"missing or invalid {EVENT_HEADER} header: expected an event name of 1 to {MAX_EVENT_NAME} characters"}, status_code=400)
+        try:
+            params = await self._read_params(request)
+        except EventError as exc:
+            log.warning("fastapi-live: malformed event %r: %s", name, exc)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+        session = self.manager.get(token.session_id)
+        if session is None:
+            return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
+        try:
+            body, reply = await session.handle_event(name, params)
+        except EventError as exc:
+            return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=exc.status_code)
+        except LiveError as exc:
+            if session.closed:
+                return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
+            return JSONResponse({"detail": f"event {name!r} failed: {type(exc).__name__}"}, status_code=500)
+        except Exception as exc:
+            return JSONResponse({"detail": f"event {name!r} failed on the server ({type(exc).__name__}); see the server log"}, status_code=500)
+        headers = {"Cache-Control": "no-store"}
+        if reply is not None:
+            headers[REPLY_HEADER] = json.dumps(reply, default=str, ensure_ascii=True)
+        return HTMLResponse(body, headers=headers)
+
+    @staticmethod
+    async def _read_params(request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_EVENT_BODY):
+            raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_EVENT_BODY:
+                raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not raw:
+            return {}
+        if content_type == "application/json":
+            try:
+                data = json.loads(raw)
+            except ValueError as exc:
+                raise EventError(f"malformed JSON event body: {exc}") from None
+            if not isinstance(data, dict):
+                raise EventError(f"event params must be a JSON object, got {type(data).__name__}")
+            params: dict[str, Any] = data
+        elif content_type in ("application/x-www-form-urlencoded", ""):
+            try:
+                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_PARAMS)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise EventError(f"malformed form event body: {exc}") from None
+            params = {}
+            for key, value in pairs:
+                if key in params:
+                    existing = params[key]
+                    params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+                else:
+                    params[key] = value
+        else:
+            raise EventError(
+                f"unsupported event body type {content_type!r}\nExpected one of: application/x-www-form-urlencoded, application/json",
+                status_code=415,
+            )
+        if len(params) > MAX_PARAMS:
+            raise EventError(f"too many event params: at most {MAX_PARAMS}", status_code=413)
+        return params
+
+    async def _static_endpoint(self, request: Request) -> Response:
+        relative = request.path_params["path"]
+        target = (self._static_dir / relative).resolve()
+        if not target.is_relative_to(self._static_dir) or not target.is_file():
+            return JSONResponse({"detail": "not found"}, status_code=404)
+        return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})
+
+
+__all__ = ["HALT", "LiveHook", "LiveRouter"]

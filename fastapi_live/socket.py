@@ -1,0 +1,152 @@
+"""Per-page state: assigns, the keys changed since the last render, queued client operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import LiveError
+from .types import Runtime
+
+_RESERVED = frozenset({"live", "__live__", "socket", "streams"})
+
+
+class Assigns(Mapping[str, Any]):
+    """A read-only view of a socket's assigns, by key or attribute: ``assigns.count``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(f"no assign named {key!r}; assigned: {sorted(self._data)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Assigns({self._data!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOp:
+    """Something for the browser besides HTML: a pushed event, a redirect or a navigation."""
+
+    kind: str  # "push" | "redirect" | "navigate"
+    name: str
+    payload: Any
+
+
+def _values_differ(old: Any, new: Any) -> bool:
+    if old is new:
+        return False
+    try:
+        return bool(old != new)
+    except Exception:  # an __eq__ that raises: treat as changed rather than crash the handler
+        return True
+
+
+class SocketState:
+    """The state half of ``LiveSocket``: assigns and change tracking.
+
+    Feature modules (streams, async operations, lifecycle hooks) add their methods as
+    mixins; ``view.LiveSocket`` puts them together.
+    """
+
+    def __init__(self, *, view_name: str = "LiveView", runtime: Runtime | None = None, connected: bool = False) -> None:
+        self._data: dict[str, Any] = {}
+        self._assigns = Assigns(self._data)
+        self._changed: set[str] = set()
+        self._client_ops: list[ClientOp] = []
+        self._runtime = runtime
+        self.view_name = view_name
+        self.connected = connected
+        self.mounted = False
+
+    # -- assigns -----------------------------------------------------------------
+    @property
+    def assigns(self) -> Assigns:
+        """The current assigns, read-only. Change them with ``assign`` or ``update``."""
+        return self._assigns
+
+    def assign(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> SocketState:
+        """Set assigns; only keys whose value changed are re-rendered.
+
+        >>> socket.assign(count=0, title="Counter")  # doctest: +SKIP
+        """
+        items = {**(values or {}), **kwargs}
+        for key, value in items.items():
+            if key in _RESERVED:
+                raise LiveError(f"{key!r} is a reserved name and cannot be assigned; reserved: {sorted(_RESERVED)}")
+            if key not in self._data or _values_differ(self._data[key], value):
+                self._data[key] = value
+                self._changed.add(key)
+        return self
+
+    def assign_new(self, key: str, factory: Callable[[], Any]) -> SocketState:
+        """Assign ``factory()`` to ``key`` only when the key is not assigned yet."""
+        if key not in self._data:
+            self.assign({key: factory()})
+        return self
+
+    def update(self, key: str, fn: Callable[[Any], Any]) -> SocketState:
+        """Replace an assign with ``fn(old)``: ``socket.update("count", lambda n: n + 1)``."""
+        if key not in self._data:
+            raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
+        self._data[key] = fn(self._data[key])
+        self._changed.add(key)
+        return self
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """Keys changed since the last render."""
+        return frozenset(self._changed)
+
+    def mark_changed(self, *keys: str) -> None:
+        """Force ``keys`` to re-render, e.g. after mutating an assigned object in place."""
+        self._changed.update(keys)
+
+    # -- client operations ---------------------------------------------------------
+    def push_event(self, name: str, payload: Any = None) -> SocketState:
+        """Send ``name`` with a JSON payload to JS hooks and ``window`` listeners."""
+        if not isinstance(name, str) or not name:
+            raise LiveError(f"push_event name must be a non-empty string, got {name!r}")
+        self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
+        return self
+
+    def redirect(self, to: str) -> SocketState:
+        """Leave the live page for ``to`` with a full page load."""
+        self._client_ops.append(ClientOp("redirect", to, None))
+        return self
+
+    def navigate(self, to: str, *, replace: bool = False) -> SocketState:
+        """Go to another live page without a full reload (pushes browser history)."""
+        self._client_ops.append(ClientOp("navigate", to, {"replace": replace}))
+        return self
+
+    # -- used by the session ----------------------------------------------------------
+    def _take_changes(self) -> tuple[frozenset[str], list[ClientOp]]:
+        changed, ops = frozenset(self._changed), self._client_ops
+        self._changed, self._client_ops = set(), []
+        return changed, ops
+
+    def _snapshot(self) -> tuple[dict[str, Any], set[str], int]:
+        return dict(self._data), set(self._changed), len(self._client_ops)
+
+    def _restore(self, snapshot: tuple[dict[str, Any], set[str], int]) -> None:
+        data, changed, n_ops = snapshot
+        self._data.clear()
+        self._data.update(data)
+        self._changed = changed
+        del self._client_ops[n_ops:]

@@ -1,0 +1,98 @@
+"""Stream bookkeeping: pending inserts, deletes and resets, forgotten once rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigurationError, LiveError
+from .socket import SocketState
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOp:
+    """One pending stream change. ``item`` is dropped as soon as the op is rendered."""
+
+    kind: str  # "insert" | "delete" | "reset"
+    dom_id: str = ""
+    item: Any = None
+    at: int = -1
+    limit: int | None = None
+    update_only: bool = False
+
+
+def _default_dom_id(name: str) -> Callable[[Any], str]:
+    def dom_id(item: Any) -> str:
+        key = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+        if key is None:
+            raise LiveError(
+                f"cannot compute a DOM id for an item of stream {name!r}: it has no 'id'\n"
+                f'Configure one: socket.stream_configure("{name}", dom_id=lambda item: f"{name}-{{item.key}}")\nGot: {item!r}'
+            )
+        return f"{name}-{key}"
+
+    return dom_id
+
+
+class StreamsMixin(SocketState):
+    """Streams: large collections sent to the client and not kept in server memory."""
+
+    def _stream_state(self) -> tuple[dict[str, Callable[[Any], str]], dict[str, list[StreamOp]]]:
+        state = self.__dict__.get("_streams")
+        if state is None:
+            state = ({}, {})
+            self.__dict__["_streams"] = state
+        return state  # type: ignore[no-any-return]
+
+    def stream_configure(self, name: str, *, dom_id: Callable[[Any], str]) -> StreamsMixin:
+        """Set how an item's DOM id is computed; call before the first insert.
+
+        >>> socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")  # doctest: +SKIP
+        """
+        configs, ops = self._stream_state()
+        if name in ops:
+            raise ConfigurationError(f"stream {name!r} is already in use: call stream_configure before inserting into it")
+        configs[name] = dom_id
+        return self
+
+    def _dom_id(self, name: str, item: Any) -> str:
+        configs, _ = self._stream_state()
+        fn = configs.get(name) or _default_dom_id(name)
+        value = fn(item)
+        if not isinstance(value, str) or not value:
+            raise LiveError(f"dom_id for stream {name!r} must return a non-empty string, got {value!r}")
+        return value
+
+    def _ops(self, name: str) -> list[StreamOp]:
+        _, ops = self._stream_state()
+        return ops.setdefault(name, [])
+
+    def stream(self, name: str, items: Iterable[Any], *, at: int = -1, reset: bool = False, limit: int | None = None) -> StreamsMixin:
+        """Insert ``items`` into stream ``name`` (after clearing it when ``reset``)."""
+        if reset:
+            self._ops(name).append(StreamOp("reset"))
+        for item in items:
+            self.stream_insert(name, item, at=at, limit=limit)
+        return self
+
+    def stream_insert(self, name: str, item: Any, *, at: int = -1, limit: int | None = None, update_only: bool = False) -> StreamsMixin:
+        """Insert ``item`` at ``at`` (-1 appends, 0 prepends); an item already shown is replaced in place."""
+        self._ops(name).append(StreamOp("insert", self._dom_id(name, item), item, at, limit, update_only))
+        return self
+
+    def stream_delete(self, name: str, item: Any) -> StreamsMixin:
+        """Remove ``item`` (found by its DOM id) from the stream."""
+        return self.stream_delete_by_dom_id(name, self._dom_id(name, item))
+
+    def stream_delete_by_dom_id(self, name: str, dom_id: str) -> StreamsMixin:
+        """Remove the element with ``dom_id`` from stream ``name``."""
+        self._ops(name).append(StreamOp("delete", dom_id))
+        return self
+
+    def _take_stream_ops(self) -> dict[str, list[StreamOp]]:
+        _, ops = self._stream_state()
+        taken = {name: pending for name, pending in ops.items() if pending}
+        for name in taken:
+            ops[name] = []
+        return taken

@@ -1,0 +1,55 @@
+"""Signs and verifies page tokens; a failed check says why (invalid, expired, outdated, foreign)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .exceptions import TokenError
+
+TOKEN_VERSION = 1
+_SALT = "fastapi-live.page-token"
+
+
+@dataclass(frozen=True, slots=True)
+class PageToken:
+    """What a page token carries: enough to find, or remount, the page's session."""
+
+    session_id: str
+    view: str
+    browser_id: str
+    url: str
+
+
+class TokenSigner:
+    """Signs ``PageToken``s and checks them against the browser that presents them."""
+
+    def __init__(self, secret_key: str | bytes, *, max_age: float = 86_400.0) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self.max_age = max_age
+
+    def sign(self, token: PageToken) -> str:
+        return self._serializer.dumps([TOKEN_VERSION, token.session_id, token.view, token.browser_id, token.url])
+
+    def verify(self, raw: str | None, *, browser_id: str | None) -> PageToken:
+        """Return the token's contents, or raise ``TokenError`` with the reason."""
+        if not raw:
+            raise TokenError("missing", "missing page token: expected the X-Live-Token header")
+        if len(raw) > 4096:
+            raise TokenError("invalid", "invalid page token: too long")
+        try:
+            payload = self._serializer.loads(raw, max_age=self.max_age)
+        except SignatureExpired:
+            raise TokenError("expired", "expired page token: reload the page") from None
+        except BadSignature:
+            raise TokenError("invalid", "invalid page token: bad signature") from None
+        if not (isinstance(payload, list) and len(payload) == 5 and all(isinstance(p, (str, int)) for p in payload)):
+            raise TokenError("invalid", "invalid page token: malformed payload")
+        version, session_id, view, bound_browser, url = payload
+        if version != TOKEN_VERSION:
+            raise TokenError("outdated", f"outdated page token: version {version!r}, expected {TOKEN_VERSION}")
+        if browser_id is None or not hmac.compare_digest(str(bound_browser), browser_id):
+            raise TokenError("foreign", "foreign page token: it was issued to another browser session")
+        return PageToken(str(session_id), str(view), str(bound_browser), str(url))

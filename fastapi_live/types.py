@@ -1,0 +1,25 @@
+"""Type aliases and protocols shared by every module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+Assigns = Mapping[str, Any]
+Params = dict[str, Any]
+HookStage = Literal["handle_event", "handle_info", "handle_async", "after_render"]
+HOOK_STAGES: tuple[str, ...] = ("handle_event", "handle_info", "handle_async", "after_render")
+
+
+class Runtime(Protocol):
+    """What a socket needs from the session that owns it (implemented in ``session.py``)."""
+
+    def start_task(self, name: object, runner: Any, *, on_done: Any) -> None: ...
+
+    def cancel_task(self, name: object, reason: object) -> bool: ...
+
+    def has_task(self, name: object) -> bool: ...
+
+    async def subscribe(self, topic: str) -> None: ...
+
+    async def unsubscribe(self, topic: str) -> None: ...

@@ -1,0 +1,193 @@
+"""``LiveView`` and ``LiveSocket``: the documented facade over socket state, streams,
+async operations and lifecycle hooks."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ValidationError
+
+from .async_ops import AsyncMixin, Exit, Ok, Outcome
+from .exceptions import CallbackReturnError, EventError, LiveError
+from .lifecycle import HooksMixin, callable_name
+from .socket import SocketState
+from .streams import StreamsMixin
+
+F = TypeVar("F", bound=Callable[..., Any])
+_EVENT_ATTR = "__live_event__"
+
+
+class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, SocketState):
+    """The state of one live page, handed to every callback.
+
+    * assigns: ``socket.assigns``, ``assign(**values)``, ``update(key, fn)``
+    * async: ``assign_async``, ``start_async``, ``stream_async``, ``cancel_async``
+    * streams: ``stream_configure``, ``stream``, ``stream_insert``, ``stream_delete``
+    * hooks: ``attach_hook``, ``detach_hook``; PubSub: ``await socket.subscribe(topic)``
+    * client: ``push_event``, ``redirect``, ``navigate``
+
+    >>> socket.assign(count=0)  # doctest: +SKIP
+    >>> socket.update("count", lambda n: n + 1)  # doctest: +SKIP
+    """
+
+    async def subscribe(self, topic: str) -> None:
+        """Receive messages published to ``topic`` in ``handle_info`` until the page closes."""
+        await self._require_runtime("subscribe").subscribe(topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        """Stop receiving ``topic``."""
+        await self._require_runtime("unsubscribe").unsubscribe(topic)
+
+
+def event(name: str) -> Callable[[F], F]:
+    """Bind a ``LiveView`` method to the client event ``name``; params bind by signature.
+
+    >>> class Todos(LiveView):
+    ...     @event("dismiss")
+    ...     async def dismiss(self, socket: LiveSocket, id: int) -> None:
+    ...         socket.update("items", lambda items: [i for i in items if i.id != id])
+    """
+
+    if not isinstance(name, str) or not name:
+        raise LiveError(f"event name must be a non-empty string, got {name!r}")
+
+    def decorate(fn: F) -> F:
+        setattr(fn, _EVENT_ATTR, name)
+        return fn
+
+    return decorate
+
+
+class EventBinding:
+    """An event handler with a pydantic model built from its signature."""
+
+    def __init__(self, view_name: str, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.where = f"{view_name}.{fn.__name__}()"
+        hints = typing.get_type_hints(fn, include_extras=True)
+        params = list(inspect.signature(fn).parameters.values())[2:]  # skip self, socket
+        self.whole_model: type[BaseModel] | None = None
+        self.raw_name: str | None = None
+        fields: dict[str, Any] = {}
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            annotation = hints.get(p.name, Any)
+            if len(params) == 1 and inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+                self.whole_model = annotation
+                self.arg_name = p.name
+                break
+            if p.name == "params" and annotation in (dict, Mapping, dict[str, Any], Any) and p.default is p.empty:
+                self.raw_name = p.name
+                continue
+            default = ... if p.default is p.empty else p.default
+            fields[p.name] = (annotation, default)
+        self.model = pydantic.create_model(f"{view_name}_{fn.__name__}_params", **fields) if fields else None  # type: ignore[call-overload]
+
+    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            if self.whole_model is not None:
+                return {self.arg_name: self.whole_model.model_validate(dict(params))}
+            kwargs: dict[str, Any] = {}
+            if self.model is not None:
+                known = {k: v for k, v in params.items() if k in self.model.model_fields}
+                kwargs.update(dict(self.model.model_validate(known)))
+            if self.raw_name:
+                kwargs[self.raw_name] = dict(params)
+            return kwargs
+        except ValidationError as exc:
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False, include_input=False)
+            ]
+            fields = ", ".join(".".join(map(str, e["loc"])) or "(params)" for e in errors)
+            raise EventError(f"invalid params for {self.where}: {fields}", status_code=422, errors=errors) from None
+
+
+class LiveView:
+    """A live page: ``mount`` sets assigns; events, infos and async outcomes change them.
+
+    >>> live = LiveRouter(templates=templates)
+    >>> @live.page("/counter", template="counter.html")
+    ... class Counter(LiveView):
+    ...     async def mount(self, socket: LiveSocket) -> None:
+    ...         socket.assign(count=0)
+    ...
+    ...     @event("inc")
+    ...     async def inc(self, socket: LiveSocket, by: int = 1) -> None:
+    ...         socket.update("count", lambda n: n + by)
+    """
+
+    template: ClassVar[str | None] = None
+    _live_events: ClassVar[dict[str, EventBinding]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._live_events = {}
+
+    @classmethod
+    def _events(cls) -> dict[str, EventBinding]:
+        # Built lazily: type hints may name classes defined after the view.
+        if "_live_events_ready" not in cls.__dict__:
+            bindings: dict[str, EventBinding] = {}
+            for klass in reversed(cls.__mro__):
+                for attr in vars(klass).values():
+                    name = getattr(attr, _EVENT_ATTR, None)
+                    if name is not None:
+                        bindings[name] = EventBinding(cls.__name__, attr)
+            cls._live_events = bindings
+            cls._live_events_ready = True  # type: ignore[attr-defined]
+        return cls._live_events
+
+    async def mount(self, socket: LiveSocket) -> None:
+        """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared."""
+
+    async def handle_event(self, event: str, params: dict[str, Any], socket: LiveSocket) -> Any:
+        """Events without an ``@event`` method land here; the default refuses them."""
+        known = sorted(self._events())
+        raise EventError(
+            f"unknown event {event!r} for {type(self).__name__}\nExpected one of: {', '.join(known) or '(no events)'}\nGot: {event!r}",
+            status_code=400,
+        )
+
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        """Messages from ``send_info`` and PubSub land here; the default ignores them."""
+
+    async def handle_async(self, name: str, outcome: Outcome, socket: LiveSocket) -> None:
+        """Outcomes of ``start_async`` tasks: ``Ok(value)`` or ``Exit(reason)``."""
+        raise CallbackReturnError(
+            f"{type(self).__name__} has no handle_async for task {name!r}: define "
+            f"handle_async(self, name, outcome, socket) to receive its {type(outcome).__name__} outcome"
+        )
+
+
+async def dispatch_event(view: LiveView, event_name: str, params: dict[str, Any], socket: LiveSocket) -> Any:
+    """Run the view's handler for ``event_name``; returns the reply mapping or None."""
+    binding = view._events().get(event_name)
+    if binding is not None:
+        kwargs = binding.bind(params)
+        result = binding.fn(view, socket, **kwargs)
+        where = binding.where
+    else:
+        result = view.handle_event(event_name, params, socket)
+        where = f"{type(view).__name__}.handle_event()"
+    if inspect.isawaitable(result):
+        result = await result
+    return check_reply(result, where)
+
+
+def check_reply(result: Any, where: str) -> Mapping[str, Any] | None:
+    if result is None or isinstance(result, SocketState):
+        return None
+    if isinstance(result, Mapping):
+        return result
+    raise CallbackReturnError(
+        f"invalid return from {where}: expected None, or a mapping to reply to a JS hook's pushEvent\n"
+        f"Expected one of: None, socket, dict\nGot: {result!r}"
+    )
+
+
+__all__ = ["Exit", "LiveSocket", "LiveView", "Ok", "callable_name", "dispatch_event", "event"]

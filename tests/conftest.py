@@ -1,0 +1,82 @@
+"""Shared fixtures: real servers, a real Redis and a real Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.servers import ThreadedServer, redis_url
+
+# The library picks Redis when REDIS_URL is set; tests choose backends explicitly, so the
+# variable only tells the tests where Redis is.
+if "REDIS_URL" in os.environ:
+    os.environ.setdefault("FASTAPI_LIVE_TEST_REDIS_URL", os.environ.pop("REDIS_URL"))
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    with redis_url() as url:
+        yield url
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """``serve(app)`` runs the app under uvicorn on a free port and returns its base URL."""
+    servers: list[ThreadedServer] = []
+
+    def start(app: Any) -> str:
+        server = ThreadedServer(app).start()
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        pytest.fail(f"Chromium is required for browser tests: install Debian's chromium or set CHROMIUM_PATH (looked at {path})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright: Any, chromium_path: str) -> Iterator[Any]:
+    browser = _playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (own cookies) and page; page errors fail the test."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

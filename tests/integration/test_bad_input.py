@@ -1,0 +1,76 @@
+"""Bad input gets a clear 4xx, runs no user code for a bad token, and harms nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.sse import headers, open_page
+from tests.support.views.counter import make_app
+
+
+@pytest.fixture
+def counter_url(serve):
+    app, live = make_app()
+    return serve(app), live
+
+
+async def test_unknown_event_is_a_400_naming_the_known_events(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        response = await client.post("/_live/event", headers=headers(token, "nope"))
+        assert response.status_code == 400
+        assert "unknown event 'nope' for Counter" in response.json()["detail"]
+        assert "inc" in response.json()["detail"]
+        ok = await client.post("/_live/event", headers=headers(token, "inc"))
+        assert "Count: 1" in ok.text
+
+
+async def test_invalid_params_give_field_errors_and_keep_the_session(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        response = await client.post("/_live/event", data={"by": "many"}, headers=headers(token, "inc"))
+        assert response.status_code == 422
+        errors = response.json()["errors"]
+        assert errors[0]["loc"] == ["by"]
+        ok = await client.post("/_live/event", data={"by": "3"}, headers=headers(token, "inc"))
+        assert "Count: 3" in ok.text
+
+
+async def test_malformed_body_is_a_400(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        response = await client.post(
+            "/_live/event", content=b"[1, 2", headers={**headers(token, "inc"), "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "malformed JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("endpoint", ["stream", "event"])
+async def test_forged_and_foreign_tokens_are_refused_before_user_code(counter_url, endpoint):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url) as alice, httpx.AsyncClient(base_url=url) as bob:
+        _, token = await open_page(alice, "/counter")
+        await open_page(bob, "/counter")  # bob has his own browser cookie
+        method = "GET" if endpoint == "stream" else "POST"
+        forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+        for client, bad in ((alice, forged), (alice, "garbage"), (alice, ""), (bob, token)):
+            response = await client.request(method, f"/_live/{endpoint}", headers=headers(bad, "inc"))
+            assert response.status_code == 403, (bad, response.text)
+        session = next(s for s in live.manager.sessions.values() if s.token == token)
+        assert session.socket.assigns.count == 0
+
+
+async def test_a_raising_handler_is_a_500_and_rolls_back(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        response = await client.post("/_live/event", headers=headers(token, "boom"))
+        assert response.status_code == 500
+        assert "Traceback" not in response.text
+        ok = await client.post("/_live/event", headers=headers(token, "inc"))
+        assert "Count: 1" in ok.text  # the assign made before the exception was rolled back

@@ -1,0 +1,80 @@
+"""Live pages over real HTTP and SSE: one mount, events answered with fragments, the stream."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.sse import SSEReader, headers, open_page
+from tests.support.views.counter import make_app
+
+
+@pytest.fixture
+def counter_url(serve):
+    app, live = make_app()
+    return serve(app), live
+
+
+async def test_event_reply_carries_only_the_changed_region(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        html, token = await open_page(client, "/counter")
+        assert "Count: 0" in html
+        response = await client.post("/_live/event", data={"by": "2"}, headers=headers(token, "inc"))
+        assert response.status_code == 200
+        body = response.text
+        assert '<hx-partial hx-target="#count" hx-swap="outerMorph">' in body
+        assert "Count: 2" in body
+        assert "echo" not in body  # the other region did not change
+
+
+async def test_stream_carries_ids_retry_and_info_updates(counter_url):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter")
+        async with client.stream("GET", "/_live/stream", headers=headers(token)) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            reader = SSEReader(response)
+            hello = await reader.next()
+            assert hello.retry == live.config.retry_ms
+            assert hello.id == "0"
+            session = next(iter(live.manager.sessions.values()))
+            session.send_info(("set", 41))
+            message = await reader.next_with("Count: 41")
+            assert message.id == "1"
+            assert 'hx-target="#count"' in message.data
+
+
+async def test_page_request_mounts_once_and_stream_attaches_to_that_session(counter_url):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter?start=7")
+        assert len(live.manager.sessions) == 1
+        await client.post("/_live/event", headers=headers(token, "inc"))
+        async with client.stream("GET", "/_live/stream", headers=headers(token)) as response:
+            reader = SSEReader(response)
+            await reader.next()
+            session = next(iter(live.manager.sessions.values()))
+            assert session.socket.assigns.count == 8
+            assert len(live.manager.sessions) == 1
+
+
+async def test_last_event_id_replays_what_was_missed(counter_url):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter")
+        session = next(iter(live.manager.sessions.values()))
+        async with client.stream("GET", "/_live/stream", headers=headers(token)) as response:
+            reader = SSEReader(response)
+            await reader.next()
+            session.send_info(("set", 1))
+            first = await reader.next_with("Count: 1")
+        # Disconnected: two updates happen meanwhile.
+        await session.call(lambda socket: socket.assign(count=2))
+        await session.call(lambda socket: socket.assign(count=3))
+        async with client.stream("GET", "/_live/stream", headers=headers(token, **{"Last-Event-ID": first.id})) as response:
+            reader = SSEReader(response)
+            await reader.next()
+            assert "Count: 2" in (await reader.next()).data
+            assert "Count: 3" in (await reader.next()).data

@@ -1,0 +1,1 @@
+"""Fixture views and the apps that serve them."""
