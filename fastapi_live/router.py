@@ -89,6 +89,19 @@ class _Callable:
         return {arg: values[name] for name, arg in self.arguments}
 
 
+class LiveSessionGroup:
+    """Pages registered through ``LiveRouter.session(...)``: its hooks run after the router's."""
+
+    def __init__(self, router: LiveRouter, name: str, on_mount: list[OnMount]) -> None:
+        self.router = router
+        self.name = name
+        self.on_mount = on_mount
+
+    def page(self, path: str, *, on_mount: Sequence[OnMount] = (), **kwargs: Any) -> Callable[[V], V]:
+        """Register a page of this group; see ``LiveRouter.page``."""
+        return self.router.page(path, on_mount=[*self.on_mount, *on_mount], **kwargs)
+
+
 def _hook_callable(hook: OnMount) -> Callable[..., Any]:
     if inspect.isclass(hook) and issubclass(hook, LiveHook):
         return hook().on_mount
@@ -206,9 +219,21 @@ class LiveRouter(APIRouter):
 
         return decorate
 
-    def live(self, path: str, **kwargs: Any) -> Callable[[V], V]:
-        """Alias of ``page``: ``@live.live("/counter", template=...)``."""
-        return self.page(path, **kwargs)
+    def session(self, name: str, *, on_mount: Sequence[OnMount] = ()) -> LiveSessionGroup:
+        """A group of pages sharing on_mount hooks, like LiveView's ``live_session``.
+
+        >>> authenticated = live.session("authenticated", on_mount=[ensure_authenticated])
+        >>> @authenticated.page("/dashboard/{slug}", template="dashboard.html")
+        ... class Dashboard(LiveView): ...
+        """
+        return LiveSessionGroup(self, name, list(on_mount))
+
+    async def publish(self, topic: str, message: Any) -> None:
+        """Publish ``message`` to every session subscribed to ``topic``, in every process.
+
+        Callable from handlers, background tasks and plain FastAPI endpoints.
+        """
+        await self.pubsub.publish(topic, message)
 
     @staticmethod
     def _view_class(target: Any) -> type[LiveView]:

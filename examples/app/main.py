@@ -1,18 +1,43 @@
-"""The example app served by ``make run``: http://127.0.0.1:8000."""
+"""The example app served by ``make run``: http://127.0.0.1:8000.
+
+* ``/counter`` — the smallest live page.
+* ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
+* ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream,
+  the notification widget, a settings form with auto-recover and tabs cached in the DOM.
+* ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
+* ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
-from fastapi_live import LiveRouter, LiveSocket, LiveView, event
+from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, event
+
+from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
+from .data import Database, Post
+from .notifications import NotificationWidget, new_notification, topic_for
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-live = LiveRouter(templates=templates, secret_key="dev-only-secret", client_config={"disconnectedTimeout": 1000})
+db = Database()
+live = LiveRouter(
+    templates=templates,
+    secret_key=os.environ.get("FASTAPI_LIVE_SECRET", "example-app-dev-secret"),
+    client_config={"disconnectedTimeout": 1000},
+)
+authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
+TABS = ("overview", "activity", "settings")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @live.page("/counter", template="counter.html")
@@ -31,6 +56,121 @@ class Counter(LiveView):
         socket.update("clicks", lambda n: n + 1)
 
 
+class SettingsForm(BaseModel):
+    name: str = ""
+    email: str = ""
+
+
+def validate_settings(form: SettingsForm) -> dict[str, str]:
+    errors = {}
+    if len(form.name.strip()) < 2:
+        errors["name"] = "Name must be at least 2 characters"
+    if not _EMAIL.match(form.email.strip()):
+        errors["email"] = "Enter a valid email address"
+    return errors
+
+
+@authenticated.page("/dashboard/{slug}", template="dashboard.html")
+class Dashboard(LiveView):
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
+        socket.assign(page_title="Dashboard", slug=slug, active_tab="overview")
+        socket.assign(form=SettingsForm(), errors={}, saved=None)
+        socket.assign_async("org", db.fetch_org, slug)
+        socket.assign_async(["profile", "rank"], db.fetch_profile_and_rank, slug)
+        socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")
+        socket.stream_async("posts", db.list_posts, slug)
+
+    @event("select-tab")
+    async def select_tab(self, socket: LiveSocket, tab: str) -> None:
+        if tab in TABS:
+            socket.assign(active_tab=tab)
+
+    @event("restore_tab")
+    async def restore_tab(self, socket: LiveSocket, tab: str) -> None:
+        # StateCache: after a reconnect the browser sends back the tab it was showing.
+        await self.select_tab(socket, tab)
+
+    @event("validate")
+    async def validate(self, socket: LiveSocket, form: SettingsForm) -> None:
+        socket.assign(form=form, errors=validate_settings(form), saved=None)
+
+    @event("recover")
+    async def recover(self, socket: LiveSocket, form: SettingsForm) -> None:
+        # Called after a reconnect with the form's last values from the DOM.
+        await self.validate(socket, form)
+
+    @event("save")
+    async def save(self, socket: LiveSocket, form: SettingsForm) -> None:
+        errors = validate_settings(form)
+        socket.assign(form=form, errors=errors, saved=None if errors else form.name.strip())
+
+    @event("reload-posts")
+    async def reload_posts(self, socket: LiveSocket) -> None:
+        socket.stream_async("posts", db.list_posts, socket.assigns.slug, reset=True)
+
+    @event("add-post")
+    async def add_post(self, socket: LiveSocket) -> None:
+        n = len(socket.assigns.get("local_posts", ())) + 100
+        socket.stream_insert("posts", Post(id=n, title=f"Draft #{n - 99}", author=socket.assigns.current_user), at=0)
+        socket.assign(local_posts=[*socket.assigns.get("local_posts", ()), n])
+
+
+@authenticated.page("/orgs/{id}", template="org.html")
+class OrgPage(LiveView):
+    """The seed's start_async example: the result is handled by hand in handle_async."""
+
+    async def mount(self, socket: LiveSocket, id: int) -> None:
+        socket.assign(page_title="Organization", org_id=id, org=AsyncResult.loading())
+        socket.start_async("fetch_org", db.fetch_org_by_id, id)
+
+    @event("reload")
+    async def reload(self, socket: LiveSocket) -> None:
+        socket.assign(org=AsyncResult.loading(socket.assigns.org))
+        socket.start_async("fetch_org", db.fetch_org_by_id, socket.assigns.org_id)
+
+    @event("cancel")
+    async def cancel(self, socket: LiveSocket) -> None:
+        socket.cancel_async("fetch_org", "cancelled by the user")
+
+    async def handle_async(self, name: str, outcome: Any, socket: LiveSocket) -> None:
+        match name, outcome:
+            case "fetch_org", Ok(org):
+                socket.assign(org=AsyncResult.ok(socket.assigns.org, org))
+            case "fetch_org", Exit(reason):
+                socket.assign(org=AsyncResult.failed(socket.assigns.org, reason))
+
+
+class NotificationIn(BaseModel):
+    user: str = Field(min_length=1, max_length=100)
+    message: str = Field(min_length=1, max_length=2000)
+
+
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+@app.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> Response:
+    return templates.TemplateResponse(request, "index.html", {"current_user": _user_name(request), "live": live.helpers})
+
+
+@app.get("/login", response_model=None)
+async def login(request: Request, user: str | None = None) -> Response:
+    if not user:
+        return templates.TemplateResponse(request, "login.html", {"current_user": None, "live": live.helpers})
+    response = RedirectResponse("/dashboard/acme", status_code=303)
+    response.set_cookie(COOKIE, login_cookie(user), httponly=True, samesite="lax")
+    return response
+
+
+@app.post("/api/notifications", status_code=202)
+async def publish_notification(body: NotificationIn) -> dict[str, Any]:
+    notification = new_notification(body.message)
+    await live.publish(topic_for(body.user), notification)
+    return {"published": notification.model_dump(), "to": body.user}
+
+
+def _user_name(request: Request) -> str | None:
+    user = current_user(request)
+    return user.name if user else None
