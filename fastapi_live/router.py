@@ -14,23 +14,26 @@ import time
 import typing
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from fastapi.params import Depends as DependsParam
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneError, TokenError
 from .lifecycle import HALT, callable_name, check_signal, maybe_await
 from .pubsub import PubSub, create_pubsub
-from .rendering import LiveExtension, PageTemplate, TemplateHelpers
+from .rendering import LiveExtension, PageTemplate, TemplateHelpers, push_element
 from .session import LiveSession, SessionConfig, SessionManager
 from .tokens import PageToken, TokenSigner
-from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, parse_last_event_id
+from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, encode_message, parse_last_event_id
 from .view import LiveSocket, LiveView
 
 log = logging.getLogger("fastapi_live")
@@ -41,6 +44,8 @@ MAX_EVENT_BODY = 1_000_000
 MAX_EVENT_NAME = 200
 MAX_PARAMS = 1_000
 _REQUEST_PARAM = "live_request__"
+_REMOUNT_KEY = "fastapi_live.remount"
+_PAGE_MARK = "__live_page__"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -50,6 +55,18 @@ def _asset_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise ConfigurationError(f"fastapi-live's {name}/ directory is missing from the installation ({_PACKAGE_DIR})")
+
+
+@dataclass(slots=True)
+class _Remount:
+    """The state of one remount: the token it serves and what the page route produced."""
+
+    token: PageToken
+    raw: str
+    session: LiveSession | None = None
+    redirect: str | None = None
+    status: int | None = None
+    error: str | None = None
 
 
 class LiveHook:
@@ -270,6 +287,7 @@ class LiveRouter(APIRouter):
 
         endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
         endpoint.__name__ = f"live_{view_cls.__name__}"
+        setattr(endpoint, _PAGE_MARK, True)
         return endpoint
 
     async def _serve_page(
@@ -282,10 +300,16 @@ class LiveRouter(APIRouter):
         values: dict[str, Any],
     ) -> Response:
         page = self.page_template(template_name)
-        browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
-        session_id = secrets.token_urlsafe(18)
-        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        token = self.signer.sign(PageToken(session_id, view_cls.__name__, browser_id, url))
+        remount: _Remount | None = request.scope.get(_REMOUNT_KEY)
+        if remount is not None:
+            # The page's session is gone: mount a fresh one under the same page id and token.
+            browser_id, session_id, token = remount.token.browser_id, remount.token.session_id, remount.raw
+            url = remount.token.url
+        else:
+            browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
+            session_id = secrets.token_urlsafe(18)
+            url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            token = self.signer.sign(PageToken(session_id, view_cls.__name__, browser_id, url))
         session = LiveSession(
             self.manager,
             session_id=session_id,
@@ -307,6 +331,8 @@ class LiveRouter(APIRouter):
                             f"on_mount hook {hook.name} halted without a redirect: call socket.redirect(url) before returning HALT"
                         )
                     await session.close()
+                    if remount is not None:
+                        remount.redirect = redirect.headers["location"]
                     return redirect
             started = time.perf_counter()
             await mount.fn(session.view, socket, **mount.kwargs(values))
@@ -314,14 +340,19 @@ class LiveRouter(APIRouter):
             redirect = self._redirect_of(socket)
             if redirect is not None:
                 await session.close()
+                if remount is not None:
+                    remount.redirect = redirect.headers["location"]
                 return redirect
-            html = session.render_page()
+            html = "" if remount is not None else session.render_page()
         except BaseException:
             await session.close()
             raise
         socket.mounted = True
         self.manager.add(session)
         session.open()
+        if remount is not None:
+            remount.session = session
+            return Response(status_code=204)
         response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
         if request.cookies.get(BROWSER_COOKIE) != browser_id:
             response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", path="/")
@@ -365,11 +396,15 @@ class LiveRouter(APIRouter):
             token = self._verify(request)
         except TokenError as exc:
             return self._refuse(request, exc)
-        try:
-            session = self.require_session(token)
-        except SessionGoneError:
-            return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
-        connection = session.attach(parse_last_event_id(request.headers.get("last-event-id")))
+        session = self.manager.get(token.session_id)
+        if session is not None:
+            connection = session.attach(parse_last_event_id(request.headers.get("last-event-id")))
+        else:
+            remount = await self._remount(request, token)
+            if remount.session is None:
+                return self._remount_failed(remount)
+            session = remount.session
+            connection = session.attach_remount()
 
         async def frames() -> AsyncIterator[bytes]:
             try:
@@ -378,7 +413,65 @@ class LiveRouter(APIRouter):
             finally:
                 session.detach(connection)
 
-        return EventSourceResponse(frames(), ping=0, headers={"Cache-Control": "no-store"})
+        return EventSourceResponse(
+            frames(),
+            ping=0,
+            headers={"Cache-Control": "no-store"},
+            shutdown_event=self.manager.shutdown_event(),
+            shutdown_grace_period=2.0,
+        )
+
+    async def _remount(self, request: Request, token: PageToken) -> _Remount:
+        """Mount a fresh session for a page whose session is gone, from the stream request.
+
+        The page's route runs again — on_mount hooks, dependencies and ``mount`` — with the
+        page's original URL and the stream request's headers and cookies.
+        """
+        remount = _Remount(token, request.headers.get(TOKEN_HEADER, ""))
+        path, _, query = token.url.partition("?")
+        scope = {
+            **request.scope,
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            _REMOUNT_KEY: remount,
+        }
+        for route in self.routes:
+            if not (isinstance(route, APIRoute) and getattr(route.endpoint, _PAGE_MARK, False)):
+                continue
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                break
+        else:
+            remount.error = f"no live page matches {path!r} any more"
+            return remount
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                remount.status = message["status"]
+
+        try:
+            await route.handle({**scope, **child_scope}, receive, send)
+        except Exception as exc:
+            log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
+            remount.error = f"remounting the page failed ({type(exc).__name__})"
+        if remount.session is None and remount.error is None and remount.redirect is None:
+            remount.error = f"remounting the page answered {remount.status}"
+        return remount
+
+    @staticmethod
+    def _remount_failed(remount: _Remount) -> Response:
+        if remount.redirect is not None:
+            # e.g. the user signed out meanwhile: the hooks halted with a redirect.
+            async def redirect_frame() -> AsyncIterator[bytes]:
+                yield encode_message(push_element("redirect", remount.redirect or "/", None), event_id="0")
+
+            return EventSourceResponse(redirect_frame(), ping=0, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"detail": f"the live session is gone: {remount.error}; reload the page"}, status_code=410)
 
     async def _event_endpoint(self, request: Request) -> Response:
         try:

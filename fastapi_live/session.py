@@ -508,6 +508,21 @@ class LiveSession:
         self.manager.connections.add(conn)
         return conn
 
+    def attach_remount(self) -> Connection:
+        """Attach the stream of a page whose old session was gone: it recovers, then resyncs.
+
+        The one ``live:remount`` message carries the container's fresh HTML; the client first
+        sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
+        """
+        self._ever_attached = True
+        conn = Connection(self.config.outbound_limit)
+        # Frames already buffered are older than this render: the resync supersedes them.
+        conn.send(encode_message(self.render_resync(), event="live:remount", event_id=str(self._frame_id), retry=self.config.retry_ms))
+        self._cancel_timer()
+        self._conn = conn
+        self.manager.connections.add(conn)
+        return conn
+
     def detach(self, conn: Connection) -> None:
         self.manager.connections.discard(conn)
         if self._conn is conn:
@@ -580,6 +595,26 @@ class SessionManager:
         self.sessions: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._shutdown: Any = None
+        self._shutdown_watch: asyncio.Task[None] | None = None
+
+    def shutdown_event(self) -> Any:
+        """An ``anyio.Event`` set when the server starts shutting down (SIGTERM).
+
+        Streams then end cleanly at once, so clients reconnect to the next process
+        instead of waiting for this one to be killed.
+        """
+        if self._shutdown is None:
+            import anyio
+
+            self._shutdown = anyio.Event()
+            self._shutdown_watch = asyncio.get_running_loop().create_task(self._close_streams_on_shutdown(self._shutdown))
+        return self._shutdown
+
+    async def _close_streams_on_shutdown(self, event: Any) -> None:
+        await event.wait()
+        for conn in list(self.connections):
+            conn.close()
 
     def add(self, session: LiveSession) -> None:
         self.sessions[session.id] = session
@@ -606,9 +641,11 @@ class SessionManager:
     async def close_all(self) -> None:
         for session in list(self.sessions.values()):
             await session.close()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
+        for task in (self._heartbeat, self._shutdown_watch):
+            if task is not None:
+                task.cancel()
+        self._heartbeat = self._shutdown_watch = None
+        self._shutdown = None
 
 
 async def timed(awaitable: Awaitable[Any]) -> tuple[Any, float]:

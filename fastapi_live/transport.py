@@ -12,7 +12,6 @@ _FIELD_FORBIDDEN = re.compile(r"[\r\n\0]")
 TOKEN_HEADER = "x-live-token"
 EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
-REMOUNT_HEADER = "x-live-remount"
 
 
 def encode_message(data: str, *, event_id: str | None = None, event: str | None = None, retry: int | None = None) -> bytes:

@@ -29,7 +29,6 @@
     const HEADER_TOKEN = "X-Live-Token";
     const HEADER_EVENT = "X-Live-Event";
     const HEADER_REPLY = "X-Live-Reply";
-    const HEADER_REMOUNT = "X-Live-Remount";
     const CLASS_LOADING = "live-loading";
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
@@ -50,6 +49,7 @@
         disconnectedTimeout: 500,
         firstConnectDelay: 500,
         firstConnectMaxDelay: 10000,
+        recoverTimeout: 3000,
         debug: false,
     };
     const currentScript = document.currentScript;
@@ -238,37 +238,83 @@
         return null;
     }
 
+    // During a remount, replies are held back until the fresh page has been applied.
+    let recovering = null; // {deferred: [], inFlight: Set}
+
     async function applyResponse(root, text) {
         if (!text) {
+            return;
+        }
+        if (recovering) {
+            recovering.deferred.push(text);
             return;
         }
         await htmx.swap({sourceElement: root, target: root, text, swap: "none", transition: false});
     }
 
-    async function pushEvent(el, event, payload) {
+    async function postEvent(root, event, body, contentType) {
+        let request = (async () => {
+            let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
+                method: "POST",
+                credentials: "same-origin",
+                headers: {
+                    "Content-Type": contentType,
+                    "HX-Request": "true",
+                    [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
+                    [HEADER_EVENT]: event,
+                },
+                body,
+            });
+            let text = await response.text();
+            if (!response.ok) {
+                diagnose("L002", text);
+                throw new Error(`fastapi-live: event ${event} failed with ${response.status}: ${text}`);
+            }
+            await applyResponse(root, text);
+            let reply = response.headers.get(HEADER_REPLY);
+            return reply ? JSON.parse(reply) : {};
+        })();
+        if (recovering) {
+            recovering.inFlight.add(request);
+        }
+        return request;
+    }
+
+    function pushEvent(el, event, payload) {
         let root = rootOf(el);
         if (!root) {
-            throw new Error("fastapi-live: pushEvent outside a live page");
+            return Promise.reject(new Error("fastapi-live: pushEvent outside a live page"));
         }
-        let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
-            method: "POST",
-            credentials: "same-origin",
-            headers: {
-                "Content-Type": "application/json",
-                "HX-Request": "true",
-                [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
-                [HEADER_EVENT]: event,
-            },
-            body: JSON.stringify(payload ?? {}),
-        });
-        if (!response.ok) {
-            let detail = await response.text();
-            diagnose("L002", detail);
-            throw new Error(`fastapi-live: event ${event} failed with ${response.status}: ${detail}`);
+        return postEvent(root, event, JSON.stringify(payload ?? {}), "application/json");
+    }
+
+    // The server lost this page's session (restart, expiry) and mounted a fresh one: send
+    // what only the DOM still knows — form values, JS hooks' cached state — then apply
+    // the fresh render, then the replies to those recovery events.
+    async function recover(root, freshHtml) {
+        recovering = {deferred: [], inFlight: new Set()};
+        try {
+            for (let form of root.querySelectorAll("form[id]")) {
+                let recoverEvent = form.getAttribute(ATTR_AUTO_RECOVER);
+                let changeEvent = form.getAttribute("data-live-change");
+                if (recoverEvent === "ignore" || !(recoverEvent || changeEvent)) {
+                    continue;
+                }
+                let body = new URLSearchParams(new FormData(form));
+                postEvent(root, recoverEvent || changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
+            }
+            forEachHook("reconnected");
+            let timeout = new Promise((resolve) => setTimeout(resolve, config.recoverTimeout));
+            await Promise.race([Promise.allSettled([...recovering.inFlight]), timeout]);
+        } finally {
+            let deferred = recovering.deferred;
+            recovering = null;
+            await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: "none", transition: false});
+            for (let text of deferred) {
+                await applyResponse(root, text);
+            }
+            root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "remounted", {bubbles: true}));
         }
-        await applyResponse(root, await response.text());
-        let reply = response.headers.get(HEADER_REPLY);
-        return reply ? JSON.parse(reply) : {};
     }
 
     // ---- connection state --------------------------------------------------------------------------
@@ -277,7 +323,7 @@
     function state(root) {
         let value = connection.get(root);
         if (!value) {
-            value = {timer: null, disconnected: false, everConnected: false, attempts: 0, retry: null};
+            value = {timer: null, disconnected: false, everConnected: false, attempts: 0, retry: null, reconnecting: false};
             connection.set(root, value);
         }
         return value;
@@ -309,9 +355,9 @@
         s.disconnected = false;
         root.classList.remove(CLASS_LOADING, CLASS_DISCONNECTED, CLASS_ERROR);
         root.classList.add(CLASS_CONNECTED);
-        if (s.everConnected && wasDisconnected) {
-            forEachHook("reconnected");
-        }
+        // Hooks hear "reconnected" with the first message, which says whether the
+        // session survived (replay) or was remounted (recover first).
+        s.reconnecting = s.everConnected && wasDisconnected;
         s.everConnected = true;
     }
 
@@ -346,6 +392,23 @@
         let root = evt.target.closest?.(ROOT_SELECTOR);
         if (root === evt.target) {
             markConnected(root);
+        }
+    });
+    document.addEventListener("htmx:sse:before:message", (evt) => {
+        let root = evt.target;
+        if (!root.matches?.(ROOT_SELECTOR)) {
+            return;
+        }
+        let s = state(root);
+        let message = evt.detail.message;
+        if (message.event === "live:remount") {
+            s.reconnecting = false;
+            evt.detail.waitUntil(recover(root, message.data));
+            return;
+        }
+        if (s.reconnecting) {
+            s.reconnecting = false;
+            forEachHook("reconnected");
         }
     });
     document.addEventListener("htmx:sse:before:connection", (evt) => {

@@ -112,3 +112,55 @@ def redis_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+class SubprocessServer:
+    """``uvicorn <app>`` in a child process on a fixed port: for restarts and signals."""
+
+    def __init__(self, app: str, port: int | None = None, env: dict[str, str] | None = None, workers: int = 1) -> None:
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.workers = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = tempfile.mktemp(prefix="fastapi-live-server-", suffix=".log")
+
+    def start(self, timeout: float = 20.0) -> SubprocessServer:
+        import sys
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        args = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server {self.app} did not start:\n{self.log()}") from None
+                time.sleep(0.05)  # why: polling for the child process to listen
+
+    def stop(self, sig: int | None = None, timeout: float = 10.0) -> int | None:
+        import signal
+
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig or signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
