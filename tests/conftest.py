@@ -55,19 +55,16 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def _playwright() -> Iterator[Any]:
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Any]:
+    # Function-scoped on purpose: Playwright's sync API keeps an event loop running in
+    # this thread while it is started, which would stop asyncio tests on the same worker.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        yield playwright
-
-
-@pytest.fixture(scope="session")
-def browser(_playwright: Any, chromium_path: str) -> Iterator[Any]:
-    browser = _playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

@@ -124,16 +124,17 @@ class SubprocessServer:
         self.env = {**os.environ, **(env or {})}
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
         self.log_path = tempfile.mktemp(prefix="fastapi-live-server-", suffix=".log")
 
     def start(self, timeout: float = 20.0) -> SubprocessServer:
         import sys
 
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         args = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.workers > 1:
             args += ["--workers", str(self.workers)]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -156,6 +157,7 @@ class SubprocessServer:
             self.proc.kill()
             code = self.proc.wait()
         self.proc = None
+        self._log_file.close()
         return code
 
     def log(self) -> str:

@@ -1,0 +1,138 @@
+"""Sessions without HTTP: a page template from strings and a ``LiveSession`` run in the test's loop.
+
+Mirrors what ``LiveRouter`` does for a page request (mount, first render, open), so unit
+tests of the session actor, streams and rendering can drive a session directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import DictLoader, Environment
+
+from fastapi_live.pubsub.memory import MemoryPubSub
+from fastapi_live.rendering import LiveExtension, PageTemplate, TemplateHelpers
+from fastapi_live.session import Connection, LiveSession, SessionConfig, SessionManager
+from fastapi_live.view import LiveView
+
+
+def environment(templates: Mapping[str, str]) -> Environment:
+    """A Jinja2 environment with the live tags, loading ``templates`` by name."""
+    return Environment(loader=DictLoader(dict(templates)), extensions=[LiveExtension], autoescape=True)
+
+
+def page_template(templates: Mapping[str, str] | str, name: str = "page.html") -> PageTemplate:
+    """Analyse a page; a plain string is the page itself, named ``page.html``."""
+    if isinstance(templates, str):
+        templates = {name: templates}
+    return PageTemplate(environment(templates), name)
+
+
+def parse_frame(frame: bytes) -> dict[str, Any]:
+    """One encoded SSE message as {"id", "event", "retry", "data"}."""
+    fields: dict[str, Any] = {"id": None, "event": None, "retry": None, "data": None}
+    data: list[str] = []
+    for line in frame.decode().split("\n"):
+        if not line or line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            data.append(value)
+        else:
+            fields[name] = value
+    if data:
+        fields["data"] = "\n".join(data)
+    return fields
+
+
+class FrameReader:
+    """Pumps a connection's frames into a queue so a test can wait for them with a timeout."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.seen: list[dict[str, Any]] = []
+        self._pump = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for frame in self.connection.frames():
+                await self.queue.put(frame)
+        finally:
+            await self.queue.put(None)
+
+    async def next(self, timeout: float = 2.0) -> dict[str, Any]:
+        frame = await asyncio.wait_for(self.queue.get(), timeout)
+        if frame is None:
+            raise EOFError("the connection closed")
+        message = parse_frame(frame)
+        self.seen.append(message)
+        return message
+
+    async def next_with(self, needle: str, timeout: float = 2.0) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            while True:
+                message = await self.next(timeout)
+                if needle in (message["data"] or ""):
+                    return message
+
+        return await asyncio.wait_for(find(), timeout)
+
+    async def close(self) -> None:
+        self._pump.cancel()
+        try:
+            await self._pump
+        except asyncio.CancelledError:
+            pass
+
+
+class Harness:
+    """One session on ``page`` for ``view``, opened as a page request would open it."""
+
+    def __init__(self, view: LiveView, page: PageTemplate, config: SessionConfig | None = None) -> None:
+        self.manager = SessionManager(config or SessionConfig(), MemoryPubSub(), "/_live/stream")
+        self.helpers = TemplateHelpers("/_live/event", "/_live/static")
+        self.session = LiveSession(
+            self.manager,
+            session_id="session-1",
+            view=view,
+            page=page,
+            token="page-token",
+            browser_id="browser-1",
+            url="/page",
+            helpers=self.helpers,
+        )
+        self.readers: list[FrameReader] = []
+        self.html = ""
+
+    @property
+    def socket(self) -> Any:
+        return self.session.socket
+
+    async def start(self, **mount_kwargs: Any) -> str:
+        """Mount, render the page and open the mailbox; returns the page's HTML."""
+        await self.session.view.mount(self.session.socket, **mount_kwargs)
+        self.html = self.session.render_page()
+        self.session.socket.mounted = True
+        self.manager.add(self.session)
+        self.session.open()
+        return self.html
+
+    def attach(self, last_event_id: int | None = None) -> FrameReader:
+        reader = FrameReader(self.session.attach(last_event_id))
+        self.readers.append(reader)
+        return reader
+
+    async def stop(self) -> None:
+        await self.manager.close_all()
+        for reader in self.readers:
+            await reader.close()
+
+    async def __aenter__(self) -> Harness:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
