@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
@@ -473,7 +473,26 @@ class LiveRouter(APIRouter):
             return EventSourceResponse(redirect_frame(), ping=0, headers={"Cache-Control": "no-store"})
         return JSONResponse({"detail": f"the live session is gone: {remount.error}; reload the page"}, status_code=410)
 
+    @staticmethod
+    def _cross_site(request: Request) -> str | None:
+        """Why a request comes from another site, or None: Sec-Fetch-Site, then Origin vs Host."""
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            return f"Sec-Fetch-Site is {fetch_site!r}"
+        origin = request.headers.get("origin")
+        if origin is not None and origin != "null":
+            host = request.headers.get("host", "")
+            if urlsplit(origin).netloc.lower() != host.lower():
+                return f"Origin {origin!r} does not match Host {host!r}"
+        elif origin == "null":
+            return "Origin is 'null'"
+        return None
+
     async def _event_endpoint(self, request: Request) -> Response:
+        cross_site = self._cross_site(request)
+        if cross_site is not None:
+            log.warning("fastapi-live: refused a cross-site event from %s: %s", request.client.host if request.client else "?", cross_site)
+            return JSONResponse({"detail": f"cross-site event refused: {cross_site}", "reason": "cross-site"}, status_code=403)
         try:
             token = self._verify(request)
         except TokenError as exc:

@@ -338,6 +338,8 @@ class LiveSession:
         except Exception as exc:
             socket._restore(snapshot)
             log.error("%s: %s handler raised", self.view_name, kind, exc_info=exc)
+            # The page hears that something failed, never what: the traceback stays in the log.
+            self._emit(push_element("error", "server", {"message": "Something went wrong on the server.", "during": kind}))
 
     def _is_current(self, key: tuple[str, Any], task: asyncio.Task[None] | None) -> bool:
         entry = self._tasks.get(key)

@@ -33,6 +33,8 @@
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
     const CLASS_ERROR = "live-error";
+    const CLASS_SERVER_ERROR = "live-server-error";
+    const CLASS_CLIENT_ERROR = "live-client-error";
     const EVENT_PREFIX = "live:";
 
     // Diagnostics carry a code and whose fault it is: internal, network or app.
@@ -196,12 +198,30 @@
         for (let op of ops) {
             if (op.kind === "push") {
                 dispatchPush(op.name, op.payload);
+            } else if (op.kind === "error") {
+                showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === "redirect") {
                 window.location.assign(op.name);
             } else if (op.kind === "navigate") {
                 let replace = op.payload?.replace;
                 htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
             }
+        }
+    }
+
+    // A handler failed on the server: the page says so, and stays live.
+    function showServerError(root, detail) {
+        if (!root) {
+            return;
+        }
+        root.classList.add(CLASS_ERROR, CLASS_SERVER_ERROR);
+        root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail}));
+    }
+
+    function clearServerError(root) {
+        root?.classList.remove(CLASS_SERVER_ERROR);
+        if (root && !root.classList.contains(CLASS_CLIENT_ERROR)) {
+            root.classList.remove(CLASS_ERROR);
         }
     }
 
@@ -341,7 +361,7 @@
         // Short blips show nothing: the disconnected UI waits for disconnectedTimeout.
         s.timer = setTimeout(() => {
             if (s.disconnected) {
-                root.classList.add(CLASS_DISCONNECTED, CLASS_ERROR);
+                root.classList.add(CLASS_DISCONNECTED, CLASS_ERROR, CLASS_CLIENT_ERROR);
             }
         }, config.disconnectedTimeout);
     }
@@ -353,7 +373,10 @@
         s.attempts = 0;
         let wasDisconnected = s.disconnected;
         s.disconnected = false;
-        root.classList.remove(CLASS_LOADING, CLASS_DISCONNECTED, CLASS_ERROR);
+        root.classList.remove(CLASS_LOADING, CLASS_DISCONNECTED, CLASS_CLIENT_ERROR);
+        if (!root.classList.contains(CLASS_SERVER_ERROR)) {
+            root.classList.remove(CLASS_ERROR);
+        }
         root.classList.add(CLASS_CONNECTED);
         // Hooks hear "reconnected" with the first message, which says whether the
         // session survived (replay) or was remounted (recover first).
@@ -468,7 +491,18 @@
             // not JSON: keep the text
         }
         diagnose("L002", detail);
-        source?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status, detail}}));
+        if (status >= 500) {
+            showServerError(root, {status, message: detail?.detail ?? "Something went wrong on the server."});
+        } else {
+            source?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status, detail}}));
+        }
+    });
+    document.addEventListener("htmx:after:request", (evt) => {
+        let ctx = evt.detail.ctx;
+        let root = rootOf(ctx?.sourceElement);
+        if (root && ctx.request?.method !== "GET" && ctx.response?.status < 400) {
+            clearServerError(root);
+        }
     });
 
     // ---- the extension -------------------------------------------------------------------------------

@@ -55,6 +55,12 @@ class Counter(LiveView):
         socket.assign(count=0)
         socket.update("clicks", lambda n: n + 1)
 
+    @event("explode")
+    async def explode(self, socket: LiveSocket) -> None:
+        # Shows fault isolation: the traceback goes to the server log, the page shows an
+        # error state and stays usable, and no other session notices.
+        raise RuntimeError("a bug in an event handler")
+
 
 class SettingsForm(BaseModel):
     name: str = ""

@@ -40,15 +40,20 @@ class LocalFanout:
         """Called when a topic loses its last listener (the Redis backend unsubscribes)."""
 
     def deliver(self, topic: str, message: Any) -> int:
+        """Call every listener of ``topic`` with ``message``; returns how many were called."""
         listeners = self._topics.get(topic)
         if not listeners:
             return 0
-        for listener in list(listeners.values()):
+        called = 0
+        for key, listener in list(listeners.items()):
+            if key not in listeners:
+                continue  # removed by an earlier listener during this delivery
+            called += 1
             try:
                 listener(topic, message)
             except Exception:  # one broken listener must not starve the others
                 log.exception("pubsub listener failed for topic %r", topic)
-        return len(listeners)
+        return called
 
     def topics(self) -> list[str]:
         return list(self._topics)

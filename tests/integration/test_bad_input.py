@@ -74,3 +74,33 @@ async def test_a_raising_handler_is_a_500_and_rolls_back(counter_url):
         assert "Traceback" not in response.text
         ok = await client.post("/_live/event", headers=headers(token, "inc"))
         assert "Count: 1" in ok.text  # the assign made before the exception was rolled back
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "null"},
+    ],
+)
+async def test_cross_site_events_are_refused(counter_url, extra):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        response = await client.post("/_live/event", headers={**headers(token, "inc"), **extra})
+        assert response.status_code == 403
+        assert response.json()["reason"] == "cross-site"
+        (session,) = live.manager.sessions.values()
+        assert session.socket.assigns.count == 0
+
+
+async def test_same_origin_events_pass(counter_url):
+    url, _ = counter_url
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        same = {"Origin": url, "Sec-Fetch-Site": "same-origin"}
+        response = await client.post("/_live/event", headers={**headers(token, "inc"), **same})
+        assert response.status_code == 200
+        assert "Count: 1" in response.text

@@ -78,3 +78,23 @@ async def test_last_event_id_replays_what_was_missed(counter_url):
             await reader.next()
             assert "Count: 2" in (await reader.next()).data
             assert "Count: 3" in (await reader.next()).data
+
+
+async def test_an_info_handler_that_raises_reports_an_error_state_and_the_session_lives_on(counter_url, caplog):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client, httpx.AsyncClient(base_url=url, timeout=10) as other:
+        _, token = await open_page(client, "/counter")
+        _, other_token = await open_page(other, "/counter")
+        session = next(s for s in live.manager.sessions.values() if s.token == token)
+        async with client.stream("GET", "/_live/stream", headers=headers(token)) as response:
+            reader = SSEReader(response)
+            await reader.next()
+            session.send_info("raise")
+            message = await reader.next_with("<hx-live>")
+            assert '"kind":"error"' in message.data
+            assert "Traceback" not in message.data and "a bug" not in message.data
+            session.send_info(("set", 5))
+            assert "Count: 5" in (await reader.next_with("Count:")).data
+        assert any("handle_info" in r.getMessage() or r.exc_info for r in caplog.records)
+        ok = await other.post("/_live/event", headers=headers(other_token, "inc"))
+        assert "Count: 1" in ok.text

@@ -39,6 +39,9 @@ class Counter(LiveView):
     async def handle_info(self, message: Any, socket: LiveSocket) -> None:
         if isinstance(message, tuple) and message[0] == "set":
             socket.assign(count=message[1])
+        if message == "raise":
+            socket.assign(count=-1)
+            raise RuntimeError("a bug in handle_info")
 
 
 def make_app(config: SessionConfig | None = None) -> tuple[FastAPI, LiveRouter]:
