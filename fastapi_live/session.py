@@ -38,6 +38,10 @@ class SessionConfig:
     """Frames kept for replay to a reconnecting stream (``Last-Event-ID``)."""
     outbound_limit: int = 512
     """Frames queued for a slow stream before it is closed (its reconnect then resyncs)."""
+    outbound_bytes: int = 4_000_000
+    """Bytes queued for a slow stream before it is closed, whatever the frame count."""
+    replay_bytes: int = 1_000_000
+    """Bytes of frames kept for replay; older frames are dropped (a reconnect then resyncs)."""
     retry_ms: int = 500
     """The SSE ``retry:`` the client starts its reconnect backoff from."""
     heartbeat: float = 15.0
@@ -49,36 +53,47 @@ class SessionConfig:
 class Connection:
     """The outbound side of one attached stream: a bounded queue of encoded frames."""
 
-    __slots__ = ("_frames", "_wake", "_limit", "closed", "overflowed")
+    __slots__ = ("_frames", "_wake", "_limit", "_byte_limit", "_bytes", "closed", "overflowed")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
         self._frames: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._limit = limit
+        self._byte_limit = byte_limit
+        self._bytes = 0
         self.closed = False
         self.overflowed = False
 
     def send(self, data: bytes) -> None:
         if self.closed:
             return
-        if len(self._frames) >= self._limit:
+        if len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit:
             # A reader this far behind gets closed; its reconnect resyncs the page.
             self.overflowed = True
             self.close()
             return
         self._frames.append(data)
+        self._bytes += len(data)
         self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting to be written."""
+        return len(self._frames)
 
     def close(self) -> None:
         self.closed = True
         if self.overflowed:
             self._frames.clear()
+            self._bytes = 0
         self._wake.set()
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
             while self._frames:
-                yield self._frames.popleft()
+                data = self._frames.popleft()
+                self._bytes -= len(data)
+                yield data
             if self.closed:
                 return
             self._wake.clear()
@@ -157,6 +172,7 @@ class LiveSession:
         self._version = 0
         self._buffer: deque[tuple[int, bytes]] = deque(maxlen=self.config.replay_size)
         self._dropped_frames = False
+        self._buffer_bytes = 0
         self._conn: Connection | None = None
         self._ever_attached = False
         self._timer: asyncio.TimerHandle | None = None
@@ -475,8 +491,13 @@ class LiveSession:
         self._frame_id += 1
         if len(self._buffer) == self._buffer.maxlen:
             self._dropped_frames = True
+            self._buffer_bytes -= len(self._buffer[0][1])
         data = encode_message(body, event_id=str(self._frame_id))
         self._buffer.append((self._frame_id, data))
+        self._buffer_bytes += len(data)
+        while self._buffer_bytes > self.config.replay_bytes and len(self._buffer) > 1:
+            self._buffer_bytes -= len(self._buffer.popleft()[1])
+            self._dropped_frames = True
         if self._conn is not None:
             self._conn.send(data)
             if self._conn.closed:
@@ -490,7 +511,7 @@ class LiveSession:
         self._cancel_timer()
         if self._conn is not None:
             self._conn.close()
-        conn = Connection(self.config.outbound_limit)
+        conn = Connection(self.config.outbound_limit, self.config.outbound_bytes)
         first = not self._ever_attached
         self._ever_attached = True
         start = 0 if (last_event_id is None and first) else last_event_id
@@ -517,7 +538,7 @@ class LiveSession:
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
         self._ever_attached = True
-        conn = Connection(self.config.outbound_limit)
+        conn = Connection(self.config.outbound_limit, self.config.outbound_bytes)
         # Frames already buffered are older than this render: the resync supersedes them.
         conn.send(encode_message(self.render_resync(), event="live:remount", event_id=str(self._frame_id), retry=self.config.retry_ms))
         self._cancel_timer()
