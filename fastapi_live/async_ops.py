@@ -117,7 +117,7 @@ def check_not_captured(operation: str, fn: Callable[..., Any], args: Sequence[An
 
 async def call_user_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Await ``fn`` when async; run it in the thread pool when sync, so the loop never blocks."""
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         return await fn(*args, **kwargs)
     if isinstance(fn, functools.partial) and inspect.iscoroutinefunction(fn.func):
         return await fn(*args, **kwargs)

@@ -32,13 +32,15 @@ def _loading(previous: AsyncResult[Any] | None = None, state: Any = True) -> Asy
 def _ok(previous: Any, value: Any = _UNSET) -> AsyncResult[Any]:
     if value is _UNSET:
         return AsyncResult(_ok=True, result=previous)
-    return previous.ok_with(value)
+    result: AsyncResult[Any] = previous.ok_with(value)
+    return result
 
 
 def _failed(previous: Any, reason: Any = _UNSET) -> AsyncResult[Any]:
     if reason is _UNSET:
         return AsyncResult(_failed=previous)
-    return previous.failed_with(reason)
+    result: AsyncResult[Any] = previous.failed_with(reason)
+    return result
 
 
 class AsyncResult(Generic[T]):

@@ -86,7 +86,7 @@ class LiveExtension(Extension):
     {% endlive_stream %}`` a stream container and its item template.
     """
 
-    tags = {"live_root", "region", "async_result", "live_stream"}
+    tags = {"live_root", "region", "async_result", "live_stream"}  # noqa: RUF012 - Extension declares it so
 
     def parse(self, parser: Parser) -> list[nodes.Node]:
         token = next(parser.stream)
@@ -350,8 +350,8 @@ class PageTemplate:
             if region is not None and node.name not in self._globals:
                 region.deps.add(node.name)
             return
-        for child in node.iter_child_nodes():
-            self._visit(child, effective, owner, region, ancestors, seen_includes)
+        for sub_node in node.iter_child_nodes():
+            self._visit(sub_node, effective, owner, region, ancestors, seen_includes)
 
     @staticmethod
     def _const_names(expr: nodes.Expr) -> list[str] | None:

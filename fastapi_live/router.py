@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 import typing
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -450,7 +450,7 @@ class LiveRouter(APIRouter):
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 remount.status = message["status"]
 
@@ -499,7 +499,8 @@ class LiveRouter(APIRouter):
             return self._refuse(request, exc)
         name = request.headers.get(EVENT_HEADER, "")
         if not name or len(name) > MAX_EVENT_NAME:
-            return JSONResponse({"detail": f"missing or invalid {EVENT_HEADER} header: expected an event name of 1 to {MAX_EVENT_NAME} characters"}, status_code=400)
+            detail = f"missing or invalid {EVENT_HEADER} header: expected an event name of 1 to {MAX_EVENT_NAME} characters"
+            return JSONResponse({"detail": detail}, status_code=400)
         try:
             params = await self._read_params(request)
         except EventError as exc:

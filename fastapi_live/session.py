@@ -53,7 +53,7 @@ class SessionConfig:
 class Connection:
     """The outbound side of one attached stream: a bounded queue of encoded frames."""
 
-    __slots__ = ("_frames", "_wake", "_limit", "_byte_limit", "_bytes", "closed", "overflowed")
+    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_wake", "closed", "overflowed")
 
     def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
         self._frames: deque[bytes] = deque()
@@ -103,7 +103,7 @@ class Connection:
 class PageContext:
     """``__live__`` in templates: the root's opening tag and a stream's initial items."""
 
-    __slots__ = ("session", "initial")
+    __slots__ = ("initial", "session")
 
     def __init__(self, session: LiveSession, initial: bool) -> None:
         self.session = session

@@ -43,7 +43,7 @@ class StreamsMixin(SocketState):
         if state is None:
             state = ({}, {})
             self.__dict__["_streams"] = state
-        return state  # type: ignore[no-any-return]
+        return state
 
     def stream_configure(self, name: str, *, dom_id: Callable[[Any], str]) -> StreamsMixin:
         """Set how an item's DOM id is computed; call before the first insert.

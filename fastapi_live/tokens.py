@@ -40,7 +40,7 @@ class TokenSigner:
         if len(raw) > 4096:
             raise TokenError("invalid", "invalid page token: too long")
         try:
-            payload = self._serializer.loads(raw, max_age=self.max_age)
+            payload = self._serializer.loads(raw, max_age=int(self.max_age))
         except SignatureExpired:
             raise TokenError("expired", "expired page token: reload the page") from None
         except BadSignature:

@@ -86,7 +86,7 @@ class EventBinding:
                 continue
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, default)
-        self.model = pydantic.create_model(f"{view_name}_{fn.__name__}_params", **fields) if fields else None  # type: ignore[call-overload]
+        self.model = pydantic.create_model(f"{view_name}_{fn.__name__}_params", **fields) if fields else None
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -100,10 +100,9 @@ class EventBinding:
                 kwargs[self.raw_name] = dict(params)
             return kwargs
         except ValidationError as exc:
-            errors = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False, include_input=False)
-            ]
-            fields = ", ".join(".".join(map(str, e["loc"])) or "(params)" for e in errors)
+            details = exc.errors(include_url=False, include_input=False)
+            errors: list[dict[str, object]] = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in details]
+            fields = ", ".join(".".join(map(str, e["loc"])) or "(params)" for e in details)
             raise EventError(f"invalid params for {self.where}: {fields}", status_code=422, errors=errors) from None
 
 

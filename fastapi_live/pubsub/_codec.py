@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import json
 import re
 import sys
@@ -90,15 +91,34 @@ class _Refused(Exception):
         self.segments: list[str] = []
 
 
-def _type_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def _checked_type_name(cls: type, value: Any) -> str:
-    if "<locals>" in cls.__qualname__:
-        reason = f"{cls.__qualname__} is defined inside a function, so no other process can find it; define it at module level"
+    name, reason = _reachable(cls)
+    if reason:
         raise _Refused(value, reason)
-    return _type_name(cls)
+    return name
+
+
+@functools.lru_cache(maxsize=1024)
+def _reachable(cls: type) -> tuple[str, str]:
+    """``module:qualname`` of ``cls``, and why a receiver could not find the class by it ("" when it can)."""
+    name = f"{cls.__module__}:{cls.__qualname__}"
+    if "<locals>" in cls.__qualname__:
+        return name, f"{cls.__qualname__} is defined inside a function, so no other process can find it; define it at module level"
+    if _lookup(cls.__module__, cls.__qualname__) is not cls:
+        return name, f"{cls.__qualname__} is not reachable as {name} (the module's attribute is another object), so no other process can find it"
+    return name, ""
+
+
+def _lookup(module_name: str, qualname: str) -> Any:
+    """The object at ``qualname`` in the already imported module ``module_name``, or None."""
+    target: Any = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        if target is None:
+            return None
+        # a lookup in __dict__, not getattr: a module-level __getattr__ could run code
+        namespace = getattr(target, "__dict__", None)
+        target = namespace.get(part) if namespace is not None else None
+    return target
 
 
 def _items(items: Any) -> list[Any]:
@@ -244,23 +264,17 @@ def resolve_type(name: Any, tag: str) -> type[Any]:
     module_name, qualname = name.split(":")
     if not _NAME.fullmatch(module_name) or not _NAME.fullmatch(qualname):
         raise MessageDecodeError("malformed", f"invalid {tag} type name: expected 'module:qualname', got {name!r}", detail=name)
-    module = sys.modules.get(module_name)
-    if module is None:
+    if module_name not in sys.modules:
         raise MessageDecodeError(
             "unknown-type",
             f"cannot decode a {tag} of type {name!r}: module {module_name!r} is not imported in this process "
             "(the codec never imports modules; import the module that defines the class at startup)",
             detail=name,
         )
-    target: Any = module
-    for part in qualname.split("."):
-        # a lookup in __dict__, not getattr: a module-level __getattr__ could run code
-        namespace = getattr(target, "__dict__", None)
-        found = namespace.get(part) if namespace is not None else None
-        if found is None:
-            reason = f"cannot decode a {tag} of type {name!r}: {module_name!r} has no {qualname!r}"
-            raise MessageDecodeError("unknown-type", reason, detail=name)
-        target = found
+    target = _lookup(module_name, qualname)
+    if target is None:
+        reason = f"cannot decode a {tag} of type {name!r}: {module_name!r} has no {qualname!r}"
+        raise MessageDecodeError("unknown-type", reason, detail=name)
     description, allowed = _CLASS_KINDS[tag]
     if not isinstance(target, type) or not allowed(target):
         raise MessageDecodeError(

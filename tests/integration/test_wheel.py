@@ -22,7 +22,8 @@ APP = textwrap.dedent(
     from jinja2 import DictLoader, Environment
     from fastapi_live import LiveRouter, LiveSocket, LiveView
 
-    env = Environment(loader=DictLoader({"page.html": '{% extends "live/base.html" %}{% block content %}{% region "hello" %}Hello {{ who }}{% endregion %}{% endblock %}'}), autoescape=True)
+    PAGE = '{% extends "live/base.html" %}{% block content %}{% region "hello" %}Hello {{ who }}{% endregion %}{% endblock %}'
+    env = Environment(loader=DictLoader({"page.html": PAGE}), autoescape=True)
     live = LiveRouter(templates=env, secret_key="wheel-test")
 
     @live.page("/", template="page.html")

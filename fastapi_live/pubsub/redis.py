@@ -1,0 +1,596 @@
+"""The Redis PubSub backend: one pub/sub connection per process, fanned out locally.
+
+Every ``RedisPubSub`` holds exactly one Redis connection in subscribed mode, however many
+sessions listen. A topic's Redis channel (``channel_prefix + topic``) is SUBSCRIBEd when the
+topic gets its first local listener and UNSUBSCRIBEd when its last one leaves; incoming
+messages are decoded once and handed to the topic's listeners through a ``LocalFanout``.
+Publishing goes through a separate pooled client. The pub/sub connection is named
+``<client_name>-pubsub`` and publishing connections ``<client_name>-publish`` (CLIENT
+SETNAME), so ``CLIENT LIST`` shows them; ``connection_counts()`` counts them.
+
+Messages are JSON envelopes (see ``_codec``): JSON-safe values, tuples, sets, bytes, dates,
+UUIDs, Decimals, Enums, dataclasses and pydantic models arrive as what was sent. Classes are
+found among the modules the receiving process has imported; nothing is unpickled and no
+module is imported on decode. An undecodable message is logged once per kind (then at DEBUG)
+and dropped.
+
+Delivery. A publish reaches every subscriber in every process once, local subscribers
+included: normally through Redis (the process's own message comes back on its pub/sub
+connection). Each payload carries the publisher's id and a sequence number, so a message the
+process already delivered locally is recognised and dropped when Redis echoes it.
+
+Faults (the choice made here: deliver locally, never raise, never buffer).
+
+* When Redis cannot be reached, ``publish`` does not raise: it hands the message straight to
+  this process's subscribers, marks it delivered (so a late echo is dropped) and the message
+  is lost for other processes. Redis pub/sub keeps nothing for absent subscribers either, so
+  buffering would only reorder an at-most-once channel. After a failed publish, publishes
+  skip Redis for a second (or until the pub/sub connection is back), so a blackholed host
+  does not stall every handler for a connect timeout.
+* While the pub/sub connection is down, or a channel's SUBSCRIBE is not yet confirmed, local
+  publishes to that topic are delivered directly for the same reason. Messages whose echo
+  was still due when the connection dropped are delivered locally at that moment.
+* The pub/sub connection reconnects with jittered exponential backoff (``backoff_initial``
+  doubling up to ``backoff_max``) and resubscribes every channel that has listeners. An
+  outage is logged once: a WARNING when it starts, an INFO when the subscriptions are back.
+* A PING every ``health_check_interval`` seconds of silence detects a dead peer; no reply
+  within another interval counts as a lost connection.
+* Errors in user input still raise: a message the codec cannot carry raises
+  ``MessageEncodeError`` (a ``LiveError`` and ``TypeError``) from ``publish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ..exceptions import ConfigurationError, LiveError, MissingDependencyError
+from . import Listener
+from ._codec import MessageDecodeError, decode, encode
+from .memory import LocalFanout
+
+try:
+    from redis.asyncio import Redis
+    from redis.asyncio.connection import AbstractConnection, Connection, parse_url
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - redis is a dependency; this guards trimmed installs
+    raise MissingDependencyError("redis must be installed to use RedisPubSub: pip install 'fastapi-live[redis]'") from exc
+
+__all__ = ["RedisPubSub"]
+
+log = logging.getLogger("fastapi_live.pubsub")
+
+_SUBSCRIBE_BATCH = 500  # channels per SUBSCRIBE / UNSUBSCRIBE command when many change at once
+_OWN_TTL = 30.0  # seconds an own publish is remembered while its echo is due
+_OWN_MAX = 10_000
+_PUBLISH_PAUSE = 1.0  # seconds publishes skip Redis after a failed publish
+_RESET_BACKOFF_AFTER = 10.0  # a connection that lived this long starts the next backoff from the beginning
+_LOG_ONCE_MAX = 256  # distinct "logged once" keys kept; past that, everything goes to DEBUG
+
+_State = Literal["idle", "connecting", "up", "down"]
+
+
+@dataclass(slots=True)
+class _OwnPublish:
+    """A message this process published to a topic it listens to, until Redis echoes it."""
+
+    topic: str
+    payload: bytes
+    at: float
+    delivered: bool = False
+
+
+class _ChannelFanout(LocalFanout):
+    def __init__(self, on_empty: Callable[[str], None]) -> None:
+        super().__init__()
+        self._on_empty = on_empty
+
+    def on_empty(self, topic: str) -> None:
+        self._on_empty(topic)
+
+
+class RedisPubSub:
+    """PubSub across processes and machines through Redis, one pub/sub connection per process.
+
+    >>> pubsub = RedisPubSub("redis://127.0.0.1:6379/0")
+    >>> await pubsub.start()
+    >>> unsubscribe = await pubsub.subscribe("user:42", lambda topic, message: print(message))
+    >>> await pubsub.publish("user:42", Notification(id=1, text="hi"))  # any process
+    >>> unsubscribe()
+    >>> await pubsub.stop()
+
+    ``subscribe`` returns once Redis has confirmed the channel (or at once while Redis is
+    unreachable: the subscription is made when it is back). Listeners run on the event loop
+    and must not block. Give each process its own ``client_name`` to tell processes apart
+    in ``CLIENT LIST``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel_prefix: str = "fastapi-live:",
+        client_name: str = "fastapi-live",
+        subscribe_timeout: float = 5.0,
+        health_check_interval: float = 15.0,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 2.0,
+    ) -> None:
+        try:
+            options: dict[str, Any] = dict(parse_url(url))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"invalid Redis URL for RedisPubSub: {exc}. Expected one of: redis://host:port/db, rediss://..., unix:///path. Got: {url!r}"
+            ) from None
+        if not client_name or any(char.isspace() for char in client_name):
+            raise ConfigurationError(f"invalid client_name for RedisPubSub: expected a non-empty name without spaces, got {client_name!r}")
+        for name, value in (
+            ("subscribe_timeout", subscribe_timeout),
+            ("health_check_interval", health_check_interval),
+            ("backoff_initial", backoff_initial),
+            ("backoff_max", backoff_max),
+        ):
+            if not value > 0:
+                raise ConfigurationError(f"invalid {name} for RedisPubSub: expected a number of seconds > 0, got {value!r}")
+        self.url = url
+        self.channel_prefix = channel_prefix
+        self.client_name = client_name
+        self.pubsub_client_name = f"{client_name}-pubsub"
+        self.publish_client_name = f"{client_name}-publish"
+        self.fanout: LocalFanout = _ChannelFanout(self._topic_emptied)
+        self._where = _describe(url)
+        self._subscribe_timeout = subscribe_timeout
+        self._health_check_interval = health_check_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = max(backoff_max, backoff_initial)
+        self._connection_class: type[AbstractConnection] = options.pop("connection_class", Connection)
+        self._connect_timeout = float(options.get("socket_connect_timeout") or options.get("socket_timeout") or 5.0)
+        options.setdefault("socket_keepalive", True)
+        options.update(
+            client_name=self.pubsub_client_name,
+            protocol=2,  # subscribed-mode replies are plain arrays in RESP2, whatever the URL asks for
+            decode_responses=False,
+            health_check_interval=0,  # health checks are ours (a redis-py PING would steal a reply from the reader)
+            retry=Retry(NoBackoff(), 0),  # reconnecting is ours too
+        )
+        self._connection_options = options
+        self._origin = uuid.uuid4().hex
+        self._seq = 0
+        self._stopped = False
+        self._publisher: Redis | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._state: _State = "idle"
+        self._wake = asyncio.Event()
+        # channels: wanted (have local listeners), changed since the last reconcile, sent to the
+        # current connection, confirmed subscribed there, and commands awaiting their reply
+        self._desired: set[str] = set()
+        self._changed: set[str] = set()
+        self._requested: set[str] = set()
+        self._subscribed: set[str] = set()
+        self._inflight: dict[str, int] = {}
+        self._restoring: set[str] | None = None
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._connected = False
+        self._attempt = 0
+        self._up_at = 0.0
+        self._last_read = 0.0
+        self._ping_sent_at: float | None = None
+        self._outage_since: float | None = None
+        self._publish_paused_until = 0.0
+        self._own: OrderedDict[int, _OwnPublish] = OrderedDict()
+        self._logged: set[str] = set()
+
+    # -- public API ------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """True while the pub/sub connection is up and every wanted channel was resubscribed."""
+        return self._state == "up"
+
+    async def start(self) -> None:
+        """Open the pub/sub connection now (``subscribe`` and ``publish`` also start lazily)."""
+        self._stopped = False
+        self._ensure_publisher()
+        self._ensure_reader()
+
+    async def stop(self) -> None:
+        """Close both connections; listeners stay registered for a later ``start()``."""
+        self._stopped = True
+        task, self._reader_task = self._reader_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:  # pragma: no cover - _run never ends by itself
+                log.error("Redis pubsub reader ended with an error", exc_info=task.exception())
+        self._state = "idle"
+        self._release_all_waiters()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            await publisher.aclose()
+
+    async def publish(self, topic: str, message: Any) -> None:
+        """Send ``message`` to ``topic``'s subscribers in every process (local ones exactly once).
+
+        Never raises because Redis is unreachable (see the module docstring); raises
+        ``MessageEncodeError`` when ``message`` cannot be carried.
+        """
+        self._require_running("publish", topic)
+        publisher = self._ensure_publisher()
+        self._seq += 1
+        seq = self._seq
+        payload = encode(message, origin=self._origin, seq=seq)
+        channel = self.channel_prefix + topic
+        now = time.monotonic()
+        self._forget_old_publishes(now)
+        if self.fanout.listener_count(topic):
+            own = self._own[seq] = _OwnPublish(topic, payload, now)
+            if not self._is_live(channel):
+                self._deliver_own(own)  # Redis would not echo it back to us in time, or at all
+        if now < self._publish_paused_until:
+            self._deliver_own_if_due(seq)
+            return
+        try:
+            await publisher.publish(channel, payload)
+        except (RedisError, OSError) as exc:
+            self._deliver_own_if_due(seq)
+            if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+                self._publish_paused_until = time.monotonic() + _PUBLISH_PAUSE
+                self._mark_down(exc)
+            else:
+                self._log_once(f"publish:{type(exc).__name__}", "publishing to Redis at %s failed: %s", self._where, _describe_error(exc))
+            return
+        if self._outage_since is not None and (self._state == "up" or self._reader_task is None):
+            self._mark_up()
+
+    async def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(topic, message)`` for each message on ``topic``; returns the unsubscribe callable."""
+        self._require_running("subscribe", topic)
+        channel = self.channel_prefix + topic
+        remove, first = self.fanout.add(topic, listener)
+        if first:
+            self._desired.add(channel)
+            self._changed.add(channel)
+            self._wake.set()
+        self._ensure_reader()
+        if not self._is_live(channel) and self._state != "down":
+            await self._wait_live(channel)
+        return remove
+
+    async def connection_counts(self) -> dict[str, int]:
+        """Connections on the Redis server named after this backend: ``{"pubsub": n, "publish": m}``.
+
+        Counts every process that uses the same ``client_name`` (one pub/sub connection each).
+        Runs ``CLIENT LIST``, so keep it for diagnostics and tests.
+        """
+        clients = await self._ensure_publisher().client_list()
+        names = [client.get("name") for client in clients]
+        return {"pubsub": names.count(self.pubsub_client_name), "publish": names.count(self.publish_client_name)}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _require_running(self, action: str, topic: str) -> None:
+        if self._stopped:
+            raise LiveError(f"cannot {action} on a stopped RedisPubSub: expected start() before {action}(), got {action}({topic!r}) after stop()")
+
+    def _ensure_publisher(self) -> Redis:
+        if self._publisher is None:
+            self._publisher = Redis.from_url(
+                self.url,
+                client_name=self.publish_client_name,
+                retry=Retry(NoBackoff(), 1),  # one retry replaces a pooled connection Redis closed meanwhile
+            )
+        return self._publisher
+
+    def _ensure_reader(self) -> None:
+        if self._reader_task is None or self._reader_task.done():
+            self._state = "connecting"
+            self._wake = asyncio.Event()  # a fresh one: an Event binds to the first loop that waits on it
+            self._reader_task = asyncio.get_running_loop().create_task(self._run(), name="fastapi-live redis pubsub")
+
+    async def _run(self) -> None:
+        while True:
+            connection: AbstractConnection | None = None
+            try:
+                connection = await self._open()
+                await self._serve(connection)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._connection_lost(exc)
+            except Exception as exc:  # a bug here must not end the reader: log it and reconnect
+                log.exception("Redis pubsub reader failed; reconnecting")
+                self._connection_lost(exc)
+            finally:
+                self._connected = False
+                if connection is not None:
+                    await connection.disconnect(nowait=True)
+            await asyncio.sleep(self._next_delay())
+
+    def _next_delay(self) -> float:
+        delay = min(self._backoff_max, self._backoff_initial * 2.0**self._attempt)
+        self._attempt = min(self._attempt + 1, 32)
+        return delay * random.uniform(0.5, 1.0)  # jitter: processes that lost Redis together don't return together
+
+    async def _open(self) -> AbstractConnection:
+        connection = self._connection_class(**self._connection_options)
+        connect: Callable[[], Awaitable[None]] = connection.connect  # untyped in redis-py
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await connect()
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        return connection
+
+    async def _serve(self, connection: AbstractConnection) -> None:
+        """Own one connection: restore subscriptions, then keep them in step until it fails."""
+        loop = asyncio.get_running_loop()
+        self._requested.clear()
+        self._subscribed.clear()
+        self._inflight.clear()
+        self._connected = True
+        self._last_read = loop.time()
+        self._ping_sent_at = None
+        reader = loop.create_task(self._read(connection), name="fastapi-live redis pubsub reader")
+        reader.add_done_callback(lambda _: self._wake.set())
+        try:
+            restore = sorted(self._desired)
+            self._changed.clear()
+            self._restoring = set(restore)
+            if restore:
+                await self._send(connection, "SUBSCRIBE", restore)
+            else:
+                self._restored()
+            while not reader.done():
+                self._wake.clear()
+                await self._reconcile(connection)
+                timeout = await self._check_health(connection, loop.time())
+                if reader.done():
+                    break
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass  # time for the health check at the top of the loop
+            error = reader.exception()
+            raise error if error is not None else RedisConnectionError("the Redis pubsub reader stopped")
+        finally:
+            if not reader.done():
+                reader.cancel()
+            await asyncio.wait({reader})
+            if not reader.cancelled():
+                reader.exception()  # retrieved, so asyncio does not log it again
+
+    def _connection_lost(self, exc: BaseException) -> None:
+        was_up = self._state == "up"
+        self._state = "down"
+        self._restoring = None
+        self._requested.clear()
+        self._subscribed.clear()
+        self._inflight.clear()
+        if was_up and time.monotonic() - self._up_at >= _RESET_BACKOFF_AFTER:
+            self._attempt = 0
+        log.debug("Redis pubsub connection to %s lost: %s", self._where, _describe_error(exc))
+        self._mark_down(exc)
+        self._release_all_waiters()
+        for own in list(self._own.values()):
+            if not own.delivered:
+                self._deliver_own(own)  # its echo can no longer arrive on this connection
+
+    def _restored(self) -> None:
+        self._restoring = None
+        self._state = "up"
+        self._up_at = time.monotonic()
+        self._publish_paused_until = 0.0
+        self._mark_up()
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning(
+                "Redis at %s is unreachable (%s): publishes reach this process's subscribers only, "
+                "messages from other processes are lost until it is back; reconnecting with backoff",
+                self._where,
+                _describe_error(exc),
+            )
+
+    def _mark_up(self) -> None:
+        if self._outage_since is not None:
+            took = time.monotonic() - self._outage_since
+            self._outage_since = None
+            log.info("Redis at %s is reachable again after %.1f s; %d channel(s) subscribed", self._where, took, len(self._subscribed))
+
+    # -- the connection: writing -----------------------------------------------------------------
+    async def _reconcile(self, connection: AbstractConnection) -> None:
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, set()
+        subscribe = sorted(channel for channel in changed if channel in self._desired and channel not in self._requested)
+        unsubscribe = sorted(channel for channel in changed if channel not in self._desired and channel in self._requested)
+        if subscribe:
+            await self._send(connection, "SUBSCRIBE", subscribe)
+        if unsubscribe:
+            await self._send(connection, "UNSUBSCRIBE", unsubscribe)
+
+    async def _send(self, connection: AbstractConnection, command: str, channels: list[str]) -> None:
+        for start in range(0, len(channels), _SUBSCRIBE_BATCH):
+            batch = channels[start : start + _SUBSCRIBE_BATCH]
+            # bookkeeping first: the reply can be read before send_command returns
+            for channel in batch:
+                self._inflight[channel] = self._inflight.get(channel, 0) + 1
+            if command == "SUBSCRIBE":
+                self._requested.update(batch)
+            else:
+                self._requested.difference_update(batch)
+            await self._write(connection, command, *batch)
+
+    async def _write(self, connection: AbstractConnection, *args: str) -> None:
+        # redis-py reconnects a closed connection on send; that one is ours to replace instead
+        if not connection.is_connected:
+            raise RedisConnectionError("the Redis pubsub connection is closed")
+        await connection.send_command(*args, check_health=False)
+
+    async def _check_health(self, connection: AbstractConnection, now: float) -> float:
+        """PING after a silence, fail after an unanswered PING; returns seconds until the next check."""
+        interval = self._health_check_interval
+        if self._ping_sent_at is not None:
+            if now - self._ping_sent_at >= interval:
+                raise RedisTimeoutError(f"no reply to PING within {interval:g} s")
+            return self._ping_sent_at + interval - now
+        if now - self._last_read >= interval:
+            self._ping_sent_at = now
+            await self._write(connection, "PING")
+            return interval
+        return self._last_read + interval - now
+
+    # -- the connection: reading -----------------------------------------------------------------
+    async def _read(self, connection: AbstractConnection) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            reply = await connection.read_response(timeout=math.inf)
+            self._last_read = loop.time()
+            self._ping_sent_at = None
+            if not isinstance(reply, list) or len(reply) < 3:
+                continue  # PONG, or ["pong", ""] in subscribed mode
+            kind = reply[0]
+            if kind == b"message":
+                self._on_message(reply[1], reply[2])
+            elif kind in (b"subscribe", b"unsubscribe"):
+                self._on_ack(kind == b"subscribe", _text(reply[1]))
+
+    def _on_ack(self, subscribed: bool, channel: str) -> None:
+        pending = self._inflight.get(channel, 0) - 1
+        if pending > 0:
+            self._inflight[channel] = pending
+        else:
+            self._inflight.pop(channel, None)
+        if subscribed:
+            self._subscribed.add(channel)
+        else:
+            self._subscribed.discard(channel)
+        if pending <= 0:
+            self._release_waiters(channel)
+        if self._restoring is not None:
+            self._restoring.discard(channel)
+            if not self._restoring:
+                self._restored()
+
+    def _on_message(self, raw_channel: bytes, data: bytes) -> None:
+        channel = _text(raw_channel)
+        if not channel.startswith(self.channel_prefix):
+            return
+        topic = channel[len(self.channel_prefix) :]
+        if not self.fanout.listener_count(topic):
+            return
+        try:
+            envelope = decode(data)
+        except MessageDecodeError as exc:
+            self._log_once(f"decode:{exc.kind}:{exc.detail}", "dropped an undecodable message on channel %r: %s", channel, exc)
+            return
+        except Exception as exc:  # a codec bug must not end the reader
+            self._log_once(f"decode:bug:{type(exc).__name__}", "dropped a message on channel %r: decoding failed: %r", channel, exc)
+            return
+        if envelope.origin == self._origin:
+            own = self._own.pop(envelope.seq, None)
+            if own is not None and own.delivered:
+                return  # delivered locally when it was published
+        self.fanout.deliver(topic, envelope.message)
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def _topic_emptied(self, topic: str) -> None:
+        channel = self.channel_prefix + topic
+        self._desired.discard(channel)
+        self._changed.add(channel)
+        self._wake.set()
+
+    def _is_live(self, channel: str) -> bool:
+        """Whether a message published now on ``channel`` will come back on our connection."""
+        return self._connected and channel in self._subscribed and channel not in self._inflight
+
+    async def _wait_live(self, channel: str) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(future)
+        try:
+            async with asyncio.timeout(self._subscribe_timeout):
+                await future
+        except TimeoutError:
+            self._log_once(
+                f"subscribe-timeout:{channel}",
+                "Redis at %s did not confirm SUBSCRIBE %r within %g s; it stays requested",
+                self._where,
+                channel,
+                self._subscribe_timeout,
+            )
+        finally:
+            waiters = self._waiters.get(channel)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[channel]
+
+    def _release_waiters(self, channel: str) -> None:
+        for future in self._waiters.pop(channel, ()):
+            if not future.done():
+                future.set_result(None)
+
+    def _release_all_waiters(self) -> None:
+        for channel in list(self._waiters):
+            self._release_waiters(channel)
+
+    # -- own publishes ---------------------------------------------------------------------------
+    def _deliver_own(self, own: _OwnPublish) -> None:
+        own.delivered = True
+        try:
+            # a decoded copy, as other processes get: no listener shares the publisher's object
+            message = decode(own.payload).message
+        except MessageDecodeError as exc:  # e.g. __post_init__ rejects its own fields
+            self._log_once(f"decode:{exc.kind}:{exc.detail}", "dropped a message published on topic %r: %s", own.topic, exc)
+            return
+        self.fanout.deliver(own.topic, message)
+
+    def _deliver_own_if_due(self, seq: int) -> None:
+        own = self._own.get(seq)
+        if own is not None and not own.delivered:
+            self._deliver_own(own)
+
+    def _forget_old_publishes(self, now: float) -> None:
+        own = self._own
+        while own and (len(own) >= _OWN_MAX or now - next(iter(own.values())).at > _OWN_TTL):
+            own.popitem(last=False)  # an echo arriving after this is delivered: better late than never
+
+    # -- logging ---------------------------------------------------------------------------------
+    def _log_once(self, key: str, message: str, *args: Any) -> None:
+        if key in self._logged or len(self._logged) >= _LOG_ONCE_MAX:
+            log.debug(message, *args)
+            return
+        self._logged.add(key)
+        log.warning(message + " (further ones are logged at DEBUG)", *args)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _describe(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else "***@"
+    return parts._replace(netloc=user + netloc).geturl()
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
