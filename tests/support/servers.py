@@ -130,7 +130,7 @@ class SubprocessServer:
     def start(self, timeout: float = 20.0) -> SubprocessServer:
         import sys
 
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_file = open(self.log_path, "ab")
         args = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.workers > 1:
             args += ["--workers", str(self.workers)]
