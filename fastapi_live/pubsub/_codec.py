@@ -10,7 +10,8 @@
 #     {"$": "tuple" | "set" | "frozenset", "value": [<value>, ...]}
 #     {"$": "dict", "value": [[<key>, <value>], ...]}   non-str keys, or a "$" key
 #     {"$": "bytes", "value": "<base64>"}
-#     {"$": "datetime" | "date" | "time", "value": "<isoformat>"}
+#     {"$": "datetime" | "date" | "time", "value": "<isoformat>"[, "fold": 1]}
+#     {"$": "datetime" | "time", "value": "<local isoformat>", "zone": "<IANA key>"[, "fold": 1]}   ZoneInfo-aware
 #     {"$": "timedelta", "value": [days, seconds, microseconds]}
 #     {"$": "uuid" | "decimal", "value": "<str>"}
 #     {"$": "dataclass", "type": "module:qualname", "value": {"<init field>": <value>, ...}}
@@ -31,9 +32,9 @@ import decimal
 import enum
 import functools
 import json
-import re
 import sys
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -49,7 +50,6 @@ _ALLOWED = (
     "timedelta, UUID, Decimal, an Enum member, a dataclass instance or a pydantic model "
     "(nested freely; classes defined at module level)"
 )
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class MessageEncodeError(LiveError, TypeError):
@@ -174,6 +174,19 @@ def _encode_model(value: BaseModel) -> Any:
     return {TAG: "model", "type": name, "value": data}
 
 
+def _encode_time(value: datetime.datetime | datetime.time) -> Any:
+    out: dict[str, Any] = {TAG: "datetime" if isinstance(value, datetime.datetime) else "time"}
+    if isinstance(value.tzinfo, zoneinfo.ZoneInfo):
+        # the zone itself, not today's offset: arithmetic and DST folds stay right on the other side
+        out["value"] = value.replace(tzinfo=None).isoformat()
+        out["zone"] = value.tzinfo.key
+    else:
+        out["value"] = value.isoformat()
+    if value.fold:
+        out["fold"] = 1  # which of a repeated wall-clock time (isoformat drops it)
+    return out
+
+
 _SIMPLE: dict[type, Callable[[Any], Any]] = {
     str: lambda value: value,
     int: lambda value: value,
@@ -186,9 +199,9 @@ _SIMPLE: dict[type, Callable[[Any], Any]] = {
     set: lambda value: {TAG: "set", "value": _items(value)},
     frozenset: lambda value: {TAG: "frozenset", "value": _items(value)},
     bytes: lambda value: {TAG: "bytes", "value": base64.b64encode(value).decode("ascii")},
-    datetime.datetime: lambda value: {TAG: "datetime", "value": value.isoformat()},
+    datetime.datetime: _encode_time,
     datetime.date: lambda value: {TAG: "date", "value": value.isoformat()},
-    datetime.time: lambda value: {TAG: "time", "value": value.isoformat()},
+    datetime.time: _encode_time,
     datetime.timedelta: lambda value: {TAG: "timedelta", "value": [value.days, value.seconds, value.microseconds]},
     uuid.UUID: lambda value: {TAG: "uuid", "value": str(value)},
     decimal.Decimal: lambda value: {TAG: "decimal", "value": str(value)},
@@ -210,7 +223,9 @@ def _encode(value: Any) -> Any:
         return _encode_model(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _encode_dataclass(value)
-    raise _Refused(value, f"{type(value).__module__}.{type(value).__qualname__} cannot be carried to another process")
+    cls = type(value)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    raise _Refused(value, f"a {name} cannot be carried to another process")
 
 
 def encode_value(value: Any) -> Any:
@@ -250,6 +265,10 @@ def _short_repr(value: Any, limit: int = 200) -> str:
 # -- decoding --------------------------------------------------------------------------------
 
 
+def _dotted(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
+
+
 _CLASS_KINDS: dict[str, tuple[str, Callable[[type], bool]]] = {
     "dataclass": ("a dataclass", dataclasses.is_dataclass),
     "model": ("a pydantic BaseModel subclass", lambda cls: issubclass(cls, BaseModel)),
@@ -262,7 +281,7 @@ def resolve_type(name: Any, tag: str) -> type[Any]:
     if not isinstance(name, str) or name.count(":") != 1:
         raise MessageDecodeError("malformed", f"invalid {tag} type name: expected 'module:qualname', got {_short_repr(name)}")
     module_name, qualname = name.split(":")
-    if not _NAME.fullmatch(module_name) or not _NAME.fullmatch(qualname):
+    if not _dotted(module_name) or not _dotted(qualname):
         raise MessageDecodeError("malformed", f"invalid {tag} type name: expected 'module:qualname', got {name!r}", detail=name)
     if module_name not in sys.modules:
         raise MessageDecodeError(
@@ -338,6 +357,23 @@ def _from_string(tag: str, parse: Callable[[str], Any]) -> Callable[[Any], Any]:
     return decode
 
 
+def _decode_time(obj: dict[str, Any], tag: str, parse: Callable[[str], Any]) -> Any:
+    value = _from_string(tag, parse)(obj.get("value"))
+    fold = obj.get("fold", 0)
+    if fold not in (0, 1) or type(fold) is not int:
+        raise MessageDecodeError("malformed", f"invalid {tag} fold: expected 0 or 1, got {_short_repr(fold)}")
+    if "zone" not in obj:
+        return value.replace(fold=fold)
+    zone = obj["zone"]
+    if not isinstance(zone, str) or value.tzinfo is not None:
+        raise MessageDecodeError("malformed", f"invalid {tag} zone: expected an IANA key and a local time, got {_short_repr(zone)}")
+    try:
+        tzinfo = zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise MessageDecodeError("malformed", f"invalid {tag} zone {zone!r}: {exc}", detail=zone[:50]) from exc
+    return value.replace(tzinfo=tzinfo, fold=fold)
+
+
 def _decode_timedelta(data: Any) -> datetime.timedelta:
     if not (isinstance(data, list) and len(data) == 3 and all(type(part) is int for part in data)):
         raise MessageDecodeError("malformed", f"invalid timedelta: expected [days, seconds, microseconds], got {_short_repr(data)}")
@@ -360,9 +396,9 @@ _TAGGED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "frozenset": lambda obj: _frozen(_decode_list(obj.get("value"), "frozenset"), frozenset),
     "dict": lambda obj: _decode_pairs(obj.get("value")),
     "bytes": lambda obj: _from_string("bytes", lambda text: base64.b64decode(text, validate=True))(obj.get("value")),
-    "datetime": lambda obj: _from_string("datetime", datetime.datetime.fromisoformat)(obj.get("value")),
+    "datetime": lambda obj: _decode_time(obj, "datetime", datetime.datetime.fromisoformat),
     "date": lambda obj: _from_string("date", datetime.date.fromisoformat)(obj.get("value")),
-    "time": lambda obj: _from_string("time", datetime.time.fromisoformat)(obj.get("value")),
+    "time": lambda obj: _decode_time(obj, "time", datetime.time.fromisoformat),
     "timedelta": lambda obj: _decode_timedelta(obj.get("value")),
     "uuid": lambda obj: _from_string("uuid", uuid.UUID)(obj.get("value")),
     "decimal": lambda obj: _from_string("decimal", decimal.Decimal)(obj.get("value")),

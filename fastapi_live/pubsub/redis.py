@@ -42,6 +42,7 @@ Faults (the choice made here: deliver locally, never raise, never buffer).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import random
@@ -166,7 +167,9 @@ class RedisPubSub:
             health_check_interval=0,  # health checks are ours (a redis-py PING would steal a reply from the reader)
             retry=Retry(NoBackoff(), 0),  # reconnecting is ours too
         )
-        self._connection_options = options
+        # the URL may carry pool options (max_connections, timeout): keep what one connection takes
+        accepted = _init_parameters(self._connection_class)
+        self._connection_options = {key: value for key, value in options.items() if key in accepted}
         self._origin = uuid.uuid4().hex
         self._seq = 0
         self._stopped = False
@@ -307,7 +310,9 @@ class RedisPubSub:
             except (RedisError, OSError, TimeoutError) as exc:
                 self._connection_lost(exc)
             except Exception as exc:  # a bug here must not end the reader: log it and reconnect
-                log.exception("Redis pubsub reader failed; reconnecting")
+                key = f"reader:{type(exc).__name__}"
+                log.log(logging.DEBUG if key in self._logged else logging.ERROR, "Redis pubsub reader failed; reconnecting", exc_info=True)
+                self._logged.add(key)
                 self._connection_lost(exc)
             finally:
                 self._connected = False
@@ -574,6 +579,16 @@ class RedisPubSub:
             return
         self._logged.add(key)
         log.warning(message + " (further ones are logged at DEBUG)", *args)
+
+
+def _init_parameters(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            parameters = inspect.signature(init).parameters.values()
+            names.update(p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return names
 
 
 def _text(value: Any) -> str:
