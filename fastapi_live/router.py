@@ -31,7 +31,8 @@ from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneEr
 from .lifecycle import HALT, callable_name, check_signal, maybe_await
 from .pubsub import PubSub, create_pubsub
 from .rendering import LiveExtension, PageTemplate, TemplateHelpers, push_element
-from .session import LiveSession, SessionConfig, SessionManager
+from .cluster import Cluster, RedisDirectory
+from .session import Connection, LiveSession, SessionConfig, SessionManager
 from .tokens import PageToken, TokenSigner
 from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, encode_message, parse_last_event_id
 from .view import LiveSocket, LiveView
@@ -171,6 +172,11 @@ class LiveRouter(APIRouter):
         self.event_url = base + "/event"
         self.static_url = base + "/static"
         self.manager = SessionManager(self.config, self.pubsub, self.stream_url)
+        self.cluster: Cluster | None = None
+        client = getattr(self.pubsub, "client", None)
+        if callable(client):  # a backend shared across processes: route to session owners
+            self.cluster = Cluster(self.manager, self.pubsub, RedisDirectory(client(), token_max_age))
+            self.manager.on_forget = self.cluster.release
         self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
@@ -200,10 +206,14 @@ class LiveRouter(APIRouter):
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
         await self.pubsub.start()
+        if self.cluster is not None:
+            await self.cluster.start()
         try:
             yield
         finally:
             await self.manager.close_all()
+            if self.cluster is not None:
+                await self.cluster.stop()
             await self.pubsub.stop()
 
     def page_template(self, name: str) -> PageTemplate:
@@ -350,6 +360,9 @@ class LiveRouter(APIRouter):
         socket.mounted = True
         self.manager.add(session)
         session.open()
+        if self.cluster is not None:
+            await self.cluster.start()
+            await self.cluster.claim(session)
         if remount is not None:
             remount.session = session
             return Response(status_code=204)
@@ -396,22 +409,30 @@ class LiveRouter(APIRouter):
             token = self._verify(request)
         except TokenError as exc:
             return self._refuse(request, exc)
+        last_event_id = parse_last_event_id(request.headers.get("last-event-id"))
         session = self.manager.get(token.session_id)
+        connection: Connection | None = None
         if session is not None:
-            connection = session.attach(parse_last_event_id(request.headers.get("last-event-id")))
-        else:
+            connection = session.attach(last_event_id)
+        elif self.cluster is not None and (owner := await self.cluster.owner(token.session_id)) is not None:
+            connection = await self.cluster.attach_remote(token.session_id, owner, last_event_id)
+        if connection is None:
             remount = await self._remount(request, token)
             if remount.session is None:
                 return self._remount_failed(remount)
             session = remount.session
             connection = session.attach_remount()
+        stream = connection
 
         async def frames() -> AsyncIterator[bytes]:
             try:
-                async for chunk in connection.frames():
+                async for chunk in stream.frames():
                     yield chunk
             finally:
-                session.detach(connection)
+                if session is not None:
+                    session.detach(stream)
+                elif self.cluster is not None:
+                    self.cluster.detach_remote(stream)
 
         return EventSourceResponse(
             frames(),
@@ -508,7 +529,7 @@ class LiveRouter(APIRouter):
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         session = self.manager.get(token.session_id)
         if session is None:
-            return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
+            return await self._forward_event(token, name, params)
         try:
             body, reply = await session.handle_event(name, params)
         except EventError as exc:
@@ -523,6 +544,21 @@ class LiveRouter(APIRouter):
         if reply is not None:
             headers[REPLY_HEADER] = json.dumps(reply, default=str, ensure_ascii=True)
         return HTMLResponse(body, headers=headers)
+
+    async def _forward_event(self, token: PageToken, name: str, params: dict[str, Any]) -> Response:
+        gone = JSONResponse({"detail": "the live session is gone; its stream will remount it"}, status_code=410)
+        if self.cluster is None or (owner := await self.cluster.owner(token.session_id)) is None:
+            return gone
+        answer = await self.cluster.forward_event(token.session_id, owner, name, params)
+        if answer is None:
+            return gone
+        status = int(answer.get("status", 500))
+        if status != 200:
+            return JSONResponse({"detail": answer.get("detail"), "errors": answer.get("errors", [])}, status_code=status)
+        headers = {"Cache-Control": "no-store"}
+        if answer.get("reply") is not None:
+            headers[REPLY_HEADER] = json.dumps(answer["reply"], default=str, ensure_ascii=True)
+        return HTMLResponse(str(answer.get("body", "")), headers=headers)
 
     @staticmethod
     async def _read_params(request: Request) -> dict[str, Any]:

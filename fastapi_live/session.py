@@ -53,7 +53,7 @@ class SessionConfig:
 class Connection:
     """The outbound side of one attached stream: a bounded queue of encoded frames."""
 
-    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_wake", "closed", "overflowed")
+    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_wake", "closed", "overflowed", "remote")
 
     def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
         self._frames: deque[bytes] = deque()
@@ -63,6 +63,7 @@ class Connection:
         self._bytes = 0
         self.closed = False
         self.overflowed = False
+        self.remote: tuple[str, str, str] | None = None  # (owner node, session id, connection id)
 
     def send(self, data: bytes) -> None:
         if self.closed:
@@ -617,6 +618,7 @@ class SessionManager:
         self.stream_url = stream_url
         self.sessions: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()
+        self.on_forget: Callable[[LiveSession], None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._shutdown: Any = None
         self._shutdown_watch: asyncio.Task[None] | None = None
@@ -649,6 +651,8 @@ class SessionManager:
     def forget(self, session: LiveSession) -> None:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
+            if self.on_forget is not None:
+                self.on_forget(session)
 
     def _ensure_heartbeat(self) -> None:
         if self._heartbeat is None or self._heartbeat.done():

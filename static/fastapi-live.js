@@ -481,7 +481,9 @@
             return;
         }
         if (status === 410) {
-            onSessionGone(root);
+            // The process that held this page's session is gone: reconnecting the stream
+            // remounts it (with form recovery); the event itself is dropped.
+            root?._htmx?.sse?.reader?.cancel();
             return;
         }
         let detail = ctx?.text;

@@ -76,8 +76,9 @@ class MemoryPubSub:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, topic: str, message: Any) -> None:
-        self.fanout.deliver(topic, message)
+    async def publish(self, topic: str, message: Any) -> int | None:
+        """Deliver to this process's listeners; returns 1 when any listened, else 0."""
+        return 1 if self.fanout.deliver(topic, message) else 0
 
     async def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
         remove, _ = self.fanout.add(topic, listener)

@@ -223,11 +223,12 @@ class RedisPubSub:
         if publisher is not None:
             await publisher.aclose()
 
-    async def publish(self, topic: str, message: Any) -> None:
+    async def publish(self, topic: str, message: Any) -> int | None:
         """Send ``message`` to ``topic``'s subscribers in every process (local ones exactly once).
 
-        Never raises because Redis is unreachable (see the module docstring); raises
-        ``MessageEncodeError`` when ``message`` cannot be carried.
+        Returns how many processes Redis handed it to (0: nobody listens), or None when Redis
+        could not be asked. Never raises because Redis is unreachable (see the module
+        docstring); raises ``MessageEncodeError`` when ``message`` cannot be carried.
         """
         self._require_running("publish", topic)
         publisher = self._ensure_publisher()
@@ -243,9 +244,9 @@ class RedisPubSub:
                 self._deliver_own(own)  # Redis would not echo it back to us in time, or at all
         if now < self._publish_paused_until:
             self._deliver_own_if_due(seq)
-            return
+            return None
         try:
-            await publisher.publish(channel, payload)
+            receivers = int(await publisher.publish(channel, payload))
         except (RedisError, OSError) as exc:
             self._deliver_own_if_due(seq)
             if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
@@ -253,9 +254,14 @@ class RedisPubSub:
                 self._mark_down(exc)
             else:
                 self._log_once(f"publish:{type(exc).__name__}", "publishing to Redis at %s failed: %s", self._where, _describe_error(exc))
-            return
+            return None
         if self._outage_since is not None and (self._state == "up" or self._reader_task is None):
             self._mark_up()
+        return receivers
+
+    def client(self) -> Redis:
+        """The pooled Redis client used for publishing (also for small keyed lookups)."""
+        return self._ensure_publisher()
 
     async def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
         """Call ``listener(topic, message)`` for each message on ``topic``; returns the unsubscribe callable."""

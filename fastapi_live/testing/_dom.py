@@ -1,0 +1,494 @@
+"""The test browser's DOM: the page parsed with selectolax (lexbor, an HTML5 parser) and
+updated with the swap semantics of htmx 4 and ``static/fastapi-live.js``.
+
+selectolax is a test-time dependency only, so it is imported lazily and its absence is
+reported with the extra to install.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import MissingDependencyError
+from ..rendering import ATTR_ROOT, ATTR_TOKEN, ATTR_VERSION
+from ..socket import ClientOp
+from ._errors import LiveTestError
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+log = logging.getLogger("fastapi_live.testing")
+
+# Names shared with static/fastapi-live.js and session.py (the root's opening tag).
+ATTR_EVENT_URL = "data-live-event-url"
+ATTR_STREAM_URL = "hx-sse:connect"
+ATTR_HOOK = "data-live-hook"
+CLASS_LOADING = "live-loading"
+CLASS_CONNECTED = "live-connected"
+MORPH_SKIP = "hx-morph-skip"
+MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+
+# htmx 4 turns <hx-partial …> into <template hx type="partial" …> before parsing (htmx.js #Ie).
+_HX_OPEN = re.compile(r"<hx-([a-z]+)(\s+|>)", re.IGNORECASE)
+_HX_CLOSE = re.compile(r"</hx-[a-z]+>", re.IGNORECASE)
+_HEAD = re.compile(r"<head(\s[^>]*)?>[\s\S]*?</head>", re.IGNORECASE)
+_FIRST_TAG = re.compile(r"<([a-z][^/>\x20\t\r\n\f]*)", re.IGNORECASE)
+_SPEC_PAIR = re.compile(r"""(?:"([^"]+)"|'([^']+)'|([^\s,:]+))(?:\s*:\s*(?:"([^"]*)"|'([^']*)'|<((?:[^/]|/(?!>))+)/>|([^\s,]+)))?(?=\s|,|$)""")
+_SWAP_ALIASES = {"before": "beforebegin", "after": "afterend", "prepend": "afterbegin", "append": "beforeend"}
+
+
+def require_selectolax() -> type[LexborHTMLParser]:
+    """The lexbor parser class, or a ``MissingDependencyError`` naming the extra to install."""
+    try:
+        from selectolax.lexbor import LexborHTMLParser
+    except ImportError:  # pragma: no cover - reason: the test extra is always installed in this repository
+        raise MissingDependencyError(
+            "selectolax must be installed to use fastapi_live.testing: pip install 'fastapi-live[test]'"
+        ) from None
+    return LexborHTMLParser
+
+
+def parse_attribute_object(text: str) -> dict[str, Any]:
+    """htmx's ``parse``: a JSON object, or ``key:value`` pairs whose values are JSON when they can be."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        value = json.loads(text)
+        return value if isinstance(value, dict) else {}
+    result: dict[str, Any] = {}
+    for match in _SPEC_PAIR.finditer(text):
+        key = match.group(1) or match.group(2) or match.group(3)
+        raw = next((g for g in match.groups()[3:] if g is not None), "true").strip()
+        try:
+            parsed: Any = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        if match.group(3) and "." in key:
+            # Dotted keys nest, as in htmx: "a.b:1" is {"a": {"b": 1}}.
+            *parents, last = key.split(".")
+            nested: Any = {last: parsed}
+            for parent in reversed(parents):
+                nested = {parent: nested}
+            _merge(result, nested)
+        else:
+            result[key] = parsed
+    return result
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+@dataclass(slots=True)
+class SwapSpec:
+    """``hx-swap`` parsed as htmx does: a style and its modifiers."""
+
+    style: str
+    modifiers: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None, default: str = "innerHTML") -> SwapSpec:
+        text = (text or "").strip()
+        style = default
+        if text and not re.match(r"^\S*:", text):
+            head, _, text = text.partition(" ")
+            style = head
+        return cls(_SWAP_ALIASES.get(style, style), parse_attribute_object(text))
+
+
+def css_escape(value: str) -> str:
+    """``CSS.escape`` for an identifier (enough for DOM ids)."""
+    out = []
+    for index, char in enumerate(value):
+        if char == "\0":
+            out.append("\ufffd")
+        elif "\x01" <= char <= "\x1f" or char == "\x7f" or (char.isdigit() and (index == 0 or (index == 1 and value[0] == "-"))):
+            out.append(f"\\{ord(char):x} ")
+        elif char.isalnum() or char in "-_" or ord(char) >= 0x80:
+            out.append(char)
+        else:
+            out.append("\\" + char)
+    return "".join(out)
+
+
+def _js_number(text: str | None) -> float:
+    """``Number(value)`` in JS for an attribute: NaN when it is not a number."""
+    if text is None:
+        return math.nan
+    text = text.strip()
+    if text == "":
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def element_children(node: LexborNode) -> list[LexborNode]:
+    return [child for child in node.iter() if child.is_element_node]
+
+
+def child_nodes(node: LexborNode) -> list[LexborNode]:
+    return list(node.iter(include_text=True))
+
+
+_DESCRIBED_ATTRIBUTES = frozenset({"name", "type", "value", "href", ATTR_HOOK}) | {
+    f"data-live-{kind}" for kind in ("click", "change", "submit", "keydown", "keyup", "blur", "focus")
+}
+
+
+def describe(node: LexborNode, limit: int = 120) -> str:
+    """A short, readable form of an element for error messages: ``<button#save name="action"> 'Save'``."""
+    label = str(node.tag)
+    dom_id = node.attrs.get("id")
+    if dom_id:
+        label += f"#{dom_id}"
+    label += "".join(f".{name}" for name in (node.attrs.get("class") or "").split())
+    attributes = [f'{name}="{value}"' if value is not None else name for name, value in node.attrs.items() if name in _DESCRIBED_ATTRIBUTES]
+    text = " ".join(node.text(deep=True).split())
+    out = f"<{' '.join([label, *attributes])}>" + (f" {text!r}" if text else "")
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+@dataclass(slots=True)
+class _PartialTask:
+    selector: str
+    swap: SwapSpec
+    fragment: LexborNode
+    keep: list[bool]
+
+
+class LiveDocument:
+    """A parsed page that live updates are applied to, as a browser's DOM would be."""
+
+    def __init__(self, html: str) -> None:
+        self._parser_class = require_selectolax()
+        self.tree: LexborHTMLParser = self._parser_class(html)
+
+    # -- reading -------------------------------------------------------------------------------
+    def html(self) -> str:
+        return self.tree.html or ""
+
+    def root(self) -> LexborNode | None:
+        return self.tree.css_first(f"[{ATTR_ROOT}]")
+
+    def require_root(self) -> LexborNode:
+        root = self.root()
+        if root is None:
+            raise LiveTestError(f"the page no longer has a live container: no element with {ATTR_ROOT}")
+        return root
+
+    def root_html(self) -> str:
+        return self.require_root().html or ""
+
+    def token(self) -> str | None:
+        root = self.root()
+        return None if root is None else root.attrs.get(ATTR_TOKEN)
+
+    def select(self, selector: str, scope: LexborNode | None = None) -> list[LexborNode]:
+        """Elements matching a CSS selector; an invalid selector is a ``LiveTestError``."""
+        try:
+            if scope is None:
+                return self.tree.css(selector)
+            return scope.css(selector)
+        except Exception as exc:  # selectolax raises its own error type for a bad selector
+            raise LiveTestError(f"invalid CSS selector {selector!r}: {exc}\nExpected a selector such as '#inc', 'button.save' or 'form#settings'") from None
+
+    def by_id(self, dom_id: str) -> LexborNode | None:
+        return self.tree.css_first(f'[id="{_attribute_string(dom_id)}"]')
+
+    @staticmethod
+    def closest(node: LexborNode | None, predicate: Callable[[LexborNode], bool]) -> LexborNode | None:
+        while node is not None and node.is_element_node:
+            if predicate(node):
+                return node
+            node = node.parent
+        return None
+
+    # -- the connection classes fastapi-live.js sets -------------------------------------------
+    def mark_connected(self) -> None:
+        root = self.root()
+        if root is None:
+            return
+        classes = [c for c in (root.attrs.get("class") or "").split() if c not in (CLASS_LOADING, CLASS_CONNECTED)]
+        root.attrs["class"] = " ".join([*classes, CLASS_CONNECTED])
+
+    # -- applying updates ----------------------------------------------------------------------
+    def apply(self, text: str) -> list[ClientOp]:
+        """Swap every ``<hx-partial>`` of ``text`` into the page; return its ``<hx-live>`` operations."""
+        if not text.strip():
+            return []
+        converted = _HX_CLOSE.sub("</template>", _HX_OPEN.sub(lambda m: f'<template hx type="{m.group(1).lower()}"{m.group(2)}', text))
+        converted = _HEAD.sub("", converted)
+        first = _FIRST_TAG.search(converted)
+        message = self._parser_class(converted if first and first.group(1).lower() in ("html", "body") else f"<template>{converted}</template>")
+        if first and first.group(1).lower() in ("html", "body"):
+            fragment = message.body
+        else:
+            fragments = message.template_fragments()
+            fragment = fragments[0] if fragments else None
+        if fragment is None:
+            return []
+        tasks: list[_PartialTask] = []
+        ops: list[ClientOp] = []
+        for template in fragment.css("template[hx]"):
+            kind = template.attrs.get("type") or ""
+            content = template.template_fragments()
+            if kind == "partial":
+                dom_id = template.attrs.get("id")
+                selector = template.attrs.get("hx-target") or template.attrs.get("data-hx-target") or (f"#{css_escape(dom_id)}" if dom_id else None)
+                if not selector or not content:
+                    continue
+                swap = SwapSpec.parse(template.attrs.get("hx-swap") or template.attrs.get("data-hx-swap"))
+                tasks.append(_PartialTask(selector, swap, content[0], []))
+            elif kind == "live":
+                ops.append(_client_op(content[0].text(deep=True) if content else ""))
+            # Other <hx-*> types fire htmx:process:<type>, which nothing in the client handles.
+        self._drop_stale(tasks)
+        for task in tasks:
+            self._run(task)
+        return ops
+
+    def _drop_stale(self, tasks: list[_PartialTask]) -> None:
+        # fastapi-live.js htmx_before_swap: a region fragment older than the DOM's is dropped,
+        # judged against the DOM before any swap of this message.
+        for task in tasks:
+            targets = self.select(task.selector)
+            incoming = next((c for c in task.fragment.iter() if c.is_element_node), None)
+            incoming_version = _js_number(incoming.attrs.get(ATTR_VERSION)) if incoming is not None and ATTR_VERSION in incoming.attrs else None
+            if not targets:
+                log.debug("fastapi-live test client: no target for %s (skipped, as the browser does)", task.selector)
+            for target in targets:
+                current = target.attrs.get(ATTR_VERSION)
+                current_version = -1.0 if current is None else _js_number(current)
+                task.keep.append(not (incoming_version is not None and incoming_version < current_version))
+
+    def _run(self, task: _PartialTask) -> None:
+        for index, keep in enumerate(task.keep):
+            if not keep:
+                continue
+            # Targets are found again for each swap: an earlier swap may have replaced the
+            # node, and a morph keeps elements with ids, so the same selector finds it.
+            targets = self.select(task.selector)
+            if index >= len(targets):
+                continue
+            self._swap(targets[index], task.swap, task.fragment)
+
+    def _swap(self, target: LexborNode, spec: SwapSpec, fragment: LexborNode) -> None:
+        style = spec.style
+        if style == "none":
+            return
+        if style == "delete":
+            target.decompose()
+        elif style == "innerHTML":
+            for child in child_nodes(target):
+                child.decompose()
+            self._append_copies(target, fragment)
+        elif style == "textContent":
+            for child in child_nodes(target):
+                child.decompose()
+            target.insert_child(fragment.text(deep=True))
+        elif style == "outerHTML":
+            self._insert_copies_before(target, fragment)
+            target.decompose()
+        elif style == "outerMorph":
+            self._morph(target, fragment, inner=False)
+        elif style == "innerMorph":
+            self._morph(target, fragment, inner=True)
+        elif style == "beforebegin":
+            self._insert_copies_before(target, fragment)
+        elif style == "afterbegin":
+            first = target.first_child
+            if first is None:
+                self._append_copies(target, fragment)
+            else:
+                self._insert_copies_before(first, fragment)
+        elif style == "beforeend":
+            self._append_copies(target, fragment)
+        elif style == "afterend":
+            following = target.next
+            if following is None:
+                parent = target.parent
+                if parent is not None:
+                    self._append_copies(parent, fragment)
+            else:
+                self._insert_copies_before(following, fragment)
+        elif style == "liveStream":
+            self._stream_insert(target, fragment, spec.modifiers)
+        else:
+            raise LiveTestError(
+                f"unknown swap style {style!r} in an update\n"
+                "Expected one of: none, innerHTML, outerHTML, innerMorph, outerMorph, delete, textContent, "
+                f"beforebegin, afterbegin, beforeend, afterend, liveStream\nGot: {style!r}"
+            )
+
+    # -- copying nodes from a message into the page ----------------------------------------------
+    def _append_copies(self, parent: LexborNode, fragment: LexborNode) -> list[LexborNode]:
+        copies = []
+        for child in child_nodes(fragment):
+            parent.insert_child(child)
+            copy = parent.last_child
+            if copy is not None:
+                _patch_templates(child, copy)
+                copies.append(copy)
+        return copies
+
+    def _insert_copies_before(self, anchor: LexborNode, fragment: LexborNode) -> list[LexborNode]:
+        copies = []
+        for child in child_nodes(fragment):
+            anchor.insert_before(child)
+            copy = anchor.prev
+            if copy is not None:
+                _patch_templates(child, copy)
+                copies.append(copy)
+        return copies
+
+    # -- morphing ---------------------------------------------------------------------------------
+    def _morph(self, target: LexborNode, fragment: LexborNode, *, inner: bool) -> None:
+        """htmx's morph, as far as the result can be told apart without typed values or focus.
+
+        The new content replaces the old, except that an element whose id is unique on both
+        sides (same tag) keeps its old children when it carries ``hx-morph-skip-children``
+        (stream containers do) and stays entirely old when the old one has ``hx-morph-skip``.
+        """
+        old_by_id = _unique_ids(target.css("[id]"))
+        new_by_id = _unique_ids(fragment.css("[id]"))
+        persistent = [dom_id for dom_id, node in new_by_id.items() if dom_id in old_by_id and old_by_id[dom_id].tag == node.tag]
+        old_children = child_nodes(target) if inner else []
+        copies = self._append_copies(target, fragment) if inner else self._insert_copies_before(target, fragment)
+        for dom_id in persistent:
+            old = old_by_id[dom_id]
+            new = _find_in(copies, dom_id)
+            if new is None or new.mem_id == old.mem_id:
+                continue
+            if MORPH_SKIP in old.attrs:
+                _replace_with_old(copies, new, old)
+            elif MORPH_SKIP_CHILDREN in new.attrs:
+                for child in child_nodes(new):
+                    child.decompose()
+                for child in child_nodes(old):
+                    new.insert_child(child, move=True)
+        if inner:
+            for child in old_children:
+                child.decompose()
+        else:
+            target.decompose()
+
+    # -- streams (fastapi-live.js streamInsert) ------------------------------------------------------
+    def _stream_insert(self, target: LexborNode, fragment: LexborNode, modifiers: dict[str, Any]) -> None:
+        at = _number(modifiers.get("at", -1))
+        limit = None if modifiers.get("limit") is None else _number(modifiers.get("limit"))
+        update_only = _truthy(modifiers.get("updateOnly"))
+        for child in element_children(fragment):
+            dom_id = child.attrs.get("id")
+            existing = next((c for c in element_children(target) if dom_id and c.attrs.get("id") == dom_id), None)
+            if existing is not None:
+                existing.insert_before(child)
+                copy = existing.prev
+                existing.decompose()
+            elif update_only:
+                continue
+            else:
+                children = element_children(target)
+                if at == -1 or at >= len(children):
+                    target.insert_child(child)
+                    copy = target.last_child
+                else:
+                    anchor = children[max(int(at), 0)]
+                    anchor.insert_before(child)
+                    copy = anchor.prev
+            if copy is not None:
+                _patch_templates(child, copy)
+        if limit is not None and not math.isnan(limit):
+            while True:
+                children = element_children(target)
+                if len(children) <= abs(limit):
+                    break
+                (children[-1] if limit >= 0 else children[0]).decompose()
+
+
+def _client_op(text: str) -> ClientOp:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise LiveTestError(f"malformed <hx-live> operation: expected a JSON object\nGot: {text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise LiveTestError(f"malformed <hx-live> operation: expected a JSON object\nGot: {text[:200]!r}")
+    return ClientOp(str(data.get("kind", "")), str(data.get("name", "")), data.get("payload"))
+
+
+def _unique_ids(nodes: list[LexborNode]) -> dict[str, LexborNode]:
+    seen: dict[str, LexborNode] = {}
+    duplicated: set[str] = set()
+    for node in nodes:
+        dom_id = node.attrs.get("id")
+        if not dom_id:
+            continue
+        if dom_id in seen:
+            duplicated.add(dom_id)
+        seen[dom_id] = node
+    return {k: v for k, v in seen.items() if k not in duplicated}
+
+
+def _find_in(tops: list[LexborNode], dom_id: str) -> LexborNode | None:
+    selector = f'[id="{_attribute_string(dom_id)}"]'
+    for top in tops:
+        if top.is_element_node:
+            found = top.css_first(selector)
+            if found is not None:
+                return found
+    return None
+
+
+def _replace_with_old(copies: list[LexborNode], new: LexborNode, old: LexborNode) -> None:
+    for index, top in enumerate(copies):
+        if top.mem_id == new.mem_id:
+            new.insert_before(old, move=True)
+            copies[index] = old
+            new.decompose()
+            return
+    new.insert_before(old, move=True)
+    new.decompose()
+
+
+def _patch_templates(source: LexborNode, copy: LexborNode) -> None:
+    # A <template>'s content is not copied between documents; write it back as markup.
+    if not source.is_element_node:
+        return
+    sources = source.css("template")
+    if not sources:
+        return
+    for original, copied in zip(sources, copy.css("template"), strict=False):
+        content = original.template_fragments()
+        if content and content[0].html:
+            copied.inner_html = content[0].html
+
+
+def _attribute_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    return _js_number(None if value is None else str(value))
+
+
+def _truthy(value: Any) -> bool:
+    # JS truthiness of a parsed modifier: "updateOnly:true" is true, "updateOnly:false" false.
+    if isinstance(value, str):
+        return value != ""
+    return bool(value)

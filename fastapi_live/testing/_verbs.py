@@ -1,0 +1,542 @@
+"""The testing verbs (``live``, ``render_click``, ``render_async``, ...), async flavour."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
+from urllib.parse import urlencode
+
+from fastapi import FastAPI
+
+from ..pubsub.memory import MemoryPubSub
+from ..router import LiveRouter, OnMount
+from ._client import LiveTestClient, live_routers
+from ._dom import ATTR_HOOK, describe
+from ._errors import LiveRedirect, LiveTestError
+from ._forms import (
+    Pairs,
+    control_value,
+    element_type,
+    field_names,
+    form_elements,
+    form_owner,
+    has_value_property,
+    hx_vals,
+    is_disabled,
+    js_string,
+    key_filter,
+    request_params,
+    set_pair,
+)
+from ._view import Element, LiveTestView, open_view
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborNode
+
+DEFAULT_TIMEOUT = 5.0
+"""Seconds ``live``, ``render_async`` and the event verbs wait for the server."""
+ASSERT_TIMEOUT = 1.0
+"""Seconds ``assert_push_event`` and ``assert_redirect`` wait for what they expect."""
+
+Values = Mapping[str, Any]
+_MISSING: Any = object()
+_MAX_REDIRECTS = 10
+_BUBBLING = frozenset({"click", "change", "submit", "keydown", "keyup"})
+_SELECTOR_HINT = re.compile(r"^[#.\[]|[\s>+~:\[]")
+
+
+def _client_for(app_or_client: Any, verb: str) -> tuple[LiveTestClient, bool]:
+    if isinstance(app_or_client, LiveTestClient):
+        return app_or_client, False
+    if isinstance(app_or_client, (LiveTestView, Element)) or not callable(app_or_client):
+        raise LiveTestError(f"{verb}() takes an ASGI app (e.g. your FastAPI app) or a LiveTestClient\nGot: {app_or_client!r}")
+    return LiveTestClient(app_or_client, lifespan=False), True
+
+
+async def live(app_or_client: Any, path: str, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[LiveTestView, str]:
+    """Open the live page at ``path``: returns the view and the HTML the page was first rendered with.
+
+    ``app_or_client`` is your ASGI app (a fresh browser each call) or a ``LiveTestClient``
+    (shared cookies, the app's lifespan). The page, its stream and its events go through
+    the same endpoints as in production. A page that redirects raises ``LiveRedirect``.
+
+    >>> view, html = await live(app, "/dashboard/acme")
+    >>> assert "Loading organization..." in html
+    """
+    client, owned = _client_for(app_or_client, "live")
+    return await open_view(client, path, timeout=timeout, owns_client=owned)
+
+
+async def live_isolated(
+    app_or_client: Any,
+    view: Any,
+    *,
+    template: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    on_mount: Sequence[OnMount] = (),
+    templates: Any = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[LiveTestView, str]:
+    """Mount a ``LiveView`` (or an async mount function) that no route serves.
+
+    The view gets a router of its own, using the app's templates, PubSub and dependency
+    overrides (or ``templates=`` when the app has no ``LiveRouter``); ``params`` become
+    its query parameters, so ``mount`` receives them; ``on_mount`` hooks are the only ones run.
+
+    >>> view, html = await live_isolated(app, Counter, template="counter.html", params={"start": 5})
+    """
+    client, owned = _client_for(app_or_client, "live_isolated")
+    routers = live_routers(client.app)
+    source = routers[0] if routers else None
+    environment = templates if templates is not None else (source.environment if source is not None else None)
+    if environment is None:
+        raise LiveTestError(
+            "live_isolated() needs templates: the app has no LiveRouter to take them from\n"
+            "Expected: live_isolated(app, View, templates=Jinja2Templates(directory=...))\n"
+            f"Got: {client.app!r} with no LiveRouter"
+        )
+    router = LiveRouter(
+        templates=environment,
+        secret_key=secrets.token_hex(16),
+        on_mount=on_mount,
+        pubsub=source.pubsub if source is not None else MemoryPubSub(),
+        config=source.config if source is not None else None,
+    )
+    router.page("/", template=template)(view)
+    isolated = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    isolated.include_router(router)
+    overrides = getattr(client.app, "dependency_overrides", None)
+    if isinstance(overrides, dict):
+        isolated.dependency_overrides = overrides
+    isolated_client = LiveTestClient(isolated, base_url=client.base_url, lifespan=False, cookies=client.cookies)
+    query = urlencode(list(params.items()), doseq=True) if params else ""
+    cleanups = [router.manager.close_all, *([client.aclose] if owned else [])]
+    opened, html = await open_view(isolated_client, "/" + (f"?{query}" if query else ""), timeout=timeout, owns_client=True, cleanups=cleanups)
+    opened.redirect_client = client
+    return opened, html
+
+
+def render(target: LiveTestView | Element) -> str:
+    """The HTML the browser shows now: the live container, or one element.
+
+    >>> assert "Count: 3" in render(view)
+    """
+    if isinstance(target, Element):
+        target.view.raise_stream_errors()
+        return target.resolve().html or ""
+    target.raise_stream_errors()
+    return target.html()
+
+
+async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Wait for every ``assign_async`` / ``start_async`` / ``stream_async`` task of the view,
+    then return its HTML with their updates applied.
+
+    >>> html = await render_async(view)
+    >>> assert "Acme Corp" in html
+    """
+    view.require_usable("render_async")
+    session = view.session
+    try:
+        await asyncio.wait_for(session.wait_idle(), timeout)
+    except TimeoutError:
+        pending = session.pending_tasks()
+        raise LiveTestError(
+            f"render_async({view.view_name}) timed out after {timeout} s with tasks still running: "
+            f"{', '.join(pending) or '(none; the session is still handling messages)'}\n"
+            "Expected: every assign_async / start_async / stream_async task to finish\n"
+            f"Got: still pending: {pending}. Raise the limit with render_async(view, timeout=...) if they are just slow"
+        ) from None
+    await view.sync(timeout)
+    return view.html()
+
+
+def element(view: LiveTestView, selector: str, text: str | re.Pattern[str] | None = None) -> Element:
+    """The one element of the view matching ``selector`` (and containing ``text``, a string or regex).
+
+    Raises ``LiveTestError`` unless exactly one element matches; it is looked up again
+    each time it is used, so it follows the page as it changes.
+
+    >>> html = await render_click(element(view, "button", text="Dismiss"))
+    """
+    found = Element(view, selector, text)
+    found.resolve()
+    return found
+
+
+def has_element(target: LiveTestView | Element, selector: str | None = None, text: str | re.Pattern[str] | None = None) -> bool:
+    """Whether the page shows an element matching ``selector`` (and ``text``).
+
+    >>> assert has_element(view, "#post-3")
+    """
+    if isinstance(target, Element):
+        return bool(target.nodes())
+    if selector is None:
+        raise LiveTestError("has_element(view, selector) needs a selector\nExpected: has_element(view, '#post-1')\nGot: None")
+    return bool(Element(target, selector, text).nodes())
+
+
+# ------------------------------------------------------------------------------------------------
+# Events
+# ------------------------------------------------------------------------------------------------
+
+
+def _looks_like_selector(text: str) -> bool:
+    return bool(_SELECTOR_HINT.search(text))
+
+
+def _node_or_event(view: LiveTestView, text: str, verb: str) -> LexborNode | None:
+    try:
+        found = view.document.select(text, view.document.root())
+    except LiveTestError:
+        return None  # not a CSS selector: an event name
+    if not found:
+        return None
+    if len(found) > 1:
+        raise LiveTestError(
+            f"{verb}(view, {text!r}) matched {len(found)} elements\n"
+            "Expected: a selector matching exactly one element (or an event name matching none); "
+            "use element(view, selector, text=...) to pick one\n"
+            f"Got: {', '.join(describe(n, 80) for n in found[:5])}"
+        )
+    return found[0]
+
+
+def _binding(view: LiveTestView, node: LexborNode, kind: str) -> LexborNode | None:
+    attribute = f"data-live-{kind}"
+    if kind in _BUBBLING:
+        return view.document.closest(node, lambda n: attribute in n.attrs)
+    return node if attribute in node.attrs else None
+
+
+def _field_named(view: LiveTestView, form: LexborNode, name: str) -> LexborNode | None:
+    return next((n for n in form_elements(view.document, form) if n.attrs.get("name") == name and not is_disabled(n)), None)
+
+
+def _set_value(pairs: Pairs, key: str, value: Any) -> None:
+    if isinstance(value, (list, tuple)):
+        pairs[:] = [pair for pair in pairs if pair[0] != key]
+        pairs.extend((key, js_string(item)) for item in value)
+    elif isinstance(value, Mapping):
+        raise LiveTestError(
+            f"the value for {key!r} is a mapping, but a form sends strings\n"
+            f"Expected: a string, number, boolean or a list of them\nGot: {value!r}"
+        )
+    else:
+        set_pair(pairs, key, js_string(value))
+
+
+def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Values, verb: str) -> None:
+    allowed = [*field_names(view.document, form), *hx_vals(view.document, bound), "_target"]
+    for key in values:
+        if key not in allowed:
+            raise LiveTestError(
+                f"{verb}(): {describe(form, 80)} has no field {key!r}\n"
+                f"Expected one of: {', '.join(a for a in allowed if a != '_target')}\nGot: {key!r}"
+            )
+
+
+def _check_required(view: LiveTestView, bound: LexborNode, submitter: LexborNode | None, pairs: Pairs, event: str, verb: str) -> None:
+    # htmx validates the form before a request from a <form> (hx-validate defaults to true there).
+    setting = bound.attrs.get("hx-validate")
+    if setting is not None:
+        validate = setting == "true"
+    else:
+        validate = bound.tag == "form" and "novalidate" not in bound.attrs and not (submitter is not None and "formnovalidate" in submitter.attrs)
+    form = form_owner(view.document, bound)
+    if not validate or form is None:
+        return
+    sent: dict[str, list[str]] = {}
+    for key, value in pairs:
+        sent.setdefault(key, []).append(value)
+    for control in form_elements(view.document, form):
+        name = control.attrs.get("name")
+        if not name or "required" not in control.attrs or is_disabled(control) or control.tag not in ("input", "select", "textarea"):
+            continue
+        if control.tag == "input" and element_type(control) in ("hidden", "submit", "button", "reset", "image"):
+            continue
+        if not any(value != "" for value in sent.get(name, [])):
+            raise LiveTestError(
+                f"{verb}(): the browser would not send {event!r}: the required field {name!r} is empty\n"
+                f"Expected: a value for every required field of {describe(form, 60)}, or novalidate on the form\n"
+                f"Got: {dict(sent)!r}"
+            )
+
+
+async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Values, timeout: float) -> str:
+    document = view.document
+    submitter: LexborNode | None = None
+    event_target = node
+    form: LexborNode | None = None
+    if kind == "submit":
+        owner = form_owner(document, node)
+        if node.tag == "form":
+            form = node
+        elif element_type(node) == "submit" and owner is not None:
+            form, submitter = owner, node
+        else:
+            raise LiveTestError(f"{verb}() needs a form or a submit button\nExpected: element(view, 'form#settings')\nGot: {describe(node)}")
+        event_target = form
+    elif kind == "change" and node.tag == "form":
+        form = node
+        typed = next((f for f in (_field_named(view, node, key) for key in reversed(list(values))) if f is not None), None)
+        event_target = typed or node
+    bound = _binding(view, event_target, kind)
+    if bound is None:
+        where = "on the element itself (the event does not bubble)" if kind not in _BUBBLING else "on the element or an ancestor"
+        raise LiveTestError(
+            f"{verb}(): {describe(event_target, 100)} has no {kind} binding\n"
+            f"Expected: a data-live-{kind} attribute {where}, as {{{{ live.{kind}(...) }}}} writes\n"
+            f"Got: none"
+        )
+    event = bound.attrs.get(f"data-live-{kind}") or ""
+    if form is None and kind == "change":
+        form = form_owner(document, bound)
+    if form is not None and kind in ("change", "submit"):
+        _check_fields(view, form, bound, values, verb)
+    pairs = request_params(document, bound, submitter)
+    if kind in ("keydown", "keyup"):
+        wanted = key_filter(bound, kind)
+        key = values.get("key", wanted)
+        if key is None:
+            raise LiveTestError(f"{verb}() needs the key that was pressed\nExpected: {verb}(..., {{'key': 'Enter'}})\nGot: {dict(values)!r}")
+        if wanted is not None and js_string(key) != wanted:
+            return view.html()  # the trigger's key filter ignores other keys: nothing is sent
+        set_pair(pairs, "key", js_string(key))
+        if has_value_property(bound) and not bound.attrs.get("name"):
+            set_pair(pairs, "value", control_value(bound))
+    if kind == "change" and event_target.attrs.get("name") and event_target is not form:
+        set_pair(pairs, "_target", event_target.attrs.get("name") or "")
+    for key, value in values.items():
+        _set_value(pairs, key, value)
+    _check_required(view, bound, submitter, pairs, event, verb)
+    return await view.post_event(event, form=pairs, source=bound, timeout=timeout)
+
+
+async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, values: Values | None, timeout: float) -> str:
+    verb = f"render_{kind}"
+    if isinstance(target, Element):
+        if isinstance(second, Mapping) and values is None:
+            values, second = second, None
+        if second is not None:
+            raise LiveTestError(f"{verb}(element, values) takes the values as its second argument\nGot: {second!r}")
+        target.view.require_usable(verb)
+        return await _from_node(target.view, kind, verb, target.resolve(), dict(values or {}), timeout)
+    if not isinstance(target, LiveTestView):
+        raise LiveTestError(f"{verb}() takes a view or an element\nExpected: {verb}(view, '#id') or {verb}(element(view, '#id'))\nGot: {target!r}")
+    if not isinstance(second, str) or not second:
+        raise LiveTestError(f"{verb}(view, ...) needs a selector or an event name\nExpected: {verb}(view, '#save') or {verb}(view, 'save')\nGot: {second!r}")
+    target.require_usable(verb)
+    node = _node_or_event(target, second, verb)
+    if node is not None:
+        return await _from_node(target, kind, verb, node, dict(values or {}), timeout)
+    note = f"{second!r} matched no element, so it was sent as an event name" if _looks_like_selector(second) else ""
+    return await target.post_event(second, payload=dict(values or {}), sent_as=note, timeout=timeout)
+
+
+@overload
+async def render_click(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_click(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_click(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Click: find the element (a selector or an ``Element``), read its ``live.click`` binding
+    and ``hx-vals`` like the browser, post the event, return the updated HTML.
+
+    A string that matches no element is sent as an event name, with ``values`` as JSON.
+    ``values`` are added to (and override) what the element sends.
+
+    >>> html = await render_click(view, "#add")
+    >>> html = await render_click(element(view, "button", text="Dismiss"))
+    >>> html = await render_click(view, "inc", {"by": 2})
+    """
+    return await _dispatch("click", target, second, values, timeout)
+
+
+@overload
+async def render_change(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_change(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_change(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Type into a form: sends its ``live.change`` event with the form's values, ``values``
+    on top (as if typed; ``_target`` names the last of them). Unknown field names are errors.
+
+    >>> html = await render_change(view, "#settings", {"email": "not-an-email"})
+    """
+    return await _dispatch("change", target, second, values, timeout)
+
+
+@overload
+async def render_submit(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_submit(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_submit(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Submit a form (or click its submit button): sends its ``live.submit`` event with
+    every field's value, ``values`` on top. Required fields left empty stop it, as in a browser.
+
+    >>> html = await render_submit(view, "#settings", {"name": "Ada", "email": "ada@example.com"})
+    """
+    return await _dispatch("submit", target, second, values, timeout)
+
+
+@overload
+async def render_keydown(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_keydown(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_keydown(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Press a key (``values["key"]``) on an element bound with ``live.keydown``; a key its
+    ``key=`` filter does not accept sends nothing, as in the browser.
+
+    >>> html = await render_keydown(view, "#search", {"key": "Enter"})
+    """
+    return await _dispatch("keydown", target, second, values, timeout)
+
+
+@overload
+async def render_keyup(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_keyup(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_keyup(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Release a key on an element bound with ``live.keyup`` (see ``render_keydown``).
+
+    >>> html = await render_keyup(view, "#search", {"key": "a"})
+    """
+    return await _dispatch("keyup", target, second, values, timeout)
+
+
+@overload
+async def render_blur(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_blur(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_blur(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Move focus away from an element bound with ``live.blur``.
+
+    >>> html = await render_blur(view, "#name")
+    """
+    return await _dispatch("blur", target, second, values, timeout)
+
+
+@overload
+async def render_focus(target: Element, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+@overload
+async def render_focus(target: LiveTestView, selector_or_event: str, values: Values | None = None, /, *, timeout: float = ...) -> str: ...
+async def render_focus(target: Any, second: Any = None, values: Values | None = None, /, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Focus an element bound with ``live.focus``.
+
+    >>> html = await render_focus(view, "#name")
+    """
+    return await _dispatch("focus", target, second, values, timeout)
+
+
+async def render_hook(target: LiveTestView | Element, event: str, values: Values | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Send ``event`` as a JS hook's ``this.pushEvent(event, values)`` does (a JSON body).
+
+    Given an element, it must carry a hook (``live.hook(...)``). The handler's reply is
+    kept for ``assert_reply``.
+
+    >>> html = await render_hook(element(view, "#chart"), "chart-ready", {"width": 640})
+    """
+    if isinstance(target, Element):
+        node = target.resolve()
+        if ATTR_HOOK not in node.attrs:
+            raise LiveTestError(
+                f"render_hook(): {describe(node, 100)} has no JS hook\n"
+                f"Expected: an element rendered with {{{{ live.hook('Name') }}}} ({ATTR_HOOK})\nGot: none"
+            )
+        view = target.view
+    else:
+        view = target
+    view.require_usable("render_hook")
+    return await view.post_event(event, payload=dict(values or {}), timeout=timeout)
+
+
+async def send_info(view: LiveTestView, message: Any, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Deliver ``message`` to the view's ``handle_info`` (hooks first) and return the HTML after it.
+
+    >>> html = await send_info(view, NewNotification(id=1, message="hi"))
+    """
+    view.require_usable("send_info")
+    session = view.session
+    session.send_info(message)
+    # A call queued behind the message returns once the message has been handled.
+    await asyncio.wait_for(session.call(lambda socket: None), timeout)
+    await view.sync(timeout)
+    return view.html()
+
+
+async def assert_push_event(view: LiveTestView, event: str, payload: Any = _MISSING, *, timeout: float = ASSERT_TIMEOUT) -> Any:
+    """Assert the server pushed ``event`` (with ``payload``, when given) to the page; returns the payload.
+
+    Each pushed event satisfies one assertion. Waits up to ``timeout`` seconds for it.
+
+    >>> await assert_push_event(view, "saved", {"id": 1})
+    """
+
+    def index() -> int | None:
+        for position, (name, received) in enumerate(view.push_events):
+            if name == event and (payload is _MISSING or received == payload):
+                return position
+        return None
+
+    await view.wait_for(lambda: index() is not None or view.closed, timeout)
+    position = index()
+    if position is None:
+        wanted = "" if payload is _MISSING else f" with payload {payload!r}"
+        got = ", ".join(f"{name} {received!r}" for name, received in view.push_events) or "no push events"
+        raise LiveTestError(f"expected {view.view_name} to push event {event!r}{wanted} within {timeout} s\nGot: {got}")
+    return view.push_events.pop(position)[1]
+
+
+def assert_reply(view: LiveTestView, payload: Any = _MISSING) -> Any:
+    """Assert an event handler replied (to ``render_hook``) with ``payload``; returns the reply.
+
+    >>> await render_hook(view, "chart-ready", {})
+    >>> assert_reply(view, {"points": 3})
+    """
+    for position, received in enumerate(view.replies):
+        if payload is _MISSING or received == payload:
+            return view.replies.pop(position)
+    wanted = "a reply" if payload is _MISSING else f"the reply {payload!r}"
+    raise LiveTestError(f"expected {view.view_name} to send {wanted}\nGot: {view.replies or 'no replies'}")
+
+
+async def assert_redirect(view: LiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
+    """Assert the view sent the browser elsewhere (``socket.redirect`` / ``socket.navigate``); returns where.
+
+    >>> await render_click(view, "#logout")
+    >>> await assert_redirect(view, "/login")
+    """
+    await view.wait_for(lambda: view.redirect is not None or view.closed, timeout)
+    redirect = view.redirect
+    if redirect is None:
+        raise LiveTestError(f"expected {view.view_name} to redirect within {timeout} s\nGot: no redirect")
+    if to is not None and redirect.name != to:
+        raise LiveTestError(f"expected {view.view_name} to redirect to {to!r}\nGot: a {redirect.kind} to {redirect.name!r}")
+    return redirect.name
+
+
+async def follow_redirect(redirect: LiveTestView | LiveRedirect, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[LiveTestView, str]:
+    """Open the live page a redirect leads to: from a view that redirected, or the
+    ``LiveRedirect`` that ``live()`` raised. The old view is closed, as the browser left it.
+
+    >>> await render_click(view, "#leave")
+    >>> view, html = await follow_redirect(view)
+    """
+    if isinstance(redirect, LiveRedirect):
+        client = redirect.client
+        to = redirect.to
+        if not isinstance(client, LiveTestClient):
+            raise LiveTestError(f"cannot follow {redirect!r}: it does not know the app\nExpected: a LiveRedirect raised by live()\nGot: {client!r}")
+    else:
+        to = await assert_redirect(redirect, timeout=timeout)
+        client = redirect.redirect_client
+        await redirect.shutdown()  # the browser left the page: no warning, production cancels its tasks too
+    # A browser follows HTTP redirects on its own (a login route that redirects again).
+    for _ in range(_MAX_REDIRECTS):
+        try:
+            return await open_view(client, to, timeout=timeout)
+        except LiveRedirect as again:
+            to = again.to
+    raise LiveTestError(f"follow_redirect(): more than {_MAX_REDIRECTS} redirects in a row\nExpected: a live page at the end\nGot: still redirected to {to!r}")

@@ -1,0 +1,493 @@
+"""``LiveTestView``: one open live page — its DOM, its stream, its session — and ``Element``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from ..rendering import ATTR_TOKEN
+from ..session import LiveSession
+from ..socket import Assigns, ClientOp
+from ..transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
+from ._asgi import ResponseStream
+from ._client import LiveTestClient, find_session, register_open, unregister_open
+from ._dom import ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
+from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning, pending_tasks_message
+from ._sse import SSEDecoder, SSEMessage
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborNode
+
+_CLOSE_TIMEOUT = 10.0
+_RECONNECTS = 3
+_EVENT_ACCEPT = "text/html, text/event-stream"
+
+
+class _Changes:
+    """Wakes whoever waits for the view to change (a frame applied, the stream ended)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            event = self._event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+        return True
+
+
+class _ServerErrors(logging.Handler):
+    """Catches the exception the library logs when a handler raises during one request."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.exception: BaseException | None = None
+        self._logger = logging.getLogger("fastapi_live")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.exception = record.exc_info[1]
+
+    def __enter__(self) -> _ServerErrors:
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+        self._logger.removeHandler(self)
+
+
+class LiveTestView:
+    """An open live page in a test: what ``live()`` returns and every ``render_*`` takes.
+
+    Its DOM follows the page's stream in the background, as a browser tab would. Read it
+    with ``render(view)`` or ``element(view, selector)``; ``view.assigns`` shows the
+    session's state for debugging (assert on HTML where you can).
+
+    >>> view, html = await live(client, "/counter")
+    >>> html = await render_click(view, "#inc")
+    """
+
+    def __init__(
+        self,
+        client: LiveTestClient,
+        *,
+        url: str,
+        document: LiveDocument,
+        session: LiveSession,
+        owns_client: bool = False,
+        cleanups: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        root = document.require_root()
+        self.client = client
+        self.url = url
+        self.session = session
+        self.document = document
+        self._token = root.attrs.get(ATTR_TOKEN) or ""
+        self._event_url = client.path_of(root.attrs.get(ATTR_EVENT_URL) or "/_live/event")
+        self._stream_url = client.path_of(root.attrs.get(ATTR_STREAM_URL) or "/_live/stream")
+        self._loop = asyncio.get_running_loop()
+        self._changes = _Changes()
+        self._applied_id = -1
+        self._connected = False
+        self._stream: ResponseStream | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._stream_ended = False
+        self._stream_error: str | None = None
+        self._reader_error: BaseException | None = None
+        self.push_events: list[tuple[str, Any]] = []
+        self.replies: list[Any] = []
+        self.redirect: ClientOp | None = None
+        self.redirect_client = client
+        """The client a redirect is followed with (for an isolated view: the app's)."""
+        self._closed = False
+        self._owns_client = owns_client
+        self._cleanups = list(cleanups)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<LiveTestView {self.view_name} {self.url} {state}>"
+
+    @property
+    def view_name(self) -> str:
+        return self.session.view_name
+
+    @property
+    def assigns(self) -> Assigns:
+        """The session's current assigns, read-only."""
+        return self.session.socket.assigns
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- the stream ----------------------------------------------------------------------------------
+    async def connect(self, timeout: float) -> None:
+        self._reader = self._loop.create_task(self._read(), name=f"fastapi-live test stream {self.url}")
+        connected = await self._changes.wait_until(lambda: self._connected or self._stream_ended, timeout)
+        self.raise_stream_errors()
+        if not connected:
+            raise LiveTestError(f"the live stream of {self.url} did not open within {timeout} s\nExpected: GET {self._stream_url} to answer 200")
+
+    def _stream_headers(self) -> list[tuple[str, str]]:
+        headers = [
+            (TOKEN_HEADER, self._token),
+            ("hx-request", "true"),
+            ("hx-source", "div#live-root"),
+            ("hx-current-url", self.client.base_url + self.url),
+            ("accept", _EVENT_ACCEPT),
+        ]
+        if self._applied_id >= 0:
+            headers.append(("last-event-id", str(self._applied_id)))
+        cookie = self.client.cookie_header()
+        if cookie:
+            headers.append(("cookie", cookie))
+        return headers
+
+    async def _read(self) -> None:
+        reconnects = 0
+        try:
+            while not self._closed:
+                stream = await self.client._driver.stream("GET", self._stream_url, self._stream_headers())
+                if stream.status_code != 200:
+                    body = await stream.read()
+                    await stream.aclose()
+                    self._stream_error = f"GET {self._stream_url} answered {stream.status_code}: {body.decode(errors='replace')[:300]}"
+                    return
+                self._stream = stream
+                if not self._connected:
+                    self.document.mark_connected()  # fastapi-live.js markConnected()
+                    self._connected = True
+                    self._changes.notify()
+                decoder = SSEDecoder()
+                async for chunk in stream.chunks():
+                    for message in decoder.feed(chunk):
+                        self._on_message(message)
+                self._stream = None
+                await stream.aclose()
+                if self._closed or self.session.closed:
+                    return
+                # The server closed the stream (a reader too far behind): htmx reconnects
+                # with Last-Event-ID, and the session replays or resyncs.
+                reconnects += 1
+                if reconnects > _RECONNECTS:
+                    self._stream_error = f"the live stream of {self.url} closed {reconnects} times"
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # surfaced by the next call on the view
+            self._reader_error = exc
+        finally:
+            self._stream_ended = True
+            self._changes.notify()
+
+    def _on_message(self, message: SSEMessage) -> None:
+        if message.event and message.event != "message":
+            # A named message is a DOM event on the root; it carries push_event payloads.
+            try:
+                payload: Any = json.loads(message.data)
+            except ValueError:
+                payload = message.data
+            self.push_events.append((message.event, payload))
+        elif message.data:
+            self.apply(message.data)
+        if message.id is not None and message.id.isdigit():
+            self._applied_id = int(message.id)
+        self._changes.notify()
+
+    def apply(self, text: str) -> None:
+        """Apply a stream message or an event reply, then run its client operations."""
+        for op in self.document.apply(text):
+            if op.kind == "push":
+                self.push_events.append((op.name, op.payload))
+            elif op.kind in ("redirect", "navigate"):
+                if self.redirect is None:
+                    self.redirect = op
+        self._changes.notify()
+
+    def raise_stream_errors(self) -> None:
+        if self._reader_error is not None:
+            error, self._reader_error = self._reader_error, None
+            raise LiveTestError(f"applying an update from the live stream of {self.url} failed: {error!r}") from error
+        if self._stream_error is not None and not self._closed and not self.session.closed:
+            raise LiveTestError(self._stream_error)
+
+    async def sync(self, timeout: float) -> None:
+        """Wait until every frame the session has sent so far is applied to the DOM."""
+        # The session numbers its frames; its newest number is what the stream must reach.
+        target = self.session._frame_id
+        if self._closed or self.session.closed or self._applied_id >= target:
+            self.raise_stream_errors()
+            return
+        reached = await self._changes.wait_until(lambda: self._applied_id >= target or self._stream_ended, timeout)
+        self.raise_stream_errors()
+        if not reached:
+            raise LiveTestError(
+                f"the live stream of {self.url} did not deliver frame {target} within {timeout} s\n"
+                f"Expected: every frame the session sent\nGot: frames up to {self._applied_id}"
+            )
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        return await self._changes.wait_until(predicate, timeout)
+
+    # -- state checks ---------------------------------------------------------------------------------
+    def require_usable(self, action: str) -> None:
+        if self._closed:
+            raise LiveTestError(f"cannot {action}: the view of {self.url} is closed")
+        if self.redirect is not None:
+            raise LiveTestError(
+                f"cannot {action}: {self.view_name} redirected to {self.redirect.name!r}, so the browser left the page\n"
+                "Use follow_redirect(view) to open the page it went to"
+            )
+        self.raise_stream_errors()
+
+    def root(self) -> LexborNode:
+        return self.document.require_root()
+
+    def html(self) -> str:
+        root = self.document.root()
+        return (root.html if root is not None else self.document.html()) or ""
+
+    # -- events ------------------------------------------------------------------------------------------
+    async def post_event(
+        self,
+        event: str,
+        *,
+        form: list[tuple[str, str]] | None = None,
+        payload: Any = None,
+        source: LexborNode | None = None,
+        sent_as: str = "",
+        timeout: float,
+    ) -> str:
+        """POST an event as the browser does; apply the reply; return the page's HTML."""
+        self.require_usable(f"send event {event!r}")
+        headers = [(TOKEN_HEADER, self._token), (EVENT_HEADER, event), ("hx-request", "true")]
+        if form is not None:
+            described = _source_header(source) if source is not None else "body"
+            headers += [
+                ("hx-source", described),
+                ("hx-target", described),
+                ("hx-current-url", self.client.base_url + self.url),
+                ("accept", _EVENT_ACCEPT),
+            ]
+            body = urlencode(form).encode()
+            headers.append(("content-type", "application/x-www-form-urlencoded"))
+        else:
+            body = json.dumps(payload if payload is not None else {}, default=str).encode()
+            headers.append(("content-type", "application/json"))
+        with _ServerErrors() as errors:
+            response = await self.client.request("POST", self._event_url, headers=headers, content=body)
+        if response.status_code != 200:
+            raise _event_error(self, event, response.status_code, response.text, source, sent_as) from errors.exception
+        reply = response.header(REPLY_HEADER)
+        if reply:
+            self.replies.append(json.loads(reply))
+        self.apply(response.text)
+        await self.sync(timeout)
+        return self.html()
+
+    # -- closing -----------------------------------------------------------------------------------------
+    async def shutdown_messages(self) -> list[str]:
+        """Close the view; the pending-task warning it would give, not emitted."""
+        pending = await self.shutdown()
+        return [pending_tasks_message(self.view_name, self.url, pending)] if pending else []
+
+    async def shutdown(self) -> list[str]:
+        """Close the stream and the session (cancelling its tasks); returns the tasks that were running."""
+        if self._closed:
+            return []
+        self._closed = True
+        unregister_open(self)
+        with contextlib.suppress(ValueError):
+            self.client._views.remove(self)
+        pending = [] if self.session.closed else self.session.pending_tasks()
+        reader = self._reader
+        if reader is not None:
+            reader.cancel()
+        stream = self._stream
+        if stream is not None:
+            await stream.aclose()
+        if reader is not None:
+            await asyncio.gather(reader, return_exceptions=True)
+        await self.session.close()
+        for cleanup in self._cleanups:
+            await cleanup()
+        if self._owns_client:
+            await self.client.aclose()
+        self._changes.notify()
+        return pending
+
+    async def close(self) -> None:
+        """Close the view like closing its tab; warns when async tasks were still running.
+
+        >>> await view.close()
+        """
+        for message in await self.shutdown_messages():
+            warnings.warn(PendingTasksWarning(message), stacklevel=2)
+
+    def close_blocking(self) -> list[str]:
+        """Close from outside the view's loop (the pytest plugin, at the end of a test)."""
+        if self._closed:
+            return []
+        loop = self._loop
+        if loop.is_closed():
+            # The loop went away with the test: its tasks are gone; report what was running.
+            self._closed = True
+            pending = [] if self.session.closed else self.session.pending_tasks()
+            return [pending_tasks_message(self.view_name, self.url, pending)] if pending else []
+        if loop.is_running():
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:  # pragma: no cover - reason: pytest hooks never run inside the test's loop
+                return []
+            return asyncio.run_coroutine_threadsafe(self.shutdown_messages(), loop).result(_CLOSE_TIMEOUT)
+        return loop.run_until_complete(self.shutdown_messages())
+
+
+def _source_header(node: LexborNode) -> str:
+    dom_id = node.attrs.get("id")
+    return f"{node.tag}#{dom_id}" if dom_id else str(node.tag)
+
+
+def _event_error(view: LiveTestView, event: str, status: int, text: str, source: LexborNode | None, sent_as: str) -> EventFailedError:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    detail = data.get("detail") if isinstance(data, dict) else text[:300]
+    errors = data.get("errors") if isinstance(data, dict) else None
+    origin = f" from {describe(source, 80)}" if source is not None else ""
+    message = f"event {event!r}{origin} to {view.view_name} failed with {status}: {detail}"
+    if errors:
+        message += f"\nErrors: {errors}"
+    if sent_as:
+        message += f"\nNote: {sent_as}"
+    if status == 410:
+        message += "\nThe live session is gone: the page would reload"
+    return EventFailedError(message, status_code=status, detail=detail, errors=list(errors or []))
+
+
+async def open_view(
+    client: LiveTestClient,
+    path: str,
+    *,
+    timeout: float,
+    owns_client: bool = False,
+    cleanups: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> tuple[LiveTestView, str]:
+    """GET a live page, find its session, open its stream; returns the view and its first HTML."""
+    path = client.path_of(path)
+    response = await client.get(path)
+    if 300 <= response.status_code < 400 and response.header("location"):
+        to = client.path_of(response.header("location") or "/")
+        for cleanup in cleanups:
+            await cleanup()
+        if owns_client:
+            await client.aclose()
+        raise LiveRedirect(
+            f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\n"
+            "Use follow_redirect(error) to open where it leads",
+            to=to,
+            client=client,
+        )
+    if response.status_code != 200:
+        raise LiveTestError(f"GET {path} answered {response.status_code}\nExpected: 200 with a live page\nGot: {response.text[:300]!r}")
+    document = LiveDocument(response.text)
+    root = document.root()
+    if root is None:
+        raise LiveTestError(
+            f"GET {path} did not return a live page: no element with data-live-root\n"
+            "Expected: a page served by a LiveRouter (its template extends 'live/base.html' or uses {% live_root %})\n"
+            f"Got: {response.text[:300]!r}"
+        )
+    first_html = root.html or ""
+    session = find_session(client.app, root.attrs.get(ATTR_TOKEN) or "")
+    if session is None:
+        raise LiveTestError(
+            f"GET {path} rendered a live page, but no LiveRouter of the app holds its session\n"
+            "Expected: live() to be given the app (or a client of the app) that includes the page's LiveRouter"
+        )
+    view = LiveTestView(client, url=path, document=document, session=session, owns_client=owns_client, cleanups=cleanups)
+    client._views.append(view)
+    register_open(view)
+    try:
+        await view.connect(timeout)
+    except BaseException:
+        await view.shutdown()
+        raise
+    return view, first_html
+
+
+class Element:
+    """An element of a view, found by a CSS selector (and a text filter) each time it is used.
+
+    >>> button = element(view, "button", text="Dismiss")
+    >>> html = await render_click(button)
+    """
+
+    __slots__ = ("selector", "text", "view")
+
+    def __init__(self, view: LiveTestView, selector: str, text: str | re.Pattern[str] | None = None) -> None:
+        self.view = view
+        self.selector = selector
+        self.text = text
+
+    def __repr__(self) -> str:
+        text = "" if self.text is None else f", text={self.text!r}"
+        return f"element({self.view.view_name}, {self.selector!r}{text})"
+
+    def nodes(self) -> list[LexborNode]:
+        document = self.view.document
+        scope = document.root()
+        found = document.select(self.selector, scope)
+        if self.text is None:
+            return found
+        return [node for node in found if _text_matches(node, self.text)]
+
+    def resolve(self) -> LexborNode:
+        """The one element this stands for; otherwise a ``LiveTestError`` showing what was found."""
+        found = self.nodes()
+        if len(found) == 1:
+            return found[0]
+        filtered = "" if self.text is None else f" with text {self.text!r}"
+        if not found:
+            document = self.view.document
+            near = document.select(self.selector, document.root()) if self.text is not None else []
+            if near:
+                got = "elements matching the selector without that text: " + ", ".join(describe(n, 80) for n in near[:5])
+            else:
+                root = document.root()
+                ids = [f"#{n.attrs.get('id')}" for n in document.select("[id]", root) if root is None or n.mem_id != root.mem_id][:15]
+                got = "no element; ids on the page: " + (", ".join(ids) or "none")
+            raise LiveTestError(f"{self!r} matched no element{filtered}\nExpected: exactly one element in the live container\nGot: {got}")
+        raise LiveTestError(
+            f"{self!r} matched {len(found)} elements{filtered}\n"
+            "Expected: exactly one element; narrow the selector or pass text=...\n"
+            f"Got: {', '.join(describe(n, 80) for n in found[:5])}"
+        )
+
+
+def _text_matches(node: LexborNode, text: str | re.Pattern[str]) -> bool:
+    content = node.text(deep=True)
+    if isinstance(text, re.Pattern):
+        return text.search(content) is not None
+    return text in content or text in " ".join(content.split())

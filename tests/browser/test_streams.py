@@ -1,0 +1,73 @@
+"""Stream operations applied by the client in a real Chromium: order, replacement, deletion, limits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.views.async_views import make_app
+
+pytestmark = pytest.mark.browser
+CONNECTED = re.compile(r"\blive-connected\b")
+
+
+@pytest.fixture
+def feed_url(serve):
+    app, _ = make_app()
+    return serve(app) + "/feed?n=3"
+
+
+def push(page, event: str, **params) -> None:
+    page.evaluate("([event, params]) => FastapiLive.pushEvent(document.getElementById('posts'), event, params)", [event, params])
+
+
+def items(page) -> list[str]:
+    return page.eval_on_selector_all("#posts > li", "els => els.map(e => `${e.id}:${e.textContent}`)")
+
+
+def test_stream_operations_change_only_the_items_they_name(page, feed_url):
+    page.goto(feed_url)
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.evaluate("document.getElementById('post-2').dataset.marker = 'kept'")
+    assert items(page) == ["post-1:Post 1", "post-2:Post 2", "post-3:Post 3"]
+
+    push(page, "insert", id=4, title="Appended")
+    push(page, "insert", id=0, title="Prepended", at=0)
+    expect(page.locator("#count")).to_have_text("Inserted: 5")
+    assert items(page) == ["post-0:Prepended", "post-1:Post 1", "post-2:Post 2", "post-3:Post 3", "post-4:Appended"]
+    assert page.evaluate("document.getElementById('post-2').dataset.marker") == "kept"
+
+    push(page, "insert", id=3, title="Edited in place")
+    expect(page.locator("#post-3")).to_have_text("Edited in place")
+    assert items(page)[3] == "post-3:Edited in place" and len(items(page)) == 5
+
+    push(page, "insert", id=99, title="Not shown", update_only=True)
+    push(page, "delete", id=1)
+    expect(page.locator("#post-1")).to_have_count(0)
+    assert items(page) == ["post-0:Prepended", "post-2:Post 2", "post-3:Edited in place", "post-4:Appended"]
+
+
+def test_limits_and_reset(page, feed_url):
+    page.goto(feed_url)
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    push(page, "insert", id=4, title="Fourth", limit=-3)  # append, keep the last three
+    expect(page.locator("#posts > li")).to_have_count(3)
+    assert items(page) == ["post-2:Post 2", "post-3:Post 3", "post-4:Fourth"]
+    push(page, "insert", id=0, title="Zero", at=0, limit=2)  # prepend, keep the first two
+    expect(page.locator("#posts > li")).to_have_count(2)
+    assert items(page) == ["post-0:Zero", "post-2:Post 2"]
+    push(page, "reset", ids="7,8")
+    expect(page.locator("#posts > li")).to_have_count(2)
+    assert items(page) == ["post-7:Fresh 7", "post-8:Fresh 8"]
+
+
+def test_re_rendering_the_live_container_keeps_the_streamed_items(page, feed_url):
+    page.goto(feed_url)
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    push(page, "insert", id=4, title="Streamed later")
+    expect(page.locator("#post-4")).to_have_text("Streamed later")
+    push(page, "retitle", heading="Renamed feed")
+    expect(page.locator("h1")).to_have_text("Renamed feed")
+    assert items(page) == ["post-1:Post 1", "post-2:Post 2", "post-3:Post 3", "post-4:Streamed later"]

@@ -1,0 +1,89 @@
+"""Scale-out without sticky sessions: two server processes sharing one real Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import httpx
+import pytest
+
+from examples.app.auth import COOKIE, login_cookie
+from tests.support.servers import SubprocessServer
+from tests.support.sse import SSEReader, headers, token_of
+
+pytestmark = pytest.mark.redis
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def pair(redis_server_url):
+    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": redis_server_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
+    a = SubprocessServer("examples.app.main:app", env=env).start()
+    b = SubprocessServer("examples.app.main:app", env=env).start()
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def client_for(server: SubprocessServer, user: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.url, cookies={COOKIE: login_cookie(user)}, timeout=15)
+
+
+async def test_page_from_a_stream_from_b_events_to_both(pair):
+    a, b = pair
+    user = f"u{uuid.uuid4().hex[:8]}"
+    async with client_for(a, user) as on_a, client_for(b, user) as on_b:
+        page = await on_a.get("/counter")
+        token = token_of(page.text)
+        on_b.cookies.update(on_a.cookies)  # the same browser, whichever process answers
+        async with on_b.stream("GET", "/_live/stream", headers=headers(token)) as stream:
+            assert stream.status_code == 200
+            reader = SSEReader(stream)
+            await reader.next()
+            via_a = await on_a.post("/_live/event", headers=headers(token, "inc"))
+            assert via_a.status_code == 200 and ">1</p>" in via_a.text
+            via_b = await on_b.post("/_live/event", data={"by": "5"}, headers=headers(token, "inc"))
+            assert via_b.status_code == 200 and ">6</p>" in via_b.text, via_b.text
+            # A frame produced on A (an info) reaches the stream held by B.
+            dashboard = await on_a.get("/dashboard/acme")
+            dash_token = token_of(dashboard.text)
+        async with on_b.stream("GET", "/_live/stream", headers=headers(dash_token)) as stream:
+            reader = SSEReader(stream)
+            message = await reader.next_with("Acme Corp", timeout=10)
+            assert 'hx-target="#async-org"' in message.data
+
+
+async def test_a_notification_posted_to_b_reaches_a_session_owned_by_a(pair):
+    a, b = pair
+    user = f"u{uuid.uuid4().hex[:8]}"
+    async with client_for(a, user) as on_a, client_for(b, user) as on_b:
+        page = await on_a.get("/dashboard/acme")
+        token = token_of(page.text)
+        async with on_a.stream("GET", "/_live/stream", headers=headers(token)) as stream:
+            reader = SSEReader(stream)
+            await reader.next()
+            response = await on_b.post("/api/notifications", json={"user": user, "message": "from process B"})
+            assert response.status_code == 202
+            message = await reader.next_with("from process B", timeout=10)
+            assert 'hx-target="#notification-widget"' in message.data
+
+
+async def test_when_the_owner_dies_the_stream_remounts_on_the_survivor(pair):
+    a, b = pair
+    user = f"u{uuid.uuid4().hex[:8]}"
+    async with client_for(a, user) as on_a, client_for(b, user) as on_b:
+        page = await on_a.get("/counter")
+        token = token_of(page.text)
+        on_b.cookies.update(on_a.cookies)
+        bumped = await on_a.post("/_live/event", headers=headers(token, "inc"))
+        assert bumped.status_code == 200
+        a.stop()
+        async with on_b.stream("GET", "/_live/stream", headers=headers(token, **{"Last-Event-ID": "3"})) as stream:
+            assert stream.status_code == 200
+            reader = SSEReader(stream)
+            remount = await reader.next()
+            assert remount.event == "live:remount"
+            assert 'id="count"' in remount.data
+        via_b = await on_b.post("/_live/event", headers=headers(token, "inc"))
+        assert via_b.status_code == 200 and ">1</p>" in via_b.text

@@ -1,0 +1,247 @@
+"""Streams: insert/delete/reset bookkeeping, forgotten once rendered, so items never pile up."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+from dataclasses import dataclass
+
+import pytest
+
+from fastapi_live import ConfigurationError, LiveError, LiveSocket, LiveView, SessionConfig
+from fastapi_live.streams import StreamOp
+from tests.support.harness import Harness, page_template
+
+FEED = """<html>{% live_root %}
+{% live_stream posts as post id="posts" tag="ul" %}<li id="{{ dom_id }}">{{ post.title }}</li>{% endlive_stream %}
+{% endlive_root %}</html>"""
+
+
+@dataclass
+class Post:
+    id: int
+    title: str
+
+
+@pytest.fixture
+def socket() -> LiveSocket:
+    return LiveSocket(view_name="Feed")
+
+
+def test_an_insert_is_pending_until_taken(socket):
+    post = Post(1, "one")
+    socket.stream_insert("posts", post)
+    assert socket._take_stream_ops() == {"posts": [StreamOp("insert", "posts-1", post, -1, None, False)]}
+    assert socket._take_stream_ops() == {}
+
+
+def test_the_default_dom_id_reads_id_from_dicts_and_objects(socket):
+    socket.stream("posts", [{"id": 7, "title": "dict"}, Post(8, "object")])
+    assert [op.dom_id for op in socket._take_stream_ops()["posts"]] == ["posts-7", "posts-8"]
+
+
+def test_an_item_without_an_id_needs_stream_configure(socket):
+    with pytest.raises(LiveError, match=r"^cannot compute a DOM id for an item of stream 'posts': it has no 'id'\n"
+                       r"Configure one: socket\.stream_configure\(\"posts\", dom_id=lambda item: f\"posts-\{item\.key\}\"\)\n"
+                       r"Got: \{'title': 'x'\}$"):
+        socket.stream_insert("posts", {"title": "x"})
+
+
+def test_stream_configure_sets_the_dom_id(socket):
+    socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")
+    socket.stream_insert("posts", Post(3, "three"))
+    assert socket._take_stream_ops()["posts"][0].dom_id == "post-3"
+
+
+def test_stream_configure_after_an_insert_is_refused(socket):
+    socket.stream_insert("posts", Post(1, "one"))
+    with pytest.raises(ConfigurationError, match=r"^stream 'posts' is already in use: call stream_configure before inserting into it$"):
+        socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")
+
+
+@pytest.mark.parametrize("bad", ["", None, 12])
+def test_a_dom_id_function_must_return_a_non_empty_string(socket, bad):
+    socket.stream_configure("posts", dom_id=lambda post: bad)
+    with pytest.raises(LiveError, match=rf"^dom_id for stream 'posts' must return a non-empty string, got {bad!r}$"):
+        socket.stream_insert("posts", Post(1, "one"))
+
+
+def test_stream_with_reset_clears_before_inserting(socket):
+    socket.stream("posts", [Post(1, "a"), Post(2, "b")], reset=True, at=0, limit=5)
+    ops = socket._take_stream_ops()["posts"]
+    assert [(op.kind, op.dom_id, op.at, op.limit) for op in ops] == [("reset", "", -1, None), ("insert", "posts-1", 0, 5), ("insert", "posts-2", 0, 5)]
+
+
+def test_stream_with_reset_and_no_items_only_clears(socket):
+    socket.stream("posts", [], reset=True)
+    assert [op.kind for op in socket._take_stream_ops()["posts"]] == ["reset"]
+
+
+def test_insert_options_are_recorded(socket):
+    socket.stream_insert("posts", Post(1, "a"), at=0, limit=-10, update_only=True)
+    (op,) = socket._take_stream_ops()["posts"]
+    assert (op.at, op.limit, op.update_only) == (0, -10, True)
+
+
+def test_delete_by_item_and_by_dom_id(socket):
+    socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")
+    socket.stream_delete("posts", Post(4, "gone"))
+    socket.stream_delete_by_dom_id("posts", "post-5")
+    assert socket._take_stream_ops()["posts"] == [StreamOp("delete", "post-4"), StreamOp("delete", "post-5")]
+
+
+def test_a_deleted_op_does_not_keep_the_item(socket):
+    socket.stream_delete("posts", Post(4, "gone"))
+    (op,) = socket._take_stream_ops()["posts"]
+    assert op.item is None
+
+
+def test_streams_are_separate_by_name(socket):
+    socket.stream_insert("posts", Post(1, "a"))
+    socket.stream_insert("comments", Post(1, "c"))
+    ops = socket._take_stream_ops()
+    assert {name: [op.dom_id for op in pending] for name, pending in ops.items()} == {"posts": ["posts-1"], "comments": ["comments-1"]}
+
+
+def test_taking_the_ops_drops_the_socket_references_to_items(socket):
+    class Item:
+        def __init__(self, id: int) -> None:
+            self.id = id
+
+    item = Item(1)
+    ref = weakref.ref(item)
+    socket.stream_insert("posts", item)
+    del item
+    socket._take_stream_ops()
+    gc.collect()
+    assert ref() is None
+
+
+# -- the first render and later patches ------------------------------------------------------------
+
+
+class Feed(LiveView):
+    def __init__(self, script=None):
+        self.script = script or (lambda socket: None)
+
+    async def mount(self, socket: LiveSocket) -> None:
+        self.script(socket)
+
+
+async def start(script) -> tuple[Harness, str]:
+    harness = Harness(Feed(script), page_template(FEED))
+    html = await harness.start()
+    return harness, html
+
+
+async def test_items_streamed_in_mount_are_in_the_first_html_in_order():
+    def script(socket):
+        socket.stream("posts", [Post(1, "one"), Post(2, "two")])
+        socket.stream_insert("posts", Post(0, "zero"), at=0)
+
+    harness, html = await start(script)
+    async with harness:
+        assert '<ul id="posts" data-live-region="stream" data-live-stream="posts" hx-morph-skip-children="">' in html
+        assert '<li id="posts-0">zero</li><li id="posts-1">one</li><li id="posts-2">two</li></ul>' in html
+
+
+async def test_the_first_html_applies_resets_deletes_replacements_update_only_and_limits():
+    def script(socket):
+        socket.stream("posts", [Post(1, "dropped by reset")])
+        socket.stream("posts", [Post(2, "two"), Post(3, "three"), Post(4, "four")], reset=True)
+        socket.stream_delete("posts", Post(3, ""))
+        socket.stream_insert("posts", Post(2, "two, edited"))
+        socket.stream_insert("posts", Post(9, "never shown"), update_only=True)
+        socket.stream_insert("posts", Post(5, "five"), limit=2)
+
+    harness, html = await start(script)
+    async with harness:
+        # An append with a positive limit keeps the first items (LiveView's rule): five is cut.
+        assert '<li id="posts-2">two, edited</li><li id="posts-4">four</li></ul>' in html
+        assert "three" not in html and "five" not in html and "never shown" not in html and "dropped" not in html
+
+
+async def test_the_first_html_applies_a_negative_limit_from_the_end():
+    def script(socket):
+        socket.stream("posts", [Post(i, f"p{i}") for i in range(1, 5)])
+        socket.stream_insert("posts", Post(0, "p0"), at=0, limit=-3)
+
+    harness, html = await start(script)
+    async with harness:
+        assert '<ul id="posts" data-live-region="stream" data-live-stream="posts" hx-morph-skip-children="">' in html
+        assert 'hx-morph-skip-children=""><li id="posts-2">p2</li><li id="posts-3">p3</li><li id="posts-4">p4</li></ul>' in html
+
+
+async def test_later_inserts_are_sent_as_partials_not_kept():
+    harness, _ = await start(None)
+    async with harness:
+        reader = harness.attach()
+        await reader.next()  # the hello frame
+        await harness.session.call(lambda socket: socket.stream_insert("posts", Post(1, "one"), at=0, limit=20))
+        message = await reader.next()
+        assert message["data"] == (
+            '<hx-partial hx-target="#posts" hx-swap="liveStream at:0 limit:20"><li id="posts-1">one</li></hx-partial>'
+        )
+        assert harness.socket._stream_state()[1] == {"posts": []}
+
+
+async def test_an_insert_into_a_stream_the_template_lacks_names_the_streams_it_has():
+    harness, _ = await start(None)
+    async with harness:
+        with pytest.raises(LiveError, match=r"^Feed inserted into stream 'comments', but template 'page.html' has no "
+                           r"\{% live_stream comments as item %\} container; streams on this page: \['posts'\]$"):
+            await harness.session.call(lambda socket: socket.stream_insert("comments", Post(1, "c")))
+
+
+# -- memory -----------------------------------------------------------------------------------------
+
+
+class Tracked:
+    """A stream item that counts how many instances are alive."""
+
+    alive = 0
+    __slots__ = ("id", "title")
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+        self.title = f"Post number {id} " + "x" * 200
+        Tracked.alive += 1
+
+    def __del__(self) -> None:
+        Tracked.alive -= 1
+
+
+def insert_batch(start: int, size: int):
+    def insert(socket: LiveSocket) -> None:
+        socket.stream("posts", [Tracked(i) for i in range(start, start + size)])
+
+    return insert
+
+
+async def test_ten_thousand_items_do_not_grow_the_session_memory():
+    batch, batches = 100, 100
+    harness = Harness(Feed(), page_template(FEED), SessionConfig(replay_size=4))
+    async with harness:
+        await harness.start()
+        session = harness.session
+        tracemalloc.start()
+        try:
+            # Warm up caches (templates, the replay buffer at its full size) with the first batches.
+            for n in range(5):
+                await session.call(insert_batch(n * batch, batch))
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(5, batches):
+                await session.call(insert_batch(n * batch, batch))
+            gc.collect()
+            after = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert session._frame_id == batches
+        last = session._buffer[-1][1].decode()
+        assert last.count("<li id=") == batch and f'<li id="posts-{batch * batches - 1}">' in last
+        assert Tracked.alive == 0, "stream items are still referenced after rendering"
+        assert harness.socket._stream_state()[1] == {"posts": []}
+        # 9,500 retained items would be over 2 MB; what may grow is bookkeeping only.
+        assert after - before < 64 * 1024, f"session memory grew by {after - before} bytes over 9,500 items"

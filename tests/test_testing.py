@@ -1,0 +1,355 @@
+"""Unit tests of fastapi_live.testing: the SSE parser, the DOM updates, form values, the
+in-process ASGI driver, and the pytest plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
+from starlette.routing import Route
+
+from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, live
+from fastapi_live.testing._asgi import ASGIDriver
+from fastapi_live.testing._dom import LiveDocument, SwapSpec, css_escape, parse_attribute_object
+from fastapi_live.testing._forms import form_data, js_string, key_filter, request_params
+from fastapi_live.testing._sse import SSEDecoder
+from tests.support.testing_plugin import PLUGIN, plugins
+
+pytest_plugins = [*plugins(), "pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# -- SSE ----------------------------------------------------------------------------------------------
+
+
+def test_sse_messages_across_chunks_and_line_endings():
+    decoder = SSEDecoder()
+    stream = "\ufeffid: 1\r\ndata: <a>\r\ndata: b\r\n\r\n: heartbeat\n\nevent: saved\rid: 2\rdata: {}\r\r"
+    messages = []
+    for index in range(0, len(stream.encode()), 3):  # three bytes at a time: splits "\r\n" and the BOM
+        messages += decoder.feed(stream.encode()[index : index + 3])
+    assert [(m.id, m.event, m.data) for m in messages] == [("1", "", "<a>\nb"), ("2", "saved", "{}")]
+
+
+def test_sse_keeps_a_character_split_between_chunks():
+    decoder = SSEDecoder()
+    raw = "data: café\n\n".encode()
+    split = raw.index("é".encode()) + 1
+    assert decoder.feed(raw[:split]) == []
+    assert [m.data for m in decoder.feed(raw[split:])] == ["café"]
+
+
+def test_sse_the_id_outlives_its_message_and_retry_is_read():
+    decoder = SSEDecoder()
+    messages = decoder.feed(b"id: 7\nretry: 500\ndata: \n\ndata: next\n\n")
+    assert [(m.id, m.retry, m.data) for m in messages] == [("7", 500, ""), ("7", None, "next")]
+
+
+# -- DOM updates ---------------------------------------------------------------------------------------------
+
+PAGE = """<!doctype html><html><head><title>t</title></head><body>
+<div id="live-root" data-live-root data-live-token="tok">
+<h1>Title</h1>
+<p id="count" data-live-region="region" data-live-v="2">Count: 2</p>
+<ul id="posts" data-live-stream="posts" hx-morph-skip-children><li id="post-1">One</li><li id="post-2">Two</li></ul>
+<div id="chart" hx-morph-skip><canvas>drawn</canvas></div>
+<table><tbody id="rows"><tr id="row-1"><td>1</td></tr></tbody></table>
+</div></body></html>"""
+
+
+def partial(target: str, content: str, swap: str = "outerMorph") -> str:
+    return f'<hx-partial hx-target="#{target}" hx-swap="{swap}">{content}</hx-partial>'
+
+
+def ids(document: LiveDocument, selector: str) -> list[str]:
+    return [node.attrs.get("id") or "" for node in document.select(selector)]
+
+
+def test_outer_morph_replaces_a_region():
+    document = LiveDocument(PAGE)
+    document.apply(partial("count", '<p id="count" data-live-region="region" data-live-v="3">Count: 3</p>'))
+    assert document.select("#count")[0].html == '<p id="count" data-live-region="region" data-live-v="3">Count: 3</p>'
+
+
+def test_a_region_fragment_older_than_the_dom_is_dropped():
+    document = LiveDocument(PAGE)
+    document.apply(partial("count", '<p id="count" data-live-v="1">Count: 1</p>'))
+    assert "Count: 2" in document.root_html()
+    document.apply(partial("count", '<p id="count" data-live-v="2">Count: two</p>'))  # same version: applied
+    assert "Count: two" in document.root_html()
+
+
+def test_inner_morph_keeps_stream_items_and_skipped_elements():
+    document = LiveDocument(PAGE)
+    content = '<h1>New</h1><p id="count">Count: 9</p><ul id="posts" data-live-stream="posts" hx-morph-skip-children></ul><div id="chart" hx-morph-skip></div>'
+    document.apply(partial("live-root", content, "innerMorph"))
+    assert ids(document, "#posts li") == ["post-1", "post-2"]
+    assert document.select("#chart canvas")[0].text() == "drawn"
+    assert document.select("h1")[0].text() == "New"
+    assert document.select("#live-root")[0].attrs.get("data-live-token") == "tok"  # inner: the root itself stays
+
+
+def test_stream_inserts_follow_at_limit_and_update_only():
+    document = LiveDocument(PAGE)
+    document.apply(partial("posts", '<li id="post-3">Three</li>', "liveStream at:0 limit:3"))
+    assert ids(document, "#posts li") == ["post-3", "post-1", "post-2"]
+    document.apply(partial("posts", '<li id="post-4">Four</li>', "liveStream at:-1 limit:-3"))
+    assert ids(document, "#posts li") == ["post-1", "post-2", "post-4"]
+    document.apply(partial("posts", '<li id="post-2">Two, edited</li>', "liveStream at:0"))  # replaced in place
+    assert ids(document, "#posts li") == ["post-1", "post-2", "post-4"]
+    assert document.select("#post-2")[0].text() == "Two, edited"
+    document.apply(partial("posts", '<li id="post-9">Nine</li>', "liveStream at:-1 updateOnly:true"))
+    assert ids(document, "#posts li") == ["post-1", "post-2", "post-4"]
+    document.apply(partial("post-1", "", "delete") + partial("posts", "", "innerHTML") + partial("posts", '<li id="post-5">Five</li>', "liveStream at:-1"))
+    assert ids(document, "#posts li") == ["post-5"]
+
+
+def test_table_rows_parse_in_their_context():
+    document = LiveDocument(PAGE)
+    document.apply(partial("rows", '<tr id="row-2"><td>2</td></tr>', "liveStream at:-1"))
+    assert ids(document, "#rows tr") == ["row-1", "row-2"]
+
+
+def test_missing_targets_are_skipped_and_client_operations_returned():
+    document = LiveDocument(PAGE)
+    ops = document.apply(
+        partial("nowhere", "<p>x</p>")
+        + '<hx-live>{"kind":"push","name":"saved","payload":{"html":"&lt;b&gt;"}}</hx-live>'
+        + '<hx-live>{"kind":"redirect","name":"/next","payload":null}</hx-live>'
+    )
+    assert [(op.kind, op.name, op.payload) for op in ops] == [("push", "saved", {"html": "<b>"}), ("redirect", "/next", None)]
+
+
+def test_an_unknown_swap_style_is_an_error():
+    document = LiveDocument(PAGE)
+    with pytest.raises(LiveTestError, match=r"unknown swap style 'sideways' in an update\nExpected one of: none, innerHTML"):
+        document.apply(partial("count", "<p>x</p>", "sideways"))
+
+
+def test_swap_specs_and_attribute_objects_parse_as_htmx_does():
+    spec = SwapSpec.parse("liveStream at:0 limit:-5 updateOnly:true")
+    assert (spec.style, spec.modifiers) == ("liveStream", {"at": 0, "limit": -5, "updateOnly": True})
+    assert SwapSpec.parse("append").style == "beforeend"
+    assert parse_attribute_object('{"id": 1}') == {"id": 1}
+    assert parse_attribute_object("a:1, b:'x y', c.d:true") == {"a": 1, "b": "x y", "c": {"d": True}}
+    assert css_escape("a:b.c") == "a\\:b\\.c"
+    assert css_escape("1st") == "\\31 st"
+
+
+# -- form values -------------------------------------------------------------------------------------------------
+
+FORM_PAGE = """<div data-live-root>
+<form id="f" data-live-submit="save" hx-vals='{"source": "form", "n": 2.0}'>
+  <input name="text" value="t"><input name="empty"><input type="checkbox" name="box"><input type="checkbox" name="on-box" checked>
+  <input type="radio" name="r" value="1"><input type="radio" name="r" value="2" checked>
+  <select name="first"><option disabled>x</option><option>  Plain   text </option></select>
+  <select name="many" multiple><option value="a" selected>A</option><option value="b" selected disabled>B</option></select>
+  <textarea name="notes">line one
+line two</textarea>
+  <input name="off" disabled value="no"><input type="submit" name="go" value="Go"><button name="b" value="v">B</button>
+  <fieldset disabled><legend><input name="in-legend" value="yes"></legend><input name="in-fieldset" value="no"></fieldset>
+  <datalist><option>not a field</option></datalist>
+</form>
+<input name="outside" form="f" value="o">
+<div id="plain" data-live-click="go" hx-vals='{"id": 3}'><input name="inner" value="i"><button name="skipped">x</button></div>
+<button id="alone" name="who" value="me" data-live-click="x">x</button>
+<input id="search" data-live-keydown="search" hx-trigger='keydown[key=="Enter"], click'>
+</div>"""
+
+
+def test_form_data_follows_the_html_rules():
+    document = LiveDocument(FORM_PAGE)
+    form = document.select("#f")[0]
+    assert form_data(document, form) == [
+        ("text", "t"),
+        ("empty", ""),
+        ("on-box", "on"),
+        ("r", "2"),
+        ("first", "Plain text"),
+        ("many", "a"),
+        ("notes", "line one\nline two"),
+        ("in-legend", "yes"),
+        ("outside", "o"),
+    ]
+
+
+def test_request_params_add_the_submitter_and_hx_vals():
+    document = LiveDocument(FORM_PAGE)
+    pairs = request_params(document, document.select("#f")[0], submitter=document.select("[name=go]")[0])
+    assert pairs[-3:] == [("go", "Go"), ("source", "form"), ("n", "2")]
+    assert request_params(document, document.select("#plain")[0]) == [("inner", "i"), ("id", "3")]
+    assert request_params(document, document.select("#alone")[0]) == [("who", "me")]
+
+
+def test_key_filters_and_js_strings():
+    document = LiveDocument(FORM_PAGE)
+    assert key_filter(document.select("#search")[0], "keydown") == "Enter"
+    assert key_filter(document.select("#search")[0], "keyup") is None
+    assert [js_string(v) for v in (None, True, 2.0, 2.5, [1, None, "a"], {"a": 1}, float("nan"))] == [
+        "null",
+        "true",
+        "2",
+        "2.5",
+        "1,,a",
+        "[object Object]",
+        "NaN",
+    ]
+
+
+# -- the ASGI driver -------------------------------------------------------------------------------------------------
+
+
+class Ticker:
+    """A streaming app: one chunk now, one when released, then it waits for a disconnect."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.started_with = ""
+
+        async def ticks(request: Request) -> StreamingResponse:
+            async def body():
+                try:
+                    yield b"first"
+                    await self.release.wait()
+                    yield b"second"
+                    await asyncio.Event().wait()
+                finally:
+                    self.closed.set()
+
+            return StreamingResponse(body(), media_type="text/plain")
+
+        async def state(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(request.state.greeting)
+
+        async def boom(request: Request) -> PlainTextResponse:
+            raise RuntimeError("broken route")
+
+        async def login(request: Request) -> RedirectResponse:
+            response = RedirectResponse("/page", status_code=303)
+            response.set_cookie("user", "alice")
+            response.set_cookie("stale", "x", max_age=0)
+            return response
+
+        async def page(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(request.headers.get("cookie", ""))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette):
+            yield {"greeting": "hello from the lifespan"}
+
+        self.app = Starlette(
+            routes=[Route("/ticks", ticks), Route("/state", state), Route("/boom", boom), Route("/login", login), Route("/page", page)],
+            lifespan=lifespan,
+        )
+
+
+async def test_a_stream_is_read_while_it_is_sent_and_closed_on_demand():
+    ticker = Ticker()
+    driver = ASGIDriver(ticker.app)
+    stream = await driver.stream("GET", "/ticks", [])
+    assert stream.status_code == 200
+    chunks = stream.chunks()
+    assert await asyncio.wait_for(anext(chunks), 5) == b"first"
+    ticker.release.set()
+    assert await asyncio.wait_for(anext(chunks), 5) == b"second"
+    await stream.aclose()
+    assert ticker.closed.is_set()
+
+
+async def test_lifespan_state_reaches_requests_and_errors_propagate():
+    ticker = Ticker()
+    async with LiveTestClient(ticker.app) as client:
+        assert (await client.get("/state")).text == "hello from the lifespan"
+        with pytest.raises(RuntimeError, match="broken route"):
+            await client.get("/boom")
+
+
+async def test_the_client_keeps_cookies():
+    client = LiveTestClient(Ticker().app, lifespan=False)
+    client.cookies["stale"] = "old"
+    response = await client.get("/login")
+    assert (response.status_code, response.header("location")) == (303, "/page")
+    assert client.cookies == {"user": "alice"}
+    assert (await client.get("http://testserver/page")).text == "user=alice"
+
+
+async def test_live_refuses_pages_that_are_not_live():
+    app = Ticker().app
+    with pytest.raises(LiveTestError, match=r"GET /state answered 500|GET /missing answered 404"):
+        await live(app, "/missing")
+    with pytest.raises(LiveTestError, match=r"GET /page did not return a live page: no element with data-live-root"):
+        await live(app, "/page")
+    with pytest.raises(LiveRedirect, match=r"GET /login redirected to '/page' \(303\)"):
+        await live(app, "/login")
+    with pytest.raises(LiveTestError, match=r"live\(\) takes an ASGI app .*\nGot: 'not an app'"):
+        await live("not an app", "/")
+
+
+# -- the pytest plugin ----------------------------------------------------------------------------------------------
+
+
+def test_the_plugin_closes_open_views_and_warns_about_running_tasks(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini(
+        """
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = error
+        """
+    )
+    pytester.makepyfile(
+        test_views=textwrap.dedent(
+            """
+            import pytest
+            from fastapi_live.testing import live, render_async
+            from fastapi_live.testing import sync as live_sync
+            from tests.support.views.toolkit_views import make_toolkit_app
+
+            @pytest.fixture
+            def live_app():
+                return make_toolkit_app()[0]
+
+            async def test_async_client_left_running(live_client):
+                await live(live_client, "/tasks")
+
+            def test_sync_client_left_running(sync_live_client):
+                live_sync.live(sync_live_client, "/tasks")
+
+            async def test_bare_app_left_running():
+                await live(make_toolkit_app()[0], "/tasks")
+
+            def test_bare_app_left_running_sync():
+                live_sync.live(make_toolkit_app()[0], "/tasks")
+
+            async def test_waited(live_client):
+                view, _ = await live(live_client, "/tasks?mode=quick")
+                assert "quick: report ready" in await render_async(view)
+
+            def test_waited_sync():
+                view, _ = live_sync.live(make_toolkit_app()[0], "/tasks?mode=quick")
+                assert "quick: report ready" in live_sync.render_async(view)
+            """
+        ),
+        test_no_app="async def test_needs_an_app(live_client):\n    pass\n",
+    )
+    arguments = ["-p", "no:cacheprovider", "-p", "no:randomly"]
+    if plugins():
+        arguments += ["-p", PLUGIN]
+    result = pytester.runpytest_subprocess(*arguments, timeout=120)
+    result.assert_outcomes(passed=6, errors=5)
+    output = result.stdout.str()
+    assert output.count("PendingTasksWarning: Tasks (/tasks) was closed with async tasks still running: start_async('forever')") == 4
+    assert re.search(r"ERROR at teardown of test_async_client_left_running", output)
+    assert "html = await render_async(view)" in output
+    assert "define a `live_app` fixture that returns it" in output
