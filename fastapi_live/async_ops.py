@@ -56,8 +56,8 @@ def _holds_socket(value: Any, socket: SocketState) -> bool:
 
 
 def _captures(fn: Any, socket: SocketState, depth: int = 0) -> str | None:
-    """Where ``fn`` captures the socket, or None."""
-    if depth > 3:
+    """Where ``fn`` captures the socket, or None (looking a few callables deep)."""
+    if depth > 4:
         return None
     if isinstance(fn, functools.partial):
         for value in (*fn.args, *fn.keywords.values()):
@@ -71,6 +71,11 @@ def _captures(fn: Any, socket: SocketState, depth: int = 0) -> str | None:
         for value in getattr(bound_self, "__dict__", {}).values():
             if _holds_socket(value, socket):
                 return f"an attribute of the bound {type(bound_self).__name__} object"
+    if not inspect.isroutine(fn) and not inspect.isclass(fn) and bound_self is None:
+        # A callable object: what it holds is what its __call__ will read.
+        for value in getattr(fn, "__dict__", {}).values():
+            if _holds_socket(value, socket):
+                return f"an attribute of the callable {type(fn).__name__} object"
     func = getattr(fn, "__func__", fn)
     for cell in getattr(func, "__closure__", None) or ():
         try:
@@ -79,8 +84,8 @@ def _captures(fn: Any, socket: SocketState, depth: int = 0) -> str | None:
             continue
         if _holds_socket(value, socket):
             return "a closure variable"
-        if inspect.isfunction(value) and _captures(value, socket, depth + 1):
-            return "a closure variable (through a nested function)"
+        if callable(value) and not inspect.isclass(value) and _captures(value, socket, depth + 1):
+            return "a closure variable (through a nested function)" if inspect.isfunction(value) else "a closure variable (through the callable it holds)"
     for value in (*(getattr(func, "__defaults__", None) or ()), *(getattr(func, "__kwdefaults__", None) or {}).values()):
         if _holds_socket(value, socket):
             return "a default argument"

@@ -23,9 +23,11 @@ class _Constructor:
         return instance.__dict__[self.name]
 
 
-def _loading(previous: AsyncResult[Any] | None = None, state: Any = True) -> AsyncResult[Any]:
+def _loading(previous: Any = None, state: Any = True) -> AsyncResult[Any]:
     if previous is None:
         return AsyncResult(_loading=state)
+    if not isinstance(previous, AsyncResult):
+        return AsyncResult(_loading=previous)  # LiveView's loading/1: a fresh result in that loading state
     return previous.reloading(state)
 
 

@@ -31,7 +31,8 @@ HookFn = Callable[..., Any]
 
 def callable_name(fn: Any) -> str:
     """A readable name for a user callable, for error messages."""
-    owner = getattr(getattr(fn, "__self__", None), "__class__", None)
+    bound = getattr(fn, "__self__", None)
+    owner = None if bound is None or inspect.ismodule(bound) else type(bound)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     if owner is not None and "." not in name:
         return f"{owner.__name__}.{name}"

@@ -55,12 +55,14 @@ class RegionSpec:
     item_var: str = ""  # streams: the name the item template uses for one item
 
     def open_tag(self, version: int | None = None) -> str:
-        parts = [f'<{self.tag} id="{escape(self.dom_id)}" {ATTR_REGION}="{self.kind}"']
-        if version is not None:
-            parts.append(f' {ATTR_VERSION}="{version}"')
-        for name, value in self.attrs:
-            parts.append(f' {name}="{escape(value)}"')
-        return "".join(parts) + ">"
+        prefix, suffix = self.open_tag_parts()
+        return prefix + ("" if version is None else f' {ATTR_VERSION}="{version}"') + suffix
+
+    def open_tag_parts(self) -> tuple[str, str]:
+        """The opening tag around where its version attribute goes."""
+        prefix = f'<{self.tag} id="{escape(self.dom_id)}" {ATTR_REGION}="{self.kind}"'
+        suffix = "".join(f' {name}="{escape(value)}"' for name, value in self.attrs) + ">"
+        return prefix, suffix
 
     def close_tag(self) -> str:
         return f"</{self.tag}>"
@@ -126,7 +128,11 @@ class LiveExtension(Extension):
 
     @staticmethod
     def _wrap(spec: RegionSpec, body: list[nodes.Node], lineno: int, open_node: nodes.Node | None = None) -> list[nodes.Node]:
-        opening = open_node or nodes.Output([nodes.TemplateData(spec.open_tag())])
+        # A region rendered as part of a larger render carries that render's version, so
+        # the client can still tell an older fragment of it from a newer one.
+        prefix, suffix = spec.open_tag_parts()
+        version = nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "version_attr", "load"), [], [], None, None)
+        opening = open_node or nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix)])
         block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
         return [opening.set_lineno(lineno), block, nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)]
 
@@ -347,7 +353,7 @@ class PageTemplate:
                 self._walk_template(included, region, ancestors, (*seen_includes, included))
             return
         if isinstance(node, nodes.Name) and node.ctx == "load":
-            if region is not None and node.name not in self._globals:
+            if region is not None and node.name not in self._globals and node.name != "__live__":
                 region.deps.add(node.name)
             return
         for sub_node in node.iter_child_nodes():

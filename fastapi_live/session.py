@@ -132,6 +132,9 @@ class PageContext:
         attrs.append(("class", " ".join(classes)))
         return Markup(f"<{spec.tag} ") + markup_attrs(attrs) + Markup(">")
 
+    def version_attr(self) -> Markup:
+        return Markup(f' data-live-v="{self.session.version}"')
+
     def stream_items(self, name: str) -> list[tuple[str, Any]]:
         if not self.initial:
             return []
@@ -181,9 +184,23 @@ class LiveSession:
         self._stream_started: set[tuple[str, Any]] = set()
         self._initial_streams: dict[str, list[StreamOp]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
+        self._staged: list[tuple[str, Any, Any]] | None = None
+
+    @property
+    def version(self) -> int:
+        """The version of the latest render; fragments carry it so stale ones are dropped."""
+        return self._version
 
     # -- Runtime protocol (used by the socket) ---------------------------------------------
+    # While a message is handled, task starts and cancels are staged: they take effect only
+    # if the handler succeeds, so a rolled-back handler leaves no task behind.
     def start_task(self, name: object, runner: Any, *, on_done: Any) -> None:
+        if self._staged is not None:
+            self._staged.append(("start", name, runner))
+            return
+        self._start_task(name, runner)
+
+    def _start_task(self, name: object, runner: Any) -> None:
         key: tuple[str, Any] = name  # type: ignore[assignment]
         record: TaskRecord = runner
         previous = self._tasks.pop(key, None)
@@ -194,6 +211,14 @@ class LiveSession:
         self._tasks[key] = (task, record)
 
     def cancel_task(self, name: object, reason: object) -> bool:
+        if self._staged is not None:
+            exists = self.has_task(name)
+            if exists:
+                self._staged.append(("cancel", name, reason))
+            return exists
+        return self._cancel_task(name, reason)
+
+    def _cancel_task(self, name: object, reason: object) -> bool:
         key: tuple[str, Any] = name  # type: ignore[assignment]
         entry = self._tasks.pop(key, None)
         if entry is None:
@@ -204,10 +229,26 @@ class LiveSession:
         return True
 
     def has_task(self, name: object) -> bool:
-        return name in self._tasks
+        return name in self.task_keys()
 
     def task_keys(self) -> list[tuple[str, Any]]:
-        return list(self._tasks)
+        keys = list(self._tasks)
+        for op, name, _ in self._staged or ():
+            if op == "start" and name not in keys:
+                keys.append(name)
+            elif op == "cancel" and name in keys:
+                keys.remove(name)
+        return keys
+
+    def _commit_staged(self, succeeded: bool) -> None:
+        staged, self._staged = self._staged or [], None
+        if not succeeded:
+            return
+        for op, name, argument in staged:
+            if op == "start":
+                self._start_task(name, argument)
+            else:
+                self._cancel_task(name, argument)
 
     async def subscribe(self, topic: str) -> None:
         if topic in self._unsubscribes or self.closed:
@@ -298,6 +339,15 @@ class LiveSession:
             self._notify_idle()
 
     async def _handle(self, message: tuple[Any, ...]) -> None:
+        self._staged = []
+        succeeded = False
+        try:
+            succeeded = await self._dispatch(message)
+        finally:
+            self._commit_staged(succeeded)
+
+    async def _dispatch(self, message: tuple[Any, ...]) -> bool:
+        """Handle one message; False when its handler failed and its changes were rolled back."""
         kind = message[0]
         socket = self.socket
         snapshot = socket._snapshot()
@@ -314,16 +364,16 @@ class LiveSession:
                 log.warning("%s: refused event %r: %s", self.view_name, name, exc)
                 if not future.done():
                     future.set_exception(exc)
-                return
+                return False
             except Exception as exc:
                 socket._restore(snapshot)
                 log.error("%s: event %r raised", self.view_name, name, exc_info=exc)
                 if not future.done():
                     future.set_exception(exc)
-                return
+                return False
             if not future.done():
                 future.set_result((body, reply))
-            return
+            return True
         if kind == "call":
             _, fn, future = message
             try:
@@ -335,10 +385,10 @@ class LiveSession:
                 socket._restore(snapshot)
                 if not future.done():
                     future.set_exception(exc)
-                return
+                return False
             if not future.done():
                 future.set_result(result)
-            return
+            return True
         try:
             if kind == "info":
                 if not await run_hooks(socket, "handle_info", message[1]):
@@ -348,7 +398,7 @@ class LiveSession:
             elif kind == "batch":
                 _, key, task, record, items = message
                 if not self._is_current(key, task):
-                    return
+                    return True
                 self._stream_items(key, record, items)
             self._emit(self._render_patch())
             await run_hooks(socket, "after_render")
@@ -357,6 +407,8 @@ class LiveSession:
             log.error("%s: %s handler raised", self.view_name, kind, exc_info=exc)
             # The page hears that something failed, never what: the traceback stays in the log.
             self._emit(push_element("error", "server", {"message": "Something went wrong on the server.", "during": kind}))
+            return False
+        return True
 
     def _is_current(self, key: tuple[str, Any], task: asyncio.Task[None] | None) -> bool:
         entry = self._tasks.get(key)
@@ -520,6 +572,11 @@ class LiveSession:
         replayable = start is not None and start <= self._frame_id and (start + 1 >= oldest or start == self._frame_id)
         if start == 0 and self._dropped_frames:
             replayable = False
+        if replayable:
+            missed = [data for frame_id, data in self._buffer if frame_id > (start or 0)]
+            # A replay that would not fit the stream's queue resyncs instead of overflowing it.
+            if len(missed) + 1 > self.config.outbound_limit or sum(map(len, missed)) > self.config.outbound_bytes:
+                replayable = False
         if replayable:
             assert start is not None
             conn.send(encode_message("", event_id=str(start), retry=self.config.retry_ms))

@@ -455,11 +455,6 @@ def nested_captures(socket: LiveSocket) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: async_ops._captures recurses into closure cells only for plain functions and never "
-    "looks inside callable objects, so a partial or bound method held in a closure, or a callable object, hides the socket",
-)
 @pytest.mark.parametrize("case", list(nested_captures(_sample_socket()).keys()))
 def test_captures_hidden_one_level_deeper_are_refused_too(socket, runtime, case):
     with pytest.raises(CapturedSocketError, match=r"^assign_async\(\) was given .* which captures the socket or its assigns"):

@@ -56,10 +56,6 @@ def test_loading_with_a_state_on_a_previous_result():
     assert fields(AsyncResult.loading(loaded, {"step": 2})) == (True, {"step": 2}, None, "Acme")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AsyncResult.loading(state) with a non-AsyncResult calls state.reloading() (LiveView's loading/1 takes a loading state)",
-)
 def test_loading_with_only_a_state_as_in_liveview():
     assert fields(AsyncResult.loading({"step": 1})) == (False, {"step": 1}, None, None)
 

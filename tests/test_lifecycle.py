@@ -180,6 +180,5 @@ def test_callable_name():
     assert callable_name(Widget().on_info) == "test_callable_name.<locals>.Widget.on_info"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: callable_name() prefixes builtins with 'module.' because their __self__ is the builtins module")
 def test_callable_name_of_a_builtin():
     assert callable_name(len) == "len"

@@ -145,11 +145,6 @@ async def test_only_the_outermost_changed_region_is_sent(harness):
     assert 'hx-target="#outer"' in message["data"] and "Inner 1" in message["data"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a region rendered inside its re-rendered parent (or the root) gets no data-live-v, so an older "
-    "fragment for it that arrives later is not dropped by the client",
-)
 async def test_a_nested_region_rendered_with_its_parent_carries_the_parents_version(harness):
     await harness.session.call(lambda socket: socket.assign(inner=1))  # version 1, the inner region alone
     await harness.session.call(lambda socket: socket.assign(outer=2, inner=2))  # version 2, outer and inner together
@@ -547,11 +542,6 @@ async def test_a_slow_reader_is_cut_off_and_the_session_waits_for_its_reconnect(
         assert [(await reader.next())["id"] for _ in range(3)] == ["2", "3", "4"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: attach() replays into a Connection bounded by outbound_limit; a replay longer than that overflows the "
-    "new stream at once, and every reconnect with the same Last-Event-ID repeats it",
-)
 async def test_a_replay_longer_than_the_outbound_limit_still_reaches_the_client():
     harness = Harness(Page(), page_template(PAGE), SessionConfig(outbound_limit=3, replay_size=8))
     async with harness:
@@ -681,11 +671,6 @@ async def test_closing_drops_subscriptions(harness):
     assert harness.manager.pubsub.fanout.listener_count("news") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the rollback after a raising handler restores assigns but keeps the tasks it started "
-    "(start_task runs at once, session.py start_task/_handle), so the rolled-back load still delivers",
-)
 async def test_a_task_started_by_a_handler_that_raised_is_rolled_back_too(harness):
     gate = Gate("late")
 

@@ -31,6 +31,9 @@ ATTR_STREAM_URL = "hx-sse:connect"
 ATTR_HOOK = "data-live-hook"
 CLASS_LOADING = "live-loading"
 CLASS_CONNECTED = "live-connected"
+CLASS_ERROR = "live-error"
+CLASS_SERVER_ERROR = "live-server-error"
+ATTR_AUTO_RECOVER = "data-live-auto-recover"
 MORPH_SKIP = "hx-morph-skip"
 MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
 
@@ -216,13 +219,31 @@ class LiveDocument:
             node = node.parent
         return None
 
-    # -- the connection classes fastapi-live.js sets -------------------------------------------
-    def mark_connected(self) -> None:
+    # -- the classes fastapi-live.js sets on the root ----------------------------------------------
+    def set_root_classes(self, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
         root = self.root()
         if root is None:
             return
-        classes = [c for c in (root.attrs.get("class") or "").split() if c not in (CLASS_LOADING, CLASS_CONNECTED)]
-        root.attrs["class"] = " ".join([*classes, CLASS_CONNECTED])
+        classes = [c for c in (root.attrs.get("class") or "").split() if c not in remove and c not in add]
+        root.attrs["class"] = " ".join([*classes, *add])
+
+    def mark_connected(self) -> None:
+        """markConnected(): loading is over, the page is live (a server error stays shown)."""
+        server_error = CLASS_SERVER_ERROR in (self.require_root().attrs.get("class") or "").split()
+        remove = (CLASS_LOADING, "live-disconnected", "live-client-error") + (() if server_error else (CLASS_ERROR,))
+        self.set_root_classes(add=(CLASS_CONNECTED,), remove=remove)
+
+    def show_server_error(self) -> None:
+        """showServerError(): a handler failed on the server; the page says so and stays live."""
+        self.set_root_classes(add=(CLASS_ERROR, CLASS_SERVER_ERROR))
+
+    def clear_server_error(self) -> None:
+        """clearServerError(), after an event the server accepted."""
+        root = self.root()
+        if root is None:
+            return
+        client_error = "live-client-error" in (root.attrs.get("class") or "").split()
+        self.set_root_classes(remove=(CLASS_SERVER_ERROR,) + (() if client_error else (CLASS_ERROR,)))
 
     # -- applying updates ----------------------------------------------------------------------
     def apply(self, text: str) -> list[ClientOp]:
@@ -367,6 +388,7 @@ class LiveDocument:
         persistent = [dom_id for dom_id, node in new_by_id.items() if dom_id in old_by_id and old_by_id[dom_id].tag == node.tag]
         old_children = child_nodes(target) if inner else []
         copies = self._append_copies(target, fragment) if inner else self._insert_copies_before(target, fragment)
+        kept: set[int] = set()  # old elements moved into the new content, which must survive
         for dom_id in persistent:
             old = old_by_id[dom_id]
             new = _find_in(copies, dom_id)
@@ -374,6 +396,7 @@ class LiveDocument:
                 continue
             if MORPH_SKIP in old.attrs:
                 _replace_with_old(copies, new, old)
+                kept.add(old.mem_id)
             elif MORPH_SKIP_CHILDREN in new.attrs:
                 for child in child_nodes(new):
                     child.decompose()
@@ -381,8 +404,9 @@ class LiveDocument:
                     new.insert_child(child, move=True)
         if inner:
             for child in old_children:
-                child.decompose()
-        else:
+                if child.mem_id not in kept:
+                    child.decompose()
+        elif target.mem_id not in kept:
             target.decompose()
 
     # -- streams (fastapi-live.js streamInsert) ------------------------------------------------------

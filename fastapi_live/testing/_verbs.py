@@ -139,7 +139,7 @@ async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> 
     >>> assert "Acme Corp" in html
     """
     view.require_usable("render_async")
-    session = view.session
+    session = await view.live_session(timeout)
     try:
         await asyncio.wait_for(session.wait_idle(), timeout)
     except TimeoutError:
@@ -458,7 +458,7 @@ async def send_info(view: LiveTestView, message: Any, *, timeout: float = DEFAUL
     >>> html = await send_info(view, NewNotification(id=1, message="hi"))
     """
     view.require_usable("send_info")
-    session = view.session
+    session = await view.live_session(timeout)
     session.send_info(message)
     # A call queued behind the message returns once the message has been handled.
     await asyncio.wait_for(session.call(lambda socket: None), timeout)

@@ -17,10 +17,11 @@ from ..rendering import ATTR_TOKEN
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
 from ..transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
-from ._asgi import ResponseStream
+from ._asgi import ClientResponse, ResponseStream
 from ._client import LiveTestClient, find_session, register_open, unregister_open
-from ._dom import ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
+from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning, pending_tasks_message
+from ._forms import form_data
 from ._sse import SSEDecoder, SSEMessage
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _CLOSE_TIMEOUT = 10.0
 _RECONNECTS = 3
 _EVENT_ACCEPT = "text/html, text/event-stream"
+REMOUNT_EVENT = "live:remount"
 
 
 class _Changes:
@@ -114,6 +116,9 @@ class LiveTestView:
         self._reader_error: BaseException | None = None
         self.push_events: list[tuple[str, Any]] = []
         self.replies: list[Any] = []
+        self.server_errors: list[Any] = []
+        self._reported_errors = 0
+        self.remounts = 0
         self.redirect: ClientOp | None = None
         self.redirect_client = client
         """The client a redirect is followed with (for an isolated view: the app's)."""
@@ -162,7 +167,7 @@ class LiveTestView:
         return headers
 
     async def _read(self) -> None:
-        reconnects = 0
+        failures = 0
         try:
             while not self._closed:
                 stream = await self.client._driver.stream("GET", self._stream_url, self._stream_headers())
@@ -172,23 +177,24 @@ class LiveTestView:
                     self._stream_error = f"GET {self._stream_url} answered {stream.status_code}: {body.decode(errors='replace')[:300]}"
                     return
                 self._stream = stream
-                if not self._connected:
-                    self.document.mark_connected()  # fastapi-live.js markConnected()
-                    self._connected = True
-                    self._changes.notify()
+                self.document.mark_connected()
+                self._connected = True
+                self._changes.notify()
                 decoder = SSEDecoder()
                 async for chunk in stream.chunks():
                     for message in decoder.feed(chunk):
-                        self._on_message(message)
+                        failures = 0
+                        await self._on_message(message)
                 self._stream = None
                 await stream.aclose()
-                if self._closed or self.session.closed:
+                if self._closed or self.redirect is not None:
                     return
-                # The server closed the stream (a reader too far behind): htmx reconnects
-                # with Last-Event-ID, and the session replays or resyncs.
-                reconnects += 1
-                if reconnects > _RECONNECTS:
-                    self._stream_error = f"the live stream of {self.url} closed {reconnects} times"
+                # The server closed the stream (a reader too far behind, or the session is
+                # gone): htmx reconnects with Last-Event-ID; the session replays, resyncs,
+                # or the server remounts the page.
+                failures += 1
+                if failures > _RECONNECTS:
+                    self._stream_error = f"the live stream of {self.url} closed {failures} times in a row"
                     return
         except asyncio.CancelledError:
             raise
@@ -198,9 +204,11 @@ class LiveTestView:
             self._stream_ended = True
             self._changes.notify()
 
-    def _on_message(self, message: SSEMessage) -> None:
-        if message.event and message.event != "message":
-            # A named message is a DOM event on the root; it carries push_event payloads.
+    async def _on_message(self, message: SSEMessage) -> None:
+        if message.event == REMOUNT_EVENT:
+            await self._recover(message.data)
+        elif message.event and message.event != "message":
+            # Any other named message is a DOM event on the root: a push_event payload.
             try:
                 payload: Any = json.loads(message.data)
             except ValueError:
@@ -212,11 +220,36 @@ class LiveTestView:
             self._applied_id = int(message.id)
         self._changes.notify()
 
+    async def _recover(self, fresh: str) -> None:
+        """fastapi-live.js recover(): the server remounted the page under the same token. The
+        forms send their recovery events first, then the fresh render is applied, then the
+        replies to those events."""
+        deferred: list[str] = []
+        for form in self.document.select("form[id]", self.document.root()):
+            recover_event = form.attrs.get(ATTR_AUTO_RECOVER)
+            event = recover_event or form.attrs.get("data-live-change")
+            if recover_event == "ignore" or not event:
+                continue
+            body = urlencode(form_data(self.document, form)).encode()
+            response, _ = await self._send(event, body, self._event_headers(event, "application/x-www-form-urlencoded"))
+            if response.status_code == 200:
+                deferred.append(response.text)
+        self.apply(fresh)
+        for text in deferred:
+            self.apply(text)
+        session = find_session(self.client.app, self._token)
+        if session is not None:
+            self.session = session
+        self.remounts += 1
+
     def apply(self, text: str) -> None:
         """Apply a stream message or an event reply, then run its client operations."""
         for op in self.document.apply(text):
             if op.kind == "push":
                 self.push_events.append((op.name, op.payload))
+            elif op.kind == "error":
+                self.server_errors.append(op.payload)
+                self.document.show_server_error()
             elif op.kind in ("redirect", "navigate"):
                 if self.redirect is None:
                     self.redirect = op
@@ -226,11 +259,22 @@ class LiveTestView:
         if self._reader_error is not None:
             error, self._reader_error = self._reader_error, None
             raise LiveTestError(f"applying an update from the live stream of {self.url} failed: {error!r}") from error
-        if self._stream_error is not None and not self._closed and not self.session.closed:
-            raise LiveTestError(self._stream_error)
+        if len(self.server_errors) > self._reported_errors:
+            new = self.server_errors[self._reported_errors :]
+            self._reported_errors = len(self.server_errors)
+            raise LiveTestError(
+                f"{self.view_name} failed on the server while handling a message; the page shows its error state\n"
+                "Expected: handlers (handle_info, handle_async, hooks) that do not raise\n"
+                f"Got: {new!r}; the traceback is in the log of the 'fastapi_live' logger"
+            )
+        if self._stream_error is not None and not self._closed:
+            stream_error, self._stream_error = self._stream_error, None
+            raise LiveTestError(stream_error)
 
     async def sync(self, timeout: float) -> None:
         """Wait until every frame the session has sent so far is applied to the DOM."""
+        # When the session is gone, the stream reconnects and the server remounts the page.
+        await self.live_session(timeout)
         # The session numbers its frames; its newest number is what the stream must reach.
         target = self.session._frame_id
         if self._closed or self.session.closed or self._applied_id >= target:
@@ -243,6 +287,13 @@ class LiveTestView:
                 f"the live stream of {self.url} did not deliver frame {target} within {timeout} s\n"
                 f"Expected: every frame the session sent\nGot: frames up to {self._applied_id}"
             )
+
+    async def live_session(self, timeout: float) -> LiveSession:
+        """The page's session; when it is gone, the one the server remounts the page with."""
+        if not self._closed and self.session.closed and self.redirect is None:
+            await self._changes.wait_until(lambda: not self.session.closed or self._stream_ended or self.redirect is not None, timeout)
+            self.raise_stream_errors()
+        return self.session
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         return await self._changes.wait_until(predicate, timeout)
@@ -266,6 +317,32 @@ class LiveTestView:
         return (root.html if root is not None else self.document.html()) or ""
 
     # -- events ------------------------------------------------------------------------------------------
+    def _event_headers(self, event: str, content_type: str, source: LexborNode | None = None) -> list[tuple[str, str]]:
+        # What the browser sends: htmx's headers for a bound element, fetch()'s for pushEvent,
+        # and the Origin / Sec-Fetch-Site pair the server checks against cross-site posts.
+        headers = [
+            (TOKEN_HEADER, self._token),
+            (EVENT_HEADER, event),
+            ("hx-request", "true"),
+            ("content-type", content_type),
+            ("origin", self.client.base_url),
+            ("sec-fetch-site", "same-origin"),
+        ]
+        if source is not None:
+            described = _source_header(source)
+            headers += [
+                ("hx-source", described),
+                ("hx-target", described),
+                ("hx-current-url", self.client.base_url + self.url),
+                ("accept", _EVENT_ACCEPT),
+            ]
+        return headers
+
+    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[ClientResponse, BaseException | None]:
+        with _ServerErrors() as errors:
+            response = await self.client.request("POST", self._event_url, headers=headers, content=body)
+        return response, errors.exception
+
     async def post_event(
         self,
         event: str,
@@ -278,27 +355,19 @@ class LiveTestView:
     ) -> str:
         """POST an event as the browser does; apply the reply; return the page's HTML."""
         self.require_usable(f"send event {event!r}")
-        headers = [(TOKEN_HEADER, self._token), (EVENT_HEADER, event), ("hx-request", "true")]
         if form is not None:
-            described = _source_header(source) if source is not None else "body"
-            headers += [
-                ("hx-source", described),
-                ("hx-target", described),
-                ("hx-current-url", self.client.base_url + self.url),
-                ("accept", _EVENT_ACCEPT),
-            ]
             body = urlencode(form).encode()
-            headers.append(("content-type", "application/x-www-form-urlencoded"))
+            headers = self._event_headers(event, "application/x-www-form-urlencoded", source if source is not None else self.root())
         else:
             body = json.dumps(payload if payload is not None else {}, default=str).encode()
-            headers.append(("content-type", "application/json"))
-        with _ServerErrors() as errors:
-            response = await self.client.request("POST", self._event_url, headers=headers, content=body)
+            headers = self._event_headers(event, "application/json")
+        response, cause = await self._send(event, body, headers)
         if response.status_code != 200:
-            raise _event_error(self, event, response.status_code, response.text, source, sent_as) from errors.exception
+            raise _event_error(self, event, response.status_code, response.text, source, sent_as) from cause
         reply = response.header(REPLY_HEADER)
         if reply:
             self.replies.append(json.loads(reply))
+        self.document.clear_server_error()
         self.apply(response.text)
         await self.sync(timeout)
         return self.html()
