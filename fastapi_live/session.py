@@ -644,6 +644,9 @@ class LiveSession:
             return
         self.closed = True
         self._cancel_timer()
+        drainer = self._drainer
+        if drainer is not None and drainer is not asyncio.current_task():
+            drainer.cancel()  # a handler still running belongs to the session too
         for task, _ in self._tasks.values():
             task.cancel()
         self._tasks.clear()
