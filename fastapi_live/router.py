@@ -27,11 +27,11 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Match
 
+from .cluster import Cluster, RedisDirectory
 from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneError, TokenError
 from .lifecycle import HALT, callable_name, check_signal, maybe_await
 from .pubsub import PubSub, create_pubsub
 from .rendering import LiveExtension, PageTemplate, TemplateHelpers, push_element
-from .cluster import Cluster, RedisDirectory
 from .session import Connection, LiveSession, SessionConfig, SessionManager
 from .tokens import PageToken, TokenSigner
 from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, encode_message, parse_last_event_id

@@ -6,6 +6,7 @@ import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from .exceptions import TokenError
 
@@ -45,6 +46,10 @@ class TokenSigner:
             raise TokenError("expired", "expired page token: reload the page") from None
         except BadSignature:
             raise TokenError("invalid", "invalid page token: bad signature") from None
+        if not _canonical(raw):
+            # Base64 lets a few characters vary without changing the bytes; only the exact
+            # token that was issued is accepted.
+            raise TokenError("invalid", "invalid page token: not in the form it was issued in")
         if not (isinstance(payload, list) and len(payload) == 5 and all(isinstance(p, (str, int)) for p in payload)):
             raise TokenError("invalid", "invalid page token: malformed payload")
         version, session_id, view, bound_browser, url = payload
@@ -53,3 +58,11 @@ class TokenSigner:
         if browser_id is None or not hmac.compare_digest(str(bound_browser), browser_id):
             raise TokenError("foreign", "foreign page token: it was issued to another browser session")
         return PageToken(str(session_id), str(view), str(bound_browser), str(url))
+
+
+def _canonical(raw: str) -> bool:
+    segments = raw.lstrip(".").split(".")
+    try:
+        return all(base64_encode(base64_decode(segment)).decode() == segment for segment in segments)
+    except Exception:  # not base64 at all: the signature check already refused such tokens
+        return False

@@ -106,3 +106,20 @@ def test_the_salt_separates_page_tokens_from_other_signed_values(signer):
     other = URLSafeTimedSerializer(SECRET, salt="login-cookie").dumps([TOKEN_VERSION, "s", "V", "browser-a", "/"])
     with pytest.raises(TokenError, match="bad signature"):
         signer.verify(other, browser_id="browser-a")
+
+
+def test_an_equivalent_but_non_canonical_encoding_is_refused():
+    from itsdangerous.encoding import base64_decode
+
+    signer = TokenSigner("secret")
+    raw = signer.sign(PageToken("sid", "View", "browser", "/page"))
+    signature = raw.rsplit(".", 1)[1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twins = [
+        raw[:-1] + c for c in alphabet if c != raw[-1] and base64_decode(signature[:-1] + c) == base64_decode(signature)
+    ]
+    assert twins, "this signature length leaves no spare bits; the test needs another token"
+    for twin in twins:
+        with pytest.raises(TokenError, match="not in the form it was issued in"):
+            signer.verify(twin, browser_id="browser")
+    assert signer.verify(raw, browser_id="browser").session_id == "sid"

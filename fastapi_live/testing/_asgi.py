@@ -1,9 +1,8 @@
-"""An in-process ASGI driver that can read endless responses (SSE) while they stream.
+"""An in-process ASGI driver that reads responses while they stream, lifespan included."""
 
-httpx's ``ASGITransport`` collects a whole response before returning it, so it never
-returns from an event stream. This driver runs each request as a task of the running
-loop, hands body chunks over as they are sent, and disconnects when asked.
-"""
+# httpx's ASGITransport collects a whole response before returning it, so it never returns
+# from an event stream. Here each request is a task of the running loop whose body chunks
+# are handed over as they are sent, and a disconnect is one call away.
 
 from __future__ import annotations
 
@@ -25,7 +24,12 @@ _CLOSE_TIMEOUT = 5.0
 
 @dataclass(slots=True)
 class ClientResponse:
-    """A complete HTTP response from the app: status, headers (lower-case names) and body."""
+    """A complete HTTP response from the app: status, headers (lower-case names) and body.
+
+    >>> response = await client.get("/login?user=alice")
+    >>> response.status_code, response.header("location")
+    (303, '/dashboard/acme')
+    """
 
     status_code: int
     headers: list[tuple[str, str]]
@@ -36,7 +40,7 @@ class ClientResponse:
         return self.content.decode("utf-8", errors="replace")
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        """The first header called ``name`` (any case), or ``default``."""
+        """The first header called ``name`` (any case), or ``default``: ``response.header("Location")``."""
         name = name.lower()
         return next((value for key, value in self.headers if key == name), default)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from ..router import LiveRouter
 from ..session import LiveSession
 from ._asgi import ASGIDriver, ClientResponse
-from ._errors import PendingTasksWarning
+from ._errors import LiveTestError, PendingTasksWarning
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -128,7 +128,10 @@ class LiveTestClient:
         await self.aclose()
 
     async def close_views(self) -> list[str]:
-        """Close this client's open views; returns the pending-task warnings, not yet emitted."""
+        """Close this client's open views; returns the pending-task warnings, not yet emitted.
+
+        >>> messages = await client.close_views()
+        """
         messages: list[str] = []
         for view in list(self._views):
             messages.extend(await view.shutdown_messages())
@@ -136,7 +139,10 @@ class LiveTestClient:
         return messages
 
     async def aclose(self) -> None:
-        """Close the views, run the lifespan shutdown, then warn about cancelled tasks."""
+        """Close the views, run the lifespan shutdown, then warn about cancelled tasks.
+
+        >>> await client.aclose()  # what leaving ``async with LiveTestClient(app)`` does
+        """
         messages = await self.close_views()
         if self._started:
             self._started = False
@@ -154,7 +160,10 @@ class LiveTestClient:
         json: Any = None,
         content: bytes | None = None,
     ) -> ClientResponse:
-        """Send a request with this client's cookies and keep the cookies it sets."""
+        """Send a request with this client's cookies and keep the cookies it sets.
+
+        >>> await client.request("POST", "/api/notifications", json={"user": "alice", "message": "hi"})
+        """
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
         body = b""
         if content is not None:
@@ -175,13 +184,19 @@ class LiveTestClient:
         return response
 
     async def get(self, url: str, *, headers: Headers | None = None) -> ClientResponse:
-        """``GET url``: e.g. a login route that sets a session cookie."""
+        """``GET url``: e.g. a login route that sets a session cookie.
+
+        >>> await client.get("/login?user=alice")
+        """
         return await self.request("GET", url, headers=headers)
 
     async def post(
         self, url: str, *, data: Mapping[str, Any] | None = None, json: Any = None, headers: Headers | None = None
     ) -> ClientResponse:
-        """``POST url`` with a form (``data=``) or a JSON body (``json=``)."""
+        """``POST url`` with a form (``data=``) or a JSON body (``json=``).
+
+        >>> await client.post("/api/notifications", json={"user": "alice", "message": "hi"})
+        """
         return await self.request("POST", url, headers=headers, data=data, json=json)
 
     # -- cookies ------------------------------------------------------------------------------------
@@ -206,4 +221,8 @@ class LiveTestClient:
         """``url`` relative to this client's host: absolute URLs to it become paths."""
         if url.startswith(self.base_url):
             url = url[len(self.base_url) :] or "/"
+        elif "://" in url.split("?", 1)[0]:
+            raise LiveTestError(
+                f"cannot request {url!r}: the test client serves only its app\nExpected: a path, or a URL under {self.base_url}\nGot: {url!r}"
+            )
         return url if url.startswith("/") else "/" + url

@@ -1,9 +1,7 @@
-"""The test browser's DOM: the page parsed with selectolax (lexbor, an HTML5 parser) and
-updated with the swap semantics of htmx 4 and ``static/fastapi-live.js``.
+"""The test browser's DOM: the page parsed by selectolax, updated as htmx 4 and fastapi-live.js do."""
 
-selectolax is a test-time dependency only, so it is imported lazily and its absence is
-reported with the extra to install.
-"""
+# selectolax (lexbor, a WHATWG HTML5 parser) is a test-time dependency: it is imported when
+# a document is first made, and its absence names the extra to install.
 
 from __future__ import annotations
 

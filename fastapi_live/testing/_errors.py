@@ -13,11 +13,20 @@ class LiveTestError(LiveError, AssertionError):
     """A test expectation about a live page failed: an element, an event, a wait.
 
     It is an ``AssertionError`` too, so pytest reports it as a failed assertion.
+
+    >>> with pytest.raises(LiveTestError, match="matched no element"):
+    ...     element(view, "#missing")
     """
 
 
 class EventFailedError(LiveTestError):
-    """The server refused or failed an event: ``status_code``, ``detail`` and field ``errors``."""
+    """The server refused or failed an event: ``status_code``, ``detail`` and field ``errors``.
+
+    >>> with pytest.raises(EventFailedError) as failed:
+    ...     await render_click(view, "inc", {"by": "many"})
+    >>> failed.value.errors[0]["loc"]
+    ['by']
+    """
 
     def __init__(self, message: str, *, status_code: int, detail: Any = None, errors: list[Any] | None = None) -> None:
         super().__init__(message)
@@ -30,6 +39,10 @@ class LiveRedirect(LiveError):
     """The page redirected instead of mounting; ``to`` is where it sent the browser.
 
     Pass it to ``follow_redirect`` to open the page it names.
+
+    >>> with pytest.raises(LiveRedirect) as redirected:
+    ...     await live(client, "/private")
+    >>> view, html = await follow_redirect(redirected.value)
     """
 
     def __init__(self, message: str, *, to: str, client: Any = None) -> None:
@@ -39,7 +52,11 @@ class LiveRedirect(LiveError):
 
 
 class PendingTasksWarning(UserWarning):
-    """A live view was closed while its async tasks were still running."""
+    """A live view was closed while its async tasks were still running; they were cancelled.
+
+    >>> with pytest.warns(PendingTasksWarning, match="assign_async"):
+    ...     await view.close()
+    """
 
 
 def pending_tasks_message(view_name: str, url: str, pending: list[str]) -> str:

@@ -1,9 +1,8 @@
-"""What a browser sends for an event: the bound element, its form's values and ``hx-vals``.
+"""What a browser sends for an event: the bound element's form values and ``hx-vals``."""
 
-Follows htmx 4's request building (``collectFormData``: the element's form, or its named
-descendants, the submitter, ``hx-include``, then ``hx-vals``) and the HTML rules for which
-controls a form submits (disabled, unchecked, selected options).
-"""
+# Follows htmx 4's request building (collectFormData: the element's form or its named
+# descendants, the submitter, hx-include, then hx-vals) and the HTML rules for which
+# controls a form submits (disabled, unchecked, selected options).
 
 from __future__ import annotations
 

@@ -466,8 +466,9 @@ async def open_view(
     """GET a live page, find its session, open its stream; returns the view and its first HTML."""
     path = client.path_of(path)
     response = await client.get(path)
-    if 300 <= response.status_code < 400 and response.header("location"):
-        to = client.path_of(response.header("location") or "/")
+    location = response.header("location")
+    if 300 <= response.status_code < 400 and location:
+        to = location[len(client.base_url) :] or "/" if location.startswith(client.base_url) else location
         for cleanup in cleanups:
             await cleanup()
         if owns_client:

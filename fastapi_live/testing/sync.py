@@ -65,6 +65,7 @@ class SyncLiveTestClient:
         self.close()
 
     def open(self) -> None:
+        """Start the loop thread and the lifespan (``with`` does it): ``client.open()``."""
         if self._portal is not None:
             return
         self._portal_context = start_blocking_portal("asyncio")
@@ -81,7 +82,10 @@ class SyncLiveTestClient:
         return client
 
     def close(self) -> None:
-        """Close the views and the lifespan, stop the loop, then warn about cancelled tasks."""
+        """Close the views and the lifespan, stop the loop, then warn about cancelled tasks.
+
+        >>> client.close()  # what leaving ``with SyncLiveTestClient(app)`` does
+        """
         if self._portal is None or self._client is None:
             return
         client = self._client
@@ -99,6 +103,7 @@ class SyncLiveTestClient:
 
     @property
     def is_open(self) -> bool:
+        """Whether the loop runs: ``assert client.is_open``."""
         return self._portal is not None
 
     @property
@@ -113,29 +118,42 @@ class SyncLiveTestClient:
     @overload
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` (sync or async) on the client's loop and wait for its result."""
+        """Run ``fn`` (sync or async) on the client's loop and wait for its result.
+
+        >>> client.call(router.publish, "notifications:alice", NewNotification(1, "hi"))
+        """
         if self._portal is None:
             raise LiveTestError("the SyncLiveTestClient is not open\nExpected: with SyncLiveTestClient(app) as client: ...\nGot: a closed client")
         return self._portal.call(functools.partial(fn, *args, **kwargs))
 
     @property
     def cookies(self) -> dict[str, str]:
+        """The cookie jar: ``client.cookies["user"]``."""
         return self.client.cookies
 
     def request(self, method: str, url: str, **kwargs: Any) -> ClientResponse:
-        """Send a request with this client's cookies (see ``LiveTestClient.request``)."""
+        """Send a request with this client's cookies (see ``LiveTestClient.request``).
+
+        >>> client.request("GET", "/login?user=alice")
+        """
         response: ClientResponse = self.call(self.client.request, method, url, **kwargs)
         return response
 
     def get(self, url: str, **kwargs: Any) -> ClientResponse:
+        """``GET url``: ``client.get("/login?user=alice")``."""
         return self.request("GET", url, **kwargs)
 
     def post(self, url: str, **kwargs: Any) -> ClientResponse:
+        """``POST url``: ``client.post("/api/notifications", json={...})``."""
         return self.request("POST", url, **kwargs)
 
 
 class SyncLiveTestView:
-    """A ``LiveTestView`` for sync tests; pass it to the verbs of ``fastapi_live.testing.sync``."""
+    """A ``LiveTestView`` for sync tests; pass it to the verbs of ``fastapi_live.testing.sync``.
+
+    >>> view, html = live(client, "/counter")
+    >>> html = render_click(view, "#inc")
+    """
 
     def __init__(self, view: LiveTestView, client: SyncLiveTestClient, owns_client: bool) -> None:
         self.view = view
@@ -174,7 +192,10 @@ class SyncLiveTestView:
         return self.client.call(fn, *args, **kwargs)
 
     def close(self) -> None:
-        """Close the view like closing its tab; warns when async tasks were still running."""
+        """Close the view like closing its tab; warns when async tasks were still running.
+
+        >>> view.close()
+        """
         for message in self.close_blocking():
             warnings.warn(PendingTasksWarning(message), stacklevel=2)
 
@@ -192,7 +213,10 @@ class SyncLiveTestView:
 
 
 class SyncElement:
-    """An ``Element`` of a sync view."""
+    """An ``Element`` of a sync view, from ``element(view, selector, text=None)``.
+
+    >>> html = render_click(element(view, "button", text="Dismiss"))
+    """
 
     def __init__(self, view: SyncLiveTestView, element: Element) -> None:
         self.view = view
