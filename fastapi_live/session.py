@@ -187,6 +187,11 @@ class LiveSession:
         self._staged: list[tuple[str, Any, Any]] | None = None
 
     @property
+    def last_frame_id(self) -> int:
+        """The id of the newest frame this session emitted on its stream."""
+        return self._frame_id
+
+    @property
     def version(self) -> int:
         """The version of the latest render; fragments carry it so stale ones are dropped."""
         return self._version

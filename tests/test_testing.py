@@ -16,16 +16,22 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 
-from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, live
+from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, element, live, render_click
 from fastapi_live.testing._asgi import ASGIDriver
 from fastapi_live.testing._dom import LiveDocument, SwapSpec, css_escape, parse_attribute_object
 from fastapi_live.testing._forms import form_data, js_string, key_filter, request_params
 from fastapi_live.testing._sse import SSEDecoder
 from tests.support.testing_plugin import PLUGIN, plugins
+from tests.support.views.toolkit_views import make_toolkit_app
 
 pytest_plugins = [*plugins(), "pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def toolkit_app():
+    return make_toolkit_app()[0]
 
 
 # -- SSE ----------------------------------------------------------------------------------------------
@@ -291,7 +297,7 @@ async def test_live_refuses_pages_that_are_not_live():
         await live(app, "/page")
     with pytest.raises(LiveRedirect, match=r"GET /login redirected to '/page' \(303\)"):
         await live(app, "/login")
-    with pytest.raises(LiveTestError, match=r"live\(\) takes an ASGI app .*\nGot: 'not an app'"):
+    with pytest.raises(LiveTestError, match=r"live\(\) needs the app to open the page in\nExpected: an ASGI app .*\nGot: 'not an app'"):
         await live("not an app", "/")
 
 
@@ -336,6 +342,10 @@ def test_the_plugin_closes_open_views_and_warns_about_running_tasks(pytester, mo
                 view, _ = await live(live_client, "/tasks?mode=quick")
                 assert "quick: report ready" in await render_async(view)
 
+            async def test_failed_before_waiting(live_client):
+                await live(live_client, "/tasks")
+                assert False, "the failure is the news, not the running tasks"
+
             def test_waited_sync():
                 view, _ = live_sync.live(make_toolkit_app()[0], "/tasks?mode=quick")
                 assert "quick: report ready" in live_sync.render_async(view)
@@ -347,9 +357,19 @@ def test_the_plugin_closes_open_views_and_warns_about_running_tasks(pytester, mo
     if plugins():
         arguments += ["-p", PLUGIN]
     result = pytester.runpytest_subprocess(*arguments, timeout=120)
-    result.assert_outcomes(passed=6, errors=5)
+    result.assert_outcomes(passed=6, failed=1, errors=5)
     output = result.stdout.str()
     assert output.count("PendingTasksWarning: Tasks (/tasks) was closed with async tasks still running: start_async('forever')") == 4
     assert re.search(r"ERROR at teardown of test_async_client_left_running", output)
     assert "html = await render_async(view)" in output
     assert "define a `live_app` fixture that returns it" in output
+
+
+async def test_a_bad_selector_and_a_closed_view_say_what_is_wrong(toolkit_app):
+    view, _ = await live(toolkit_app, "/settings")
+    with pytest.raises(LiveTestError, match=r"invalid CSS selector: .*\nExpected: a selector such as '#inc'.*\nGot: 'button\['"):
+        element(view, "button[")
+    await view.close()
+    with pytest.raises(LiveTestError, match=r"cannot render_click: the view of /settings is closed\nExpected: an open view"):
+        await render_click(view, "#leave")
+

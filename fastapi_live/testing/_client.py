@@ -26,7 +26,7 @@ Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 class Closable(Protocol):
     """An open view the pytest plugin closes when a test ends."""
 
-    def close_blocking(self) -> list[str]: ...
+    def _close_blocking(self) -> list[str]: ...
 
 
 _open: dict[int, Closable] = {}
@@ -50,7 +50,7 @@ def close_open_views() -> list[str]:
         _open.clear()
     messages: list[str] = []
     for view in views:
-        messages.extend(view.close_blocking())
+        messages.extend(view._close_blocking())
     return messages
 
 
@@ -134,7 +134,7 @@ class LiveTestClient:
         """
         messages: list[str] = []
         for view in list(self._views):
-            messages.extend(await view.shutdown_messages())
+            messages.extend(await view._shutdown_messages())
         self._views.clear()
         return messages
 

@@ -44,14 +44,22 @@ _SPEC_PAIR = re.compile(r"""(?:"([^"]+)"|'([^']+)'|([^\s,:]+))(?:\s*:\s*(?:"([^"
 _SWAP_ALIASES = {"before": "beforebegin", "after": "afterend", "prepend": "afterbegin", "append": "beforeend"}
 
 
+MINIMUM_SELECTOLAX = (1, 0, 2)  # moving nodes (insert_*(..., move=True)) works from 1.0.2
+
+
 def require_selectolax() -> type[LexborHTMLParser]:
     """The lexbor parser class, or a ``MissingDependencyError`` naming the extra to install."""
     try:
+        import selectolax
         from selectolax.lexbor import LexborHTMLParser
     except ImportError:  # pragma: no cover - reason: the test extra is always installed in this repository
+        raise MissingDependencyError("selectolax must be installed to use fastapi_live.testing: pip install 'fastapi-live[test]'") from None
+    version = tuple(int(part) for part in re.findall(r"\d+", str(getattr(selectolax, "__version__", "0")))[:3])
+    if version < MINIMUM_SELECTOLAX:  # pragma: no cover - reason: the installed version is recent enough
         raise MissingDependencyError(
-            "selectolax must be installed to use fastapi_live.testing: pip install 'fastapi-live[test]'"
-        ) from None
+            f"selectolax>={'.'.join(map(str, MINIMUM_SELECTOLAX))} must be installed to use fastapi_live.testing, "
+            f"found {selectolax.__version__}: pip install -U 'fastapi-live[test]'"
+        )
     return LexborHTMLParser
 
 
@@ -187,7 +195,7 @@ class LiveDocument:
     def require_root(self) -> LexborNode:
         root = self.root()
         if root is None:
-            raise LiveTestError(f"the page no longer has a live container: no element with {ATTR_ROOT}")
+            raise LiveTestError(f"the page no longer has a live container\nExpected: an element with {ATTR_ROOT}\nGot: none")
         return root
 
     def root_html(self) -> str:
@@ -204,7 +212,9 @@ class LiveDocument:
                 return self.tree.css(selector)
             return scope.css(selector)
         except Exception as exc:  # selectolax raises its own error type for a bad selector
-            raise LiveTestError(f"invalid CSS selector {selector!r}: {exc}\nExpected a selector such as '#inc', 'button.save' or 'form#settings'") from None
+            raise LiveTestError(
+                f"invalid CSS selector: {exc}\nExpected: a selector such as '#inc', 'button.save' or 'form#settings'\nGot: {selector!r}"
+            ) from None
 
     def by_id(self, dom_id: str) -> LexborNode | None:
         return self.tree.css_first(f'[id="{_attribute_string(dom_id)}"]')

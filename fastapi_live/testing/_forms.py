@@ -255,7 +255,7 @@ def hx_vals(document: LiveDocument, node: LexborNode) -> dict[str, Any]:
     try:
         return parse_attribute_object(raw)
     except ValueError as exc:
-        raise LiveTestError(f"malformed hx-vals on the element: {exc}\nGot: {raw!r}") from None
+        raise LiveTestError(f"malformed hx-vals on the element: {exc}\nExpected: a JSON object\nGot: {raw!r}") from None
 
 
 def request_params(document: LiveDocument, bound: LexborNode, submitter: LexborNode | None = None) -> Pairs:

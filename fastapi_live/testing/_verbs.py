@@ -52,7 +52,9 @@ def _client_for(app_or_client: Any, verb: str) -> tuple[LiveTestClient, bool]:
     if isinstance(app_or_client, LiveTestClient):
         return app_or_client, False
     if isinstance(app_or_client, (LiveTestView, Element)) or not callable(app_or_client):
-        raise LiveTestError(f"{verb}() takes an ASGI app (e.g. your FastAPI app) or a LiveTestClient\nGot: {app_or_client!r}")
+        raise LiveTestError(
+            f"{verb}() needs the app to open the page in\nExpected: an ASGI app (e.g. your FastAPI app) or a LiveTestClient\nGot: {app_or_client!r}"
+        )
     return LiveTestClient(app_or_client, lifespan=False), True
 
 
@@ -115,7 +117,7 @@ async def live_isolated(
     query = urlencode(list(params.items()), doseq=True) if params else ""
     cleanups = [router.manager.close_all, *([client.aclose] if owned else [])]
     opened, html = await open_view(isolated_client, "/" + (f"?{query}" if query else ""), timeout=timeout, owns_client=True, cleanups=cleanups)
-    opened.redirect_client = client
+    opened._redirect_client = client
     return opened, html
 
 
@@ -125,10 +127,10 @@ def render(target: LiveTestView | Element) -> str:
     >>> assert "Count: 3" in render(view)
     """
     if isinstance(target, Element):
-        target.view.raise_stream_errors()
+        target.view._raise_stream_errors()
         return target.resolve().html or ""
-    target.raise_stream_errors()
-    return target.html()
+    target._raise_stream_errors()
+    return target._html()
 
 
 async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -138,8 +140,8 @@ async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> 
     >>> html = await render_async(view)
     >>> assert "Acme Corp" in html
     """
-    view.require_usable("render_async")
-    session = await view.live_session(timeout)
+    view._require_usable("render_async")
+    session = await view._live_session(timeout)
     try:
         await asyncio.wait_for(session.wait_idle(), timeout)
     except TimeoutError:
@@ -150,8 +152,8 @@ async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> 
             "Expected: every assign_async / start_async / stream_async task to finish\n"
             f"Got: still pending: {pending}. Raise the limit with render_async(view, timeout=...) if they are just slow"
         ) from None
-    await view.sync(timeout)
-    return view.html()
+    await view._sync(timeout)
+    return view._html()
 
 
 def element(view: LiveTestView, selector: str, text: str | re.Pattern[str] | None = None) -> Element:
@@ -190,7 +192,7 @@ def _looks_like_selector(text: str) -> bool:
 
 def _node_or_event(view: LiveTestView, text: str, verb: str) -> LexborNode | None:
     try:
-        found = view.document.select(text, view.document.root())
+        found = view._document.select(text, view._document.root())
     except LiveTestError:
         return None  # not a CSS selector: an event name
     if not found:
@@ -208,12 +210,12 @@ def _node_or_event(view: LiveTestView, text: str, verb: str) -> LexborNode | Non
 def _binding(view: LiveTestView, node: LexborNode, kind: str) -> LexborNode | None:
     attribute = f"data-live-{kind}"
     if kind in _BUBBLING:
-        return view.document.closest(node, lambda n: attribute in n.attrs)
+        return view._document.closest(node, lambda n: attribute in n.attrs)
     return node if attribute in node.attrs else None
 
 
 def _field_named(view: LiveTestView, form: LexborNode, name: str) -> LexborNode | None:
-    return next((n for n in form_elements(view.document, form) if n.attrs.get("name") == name and not is_disabled(n)), None)
+    return next((n for n in form_elements(view._document, form) if n.attrs.get("name") == name and not is_disabled(n)), None)
 
 
 def _set_value(pairs: Pairs, key: str, value: Any) -> None:
@@ -230,7 +232,7 @@ def _set_value(pairs: Pairs, key: str, value: Any) -> None:
 
 
 def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Values, verb: str) -> None:
-    allowed = [*field_names(view.document, form), *hx_vals(view.document, bound), "_target"]
+    allowed = [*field_names(view._document, form), *hx_vals(view._document, bound), "_target"]
     for key in values:
         if key not in allowed:
             raise LiveTestError(
@@ -246,13 +248,13 @@ def _check_required(view: LiveTestView, bound: LexborNode, submitter: LexborNode
         validate = setting == "true"
     else:
         validate = bound.tag == "form" and "novalidate" not in bound.attrs and not (submitter is not None and "formnovalidate" in submitter.attrs)
-    form = form_owner(view.document, bound)
+    form = form_owner(view._document, bound)
     if not validate or form is None:
         return
     sent: dict[str, list[str]] = {}
     for key, value in pairs:
         sent.setdefault(key, []).append(value)
-    for control in form_elements(view.document, form):
+    for control in form_elements(view._document, form):
         name = control.attrs.get("name")
         if not name or "required" not in control.attrs or is_disabled(control) or control.tag not in ("input", "select", "textarea"):
             continue
@@ -267,7 +269,7 @@ def _check_required(view: LiveTestView, bound: LexborNode, submitter: LexborNode
 
 
 async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Values, timeout: float) -> str:
-    document = view.document
+    document = view._document
     submitter: LexborNode | None = None
     event_target = node
     form: LexborNode | None = None
@@ -304,16 +306,16 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         if key is None:
             raise LiveTestError(f"{verb}() needs the key that was pressed\nExpected: {verb}(..., {{'key': 'Enter'}})\nGot: {dict(values)!r}")
         if wanted is not None and js_string(key) != wanted:
-            return view.html()  # the trigger's key filter ignores other keys: nothing is sent
+            return view._html()  # the trigger's key filter ignores other keys: nothing is sent
         set_pair(pairs, "key", js_string(key))
         if has_value_property(bound) and not bound.attrs.get("name"):
             set_pair(pairs, "value", control_value(bound))
-    if kind == "change" and event_target.attrs.get("name") and event_target is not form:
+    if kind == "change" and event_target.attrs.get("name") and (form is None or event_target.mem_id != form.mem_id):
         set_pair(pairs, "_target", event_target.attrs.get("name") or "")
     for key, value in values.items():
         _set_value(pairs, key, value)
     _check_required(view, bound, submitter, pairs, event, verb)
-    return await view.post_event(event, form=pairs, source=bound, timeout=timeout)
+    return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
 
 
 async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, values: Values | None, timeout: float) -> str:
@@ -322,19 +324,19 @@ async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, valu
         if isinstance(second, Mapping) and values is None:
             values, second = second, None
         if second is not None:
-            raise LiveTestError(f"{verb}(element, values) takes the values as its second argument\nGot: {second!r}")
-        target.view.require_usable(verb)
+            raise LiveTestError(f"{verb}(element, values) takes the values as its second argument\nExpected: a mapping such as {{'by': 2}}\nGot: {second!r}")
+        target.view._require_usable(verb)
         return await _from_node(target.view, kind, verb, target.resolve(), dict(values or {}), timeout)
     if not isinstance(target, LiveTestView):
         raise LiveTestError(f"{verb}() takes a view or an element\nExpected: {verb}(view, '#id') or {verb}(element(view, '#id'))\nGot: {target!r}")
     if not isinstance(second, str) or not second:
         raise LiveTestError(f"{verb}(view, ...) needs a selector or an event name\nExpected: {verb}(view, '#save') or {verb}(view, 'save')\nGot: {second!r}")
-    target.require_usable(verb)
+    target._require_usable(verb)
     node = _node_or_event(target, second, verb)
     if node is not None:
         return await _from_node(target, kind, verb, node, dict(values or {}), timeout)
     note = f"{second!r} matched no element, so it was sent as an event name" if _looks_like_selector(second) else ""
-    return await target.post_event(second, payload=dict(values or {}), sent_as=note, timeout=timeout)
+    return await target._post_event(second, payload=dict(values or {}), sent_as=note, timeout=timeout)
 
 
 @overload
@@ -448,8 +450,8 @@ async def render_hook(target: LiveTestView | Element, event: str, values: Values
         view = target.view
     else:
         view = target
-    view.require_usable("render_hook")
-    return await view.post_event(event, payload=dict(values or {}), timeout=timeout)
+    view._require_usable("render_hook")
+    return await view._post_event(event, payload=dict(values or {}), timeout=timeout)
 
 
 async def send_info(view: LiveTestView, message: Any, *, timeout: float = DEFAULT_TIMEOUT) -> str:
@@ -457,13 +459,13 @@ async def send_info(view: LiveTestView, message: Any, *, timeout: float = DEFAUL
 
     >>> html = await send_info(view, NewNotification(id=1, message="hi"))
     """
-    view.require_usable("send_info")
-    session = await view.live_session(timeout)
+    view._require_usable("send_info")
+    session = await view._live_session(timeout)
     session.send_info(message)
     # A call queued behind the message returns once the message has been handled.
     await asyncio.wait_for(session.call(lambda socket: None), timeout)
-    await view.sync(timeout)
-    return view.html()
+    await view._sync(timeout)
+    return view._html()
 
 
 async def assert_push_event(view: LiveTestView, event: str, payload: Any = _MISSING, *, timeout: float = ASSERT_TIMEOUT) -> Any:
@@ -475,18 +477,18 @@ async def assert_push_event(view: LiveTestView, event: str, payload: Any = _MISS
     """
 
     def index() -> int | None:
-        for position, (name, received) in enumerate(view.push_events):
+        for position, (name, received) in enumerate(view._push_events):
             if name == event and (payload is _MISSING or received == payload):
                 return position
         return None
 
-    await view.wait_for(lambda: index() is not None or view.closed, timeout)
+    await view._wait_for(lambda: index() is not None or view.closed, timeout)
     position = index()
     if position is None:
         wanted = "" if payload is _MISSING else f" with payload {payload!r}"
-        got = ", ".join(f"{name} {received!r}" for name, received in view.push_events) or "no push events"
-        raise LiveTestError(f"expected {view.view_name} to push event {event!r}{wanted} within {timeout} s\nGot: {got}")
-    return view.push_events.pop(position)[1]
+        got = ", ".join(f"{name} {received!r}" for name, received in view._push_events) or "no push events"
+        raise LiveTestError(f"{view.view_name} did not push event {event!r}{wanted}\nExpected: the push within {timeout} s\nGot: {got}")
+    return view._push_events.pop(position)[1]
 
 
 def assert_reply(view: LiveTestView, payload: Any = _MISSING) -> Any:
@@ -495,11 +497,13 @@ def assert_reply(view: LiveTestView, payload: Any = _MISSING) -> Any:
     >>> await render_hook(view, "chart-ready", {})
     >>> assert_reply(view, {"points": 3})
     """
-    for position, received in enumerate(view.replies):
+    for position, received in enumerate(view._replies):
         if payload is _MISSING or received == payload:
-            return view.replies.pop(position)
+            return view._replies.pop(position)
     wanted = "a reply" if payload is _MISSING else f"the reply {payload!r}"
-    raise LiveTestError(f"expected {view.view_name} to send {wanted}\nGot: {view.replies or 'no replies'}")
+    raise LiveTestError(
+        f"{view.view_name} did not send {wanted}\nExpected: an event handler that returns it (to render_hook)\nGot: {view._replies or 'no replies'}"
+    )
 
 
 async def assert_redirect(view: LiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
@@ -508,12 +512,12 @@ async def assert_redirect(view: LiveTestView, to: str | None = None, *, timeout:
     >>> await render_click(view, "#logout")
     >>> await assert_redirect(view, "/login")
     """
-    await view.wait_for(lambda: view.redirect is not None or view.closed, timeout)
-    redirect = view.redirect
+    await view._wait_for(lambda: view._redirect is not None or view.closed, timeout)
+    redirect = view._redirect
     if redirect is None:
-        raise LiveTestError(f"expected {view.view_name} to redirect within {timeout} s\nGot: no redirect")
+        raise LiveTestError(f"{view.view_name} did not redirect\nExpected: socket.redirect(...) or socket.navigate(...) within {timeout} s\nGot: no redirect")
     if to is not None and redirect.name != to:
-        raise LiveTestError(f"expected {view.view_name} to redirect to {to!r}\nGot: a {redirect.kind} to {redirect.name!r}")
+        raise LiveTestError(f"{view.view_name} redirected elsewhere\nExpected: a redirect to {to!r}\nGot: a {redirect.kind} to {redirect.name!r}")
     return redirect.name
 
 
@@ -531,8 +535,8 @@ async def follow_redirect(redirect: LiveTestView | LiveRedirect, *, timeout: flo
             raise LiveTestError(f"cannot follow {redirect!r}: it does not know the app\nExpected: a LiveRedirect raised by live()\nGot: {client!r}")
     else:
         to = await assert_redirect(redirect, timeout=timeout)
-        client = redirect.redirect_client
-        await redirect.shutdown()  # the browser left the page: no warning, production cancels its tasks too
+        client = redirect._redirect_client
+        await redirect._shutdown()  # the browser left the page: no warning, production cancels its tasks too
     # A browser follows HTTP redirects on its own (a login route that redirects again).
     for _ in range(_MAX_REDIRECTS):
         try:

@@ -101,7 +101,7 @@ class LiveTestView:
         self.client = client
         self.url = url
         self.session = session
-        self.document = document
+        self._document = document
         self._token = root.attrs.get(ATTR_TOKEN) or ""
         self._event_url = client.path_of(root.attrs.get(ATTR_EVENT_URL) or "/_live/event")
         self._stream_url = client.path_of(root.attrs.get(ATTR_STREAM_URL) or "/_live/stream")
@@ -114,13 +114,13 @@ class LiveTestView:
         self._stream_ended = False
         self._stream_error: str | None = None
         self._reader_error: BaseException | None = None
-        self.push_events: list[tuple[str, Any]] = []
-        self.replies: list[Any] = []
-        self.server_errors: list[Any] = []
+        self._push_events: list[tuple[str, Any]] = []
+        self._replies: list[Any] = []
+        self._server_errors: list[Any] = []
         self._reported_errors = 0
-        self.remounts = 0
-        self.redirect: ClientOp | None = None
-        self.redirect_client = client
+        self._remounts = 0
+        self._redirect: ClientOp | None = None
+        self._redirect_client = client
         """The client a redirect is followed with (for an isolated view: the app's)."""
         self._closed = False
         self._owns_client = owns_client
@@ -132,6 +132,7 @@ class LiveTestView:
 
     @property
     def view_name(self) -> str:
+        """The ``LiveView`` class's name, as error messages show it."""
         return self.session.view_name
 
     @property
@@ -141,15 +142,24 @@ class LiveTestView:
 
     @property
     def closed(self) -> bool:
+        """Whether the view was closed (``view.close()``, its client's exit, or the test's end)."""
         return self._closed
 
+    @property
+    def remounts(self) -> int:
+        """How many times the server remounted the page after losing its session (and the
+        forms sent their recovery events)."""
+        return self._remounts
+
     # -- the stream ----------------------------------------------------------------------------------
-    async def connect(self, timeout: float) -> None:
+    async def _connect(self, timeout: float) -> None:
         self._reader = self._loop.create_task(self._read(), name=f"fastapi-live test stream {self.url}")
         connected = await self._changes.wait_until(lambda: self._connected or self._stream_ended, timeout)
-        self.raise_stream_errors()
+        self._raise_stream_errors()
         if not connected:
-            raise LiveTestError(f"the live stream of {self.url} did not open within {timeout} s\nExpected: GET {self._stream_url} to answer 200")
+            raise LiveTestError(
+                f"the live stream of {self.url} did not open\nExpected: GET {self._stream_url} to answer 200 within {timeout} s\nGot: no answer"
+            )
 
     def _stream_headers(self) -> list[tuple[str, str]]:
         headers = [
@@ -174,10 +184,13 @@ class LiveTestView:
                 if stream.status_code != 200:
                     body = await stream.read()
                     await stream.aclose()
-                    self._stream_error = f"GET {self._stream_url} answered {stream.status_code}: {body.decode(errors='replace')[:300]}"
+                    self._stream_error = (
+                        f"the live stream of {self.url} was refused\nExpected: GET {self._stream_url} to answer 200\n"
+                        f"Got: {stream.status_code} {body.decode(errors='replace')[:300]}"
+                    )
                     return
                 self._stream = stream
-                self.document.mark_connected()
+                self._document.mark_connected()
                 self._connected = True
                 self._changes.notify()
                 decoder = SSEDecoder()
@@ -187,14 +200,14 @@ class LiveTestView:
                         await self._on_message(message)
                 self._stream = None
                 await stream.aclose()
-                if self._closed or self.redirect is not None:
+                if self._closed or self._redirect is not None:
                     return
                 # The server closed the stream (a reader too far behind, or the session is
                 # gone): htmx reconnects with Last-Event-ID; the session replays, resyncs,
                 # or the server remounts the page.
                 failures += 1
                 if failures > _RECONNECTS:
-                    self._stream_error = f"the live stream of {self.url} closed {failures} times in a row"
+                    self._stream_error = f"the live stream of {self.url} kept closing\nExpected: a stream that stays open\nGot: {failures} closes in a row"
                     return
         except asyncio.CancelledError:
             raise
@@ -213,9 +226,9 @@ class LiveTestView:
                 payload: Any = json.loads(message.data)
             except ValueError:
                 payload = message.data
-            self.push_events.append((message.event, payload))
+            self._push_events.append((message.event, payload))
         elif message.data:
-            self.apply(message.data)
+            self._apply(message.data)
         if message.id is not None and message.id.isdigit():
             self._applied_id = int(message.id)
         self._changes.notify()
@@ -225,43 +238,45 @@ class LiveTestView:
         forms send their recovery events first, then the fresh render is applied, then the
         replies to those events."""
         deferred: list[str] = []
-        for form in self.document.select("form[id]", self.document.root()):
+        for form in self._document.select("form[id]", self._document.root()):
             recover_event = form.attrs.get(ATTR_AUTO_RECOVER)
             event = recover_event or form.attrs.get("data-live-change")
             if recover_event == "ignore" or not event:
                 continue
-            body = urlencode(form_data(self.document, form)).encode()
+            body = urlencode(form_data(self._document, form)).encode()
             response, _ = await self._send(event, body, self._event_headers(event, "application/x-www-form-urlencoded"))
             if response.status_code == 200:
                 deferred.append(response.text)
-        self.apply(fresh)
+        self._apply(fresh)
         for text in deferred:
-            self.apply(text)
+            self._apply(text)
         session = find_session(self.client.app, self._token)
         if session is not None:
             self.session = session
-        self.remounts += 1
+        self._remounts += 1
 
-    def apply(self, text: str) -> None:
+    def _apply(self, text: str) -> None:
         """Apply a stream message or an event reply, then run its client operations."""
-        for op in self.document.apply(text):
+        for op in self._document.apply(text):
             if op.kind == "push":
-                self.push_events.append((op.name, op.payload))
+                self._push_events.append((op.name, op.payload))
             elif op.kind == "error":
-                self.server_errors.append(op.payload)
-                self.document.show_server_error()
+                self._server_errors.append(op.payload)
+                self._document.show_server_error()
             elif op.kind in ("redirect", "navigate"):
-                if self.redirect is None:
-                    self.redirect = op
+                if self._redirect is None:
+                    self._redirect = op
         self._changes.notify()
 
-    def raise_stream_errors(self) -> None:
+    def _raise_stream_errors(self) -> None:
         if self._reader_error is not None:
             error, self._reader_error = self._reader_error, None
-            raise LiveTestError(f"applying an update from the live stream of {self.url} failed: {error!r}") from error
-        if len(self.server_errors) > self._reported_errors:
-            new = self.server_errors[self._reported_errors :]
-            self._reported_errors = len(self.server_errors)
+            raise LiveTestError(
+                f"an update from the live stream of {self.url} could not be applied\nExpected: <hx-partial> fragments htmx can swap\nGot: {error!r}"
+            ) from error
+        if len(self._server_errors) > self._reported_errors:
+            new = self._server_errors[self._reported_errors :]
+            self._reported_errors = len(self._server_errors)
             raise LiveTestError(
                 f"{self.view_name} failed on the server while handling a message; the page shows its error state\n"
                 "Expected: handlers (handle_info, handle_async, hooks) that do not raise\n"
@@ -271,50 +286,51 @@ class LiveTestView:
             stream_error, self._stream_error = self._stream_error, None
             raise LiveTestError(stream_error)
 
-    async def sync(self, timeout: float) -> None:
+    async def _sync(self, timeout: float) -> None:
         """Wait until every frame the session has sent so far is applied to the DOM."""
         # When the session is gone, the stream reconnects and the server remounts the page.
-        await self.live_session(timeout)
+        await self._live_session(timeout)
         # The session numbers its frames; its newest number is what the stream must reach.
-        target = self.session._frame_id
+        target = self.session.last_frame_id
         if self._closed or self.session.closed or self._applied_id >= target:
-            self.raise_stream_errors()
+            self._raise_stream_errors()
             return
         reached = await self._changes.wait_until(lambda: self._applied_id >= target or self._stream_ended, timeout)
-        self.raise_stream_errors()
+        self._raise_stream_errors()
         if not reached:
             raise LiveTestError(
                 f"the live stream of {self.url} did not deliver frame {target} within {timeout} s\n"
                 f"Expected: every frame the session sent\nGot: frames up to {self._applied_id}"
             )
 
-    async def live_session(self, timeout: float) -> LiveSession:
+    async def _live_session(self, timeout: float) -> LiveSession:
         """The page's session; when it is gone, the one the server remounts the page with."""
-        if not self._closed and self.session.closed and self.redirect is None:
-            await self._changes.wait_until(lambda: not self.session.closed or self._stream_ended or self.redirect is not None, timeout)
-            self.raise_stream_errors()
+        if not self._closed and self.session.closed and self._redirect is None:
+            await self._changes.wait_until(lambda: not self.session.closed or self._stream_ended or self._redirect is not None, timeout)
+            self._raise_stream_errors()
         return self.session
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+    async def _wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         return await self._changes.wait_until(predicate, timeout)
 
     # -- state checks ---------------------------------------------------------------------------------
-    def require_usable(self, action: str) -> None:
+    def _require_usable(self, action: str) -> None:
         if self._closed:
-            raise LiveTestError(f"cannot {action}: the view of {self.url} is closed")
-        if self.redirect is not None:
+            raise LiveTestError(f"cannot {action}: the view of {self.url} is closed\nExpected: an open view; open the page again with live(...)\nGot: {self!r}")
+        if self._redirect is not None:
             raise LiveTestError(
-                f"cannot {action}: {self.view_name} redirected to {self.redirect.name!r}, so the browser left the page\n"
-                "Use follow_redirect(view) to open the page it went to"
+                f"cannot {action}: {self.view_name} redirected to {self._redirect.name!r}, so the browser left the page\n"
+                "Expected: a view still on its page; follow_redirect(view) opens the page it went to\n"
+                f"Got: a {self._redirect.kind} to {self._redirect.name!r}"
             )
-        self.raise_stream_errors()
+        self._raise_stream_errors()
 
-    def root(self) -> LexborNode:
-        return self.document.require_root()
+    def _root(self) -> LexborNode:
+        return self._document.require_root()
 
-    def html(self) -> str:
-        root = self.document.root()
-        return (root.html if root is not None else self.document.html()) or ""
+    def _html(self) -> str:
+        root = self._document.root()
+        return (root.html if root is not None else self._document.html()) or ""
 
     # -- events ------------------------------------------------------------------------------------------
     def _event_headers(self, event: str, content_type: str, source: LexborNode | None = None) -> list[tuple[str, str]]:
@@ -343,7 +359,7 @@ class LiveTestView:
             response = await self.client.request("POST", self._event_url, headers=headers, content=body)
         return response, errors.exception
 
-    async def post_event(
+    async def _post_event(
         self,
         event: str,
         *,
@@ -354,10 +370,10 @@ class LiveTestView:
         timeout: float,
     ) -> str:
         """POST an event as the browser does; apply the reply; return the page's HTML."""
-        self.require_usable(f"send event {event!r}")
+        self._require_usable(f"send event {event!r}")
         if form is not None:
             body = urlencode(form).encode()
-            headers = self._event_headers(event, "application/x-www-form-urlencoded", source if source is not None else self.root())
+            headers = self._event_headers(event, "application/x-www-form-urlencoded", source if source is not None else self._root())
         else:
             body = json.dumps(payload if payload is not None else {}, default=str).encode()
             headers = self._event_headers(event, "application/json")
@@ -366,19 +382,19 @@ class LiveTestView:
             raise _event_error(self, event, response.status_code, response.text, source, sent_as) from cause
         reply = response.header(REPLY_HEADER)
         if reply:
-            self.replies.append(json.loads(reply))
-        self.document.clear_server_error()
-        self.apply(response.text)
-        await self.sync(timeout)
-        return self.html()
+            self._replies.append(json.loads(reply))
+        self._document.clear_server_error()
+        self._apply(response.text)
+        await self._sync(timeout)
+        return self._html()
 
     # -- closing -----------------------------------------------------------------------------------------
-    async def shutdown_messages(self) -> list[str]:
+    async def _shutdown_messages(self) -> list[str]:
         """Close the view; the pending-task warning it would give, not emitted."""
-        pending = await self.shutdown()
+        pending = await self._shutdown()
         return [pending_tasks_message(self.view_name, self.url, pending)] if pending else []
 
-    async def shutdown(self) -> list[str]:
+    async def _shutdown(self) -> list[str]:
         """Close the stream and the session (cancelling its tasks); returns the tasks that were running."""
         if self._closed:
             return []
@@ -408,10 +424,10 @@ class LiveTestView:
 
         >>> await view.close()
         """
-        for message in await self.shutdown_messages():
+        for message in await self._shutdown_messages():
             warnings.warn(PendingTasksWarning(message), stacklevel=2)
 
-    def close_blocking(self) -> list[str]:
+    def _close_blocking(self) -> list[str]:
         """Close from outside the view's loop (the pytest plugin, at the end of a test)."""
         if self._closed:
             return []
@@ -428,8 +444,8 @@ class LiveTestView:
                 running = None
             if running is loop:  # pragma: no cover - reason: pytest hooks never run inside the test's loop
                 return []
-            return asyncio.run_coroutine_threadsafe(self.shutdown_messages(), loop).result(_CLOSE_TIMEOUT)
-        return loop.run_until_complete(self.shutdown_messages())
+            return asyncio.run_coroutine_threadsafe(self._shutdown_messages(), loop).result(_CLOSE_TIMEOUT)
+        return loop.run_until_complete(self._shutdown_messages())
 
 
 def _source_header(node: LexborNode) -> str:
@@ -500,9 +516,9 @@ async def open_view(
     client._views.append(view)
     register_open(view)
     try:
-        await view.connect(timeout)
+        await view._connect(timeout)
     except BaseException:
-        await view.shutdown()
+        await view._shutdown()
         raise
     return view, first_html
 
@@ -526,7 +542,7 @@ class Element:
         return f"element({self.view.view_name}, {self.selector!r}{text})"
 
     def nodes(self) -> list[LexborNode]:
-        document = self.view.document
+        document = self.view._document
         scope = document.root()
         found = document.select(self.selector, scope)
         if self.text is None:
@@ -540,7 +556,7 @@ class Element:
             return found[0]
         filtered = "" if self.text is None else f" with text {self.text!r}"
         if not found:
-            document = self.view.document
+            document = self.view._document
             near = document.select(self.selector, document.root()) if self.text is not None else []
             if near:
                 got = "elements matching the selector without that text: " + ", ".join(describe(n, 80) for n in near[:5])

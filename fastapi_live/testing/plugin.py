@@ -61,13 +61,25 @@ def sync_live_client(live_app: Any) -> Iterator[SyncLiveTestClient]:
         yield client
 
 
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     # Before the fixtures are torn down: the test's event loop (and a sync client's
     # thread) still exists, so the views close normally and their sessions cancel their
     # tasks. The warnings come after the teardown, so a warning turned into an error
-    # never skips a fixture's cleanup.
+    # never skips a fixture's cleanup; a test that already failed is not told twice.
     messages = close_open_views()
     result = yield
-    warn_pending(messages)
+    if not item.stash.get(_CALL_FAILED, False):
+        warn_pending(messages)
     return result

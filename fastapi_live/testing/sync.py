@@ -196,14 +196,14 @@ class SyncLiveTestView:
 
         >>> view.close()
         """
-        for message in self.close_blocking():
+        for message in self._close_blocking():
             warnings.warn(PendingTasksWarning(message), stacklevel=2)
 
-    def close_blocking(self) -> list[str]:
+    def _close_blocking(self) -> list[str]:
         unregister_open(self)
         messages: list[str] = []
         if self.client.is_open:
-            messages = self.client.call(self.view.shutdown_messages)
+            messages = self.client.call(self.view._shutdown_messages)
         if self._owns_client:
             self._owns_client = False
             with warnings.catch_warnings():
@@ -231,7 +231,10 @@ def _open_client(app_or_client: Any, verb: str) -> tuple[SyncLiveTestClient, boo
         app_or_client.open()
         return app_or_client, False
     if isinstance(app_or_client, (LiveTestClient, LiveTestView, SyncLiveTestView)) or not callable(app_or_client):
-        raise LiveTestError(f"{verb}() of fastapi_live.testing.sync takes an ASGI app or a SyncLiveTestClient\nGot: {app_or_client!r}")
+        raise LiveTestError(
+            f"{verb}() needs the app to open the page in\n"
+            f"Expected: an ASGI app or a SyncLiveTestClient (fastapi_live.testing.sync)\nGot: {app_or_client!r}"
+        )
     client = SyncLiveTestClient(app_or_client, lifespan=False)
     client.open()
     return client, True
@@ -287,7 +290,7 @@ def _unwrap(target: SyncLiveTestView | SyncElement) -> tuple[SyncLiveTestView, L
         return target.view, target.element
     if isinstance(target, SyncLiveTestView):
         return target, target.view
-    raise LiveTestError(f"expected a view or an element of fastapi_live.testing.sync\nGot: {target!r}")
+    raise LiveTestError(f"not a view of a sync test\nExpected: a view or an element from fastapi_live.testing.sync\nGot: {target!r}")
 
 
 def render(target: SyncLiveTestView | SyncElement) -> str:

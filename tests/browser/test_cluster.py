@@ -31,7 +31,7 @@ def cluster(redis_server_url):
 
 
 def test_killing_the_owner_remounts_on_the_other_process_with_the_form_recovered(page, cluster):
-    proxy, a, b = cluster
+    proxy, a, _ = cluster
     proxy.pin(0)  # the page is rendered, and its session owned, by process A
     page.goto(f"{proxy.url}/login?user=u{uuid.uuid4().hex[:8]}")
     expect(page.locator("#live-root")).to_have_class(CONNECTED)

@@ -149,6 +149,11 @@ class Tasks(LiveView):
             socket.start_async("quick", build_report)
         socket.assign_async("report", build_report)
 
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        if message == "explode":
+            raise RuntimeError("handle_info exploded")
+        socket.assign(status=f"info: {message}")
+
     async def handle_async(self, name: str, outcome: Any, socket: LiveSocket) -> None:
         match outcome:
             case Ok(value):
