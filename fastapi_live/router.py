@@ -354,6 +354,14 @@ class LiveRouter(APIRouter):
                     remount.redirect = redirect.headers["location"]
                 return redirect
             html = "" if remount is not None else session.render_page()
+        except Exception as exc:
+            await session.close()
+            if isinstance(exc, ConfigurationError):
+                raise  # a setup mistake: let it surface as such
+            log.error("%s: mounting %s failed", view_cls.__name__, url, exc_info=exc)
+            if remount is not None:
+                raise
+            return self._error_page(url)
         except BaseException:
             await session.close()
             raise
@@ -370,6 +378,11 @@ class LiveRouter(APIRouter):
         if request.cookies.get(BROWSER_COOKIE) != browser_id:
             response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", path="/")
         return response
+
+    def _error_page(self, url: str) -> Response:
+        """The page shown when a page's hooks or mount raised (``live/error.html``, overridable)."""
+        html = self.environment.get_template("live/error.html").render(url=url)
+        return HTMLResponse(html, status_code=500, headers={"Cache-Control": "no-store"})
 
     @staticmethod
     def _redirect_of(socket: LiveSocket) -> Response | None:

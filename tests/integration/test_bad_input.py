@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
+from fastapi_live import LiveSocket, LiveView
 
 from tests.support.sse import headers, open_page
 from tests.support.views.counter import make_app
@@ -104,3 +107,27 @@ async def test_same_origin_events_pass(counter_url):
         response = await client.post("/_live/event", headers={**headers(token, "inc"), **same})
         assert response.status_code == 200
         assert "Count: 1" in response.text
+
+
+class Broken(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign_async("never", lambda: 1)
+        raise RuntimeError("mount exploded")
+
+
+async def test_a_mount_that_raises_shows_an_error_page_and_other_pages_go_on(serve, caplog):
+    _, live = make_app()
+    live.page("/broken", template="counter.html")(Broken)
+    app = FastAPI()
+    app.include_router(live)
+    url = serve(app)
+    async with httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/broken")
+        assert response.status_code == 500
+        assert "Something went wrong" in response.text and "live-server-error" in response.text
+        assert "mount exploded" not in response.text and "Traceback" not in response.text
+        assert not live.manager.sessions  # the failed page left nothing behind
+        html, token = await open_page(client, "/counter")
+        ok = await client.post("/_live/event", headers=headers(token, "inc"))
+        assert "Count: 1" in ok.text
+    assert any("mount exploded" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
