@@ -54,3 +54,16 @@ def test_redirect_leaves_the_page(page, hooks_url):
     expect(page.locator("#live-root")).to_have_class(CONNECTED)
     page.click("#go")
     page.wait_for_url(re.compile(r"/elsewhere$"))
+
+
+def test_navigate_swaps_in_another_live_page_without_a_reload(page, hooks_url):
+    page.goto(hooks_url)
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.evaluate("window.__sameDocument = true")
+    page.click("#nav")
+    page.wait_for_url(re.compile(r"/other$"))
+    expect(page.locator("h1")).to_have_text("Other page")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.click("#hit")
+    expect(page.locator("#hits")).to_have_text("Hits: 1")
+    assert page.evaluate("window.__sameDocument") is True

@@ -39,10 +39,24 @@ class HooksPage(LiveView):
     async def go(self, socket: LiveSocket) -> None:
         socket.redirect("/elsewhere")
 
+    @event("nav")
+    async def nav(self, socket: LiveSocket) -> None:
+        socket.navigate("/other")
+
+
+class OtherPage(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(hits=0)
+
+    @event("hit")
+    async def hit(self, socket: LiveSocket) -> None:
+        socket.update("hits", lambda n: n + 1)
+
 
 def make_app() -> FastAPI:
     live = LiveRouter(templates=Jinja2Templates(directory=TEMPLATES), secret_key="test-secret", pubsub=MemoryPubSub())
     live.page("/hooks", template="hooks.html")(HooksPage)
+    live.page("/other", template="other.html")(OtherPage)
     app = FastAPI()
     app.include_router(live)
 
