@@ -407,8 +407,15 @@
 
     function onSessionGone(root) {
         diagnose("L003");
-        // The page's session expired or its server restarted: load the page afresh.
-        window.location.reload();
+        // Reload at most once in a while, so a server that keeps refusing cannot loop us.
+        let key = "fastapi-live:reloaded:" + location.pathname;
+        let last = Number(sessionStorage.getItem(key) || 0);
+        if (Date.now() - last > 10000) {
+            sessionStorage.setItem(key, String(Date.now()));
+            window.location.reload();
+        } else {
+            markDisconnected(root);
+        }
     }
 
     document.addEventListener("htmx:sse:after:connection", (evt) => {
@@ -472,7 +479,9 @@
         let root = rootOf(source);
         let status = ctx?.response?.status;
         if (root && isStreamRequest(ctx, root)) {
-            if (status === 410) {
+            if (status === 410 || status === 403) {
+                // Gone for good, or a token this browser can no longer use (expired, or
+                // issued before its browser cookie changed): a fresh page load fixes both.
                 onSessionGone(root);
             } else {
                 markDisconnected(root);
