@@ -453,7 +453,7 @@
             return;
         }
         markDisconnected(root);
-        if (evt.detail.status === 410) {
+        if (evt.detail.status === 410 || evt.detail.status === 403) {
             onSessionGone(root);
         }
     });
