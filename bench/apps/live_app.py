@@ -1,0 +1,118 @@
+"""The fastapi-live bench app: a counter, three dashboards, a fan-out page and bench-only endpoints.
+
+``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, SessionConfig, create_pubsub, event
+
+from . import ORG_LATENCY, PROFILE_LATENCY, TEMPLATES, GcPauses
+
+
+class Counter(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(title="Counter", count=0, echo="")
+
+    @event("inc")
+    async def inc(self, socket: LiveSocket, by: int = 1) -> None:
+        socket.update("count", lambda n: n + by)
+
+
+async def load_org(slug: str) -> dict[str, str]:
+    await asyncio.sleep(ORG_LATENCY)
+    return {"name": f"{slug.title()} Inc.", "plan": "pro"}
+
+
+async def load_profile_rank(slug: str) -> dict[str, Any]:
+    await asyncio.sleep(PROFILE_LATENCY)
+    return {"profile": {"name": f"{slug} admin"}, "rank": 7}
+
+
+class AsyncDashboard(LiveView):
+    """The loads run after the first render; their results arrive on the stream."""
+
+    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+        socket.assign(slug=slug)
+        socket.assign_async("org", load_org, slug)
+        socket.assign_async(["profile", "rank"], load_profile_rank, slug)
+
+
+class AwaitedDashboard(LiveView):
+    """The same loads awaited inside mount, one after the other: the page waits for both."""
+
+    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+        org = await load_org(slug)
+        profile_rank = await load_profile_rank(slug)
+        socket.assign(
+            slug=slug,
+            org=AsyncResult.ok(org),
+            profile=AsyncResult.ok(profile_rank["profile"]),
+            rank=AsyncResult.ok(profile_rank["rank"]),
+        )
+
+
+class NoLoadDashboard(LiveView):
+    """The same page with its data at hand: no loads at all."""
+
+    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+        socket.assign(
+            slug=slug,
+            org=AsyncResult.ok({"name": f"{slug.title()} Inc.", "plan": "pro"}),
+            profile=AsyncResult.ok({"name": f"{slug} admin"}),
+            rank=AsyncResult.ok(7),
+        )
+
+
+class Fanout(LiveView):
+    async def mount(self, socket: LiveSocket, n: int) -> None:  # type: ignore[override]  # path params, as the library documents
+        await socket.subscribe(f"user:{n}")
+        await socket.subscribe("all")
+        socket.assign(n=n, news="")
+
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        socket.assign(news=str(message))
+
+
+def create_app() -> FastAPI:
+    gc_pauses = GcPauses.install()
+    backend = os.environ.get("BENCH_PUBSUB", "memory")
+    live = LiveRouter(
+        templates=Jinja2Templates(directory=TEMPLATES),
+        secret_key="bench-secret",
+        pubsub=create_pubsub(None if backend == "memory" else backend),
+        # The awaited dashboard blocks on purpose; its warning would only flood the log.
+        config=SessionConfig(mount_warning_ms=None),
+    )
+    live.page("/counter", template="live_counter.html")(Counter)
+    live.page("/dash/async/{slug}", template="dashboard.html")(AsyncDashboard)
+    live.page("/dash/awaited/{slug}", template="dashboard.html")(AwaitedDashboard)
+    live.page("/dash/none/{slug}", template="dashboard.html")(NoLoadDashboard)
+    live.page("/fan/{n}", template="fanout.html")(Fanout)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(live)
+
+    @app.get("/bench/ping")
+    async def ping() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.get("/bench/stats")
+    async def stats() -> Response:
+        sessions = list(live.manager.sessions.values())
+        attached = sum(1 for session in sessions if session.attached)
+        return JSONResponse({"sessions": len(sessions), "attached": attached, "gc": gc_pauses.as_json()})
+
+    @app.post("/bench/publish")
+    async def publish(request: Request) -> Response:
+        await live.pubsub.publish(request.query_params["topic"], request.query_params["message"])
+        return Response(status_code=204)
+
+    return app

@@ -1,0 +1,167 @@
+"""2. Event round trip on a counter: 50 clients, each with its own page and open stream, looping events.
+
+fastapi-live: POST sent → the response carrying the fragment received.
+Baseline (FastAPI + sse-starlette by hand): POST sent → the fragment read from that client's stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import wire
+from .load import EVENT_URL, LivePage, bounded, open_live_page
+from .report import Row, percentile
+from .servers import ServerProcess, Settings
+
+NAME = "events"
+LIVE_APP = "bench.apps.live_app:create_app"
+HAND_APP = "bench.apps.hand_app:create_app"
+TARGET_RATIO = 1.3
+_COUNT = re.compile(rb"Count: (-?\d+)")
+
+RoundTrip = Callable[[], Awaitable[tuple[float, float, int]]]
+"""One event: returns (sent_at, fragment_at, count shown by the fragment)."""
+
+
+async def drive(server: ServerProcess, trips: list[RoundTrip], *, warmup: float, duration: float) -> dict[str, Any]:
+    """Every client loops its round trip until the window closes; figures from the window only."""
+    start = time.perf_counter()
+    measure_from = start + warmup
+    measure_to = measure_from + duration
+    latencies: list[float] = []
+    completed = 0
+    mismatches: list[str] = []
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu["from"], cpu["client_from"] = server.cpu_seconds(), time.process_time()
+        await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
+        cpu["to"], cpu["client_to"] = server.cpu_seconds(), time.process_time()
+
+    async def client(trip: RoundTrip) -> None:
+        nonlocal completed
+        sent = 0
+        for _ in range(1_000_000):  # bounded; the window ends it far sooner
+            if time.perf_counter() >= measure_to:
+                return
+            sent_at, fragment_at, count = await asyncio.wait_for(trip(), 10)
+            sent += 1
+            if count != sent and not mismatches:
+                mismatches.append(f"after {sent} events the fragment shows Count: {count}")
+            if measure_from <= fragment_at <= measure_to:
+                completed += 1
+                if sent_at >= measure_from:
+                    latencies.append((fragment_at - sent_at) * 1000.0)
+
+    await asyncio.gather(sample_cpu(), *(client(t) for t in trips))
+    if mismatches:
+        raise wire.HttpError("wrong fragment: " + mismatches[0])
+    return {
+        "events_per_s": completed / duration,
+        "events": completed,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "server_cpu_pct": 100.0 * (cpu.get("to", 0.0) - cpu.get("from", 0.0)) / duration,
+        "client_cpu_pct": 100.0 * (cpu.get("client_to", 0.0) - cpu.get("client_from", 0.0)) / duration,
+        "clients": len(trips),
+        "window_s": duration,
+    }
+
+
+def _count(body: bytes) -> int:
+    match = _COUNT.search(body)
+    return int(match.group(1)) if match else -1
+
+
+async def measure_live(settings: Settings, clients: int, warmup: float, duration: float) -> dict[str, Any]:
+    async with ServerProcess(LIVE_APP, settings, label="live") as server:
+        pages: list[LivePage] = await bounded(range(clients), 25, lambda _: open_live_page(server.host, server.port, "/counter", stream="separate"))
+        try:
+
+            def trip_of(page: LivePage) -> RoundTrip:
+                headers = page.headers("inc")
+
+                async def trip() -> tuple[float, float, int]:
+                    response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
+                    if response.status != 200:
+                        raise wire.HttpError(f"event answered {response.status}: {response.text[:200]}")
+                    return response.sent_at, response.done_at, _count(response.body)
+
+                return trip
+
+            async with server.profiled(NAME, warmup + duration):
+                result = await drive(server, [trip_of(p) for p in pages], warmup=warmup, duration=duration)
+            result["server_gc"] = await server.gc_stats()
+            return result
+        finally:
+            for page in pages:
+                page.close()
+
+
+async def measure_hand(settings: Settings, clients: int, warmup: float, duration: float) -> dict[str, Any]:
+    async with ServerProcess(HAND_APP, settings, label="hand") as server:
+        conns: list[wire.Connection] = []
+
+        async def setup(_: int) -> RoundTrip:
+            page = await wire.connect(server.host, server.port)
+            stream = await wire.connect(server.host, server.port)
+            conns.extend((page, stream))
+            response = await page.request("GET", "/counter")
+            cookie = wire.cookie_header(response.cookies())
+            waiting: list[asyncio.Future[tuple[bytes, float]]] = []
+
+            def on_message(message: bytes, now: float) -> None:
+                if waiting and not waiting[0].done():
+                    waiting.pop(0).set_result((message, now))
+
+            await stream.open_stream("/stream", {"Cookie": cookie}, on_message)
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}
+
+            async def trip() -> tuple[float, float, int]:
+                fragment: asyncio.Future[tuple[bytes, float]] = asyncio.get_running_loop().create_future()
+                waiting.append(fragment)
+                response = await page.request("POST", "/event", headers, b"by=1")
+                if response.status != 204:
+                    raise wire.HttpError(f"event answered {response.status}")
+                message, arrived = await fragment
+                return response.sent_at, arrived, _count(message)
+
+            return trip
+
+        try:
+            trips = await bounded(range(clients), 25, setup)
+            async with server.profiled(NAME, warmup + duration):
+                result = await drive(server, trips, warmup=warmup, duration=duration)
+            result["server_gc"] = await server.gc_stats()
+            return result
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+async def run(settings: Settings) -> list[Row]:
+    clients = 50
+    warmup = settings.pick(2.0, 0.5)
+    duration = settings.pick(10.0, 2.0)
+    live = await measure_live(settings, clients, warmup, duration)
+    hand = await measure_hand(settings, clients, warmup, duration)
+    details = {"fastapi_live": live, "baseline": hand}
+    return [
+        Row(
+            f"event round trip, {clients} clients: events/s (vs FastAPI+sse-starlette POST→SSE)",
+            live["events_per_s"],
+            hand["events_per_s"],
+            "ev/s",
+            target=f"≥ {TARGET_RATIO}×",
+            check=lambda live_value, base: live_value >= TARGET_RATIO * base,
+            details=details,
+            group=NAME,
+        ),
+        Row("event round trip, p50 latency", live["p50_ms"], hand["p50_ms"], "ms", group=NAME),
+        Row("event round trip, p99 latency", live["p99_ms"], hand["p99_ms"], "ms", group=NAME),
+    ]

@@ -1,0 +1,89 @@
+"""1. Live page first render, requests/s, beside a hand-written Jinja2Templates endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from . import wire
+from .report import Row, percentile
+from .servers import ServerProcess, Settings
+
+NAME = "first_render"
+LIVE_APP = "bench.apps.live_app:create_app"
+HAND_APP = "bench.apps.hand_app:create_app"
+
+
+async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: float, duration: float, name: str) -> dict[str, Any]:
+    """Keep-alive GET loops on ``connections`` connections; counts responses in the window."""
+    conns = [await wire.connect(server.host, server.port) for _ in range(connections)]
+    start = time.perf_counter()
+    measure_from = start + warmup
+    measure_to = measure_from + duration
+    latencies: list[float] = []
+    errors: list[int] = []
+    sizes: list[int] = []
+    cpu: dict[str, float] = {}
+
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu["from"], cpu["client_from"] = server.cpu_seconds(), time.process_time()
+        await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
+        cpu["to"], cpu["client_to"] = server.cpu_seconds(), time.process_time()
+
+    async def worker(conn: wire.Connection) -> None:
+        cookie: str | None = None
+        for _ in range(1_000_000):  # bounded; the window ends it far sooner
+            if time.perf_counter() >= measure_to:
+                return
+            response = await asyncio.wait_for(conn.request("GET", path, {"Cookie": cookie} if cookie else None), 10)
+            if response.status != 200:
+                errors.append(response.status)
+            elif not sizes:
+                sizes.append(len(response.body))
+            if cookie is None and response.cookies():
+                cookie = wire.cookie_header(response.cookies())  # a browser sends its cookie back
+            if response.sent_at >= measure_from and response.done_at <= measure_to:
+                latencies.append((response.done_at - response.sent_at) * 1000.0)
+
+    try:
+        async with server.profiled(name, warmup + duration):
+            await asyncio.gather(sample_cpu(), *(worker(c) for c in conns))
+        server_gc = await server.gc_stats()
+    finally:
+        for conn in conns:
+            conn.close()
+    if errors:
+        raise wire.HttpError(f"GET {path}: {len(errors)} non-200 answers, e.g. {errors[0]}")
+    return {
+        "requests_per_s": len(latencies) / duration,
+        "requests": len(latencies),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "server_cpu_pct": 100.0 * (cpu.get("to", 0.0) - cpu.get("from", 0.0)) / duration,
+        "client_cpu_pct": 100.0 * (cpu.get("client_to", 0.0) - cpu.get("client_from", 0.0)) / duration,
+        "body_bytes": sizes[0] if sizes else 0,
+        "connections": connections,
+        "server_gc": server_gc,
+    }
+
+
+async def run(settings: Settings) -> list[Row]:
+    connections = 16
+    warmup = settings.pick(1.5, 0.5)
+    duration = settings.pick(6.0, 2.0)
+    async with ServerProcess(LIVE_APP, settings, label="live") as server:
+        live = await hammer(server, "/counter", connections=connections, warmup=warmup, duration=duration, name=NAME)
+    async with ServerProcess(HAND_APP, settings, label="hand") as server:
+        hand = await hammer(server, "/page", connections=connections, warmup=warmup, duration=duration, name=NAME)
+    return [
+        Row(
+            "first render GET /counter, req/s (vs hand-written Jinja2Templates)",
+            live["requests_per_s"],
+            hand["requests_per_s"],
+            "req/s",
+            details={"fastapi_live": live, "baseline": hand},
+            group=NAME,
+        )
+    ]

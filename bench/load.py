@@ -1,0 +1,104 @@
+"""Client-side building blocks shared by the benchmarks: live pages, streams, bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from . import wire
+
+T = TypeVar("T")
+R = TypeVar("R")
+STREAM_URL = "/_live/stream"
+EVENT_URL = "/_live/event"
+
+
+@dataclass
+class LivePage:
+    """A live page as a browser holds it: the cookie, the page token and connections."""
+
+    token: str
+    cookie: str
+    page: wire.Connection
+    stream: wire.Connection | None = None
+    hello: asyncio.Future[float] | None = None
+    html: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def headers(self, event: str | None = None) -> dict[str, str]:
+        headers = {"X-Live-Token": self.token, "Cookie": self.cookie, "HX-Request": "true"}
+        if event is not None:
+            headers["X-Live-Event"] = event
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+    def close(self) -> None:
+        self.page.close()
+        if self.stream is not None and self.stream is not self.page:
+            self.stream.close()
+
+
+async def open_live_page(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    stream: str = "same",
+    on_message: wire.MessageCallback | None = None,
+    timeout: float = 20.0,
+) -> LivePage:
+    """GET a live page, then (``stream="same"`` or ``"separate"``) open its stream and wait for the hello frame.
+
+    ``stream="same"`` reuses the page's keep-alive connection for the stream (one socket
+    per page); ``"separate"`` keeps the page connection free for event POSTs.
+    """
+    conn = await wire.connect(host, port)
+    response = await asyncio.wait_for(conn.request("GET", path), timeout)
+    if response.status != 200:
+        conn.close()
+        raise wire.HttpError(f"GET {path} answered {response.status}: {response.text[:200]}")
+    page = LivePage(wire.token_of(response.text), wire.cookie_header(response.cookies()), conn, html=response.text)
+    if stream == "none":
+        return page
+    stream_conn = conn if stream == "same" else await wire.connect(host, port)
+    loop = asyncio.get_running_loop()
+    hello: asyncio.Future[float] = loop.create_future()
+
+    def first(message: bytes, now: float) -> None:
+        if not hello.done():
+            hello.set_result(now)
+        elif on_message is not None:
+            on_message(message, now)
+
+    page.stream, page.hello = stream_conn, hello
+    await asyncio.wait_for(stream_conn.open_stream(STREAM_URL, {"X-Live-Token": page.token, "Cookie": page.cookie}, first), timeout)
+    await asyncio.wait_for(asyncio.shield(hello), timeout)
+    return page
+
+
+async def bounded(items: Iterable[T], concurrency: int, fn: Callable[[T], Awaitable[R]]) -> list[R]:
+    """``fn`` over ``items`` with at most ``concurrency`` in flight; results in order."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(item: T) -> R:
+        async with semaphore:
+            return await fn(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def settle_rss(read: Callable[[], int], *, minimum: float, maximum: float) -> int:
+    """Wait ``minimum`` seconds, then until RSS moves < 0.5 % over half a second (at most ``maximum``)."""
+    await asyncio.sleep(minimum)
+    deadline = time.monotonic() + max(0.0, maximum - minimum)
+    previous = read()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        current = read()
+        if abs(current - previous) <= previous * 0.005:
+            return current
+        previous = current
+    return read()

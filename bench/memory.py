@@ -1,0 +1,102 @@
+"""3. Memory per idle connected live page: (server RSS after − before) / N with N pages open.
+
+Each live page is a page GET plus its stream held open on the same keep-alive connection.
+Baseline: N default sse-starlette streams on a hand-written endpoint, each generator waiting
+on its own ``asyncio.Event``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from . import wire
+from .load import LivePage, bounded, open_live_page, settle_rss
+from .report import Row
+from .servers import ServerProcess, Settings
+
+NAME = "memory"
+LIVE_APP = "bench.apps.live_app:create_app"
+HAND_APP = "bench.apps.hand_app:create_app"
+TARGET_KB = 30.0
+WARM = 20  # opened (and kept) before the "before" reading: imports, template compilation, pools
+
+
+async def _stats(server: ServerProcess) -> dict[str, Any]:
+    conn = await wire.connect(server.host, server.port)
+    try:
+        response = await conn.request("GET", "/bench/stats")
+        return dict(json.loads(response.body))
+    finally:
+        conn.close()
+
+
+async def measure_live(settings: Settings, count: int) -> dict[str, Any]:
+    async with ServerProcess(LIVE_APP, settings, label="live") as server:
+        pages: list[LivePage] = []
+
+        async def one(_: int) -> None:
+            pages.append(await open_live_page(server.host, server.port, "/counter"))
+
+        try:
+            await bounded(range(WARM), 10, one)
+            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
+            await bounded(range(count), 50, one)
+            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
+            stats = await _stats(server)
+        finally:
+            for page in pages:
+                page.close()
+    if stats.get("attached") != count + WARM:
+        raise wire.HttpError(f"expected {count + WARM} attached streams, the server holds {stats}")
+    return {
+        "rss_before_mb": before / 2**20,
+        "rss_after_mb": after / 2**20,
+        "kb_per_page": (after - before) / count / 1024,
+        "pages": count,
+        "server": stats,
+    }
+
+
+async def measure_hand(settings: Settings, count: int) -> dict[str, Any]:
+    async with ServerProcess(HAND_APP, settings, label="hand") as server:
+        conns: list[wire.Connection] = []
+
+        async def one(_: int) -> None:
+            conn = await wire.connect(server.host, server.port)
+            conns.append(conn)
+            await asyncio.wait_for(conn.open_stream("/idle", None, None), 20)
+
+        try:
+            await bounded(range(WARM), 10, one)
+            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
+            await bounded(range(count), 50, one)
+            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
+        finally:
+            for conn in conns:
+                conn.close()
+    return {
+        "rss_before_mb": before / 2**20,
+        "rss_after_mb": after / 2**20,
+        "kb_per_page": (after - before) / count / 1024,
+        "streams": count,
+    }
+
+
+async def run(settings: Settings) -> list[Row]:
+    count = settings.pick(2000, 500)
+    live = await measure_live(settings, count)
+    hand = await measure_hand(settings, count)
+    return [
+        Row(
+            f"memory per idle live page, {count:,} open (vs idle sse-starlette stream)",
+            live["kb_per_page"],
+            hand["kb_per_page"],
+            "KB",
+            target=f"≤ {TARGET_KB:.0f} KB",
+            check=lambda live_value, _base: live_value <= TARGET_KB,
+            details={"fastapi_live": live, "baseline": hand},
+            group=NAME,
+        )
+    ]

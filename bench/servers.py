@@ -1,0 +1,194 @@
+"""Servers under test as separate processes: start on a free port, pin, measure RSS, profile, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]  # no stubs installed
+
+from . import wire
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Settings:
+    """Run-wide choices: counts (quick or full), CPU pinning, uvicorn's loop and parser."""
+
+    quick: bool = False
+    server_cpus: set[int] | None = None
+    client_cpus: set[int] | None = None
+    loop: str = "auto"
+    http: str = "auto"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    profile: bool = False
+    gc_stats: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def pick(self, full: Any, quick: Any) -> Any:
+        return quick if self.quick else full
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """``python -m bench.serve APP`` on a free loopback port, pinned to the server CPUs."""
+
+    def __init__(self, app: str, settings: Settings, *, label: str, env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.settings = settings
+        self.label = label
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        self.env = {**os.environ, "PYTHONPATH": path, **(env or {})}
+        self.env.pop("REDIS_URL", None)  # the bench apps choose their PubSub backend explicitly
+        if settings.gc_stats:
+            self.env["BENCH_GC_STATS"] = "1"
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix=f"bench-{label}-", suffix=".log", delete=False)
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("server not started")
+        return self.proc.pid
+
+    async def start(self) -> ServerProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.serve",
+            self.app,
+            "--port",
+            str(self.port),
+            "--loop",
+            self.settings.loop,
+            "--http",
+            self.settings.http,
+        ]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        if self.settings.server_cpus:
+            os.sched_setaffinity(self.proc.pid, self.settings.server_cpus)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server {self.label} exited at start:\n{self.log_tail()}")
+            with contextlib.suppress(OSError, wire.HttpError):
+                conn = await wire.connect(self.host, self.port)
+                try:
+                    response = await asyncio.wait_for(conn.request("GET", "/bench/ping"), 5)
+                finally:
+                    conn.close()
+                if response.status == 200:
+                    return self
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server {self.label} did not answer within 30 s:\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+
+    async def gc_stats(self) -> dict[str, Any] | None:
+        """With ``--gc-stats``: the server's garbage-collector pauses so far (from ``/bench/stats``)."""
+        if not self.settings.gc_stats:
+            return None
+        conn = await wire.connect(self.host, self.port)
+        try:
+            response = await conn.request("GET", "/bench/stats")
+        finally:
+            conn.close()
+        stats = json.loads(response.body)["gc"]
+        return dict(stats) if stats else None
+
+    def rss(self) -> int:
+        return int(psutil.Process(self.pid).memory_info().rss)
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = Path(self._log.name).read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        # Errors logged while shutting down (streams cut by the exit) are not the benchmark's.
+        before_exit = Path(self._log.name).read_text(errors="replace")
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if "Traceback" in before_exit or "ERROR" in before_exit:
+            first = next((line for line in before_exit.splitlines() if "Error" in line or "ERROR" in line), "error")
+            self.settings.warnings.append(f"server {self.label} logged errors (first: {first.strip()[:160]}); log kept at {self._log.name}")
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self._log.name)
+        self.proc = None
+
+    async def __aenter__(self) -> ServerProcess:
+        try:
+            return await self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(0.3)  # let the server see the client's closed connections first
+        self.stop()
+
+    @contextlib.asynccontextmanager
+    async def profiled(self, name: str, seconds: float) -> AsyncIterator[None]:
+        """With ``--profile``: py-spy samples the server for ``seconds`` (a flame graph and top list)."""
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not self.settings.profile or not Path(spy).exists():
+            yield
+            return
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"profile-{name}-{self.label}.txt"
+        proc = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                "250",
+                "--duration",
+                str(max(1, int(seconds))),
+                "--format",
+                "raw",
+                "-o",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, proc.wait, seconds + 15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
