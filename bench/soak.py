@@ -79,7 +79,7 @@ async def sample(url: str, proc: psutil.Process) -> dict[str, Any]:
 
 
 async def run(minutes: float, sessions: int, grace: float) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-
 from typing import Any
 
 from fastapi import FastAPI
