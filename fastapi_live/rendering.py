@@ -9,6 +9,7 @@ those, as ``<hx-partial>`` fragments.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -19,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, Template, nodes
 from jinja2.ext import Extension
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from .exceptions import ConfigurationError
@@ -60,12 +62,17 @@ class RegionSpec:
 
     def open_tag_parts(self) -> tuple[str, str]:
         """The opening tag around where its version attribute goes."""
-        prefix = f'<{self.tag} id="{escape(self.dom_id)}" {ATTR_REGION}="{self.kind}"'
-        suffix = "".join(f' {name}="{escape(value)}"' for name, value in self.attrs) + ">"
-        return prefix, suffix
+        return _open_tag_parts(self)
 
     def close_tag(self) -> str:
         return f"</{self.tag}>"
+
+
+@functools.lru_cache(maxsize=4096)
+def _open_tag_parts(spec: RegionSpec) -> tuple[str, str]:
+    prefix = f'<{spec.tag} id="{escape(spec.dom_id)}" {ATTR_REGION}="{spec.kind}"'
+    suffix = "".join(f' {name}="{escape(value)}"' for name, value in spec.attrs) + ">"
+    return prefix, suffix
 
 
 def _registry(environment: Environment) -> dict[tuple[str | None, str], RegionSpec]:
@@ -260,6 +267,7 @@ class PageTemplate:
         self.streams: dict[str, StreamSlot] = {}
         self._globals = set(environment.globals)
         self._chains: dict[str, list[Template]] = {}
+        self._tables: dict[str, tuple[Template, dict[str, list[Any]], dict[str, Any]]] = {}
         self._analyse()
         if ROOT_ID not in self.regions:
             raise ConfigurationError(
@@ -378,13 +386,24 @@ class PageTemplate:
     def render_page(self, context: Mapping[str, Any]) -> str:
         return self.template.render(context)
 
+    def _block_table(self, owner: str) -> tuple[Template, dict[str, list[Any]], dict[str, Any]]:
+        table = self._tables.get(owner)
+        if table is None:
+            chain = self._chain(owner)
+            blocks: dict[str, list[Any]] = {}
+            for template in chain:  # most-derived first, as Jinja's own inheritance orders them
+                for name, fn in template.blocks.items():
+                    blocks.setdefault(name, []).append(fn)
+            table = self._tables[owner] = (chain[0], blocks, dict(chain[0].globals))
+        return table
+
     def _render_block(self, owner: str, block: str, context: Mapping[str, Any]) -> str:
-        chain = self._chain(owner)
-        ctx = chain[0].new_context(dict(context))
-        for parent in chain[1:]:
-            for name, fn in parent.blocks.items():
-                ctx.blocks.setdefault(name, []).append(fn)
-        return "".join(ctx.blocks[block][0](ctx))
+        template, blocks, globals_ = self._block_table(owner)
+        # One context per render, sharing the block table built once per template: a block
+        # renders only; it never changes the table.
+        ctx = Context(self.environment, {**globals_, **context}, template.name, {})
+        ctx.blocks = blocks
+        return "".join(blocks[block][0](ctx))
 
     def render_region(self, dom_id: str, context: Mapping[str, Any], version: int) -> str:
         """The region's wrapper and content, ready to be morphed over the old one."""
@@ -416,7 +435,12 @@ class PageTemplate:
 
 def partial(target_id: str, content: str, swap: str = "outerMorph") -> str:
     """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
-    return f'<hx-partial hx-target="#{_css_id(target_id)}" hx-swap="{swap}">{content}</hx-partial>'
+    return _partial_open(target_id, swap) + content + "</hx-partial>"
+
+
+@functools.lru_cache(maxsize=4096)
+def _partial_open(target_id: str, swap: str) -> str:
+    return f'<hx-partial hx-target="#{_css_id(target_id)}" hx-swap="{swap}">'
 
 
 def push_element(kind: str, name: str, payload: Any) -> str:
@@ -548,9 +572,14 @@ class TemplateHelpers:
 
     def scripts(self) -> Markup:
         """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""
+        cached = self.__dict__.get("_scripts")
+        if cached is not None and cached[0] == self.client_config:
+            return cached[1]  # type: ignore[no-any-return]
         config = html.escape(json.dumps(self.client_config), quote=True)
-        return Markup(
+        markup = Markup(
             f'<script src="{self.static_url}/vendor/htmx.min.js"></script>\n'
             f'<script src="{self.static_url}/vendor/hx-sse.min.js"></script>\n'
             f'<script src="{self.static_url}/fastapi-live.js" data-live-config="{config}"></script>'
         )
+        self.__dict__["_scripts"] = (dict(self.client_config), markup)
+        return markup

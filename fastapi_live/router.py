@@ -5,6 +5,8 @@ The only module that knows URLs.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import inspect
 import json
 import logging
@@ -21,11 +23,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.params import Depends as DependsParam
-from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Match
 
 from .cluster import Cluster, RedisDirectory
 from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneError, TokenError
@@ -46,7 +46,6 @@ MAX_EVENT_NAME = 200
 MAX_PARAMS = 1_000
 _REQUEST_PARAM = "live_request__"
 _REMOUNT_KEY = "fastapi_live.remount"
-_PAGE_MARK = "__live_page__"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -68,6 +67,100 @@ class _Remount:
     redirect: str | None = None
     status: int | None = None
     error: str | None = None
+
+
+class _LiveStreamResponse(EventSourceResponse):
+    """sse-starlette's response, run lean: one task writes frames, one waits for the disconnect.
+
+    The stock ``EventSourceResponse`` starts a task group with a ping task, a disconnect
+    listener and a shutdown listener per connection. Here heartbeats come from one shared
+    timer and shutdown from one process-wide watcher (``SessionManager.shutdown_event``), so a
+    stream costs its request task plus one small disconnect watcher.
+    """
+
+    def __init__(self, frames: AsyncIterator[bytes], on_disconnect: Callable[[], None]) -> None:
+        super().__init__(frames, ping=0, headers={"Cache-Control": "no-store"})
+        self._on_disconnect = on_disconnect
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("method") == "HEAD":  # headers only: a HEAD must never open a stream
+            await super().__call__(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        iterator = self.body_iterator
+        try:
+            async for chunk in iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            watcher.cancel()
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _watch(self, receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._on_disconnect()
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (first value wins), built once per request."""
+    scope = request.scope
+    cached: dict[str, str] | None = scope.get("fastapi_live.headers")
+    if cached is None:
+        cached = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+        scope["fastapi_live.headers"] = cached
+    return cached
+
+
+class _EventReply(Response):
+    """An event's answer: its fragments, and the handler's reply for a JS hook, if any.
+
+    Built with its raw headers at once: this is the hottest response of a live app.
+    """
+
+    def __init__(self, body: str, reply: Any = None) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body.encode()
+        self.raw_headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        if reply is not None:
+            self.raw_headers.append((REPLY_HEADER.encode(), json.dumps(reply, default=str, ensure_ascii=True).encode()))
+
+
+class _FastPath:
+    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before."""
+
+    def __init__(self, app: Any, router: LiveRouter) -> None:
+        self.app = app
+        self.router = router
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path, method, router = scope["path"], scope["method"], self.router
+            if path == router.event_url and method == "POST":
+                endpoint = router._event_endpoint
+            elif path == router.stream_url and method == "GET":
+                endpoint = router._stream_endpoint
+            else:
+                await self.app(scope, receive, send)
+                return
+            try:
+                response = await endpoint(Request(scope, receive))
+            except Exception:  # the app's error middleware is not in front of us: do its job
+                log.exception("fastapi-live: %s %s failed", method, path)
+                response = JSONResponse({"detail": "internal error"}, status_code=500)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class LiveHook:
@@ -151,6 +244,7 @@ class LiveRouter(APIRouter):
         live_prefix: str = "/_live",
         client_config: dict[str, Any] | None = None,
         token_max_age: float = 86_400.0,
+        fast_path: bool = True,
         **router_kwargs: Any,
     ) -> None:
         super().__init__(lifespan=self._lifespan, **router_kwargs)
@@ -164,6 +258,7 @@ class LiveRouter(APIRouter):
                 "so page tokens will not survive a restart or work across processes"
             )
         self.signer = TokenSigner(secret_key, max_age=token_max_age)
+        self.fast_path = fast_path
         self.on_mount = list(on_mount)
         self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
         self.config = config or SessionConfig()
@@ -205,6 +300,8 @@ class LiveRouter(APIRouter):
 
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        if self.fast_path:
+            self._install_fast_path(app)
         await self.pubsub.start()
         if self.cluster is not None:
             await self.cluster.start()
@@ -215,6 +312,18 @@ class LiveRouter(APIRouter):
             if self.cluster is not None:
                 await self.cluster.stop()
             await self.pubsub.stop()
+
+    def _install_fast_path(self, app: Any) -> None:
+        """Serve the stream and event endpoints ahead of the app's middleware and routing.
+
+        They authenticate by the signed page token and run no user dependencies, so the
+        per-request machinery in front of them (middleware, route matching, dependency
+        solving) is pure cost on the hottest paths. Pass ``fast_path=False`` to keep them
+        behind the app's middleware, e.g. for request logging of every event.
+        """
+        stack = getattr(app, "middleware_stack", None)
+        if stack is not None and not isinstance(stack, _FastPath):
+            app.middleware_stack = _FastPath(stack, self)
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
@@ -297,7 +406,6 @@ class LiveRouter(APIRouter):
 
         endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
         endpoint.__name__ = f"live_{view_cls.__name__}"
-        setattr(endpoint, _PAGE_MARK, True)
         return endpoint
 
     async def _serve_page(
@@ -404,7 +512,19 @@ class LiveRouter(APIRouter):
 
     # -- stream and events ---------------------------------------------------------------------
     def _verify(self, request: Request) -> PageToken:
-        return self.signer.verify(request.headers.get(TOKEN_HEADER), browser_id=request.cookies.get(BROWSER_COOKIE))
+        raw = _headers(request).get(TOKEN_HEADER)
+        browser_id = request.cookies.get(BROWSER_COOKIE)
+        session = self.manager.by_token.get(raw) if raw else None
+        if (
+            session is not None
+            and browser_id is not None
+            and hmac.compare_digest(session.browser_id, browser_id)
+            and time.monotonic() - session.created < self.signer.max_age
+        ):
+            # The exact token this process issued (or verified) for a session it holds, still
+            # within its max age: its signature needs no second check.
+            return session.page_token
+        return self.signer.verify(raw, browser_id=browser_id)
 
     def _refuse(self, request: Request, exc: TokenError) -> Response:
         client = request.client.host if request.client else "?"
@@ -447,19 +567,16 @@ class LiveRouter(APIRouter):
                 elif self.cluster is not None:
                     self.cluster.detach_remote(stream)
 
-        return EventSourceResponse(
-            frames(),
-            ping=0,
-            headers={"Cache-Control": "no-store"},
-            shutdown_event=self.manager.shutdown_event(),
-            shutdown_grace_period=2.0,
-        )
+        # sse-starlette's process-wide signal: set when uvicorn starts a graceful shutdown.
+        self.manager.watch_shutdown(EventSourceResponse._listen_for_exit_signal)
+        return _LiveStreamResponse(frames(), stream.close)
 
     async def _remount(self, request: Request, token: PageToken) -> _Remount:
         """Mount a fresh session for a page whose session is gone, from the stream request.
 
-        The page's route runs again — on_mount hooks, dependencies and ``mount`` — with the
-        page's original URL and the stream request's headers and cookies.
+        The page's request runs again through the app — middleware, on_mount hooks,
+        dependencies and ``mount`` — with the page's original URL and the stream request's
+        headers and cookies.
         """
         remount = _Remount(token, request.headers.get(TOKEN_HEADER, ""))
         path, _, query = token.url.partition("?")
@@ -471,16 +588,6 @@ class LiveRouter(APIRouter):
             "query_string": query.encode(),
             _REMOUNT_KEY: remount,
         }
-        for route in self.routes:
-            if not (isinstance(route, APIRoute) and getattr(route.endpoint, _PAGE_MARK, False)):
-                continue
-            match, child_scope = route.matches(scope)
-            if match is Match.FULL:
-                break
-        else:
-            remount.error = f"no live page matches {path!r} any more"
-            return remount
-
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -488,8 +595,13 @@ class LiveRouter(APIRouter):
             if message["type"] == "http.response.start":
                 remount.status = message["status"]
 
+        # Through the whole app, as the page request went: its middleware and routing apply.
+        app = request.scope.get("app")
+        if app is None:
+            remount.error = "the request carries no app to remount the page with"
+            return remount
         try:
-            await route.handle({**scope, **child_scope}, receive, send)
+            await app(scope, receive, send)
         except Exception as exc:
             log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
             remount.error = f"remounting the page failed ({type(exc).__name__})"
@@ -510,12 +622,13 @@ class LiveRouter(APIRouter):
     @staticmethod
     def _cross_site(request: Request) -> str | None:
         """Why a request comes from another site, or None: Sec-Fetch-Site, then Origin vs Host."""
-        fetch_site = request.headers.get("sec-fetch-site")
+        headers = _headers(request)
+        fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return f"Sec-Fetch-Site is {fetch_site!r}"
-        origin = request.headers.get("origin")
+        origin = headers.get("origin")
         if origin is not None and origin != "null":
-            host = request.headers.get("host", "")
+            host = headers.get("host", "")
             if urlsplit(origin).netloc.lower() != host.lower():
                 return f"Origin {origin!r} does not match Host {host!r}"
         elif origin == "null":
@@ -531,7 +644,7 @@ class LiveRouter(APIRouter):
             token = self._verify(request)
         except TokenError as exc:
             return self._refuse(request, exc)
-        name = request.headers.get(EVENT_HEADER, "")
+        name = _headers(request).get(EVENT_HEADER, "")
         if not name or len(name) > MAX_EVENT_NAME:
             detail = f"missing or invalid {EVENT_HEADER} header: expected an event name of 1 to {MAX_EVENT_NAME} characters"
             return JSONResponse({"detail": detail}, status_code=400)
@@ -553,10 +666,7 @@ class LiveRouter(APIRouter):
             return JSONResponse({"detail": f"event {name!r} failed: {type(exc).__name__}"}, status_code=500)
         except Exception as exc:
             return JSONResponse({"detail": f"event {name!r} failed on the server ({type(exc).__name__}); see the server log"}, status_code=500)
-        headers = {"Cache-Control": "no-store"}
-        if reply is not None:
-            headers[REPLY_HEADER] = json.dumps(reply, default=str, ensure_ascii=True)
-        return HTMLResponse(body, headers=headers)
+        return _EventReply(body, reply)
 
     async def _forward_event(self, token: PageToken, name: str, params: dict[str, Any]) -> Response:
         gone = JSONResponse({"detail": "the live session is gone; its stream will remount it"}, status_code=410)
@@ -575,15 +685,19 @@ class LiveRouter(APIRouter):
 
     @staticmethod
     async def _read_params(request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length")
+        headers = _headers(request)
+        declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_EVENT_BODY):
             raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_EVENT_BODY:
-                raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if declared is not None:
+            raw = await request.body()  # its size is known and within the cap
+        else:
+            raw = b""
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > MAX_EVENT_BODY:
+                    raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if not raw:
             return {}
         if content_type == "application/json":

@@ -20,10 +20,12 @@ from .pubsub import PubSub
 from .rendering import ATTR_ROOT, ATTR_TOKEN, ROOT_ID, PageTemplate, markup_attrs, partial, push_element
 from .socket import ClientOp
 from .streams import StreamOp
+from .tokens import PageToken
 from .transport import encode_comment, encode_message
 from .view import LiveSocket, LiveView, dispatch_event
 
 log = logging.getLogger("fastapi_live")
+_INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
 
 
 @dataclass(slots=True)
@@ -53,11 +55,11 @@ class SessionConfig:
 class Connection:
     """The outbound side of one attached stream: a bounded queue of encoded frames."""
 
-    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_wake", "closed", "overflowed", "remote")
+    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_waiter", "closed", "overflowed", "remote")
 
     def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
         self._frames: deque[bytes] = deque()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # made only while the writer waits
         self._limit = limit
         self._byte_limit = byte_limit
         self._bytes = 0
@@ -75,7 +77,7 @@ class Connection:
             return
         self._frames.append(data)
         self._bytes += len(data)
-        self._wake.set()
+        self._wake()
 
     @property
     def queued(self) -> int:
@@ -87,7 +89,12 @@ class Connection:
         if self.overflowed:
             self._frames.clear()
             self._bytes = 0
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
@@ -97,8 +104,11 @@ class Connection:
                 yield data
             if self.closed:
                 return
-            self._wake.clear()
-            await self._wake.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
 
 class PageContext:
@@ -165,16 +175,17 @@ class LiveSession:
         self.browser_id = browser_id
         self.url = url
         self.helpers = helpers
+        self.created = time.monotonic()
         self.config = manager.config
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
-        self._inbox: deque[tuple[Any, ...]] = deque()
-        self._drainer: asyncio.Task[None] | None = None
+        self._inbox: list[tuple[Any, ...]] = []  # short: a list is lighter than a deque
+        self._drainer: asyncio.Task[None] | Any = None
         self._ready = False  # mailbox opens once mount and the first render are done
         self._tasks: dict[tuple[str, Any], tuple[asyncio.Task[None], TaskRecord]] = {}
         self._frame_id = 0
         self._version = 0
-        self._buffer: deque[tuple[int, bytes]] = deque(maxlen=self.config.replay_size)
+        self._buffer: deque[tuple[int, bytes]] | None = None  # made with the first frame
         self._dropped_frames = False
         self._buffer_bytes = 0
         self._conn: Connection | None = None
@@ -185,6 +196,11 @@ class LiveSession:
         self._initial_streams: dict[str, list[StreamOp]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._staged: list[tuple[str, Any, Any]] | None = None
+
+    @property
+    def page_token(self) -> PageToken:
+        """What this session's page token says."""
+        return PageToken(self.id, self.view_name, self.browser_id, self.url)
 
     @property
     def last_frame_id(self) -> int:
@@ -322,7 +338,21 @@ class LiveSession:
     async def handle_event(self, name: str, params: dict[str, Any]) -> tuple[str, Any]:
         """Handle a client event; returns (patch HTML, reply) for the event's response."""
         future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
-        self.post(("event", name, params, future))
+        message = ("event", name, params, future)
+        if self._ready and self._drainer is None and not self._inbox and not self.closed:
+            # The mailbox is idle: handle the event right here, in its place, instead of
+            # paying for a drain task and two loop turns. Messages arriving meanwhile queue.
+            self._drainer = _INLINE
+            try:
+                await self._handle(message)
+            finally:
+                self._drainer = None
+                if self._inbox and not self.closed:
+                    self._drainer = asyncio.get_running_loop().create_task(self._drain())
+                else:
+                    self._notify_idle()
+        else:
+            self.post(message)
         return await future
 
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
@@ -334,7 +364,7 @@ class LiveSession:
     async def _drain(self) -> None:
         try:
             while self._inbox and not self.closed:
-                message = self._inbox.popleft()
+                message = self._inbox.pop(0)
                 try:
                     await self._handle(message)
                 except Exception:  # a bug in the library itself: log, keep the session alive
@@ -547,6 +577,8 @@ class LiveSession:
         if not body:
             return
         self._frame_id += 1
+        if self._buffer is None:
+            self._buffer = deque(maxlen=self.config.replay_size)
         if len(self._buffer) == self._buffer.maxlen:
             self._dropped_frames = True
             self._buffer_bytes -= len(self._buffer[0][1])
@@ -573,19 +605,20 @@ class LiveSession:
         first = not self._ever_attached
         self._ever_attached = True
         start = 0 if (last_event_id is None and first) else last_event_id
-        oldest = self._buffer[0][0] if self._buffer else self._frame_id + 1
+        buffer = self._buffer or ()
+        oldest = buffer[0][0] if buffer else self._frame_id + 1
         replayable = start is not None and start <= self._frame_id and (start + 1 >= oldest or start == self._frame_id)
         if start == 0 and self._dropped_frames:
             replayable = False
         if replayable:
-            missed = [data for frame_id, data in self._buffer if frame_id > (start or 0)]
+            missed = [data for frame_id, data in buffer if frame_id > (start or 0)]
             # A replay that would not fit the stream's queue resyncs instead of overflowing it.
             if len(missed) + 1 > self.config.outbound_limit or sum(map(len, missed)) > self.config.outbound_bytes:
                 replayable = False
         if replayable:
             assert start is not None
             conn.send(encode_message("", event_id=str(start), retry=self.config.retry_ms))
-            for frame_id, data in self._buffer:
+            for frame_id, data in buffer:
                 if frame_id > start:
                     conn.send(data)
         else:
@@ -650,7 +683,7 @@ class LiveSession:
         self.closed = True
         self._cancel_timer()
         drainer = self._drainer
-        if drainer is not None and drainer is not asyncio.current_task():
+        if isinstance(drainer, asyncio.Task) and drainer is not asyncio.current_task():
             drainer.cancel()  # a handler still running belongs to the session too
         for task, _ in self._tasks.values():
             task.cancel()
@@ -663,7 +696,7 @@ class LiveSession:
             self.manager.connections.discard(self._conn)
             self._conn = None
         while self._inbox:
-            message = self._inbox.popleft()
+            message = self._inbox.pop(0)
             future = message[-1]
             if message[0] in ("event", "call") and isinstance(future, asyncio.Future) and not future.done():
                 future.set_exception(LiveError("the live session is closed"))
@@ -682,32 +715,29 @@ class SessionManager:
         self.pubsub = pubsub
         self.stream_url = stream_url
         self.sessions: dict[str, LiveSession] = {}
+        self.by_token: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()
         self.on_forget: Callable[[LiveSession], None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._shutdown: Any = None
         self._shutdown_watch: asyncio.Task[None] | None = None
 
-    def shutdown_event(self) -> Any:
-        """An ``anyio.Event`` set when the server starts shutting down (SIGTERM).
+    def watch_shutdown(self, shutting_down: Callable[[], Awaitable[None]]) -> None:
+        """Close every stream as soon as ``shutting_down()`` returns (the server got SIGTERM).
 
-        Streams then end cleanly at once, so clients reconnect to the next process
-        instead of waiting for this one to be killed.
+        One watcher per process, so clients reconnect to the next process at once instead
+        of waiting for this one to be killed.
         """
-        if self._shutdown is None:
-            import anyio
+        if self._shutdown_watch is None or self._shutdown_watch.done():
+            self._shutdown_watch = asyncio.get_running_loop().create_task(self._close_streams_on_shutdown(shutting_down))
 
-            self._shutdown = anyio.Event()
-            self._shutdown_watch = asyncio.get_running_loop().create_task(self._close_streams_on_shutdown(self._shutdown))
-        return self._shutdown
-
-    async def _close_streams_on_shutdown(self, event: Any) -> None:
-        await event.wait()
+    async def _close_streams_on_shutdown(self, shutting_down: Callable[[], Awaitable[None]]) -> None:
+        await shutting_down()
         for conn in list(self.connections):
             conn.close()
 
     def add(self, session: LiveSession) -> None:
         self.sessions[session.id] = session
+        self.by_token[session.token] = session
         self._ensure_heartbeat()
 
     def get(self, session_id: str) -> LiveSession | None:
@@ -716,6 +746,8 @@ class SessionManager:
     def forget(self, session: LiveSession) -> None:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
+            if self.by_token.get(session.token) is session:
+                del self.by_token[session.token]
             if self.on_forget is not None:
                 self.on_forget(session)
 
@@ -737,7 +769,6 @@ class SessionManager:
             if task is not None:
                 task.cancel()
         self._heartbeat = self._shutdown_watch = None
-        self._shutdown = None
 
 
 async def timed(awaitable: Awaitable[Any]) -> tuple[Any, float]:

@@ -87,6 +87,10 @@ class EventBinding:
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, default)
         self.model = pydantic.create_model(f"{view_name}_{fn.__name__}_params", **fields) if fields else None
+        required = any(default is ... for _, default in fields.values())
+        # Defaults are handed out as they are, so only immutable ones qualify for the shortcut.
+        immutable = all(isinstance(d, (int, float, str, bool, bytes, tuple, frozenset, type(None))) for _, d in fields.values())
+        self.defaults = None if (self.model is None or required or not immutable) else self.model.model_validate({}).__dict__
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -95,7 +99,10 @@ class EventBinding:
             kwargs: dict[str, Any] = {}
             if self.model is not None:
                 known = {k: v for k, v in params.items() if k in self.model.model_fields}
-                kwargs.update(dict(self.model.model_validate(known)))
+                if known or self.defaults is None:
+                    kwargs.update(self.model.model_validate(known).__dict__)
+                else:
+                    kwargs.update(self.defaults)  # nothing to validate: every field has its default
             if self.raw_name:
                 kwargs[self.raw_name] = dict(params)
             return kwargs
