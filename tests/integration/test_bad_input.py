@@ -7,7 +7,6 @@ import pytest
 from fastapi import FastAPI
 
 from fastapi_live import LiveSocket, LiveView
-
 from tests.support.sse import headers, open_page
 from tests.support.views.counter import make_app
 
@@ -127,7 +126,7 @@ async def test_a_mount_that_raises_shows_an_error_page_and_other_pages_go_on(ser
         assert "Something went wrong" in response.text and "live-server-error" in response.text
         assert "mount exploded" not in response.text and "Traceback" not in response.text
         assert not live.manager.sessions  # the failed page left nothing behind
-        html, token = await open_page(client, "/counter")
+        _, token = await open_page(client, "/counter")
         ok = await client.post("/_live/event", headers=headers(token, "inc"))
         assert "Count: 1" in ok.text
     assert any("mount exploded" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
