@@ -569,9 +569,13 @@
             }
             let evt = ctx.sourceEvent;
             let body = ctx.request.body;
+            // A bound input outside a form still sends its own value, as LiveView does.
+            if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
+                body.set(elt.name, elt.value);
+            }
             if ((evt?.type === "keydown" || evt?.type === "keyup") && body?.set) {
                 body.set("key", evt.key);
-                if (elt.value !== undefined && elt.name === "") {
+                if (elt.value !== undefined) {
                     body.set("value", elt.value);
                 }
             }

@@ -300,6 +300,10 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
     if form is not None and kind in ("change", "submit"):
         _check_fields(view, form, bound, values, verb)
     pairs = request_params(document, bound, submitter)
+    own_name = bound.attrs.get("name")
+    if own_name and has_value_property(bound) and form_owner(document, bound) is None and all(k != own_name for k, _ in pairs):
+        # fastapi-live.js: a bound input outside a form still sends its own value.
+        set_pair(pairs, own_name, control_value(bound))
     if kind in ("keydown", "keyup"):
         wanted = key_filter(bound, kind)
         key = values.get("key", wanted)
@@ -308,7 +312,7 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         if wanted is not None and js_string(key) != wanted:
             return view._html()  # the trigger's key filter ignores other keys: nothing is sent
         set_pair(pairs, "key", js_string(key))
-        if has_value_property(bound) and not bound.attrs.get("name"):
+        if has_value_property(bound):
             set_pair(pairs, "value", control_value(bound))
     if kind == "change" and event_target.attrs.get("name") and (form is None or event_target.mem_id != form.mem_id):
         set_pair(pairs, "_target", event_target.attrs.get("name") or "")
