@@ -500,6 +500,18 @@ class TemplateHelpers:
     def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
         if not isinstance(event, str) or not event:
             raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
+        vals = json.dumps(values, default=str) if values else None
+        # Pages render the same bindings over and over: build each one once.
+        key = (kind, event, trigger, sync, vals)
+        cache: dict[tuple[str, str, str, str, str | None], Markup] = self.__dict__.setdefault("_bindings", {})
+        markup = cache.get(key)
+        if markup is None:
+            if len(cache) > 4096:
+                cache.clear()
+            markup = cache[key] = self._build_binding(kind, event, trigger, sync, vals)
+        return markup
+
+    def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None) -> Markup:
         attrs: list[tuple[str, str | None]] = [
             (f"data-live-{kind}", event),
             ("hx-post", self.event_url),
@@ -507,8 +519,8 @@ class TemplateHelpers:
             ("hx-swap", "none"),
             ("hx-sync", f"this:{sync}"),
         ]
-        if values:
-            attrs.append(("hx-vals", json.dumps(values, default=str)))
+        if vals is not None:
+            attrs.append(("hx-vals", vals))
         return markup_attrs(attrs)
 
     def click(self, event: str, /, **values: Any) -> Markup:

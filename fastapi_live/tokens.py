@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
@@ -24,11 +25,18 @@ class PageToken:
     url: str
 
 
+class _Serializer(URLSafeTimedSerializer):
+    """Never tries to compress: page tokens are small, and zlib would run on every page."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
+
+
 class TokenSigner:
     """Signs ``PageToken``s and checks them against the browser that presents them."""
 
     def __init__(self, secret_key: str | bytes, *, max_age: float = 86_400.0) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+        self._serializer = _Serializer(secret_key, salt=_SALT)
         self.max_age = max_age
 
     def sign(self, token: PageToken) -> str:
