@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import shlex
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "ttfb": "bench.ttfb",
     "browser": "bench.browser",
     "fanout": "bench.fanout",
+    "bytes": "bench.region_bytes",
 }
 
 
@@ -83,9 +85,17 @@ def settings_text(settings: Settings) -> str:
     )
     client = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     return (
-        f"servers: uvicorn 1 worker loop={settings.loop} http={settings.http}; client: raw HTTP/1.1 on {client}; {pin}; "
-        f"{'quick' if settings.quick else 'full'} counts; fastapi-live @ {revision()}"
+        f"servers: uvicorn 1 worker (2 for the Redis cluster fan-out) loop={settings.loop} http={settings.http}; "
+        f"client: raw HTTP/1.1 and WebSocket on {client}; {pin}; "
+        f"{'quick' if settings.quick else 'full'} counts; fastapi-live @ {revision()}; {_version('pyview-web')} (uvicorn ws=auto, no permessage-deflate)"
     )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return f"{distribution} {importlib.metadata.version(distribution)}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{distribution} not installed"
 
 
 def revision() -> str:
@@ -156,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if row.error:
             notes.append(f"{row.benchmark}: {row.error}")
+        if row.pyview_error:
+            notes.append(f"{row.benchmark} (pyview): {row.pyview_error}")
     for note in notes:
         print(f"note: {note}")
     write_json(Path(args.json), info, rows, notes)

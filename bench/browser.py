@@ -3,7 +3,9 @@
 A MutationObserver (installed before any page script) stamps ``performance.now()`` — which
 counts from navigation start — the moment ``#org-name``, ``#profile-name`` and
 ``#rank-value`` are all present; ``page.wait_for_function`` waits for that stamp.
-Baseline: the slowest load's latency (the page cannot be complete sooner).
+Baseline: the slowest load's latency (the page cannot be complete sooner). pyview beside it:
+its dashboard written the pyview way (no loads on the page GET; the loads start when the view
+joins over its WebSocket, after its JavaScript client has loaded).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import os
 from typing import Any
 
 from .apps import PROFILE_LATENCY
+from .load import guarded
 from .report import Row, median, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "browser"
 LIVE_APP = "bench.apps.live_app:create_app"
+PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_SLACK_MS = 50.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -44,14 +48,13 @@ TIMINGS = """
 """
 
 
-async def run(settings: Settings) -> list[Row]:
+async def measure(settings: Settings, app: str, label: str) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     runs = settings.pick(12, 3)
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    slowest_ms = PROFILE_LATENCY * 1000.0
     timings: list[dict[str, Any]] = []
-    async with ServerProcess(LIVE_APP, settings, label="live") as server, async_playwright() as playwright:
+    async with ServerProcess(app, settings, label=label) as server, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context()
@@ -64,7 +67,7 @@ async def run(settings: Settings) -> list[Row]:
                 await page.wait_for_function("() => window.__liveDone !== undefined", timeout=15_000)
                 timing = await page.evaluate(TIMINGS)
                 if await page.text_content("#rank-value") != "Rank #7":
-                    raise RuntimeError("the dashboard's rank region shows the wrong text")
+                    raise RuntimeError(f"{label}: the dashboard's rank region shows the wrong text")
                 await page.close()
                 if i > 0:
                     timings.append(timing)
@@ -72,9 +75,13 @@ async def run(settings: Settings) -> list[Row]:
         finally:
             await browser.close()
     if errors:
-        raise RuntimeError(f"JavaScript errors on the dashboard: {errors[:3]}")
+        raise RuntimeError(f"{label}: JavaScript errors on the dashboard: {errors[:3]}")
+    return timings
+
+
+def summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
     done = [t["done"] for t in timings]
-    details: dict[str, Any] = {
+    return {
         "runs": len(done),
         "p50_ms": median(done),
         "max_ms": max(done),
@@ -82,8 +89,19 @@ async def run(settings: Settings) -> list[Row]:
         "p90_ms": percentile(done, 90),
         "response_start_p50_ms": median([t["response_start"] for t in timings if t["response_start"] is not None]),
         "dom_content_loaded_p50_ms": median([t["dom_content_loaded"] for t in timings if t["dom_content_loaded"] is not None]),
-        "slowest_load_ms": slowest_ms,
     }
+
+
+async def run(settings: Settings) -> list[Row]:
+    slowest_ms = PROFILE_LATENCY * 1000.0
+    details = summary(await measure(settings, LIVE_APP, "live"))
+    details["slowest_load_ms"] = slowest_ms
+
+    async def measure_pyview() -> dict[str, Any]:
+        return summary(await measure(settings, PYVIEW_APP, "pyview"))
+
+    pyview, pyview_error = await guarded(measure_pyview(), "pyview in Chromium")
+    details["pyview"] = pyview
     return [
         Row(
             "Chromium: navigation → all async parts in DOM, p50 (vs slowest load)",
@@ -94,5 +112,7 @@ async def run(settings: Settings) -> list[Row]:
             check=lambda live_value, base: live_value <= base + TARGET_SLACK_MS,
             details=details,
             group=NAME,
+            pyview=None if pyview is None else pyview["p50_ms"],
+            pyview_error=pyview_error,
         )
     ]

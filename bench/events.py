@@ -2,6 +2,7 @@
 
 fastapi-live: POST sent → the response carrying the fragment received.
 Baseline (FastAPI + sse-starlette by hand): POST sent → the fragment read from that client's stream.
+pyview: a joined view per client; ``event`` pushed on its WebSocket → the ``phx_reply`` with the diff received.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import wire
-from .load import EVENT_URL, LivePage, bounded, open_live_page
+from .load import EVENT_URL, LivePage, bounded, guarded, open_live_page
+from .pyview import PyviewPage, open_pyview_page
 from .report import Row, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "events"
 LIVE_APP = "bench.apps.live_app:create_app"
 HAND_APP = "bench.apps.hand_app:create_app"
+PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_RATIO = 1.3
+TARGET_PYVIEW = 1.2
 _COUNT = re.compile(rb"Count: (-?\d+)")
 
 RoundTrip = Callable[[], Awaitable[tuple[float, float, int]]]
@@ -144,24 +148,66 @@ async def measure_hand(settings: Settings, clients: int, warmup: float, duration
                 conn.close()
 
 
+async def measure_pyview(settings: Settings, clients: int, warmup: float, duration: float) -> dict[str, Any]:
+    async with ServerProcess(PYVIEW_APP, settings, label="pyview") as server:
+        pages: list[PyviewPage] = await bounded(range(clients), 25, lambda _: open_pyview_page(server.host, server.port, "/counter"))
+        try:
+
+            def trip_of(page: PyviewPage) -> RoundTrip:
+                async def trip() -> tuple[float, float, int]:
+                    reply = await page.click("inc", {"by": "1"})
+                    if reply.payload.get("status") != "ok":
+                        raise wire.HttpError(f"pyview event answered {reply.payload!r:.200}")
+                    diff = reply.payload["response"]["diff"]
+                    return reply.sent_at, reply.received_at, int(diff.get("1", -1))
+
+                return trip
+
+            async with server.profiled(NAME, warmup + duration):
+                result = await drive(server, [trip_of(p) for p in pages], warmup=warmup, duration=duration)
+            result["server_gc"] = await server.gc_stats()
+            return result
+        finally:
+            for page in pages:
+                page.close()
+
+
 async def run(settings: Settings) -> list[Row]:
     clients = 50
     warmup = settings.pick(2.0, 0.5)
     duration = settings.pick(10.0, 2.0)
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)
-    details = {"fastapi_live": live, "baseline": hand}
+    pyview, pyview_error = await guarded(measure_pyview(settings, clients, warmup, duration), "pyview event round trip")
+    details = {"fastapi_live": live, "baseline": hand, "pyview": pyview}
+
+    def of_pyview(key: str) -> float | None:
+        return None if pyview is None else float(pyview[key])
+
     return [
         Row(
             f"event round trip, {clients} clients: events/s (vs FastAPI+sse-starlette POST→SSE)",
             live["events_per_s"],
             hand["events_per_s"],
             "ev/s",
-            target=f"≥ {TARGET_RATIO}×",
+            target=f"≥ {TARGET_RATIO}× floor, ≥ {TARGET_PYVIEW}× pyview",
             check=lambda live_value, base: live_value >= TARGET_RATIO * base,
             details=details,
             group=NAME,
+            pyview=of_pyview("events_per_s"),
+            pyview_check=lambda live_value, pyview_value: live_value >= TARGET_PYVIEW * pyview_value,
+            pyview_error=pyview_error,
         ),
-        Row("event round trip, p50 latency", live["p50_ms"], hand["p50_ms"], "ms", group=NAME),
-        Row("event round trip, p99 latency", live["p99_ms"], hand["p99_ms"], "ms", group=NAME),
+        Row(
+            "event round trip, p50 latency",
+            live["p50_ms"],
+            hand["p50_ms"],
+            "ms",
+            target="≤ pyview",
+            group=NAME,
+            pyview=of_pyview("p50_ms"),
+            pyview_check=lambda live_value, pyview_value: live_value <= pyview_value,
+            pyview_error=pyview_error,
+        ),
+        Row("event round trip, p99 latency", live["p99_ms"], hand["p99_ms"], "ms", group=NAME, pyview=of_pyview("p99_ms"), pyview_error=pyview_error),
     ]

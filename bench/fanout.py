@@ -1,9 +1,17 @@
 """6. Fan-out: one publish to "all", N connected sessions (each subscribed to ``user:{n}`` and ``all``).
 
-Latency per stream = publish request sent → that stream received the fragment; p50 / p99 /
-max per publish, median over several publishes. fastapi-live with the in-memory backend and
-through Redis (one server process), beside a hand-written sse-starlette fan-out of the same
-fragment (rendered once) to N streams.
+Latency per session = publish request sent → that session's socket received its update; p50 /
+p99 / max per publish, median over several publishes.
+
+* in-memory: fastapi-live (one process, in-memory PubSub) beside a hand-written sse-starlette
+  fan-out of the same fragment (rendered once) to N streams, and beside pyview (N joined views
+  subscribed through pyview's PubSub hub; each gets a ``diff`` push on its WebSocket).
+* Redis, one process: fastapi-live through Redis beside the in-memory floor.
+* Redis, 2 workers: ``uvicorn --workers 2`` sharing one Redis, the sessions spread over both
+  workers (the kernel hands each new connection to one of them), the publish landing on one;
+  beside the floor doing the same (one Redis subscription per worker, local fan-out). pyview
+  has no cross-process PubSub, so it has no figure here. Both workers are pinned to the
+  server CPU, like every other server in the suite.
 """
 
 from __future__ import annotations
@@ -11,20 +19,29 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from . import wire
-from .load import LivePage, bounded, open_live_page
+from .load import LivePage, bounded, guarded, open_live_page
+from .pyview import PyviewPage, open_pyview_page
 from .report import Row, median, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "fanout"
 LIVE_APP = "bench.apps.live_app:create_app"
 HAND_APP = "bench.apps.hand_app:create_app"
+PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_MEMORY = 1.3
+TARGET_PYVIEW = 0.6
 TARGET_REDIS = 2.0
+TARGET_CLUSTER = 1.3
+WORKERS = 2
+_WORKER = re.compile(r'data-worker="(\d+)"')
 
 
 class Arrivals:
@@ -63,6 +80,7 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
             await asyncio.sleep(0.5)  # idle between publishes
             marker = arrivals.start_round().decode()
             assert arrivals.done is not None
+            server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
             response = await publisher.request("POST", f"/bench/publish?topic=all&message={marker}")
             if response.status != 204:
                 raise wire.HttpError(f"publish answered {response.status}: {response.text[:200]}")
@@ -70,8 +88,19 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
                 await asyncio.wait_for(asyncio.shield(arrivals.done), 20)
             except TimeoutError:
                 raise wire.HttpError(f"{label}: only {arrivals.count - arrivals.remaining} of {arrivals.count} streams got the publish in 20 s") from None
+            client_cpu = time.process_time() - client_cpu
+            await asyncio.sleep(0.05)  # a late write or a stray callback still counts toward this publish's server CPU
+            server_cpu = server.cpu_seconds() - server_cpu
             latencies = [(t - response.sent_at) * 1000.0 for t in arrivals.times]
-            per_round.append({"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "max_ms": max(latencies)})
+            per_round.append(
+                {
+                    "p50_ms": percentile(latencies, 50),
+                    "p99_ms": percentile(latencies, 99),
+                    "max_ms": max(latencies),
+                    "server_cpu_ms": server_cpu * 1000.0,
+                    "client_cpu_ms": client_cpu * 1000.0,
+                }
+            )
     finally:
         publisher.close()
     return {
@@ -79,25 +108,97 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
         "p99_ms": median([r["p99_ms"] for r in per_round]),
         "max_ms": median([r["max_ms"] for r in per_round]),
         "worst_round_max_ms": max(r["max_ms"] for r in per_round),
+        "server_cpu_ms": median([r["server_cpu_ms"] for r in per_round]),
+        "client_cpu_ms": median([r["client_cpu_ms"] for r in per_round]),
         "rounds": per_round,
         "streams": arrivals.count,
     }
 
 
-async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str) -> dict[str, Any]:
-    label = f"live-{'memory' if pubsub == 'memory' else 'redis'}"
-    async with ServerProcess(LIVE_APP, settings, label=label, env={"BENCH_PUBSUB": pubsub}) as server:
+def _spread(pids: list[int], server: ServerProcess) -> dict[str, Any]:
+    """Sessions per worker process; with several workers, both must hold some."""
+    split = Counter(pids)
+    if server.workers > 1 and len(split) < server.workers:
+        raise wire.HttpError(f"sessions landed on {len(split)} of {server.workers} workers: {dict(split)}")
+    return {"workers": server.workers, "sessions_per_worker": sorted(split.values(), reverse=True)}
+
+
+async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str, workers: int = 1) -> dict[str, Any]:
+    label = f"live-{'memory' if pubsub == 'memory' else 'redis'}" + (f"-{workers}w" if workers > 1 else "")
+    async with ServerProcess(LIVE_APP, settings, label=label, env={"BENCH_PUBSUB": pubsub}, workers=workers) as server:
         arrivals = Arrivals(count)
         pages: list[LivePage] = []
+        pids: list[int] = []
 
         async def one(index: int) -> None:
-            pages.append(await open_live_page(server.host, server.port, f"/fan/{index}", on_message=arrivals.callback(index)))
+            page = await open_live_page(server.host, server.port, f"/fan/{index}", on_message=arrivals.callback(index))
+            pages.append(page)
+            worker = _WORKER.search(page.html)
+            pids.append(int(worker.group(1)) if worker else server.pid)
+
+        try:
+            await bounded(range(count), 50, one)
+            spread = _spread(pids, server)
+            before = await server.gc_stats()
+            async with server.profiled(NAME, rounds * 1.0 + 1):
+                result = await publish_rounds(server, arrivals, rounds, label)
+            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
+            result.update(spread)
+            return result
+        finally:
+            for page in pages:
+                page.close()
+
+
+async def measure_hand(settings: Settings, count: int, rounds: int, pubsub: str = "memory", workers: int = 1) -> dict[str, Any]:
+    label = "hand" + ("" if pubsub == "memory" else "-redis") + (f"-{workers}w" if workers > 1 else "")
+    async with ServerProcess(HAND_APP, settings, label=label, env={"BENCH_PUBSUB": pubsub}, workers=workers) as server:
+        arrivals = Arrivals(count)
+        conns: list[wire.Connection] = []
+        pids: list[int] = []
+
+        async def one(index: int) -> None:
+            conn = await wire.connect(server.host, server.port)
+            conns.append(conn)
+            hello: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            deliver = arrivals.callback(index)
+
+            def on_message(message: bytes, now: float) -> None:
+                if not hello.done() and message.startswith(b"event: hello"):
+                    hello.set_result(int(message.rsplit(b"data: ", 1)[1]))
+                    return
+                deliver(message, now)
+
+            await asyncio.wait_for(conn.open_stream("/fan/stream", None, on_message), 20)
+            pids.append(await asyncio.wait_for(hello, 20))
+
+        try:
+            await bounded(range(count), 50, one)
+            spread = _spread(pids, server)
+            before = await server.gc_stats()
+            async with server.profiled(NAME, rounds * 1.0 + 1):
+                result = await publish_rounds(server, arrivals, rounds, label)
+            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
+            result.update(spread)
+            return result
+        finally:
+            for conn in conns:
+                conn.close()
+
+
+async def measure_pyview(settings: Settings, count: int, rounds: int) -> dict[str, Any]:
+    async with ServerProcess(PYVIEW_APP, settings, label="pyview") as server:
+        arrivals = Arrivals(count)
+        pages: list[PyviewPage] = []
+
+        async def one(index: int) -> None:
+            pages.append(await open_pyview_page(server.host, server.port, f"/fan/{index}", on_message=arrivals.callback(index)))
 
         try:
             await bounded(range(count), 50, one)
             before = await server.gc_stats()
             async with server.profiled(NAME, rounds * 1.0 + 1):
-                result = await publish_rounds(server, arrivals, rounds, label)
+                result = await publish_rounds(server, arrivals, rounds, "pyview")
             result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
             return result
         finally:
@@ -105,70 +206,65 @@ async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str)
                 page.close()
 
 
-async def measure_hand(settings: Settings, count: int, rounds: int) -> dict[str, Any]:
-    async with ServerProcess(HAND_APP, settings, label="hand") as server:
-        arrivals = Arrivals(count)
-        conns: list[wire.Connection] = []
-
-        async def one(index: int) -> None:
-            conn = await wire.connect(server.host, server.port)
-            conns.append(conn)
-            await asyncio.wait_for(conn.open_stream("/fan/stream", None, arrivals.callback(index)), 20)
-
-        try:
-            await bounded(range(count), 50, one)
-            before = await server.gc_stats()
-            async with server.profiled(NAME, rounds * 1.0 + 1):
-                result = await publish_rounds(server, arrivals, rounds, "hand")
-            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
-            return result
-        finally:
-            for conn in conns:
-                conn.close()
-
-
-def _rows(kind: str, count: int, live: dict[str, Any], hand: dict[str, Any], target: float) -> list[Row]:
+def _rows(
+    kind: str,
+    count: int,
+    live: dict[str, Any],
+    hand: dict[str, Any],
+    target: float,
+    *,
+    floor: str = "sse-starlette by hand",
+    pyview: dict[str, Any] | None = None,
+    pyview_error: str | None = None,
+) -> list[Row]:
     check: Callable[[float, float], bool] = lambda live_value, base: live_value <= target * base  # noqa: E731
+    with_pyview = pyview is not None or pyview_error is not None
+
+    def of_pyview(key: str) -> float | None:
+        return None if pyview is None else float(pyview[key])
+
+    common: dict[str, Any] = {"group": NAME, "pyview_error": pyview_error}
     return [
         Row(
-            f"fan-out to {count:,} streams, {kind}: last client, median publish (vs sse-starlette by hand)",
+            f"fan-out to {count:,} sessions, {kind}: last client, median publish (vs {floor})",
             live["max_ms"],
             hand["max_ms"],
             "ms",
-            target=f"≤ {target}×",
+            target=f"≤ {target}× floor" + (f", ≤ {TARGET_PYVIEW}× pyview" if with_pyview else ""),
             check=check,
-            details={"fastapi_live": live, "baseline": hand},
-            group=NAME,
+            details={"fastapi_live": live, "baseline": hand, "pyview": pyview},
+            pyview=of_pyview("max_ms"),
+            pyview_check=(lambda live_value, pyview_value: live_value <= TARGET_PYVIEW * pyview_value) if with_pyview else None,
+            **common,
         ),
-        Row(f"fan-out, {kind}: p50 client", live["p50_ms"], hand["p50_ms"], "ms", group=NAME),
-        Row(f"fan-out, {kind}: p99 client", live["p99_ms"], hand["p99_ms"], "ms", group=NAME),
+        Row(f"fan-out, {kind}: p50 client", live["p50_ms"], hand["p50_ms"], "ms", pyview=of_pyview("p50_ms"), **common),
+        Row(f"fan-out, {kind}: p99 client", live["p99_ms"], hand["p99_ms"], "ms", pyview=of_pyview("p99_ms"), **common),
         Row(
-            f"fan-out, {kind}: last client, worst of {len(live['rounds'])} publishes", live["worst_round_max_ms"], hand["worst_round_max_ms"], "ms", group=NAME
+            f"fan-out, {kind}: last client, worst of {len(live['rounds'])} publishes",
+            live["worst_round_max_ms"],
+            hand["worst_round_max_ms"],
+            "ms",
+            pyview=of_pyview("worst_round_max_ms"),
+            **common,
         ),
     ]
 
 
-async def _guard(measure: Awaitable[dict[str, Any]], what: str) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        return await measure, None
-    except Exception as exc:
-        return None, f"{what} failed: {type(exc).__name__}: {exc}"
-
-
 async def run(settings: Settings) -> list[Row]:
     count = settings.pick(2000, 500)
-    rounds = settings.pick(5, 3)
+    rounds = settings.pick(9, 3)
     hand = await measure_hand(settings, count, rounds)
+    pyview, pyview_error = await guarded(measure_pyview(settings, count, rounds), "pyview fan-out")
     rows: list[Row] = []
-    memory, error = await _guard(measure_live(settings, count, rounds, "memory"), "in-memory fan-out")
+    memory, error = await guarded(measure_live(settings, count, rounds, "memory"), "in-memory fan-out")
     if memory is not None:
-        rows.extend(_rows("in-memory", count, memory, hand, TARGET_MEMORY))
+        rows.extend(_rows("in-memory", count, memory, hand, TARGET_MEMORY, pyview=pyview, pyview_error=pyview_error))
     else:
-        rows.append(Row(f"fan-out to {count:,} streams, in-memory", None, hand["max_ms"], "ms", error=error, group=NAME))
+        rows.append(Row(f"fan-out to {count:,} sessions, in-memory", None, hand["max_ms"], "ms", error=error, group=NAME))
     if importlib.util.find_spec("fastapi_live.pubsub.redis") is None:
         rows.append(
             Row(
-                f"fan-out to {count:,} streams, Redis: last client",
+                f"fan-out to {count:,} sessions, Redis: last client",
                 None,
                 hand["max_ms"],
                 "ms",
@@ -178,9 +274,21 @@ async def run(settings: Settings) -> list[Row]:
             )
         )
         return rows
-    redis, error = await _guard(measure_live(settings, count, rounds, settings.redis_url), "Redis fan-out")
+    redis, error = await guarded(measure_live(settings, count, rounds, settings.redis_url), "Redis fan-out")
     if redis is not None:
-        rows.extend(_rows("Redis", count, redis, hand, TARGET_REDIS))
+        rows.extend(_rows("Redis, 1 process", count, redis, hand, TARGET_REDIS, floor="in-memory sse-starlette by hand"))
     else:
-        rows.append(Row(f"fan-out to {count:,} streams, Redis", None, hand["max_ms"], "ms", target=f"≤ {TARGET_REDIS}×", error=error, group=NAME))
+        rows.append(Row(f"fan-out to {count:,} sessions, Redis", None, hand["max_ms"], "ms", target=f"≤ {TARGET_REDIS}×", error=error, group=NAME))
+    kind = f"Redis, {WORKERS} workers"
+    cluster_hand, error = await guarded(measure_hand(settings, count, rounds, settings.redis_url, WORKERS), f"{kind} floor")
+    if cluster_hand is None:
+        rows.append(Row(f"fan-out to {count:,} sessions, {kind}", None, None, "ms", target=f"≤ {TARGET_CLUSTER}× floor", error=error, group=NAME))
+        return rows
+    cluster, error = await guarded(measure_live(settings, count, rounds, settings.redis_url, WORKERS), f"{kind} fan-out")
+    if cluster is not None:
+        rows.extend(_rows(kind, count, cluster, cluster_hand, TARGET_CLUSTER, floor=f"sse-starlette + Redis by hand, {WORKERS} workers"))
+    else:
+        rows.append(
+            Row(f"fan-out to {count:,} sessions, {kind}", None, cluster_hand["max_ms"], "ms", target=f"≤ {TARGET_CLUSTER}× floor", error=error, group=NAME)
+        )
     return rows

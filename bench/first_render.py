@@ -1,4 +1,8 @@
-"""1. Live page first render, requests/s, beside a hand-written Jinja2Templates endpoint."""
+"""1. Live page first render, requests/s, beside a hand-written Jinja2Templates endpoint and pyview's page.
+
+The same counter page three ways, hammered by 16 keep-alive connections from the bench's
+raw HTTP/1.1 client (an equivalent of wrk: the client has its own CPU and records its load).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import time
 from typing import Any
 
 from . import wire
+from .load import guarded
 from .report import Row, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "first_render"
 LIVE_APP = "bench.apps.live_app:create_app"
 HAND_APP = "bench.apps.hand_app:create_app"
+PYVIEW_APP = "bench.apps.pyview_app:create_app"
 
 
 async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: float, duration: float, name: str) -> dict[str, Any]:
@@ -77,13 +83,23 @@ async def run(settings: Settings) -> list[Row]:
         live = await hammer(server, "/counter", connections=connections, warmup=warmup, duration=duration, name=NAME)
     async with ServerProcess(HAND_APP, settings, label="hand") as server:
         hand = await hammer(server, "/page", connections=connections, warmup=warmup, duration=duration, name=NAME)
+
+    async def measure_pyview() -> dict[str, Any]:
+        async with ServerProcess(PYVIEW_APP, settings, label="pyview") as server:
+            return await hammer(server, "/counter", connections=connections, warmup=warmup, duration=duration, name=NAME)
+
+    pyview, pyview_error = await guarded(measure_pyview(), "pyview first render")
     return [
         Row(
             "first render GET /counter, req/s (vs hand-written Jinja2Templates)",
             live["requests_per_s"],
             hand["requests_per_s"],
             "req/s",
-            details={"fastapi_live": live, "baseline": hand},
+            target="≥ pyview",
+            details={"fastapi_live": live, "baseline": hand, "pyview": pyview},
             group=NAME,
+            pyview=pyview["requests_per_s"] if pyview else None,
+            pyview_check=lambda live_value, pyview_value: live_value >= pyview_value,
+            pyview_error=pyview_error,
         )
     ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import wire
 
@@ -102,3 +104,18 @@ async def settle_rss(read: Callable[[], int], *, minimum: float, maximum: float)
             return current
         previous = current
     return read()
+
+
+async def guarded(measure: Awaitable[dict[str, Any]], what: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Run one side of a comparison; a failure becomes an error text instead of sinking the benchmark.
+
+    A pyview side is "not run" when pyview-web (the ``bench`` extra) is not installed.
+    """
+    if what.startswith("pyview") and importlib.util.find_spec("pyview") is None:
+        if inspect.iscoroutine(measure):
+            measure.close()
+        return None, "not run: pyview-web is not installed (pip install -e '.[bench]')"
+    try:
+        return await measure, None
+    except Exception as exc:
+        return None, " ".join(f"{what} failed: {type(exc).__name__}: {exc}".split())[:400]

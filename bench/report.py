@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass
 class Row:
-    """One line of the table: a fastapi-live figure beside its baseline from the same run."""
+    """One line of the table: a fastapi-live figure beside its baseline and pyview's, from the same run."""
 
     benchmark: str
     live: float | None
@@ -23,10 +23,14 @@ class Row:
     unit: str
     target: str = "—"
     check: Callable[[float, float], bool] | None = field(default=None, repr=False)
-    """(live, baseline) -> met?; None when the row has no target."""
+    """(live, baseline) -> met?; None when the row has no target against the baseline."""
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     group: str = ""
+    pyview: float | None = None
+    pyview_check: Callable[[float, float], bool] | None = field(default=None, repr=False)
+    """(live, pyview) -> met?; None when the row has no target against pyview."""
+    pyview_error: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -35,15 +39,29 @@ class Row:
         return self.live / self.baseline
 
     @property
-    def met(self) -> bool | None:
-        if self.check is None or self.live is None or self.baseline is None:
+    def pyview_ratio(self) -> float | None:
+        if self.live is None or self.pyview is None or self.pyview == 0:
             return None
-        return bool(self.check(self.live, self.baseline))
+        return self.live / self.pyview
+
+    @property
+    def met(self) -> bool | None:
+        """Every target of the row met; None when it has none or a figure it needs is missing."""
+        results: list[bool] = []
+        for check, other in ((self.check, self.baseline), (self.pyview_check, self.pyview)):
+            if check is None:
+                continue
+            if self.live is None or other is None:
+                return None
+            results.append(bool(check(self.live, other)))
+        return all(results) if results else None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("check")
+        data.pop("pyview_check")
         data["ratio"] = self.ratio
+        data["pyview_ratio"] = self.pyview_ratio
         data["met"] = self.met
         return data
 
@@ -98,27 +116,35 @@ def _yes_no(met: bool | None) -> str:
     return "—" if met is None else ("yes" if met else "NO")
 
 
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
 def table(rows: Sequence[Row], header: str) -> str:
-    columns = ["benchmark", "fastapi-live", "baseline", "ratio", "target", "met?"]
+    columns = ["benchmark", "fastapi-live", "baseline", "ratio", "pyview", "vs pyview", "target", "met?"]
     cells: list[list[str]] = []
     for row in rows:
+        pyview = _number(row.pyview, row.unit)
+        if row.pyview_error is not None:
+            pyview = "not run" if row.pyview_error.startswith("not run") else "error"
         if row.error is not None:
             status = "not run" if row.error.startswith("not run") else "error"
-            cells.append([row.benchmark, status, _number(row.baseline, row.unit), "—", row.target, "—"])
+            cells.append([row.benchmark, status, _number(row.baseline, row.unit), "—", pyview, "—", row.target, "—"])
             continue
-        ratio = row.ratio
         cells.append(
             [
                 row.benchmark,
                 _number(row.live, row.unit),
                 _number(row.baseline, row.unit),
-                "—" if ratio is None else f"{ratio:.2f}×",
+                _ratio(row.ratio),
+                pyview,
+                _ratio(row.pyview_ratio),
                 row.target,
                 _yes_no(row.met),
             ]
         )
     widths = [max(len(columns[i]), *(len(c[i]) for c in cells)) if cells else len(columns[i]) for i in range(len(columns))]
-    right = {1, 2, 3}
+    right = {1, 2, 3, 4, 5}
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)]

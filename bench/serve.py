@@ -1,6 +1,6 @@
 """Entry point of a server under test: ``python -m bench.serve MODULE:FACTORY --port N``.
 
-uvicorn with one worker, ``--log-level warning`` and no access log; the open-file limit is
+uvicorn with one worker (``--workers N`` for more), ``--log-level warning`` and no access log; the open-file limit is
 raised to its hard maximum first, so thousands of streams fit.
 """
 
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--http", default="auto")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     raise_fd_limit()
     uvicorn.run(
@@ -34,7 +35,7 @@ def main() -> None:
         factory=True,
         host="127.0.0.1",
         port=args.port,
-        workers=1,
+        workers=args.workers,
         log_level="warning",
         access_log=False,
         loop=args.loop,

@@ -51,12 +51,18 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m bench.serve APP`` on a free loopback port, pinned to the server CPUs."""
+    """``python -m bench.serve APP`` on a free loopback port, pinned to the server CPUs.
 
-    def __init__(self, app: str, settings: Settings, *, label: str, env: dict[str, str] | None = None) -> None:
+    With ``workers`` > 1, uvicorn's supervisor starts that many worker processes sharing the
+    listening socket, pinned like it; ``worker_pids`` lists them once all answer.
+    """
+
+    def __init__(self, app: str, settings: Settings, *, label: str, env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.app = app
         self.settings = settings
         self.label = label
+        self.workers = workers
+        self.worker_pids: list[int] = []
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         self.env = {**os.environ, "PYTHONPATH": path, **(env or {})}
         self.env.pop("REDIS_URL", None)  # the bench apps choose their PubSub backend explicitly
@@ -85,6 +91,8 @@ class ServerProcess:
             self.settings.loop,
             "--http",
             self.settings.http,
+            "--workers",
+            str(self.workers),
         ]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         if self.settings.server_cpus:
@@ -99,15 +107,39 @@ class ServerProcess:
                     response = await asyncio.wait_for(conn.request("GET", "/bench/ping"), 5)
                 finally:
                     conn.close()
-                if response.status == 200:
+                if response.status == 200 and await self._all_workers_up(deadline):
                     return self
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server {self.label} did not answer within 30 s:\n{self.log_tail()}")
             await asyncio.sleep(0.05)
 
+    async def _all_workers_up(self, deadline: float) -> bool:
+        """Every worker answers ``/bench/stats`` (each fresh connection lands on one of them)."""
+        if self.workers <= 1:
+            return True
+        seen: set[int] = set()
+        while len(seen) < self.workers and time.monotonic() < deadline:
+            conn = await wire.connect(self.host, self.port)
+            try:
+                response = await asyncio.wait_for(conn.request("GET", "/bench/stats"), 5)
+            finally:
+                conn.close()
+            seen.add(int(json.loads(response.body)["pid"]))
+            if len(seen) < self.workers:
+                await asyncio.sleep(0.02)
+        self.worker_pids = sorted(seen)
+        if self.settings.server_cpus:
+            for pid in self.worker_pids:  # inherited already unless a worker started before the supervisor was pinned
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(pid, self.settings.server_cpus)
+        return len(seen) == self.workers
+
     async def gc_stats(self) -> dict[str, Any] | None:
-        """With ``--gc-stats``: the server's garbage-collector pauses so far (from ``/bench/stats``)."""
-        if not self.settings.gc_stats:
+        """With ``--gc-stats``: the server's garbage-collector pauses so far (from ``/bench/stats``).
+
+        None with several workers: each request reaches one of them, so the figures would mix.
+        """
+        if not self.settings.gc_stats or self.workers > 1:
             return None
         conn = await wire.connect(self.host, self.port)
         try:
@@ -117,12 +149,15 @@ class ServerProcess:
         stats = json.loads(response.body)["gc"]
         return dict(stats) if stats else None
 
+    def _processes(self) -> list[Any]:
+        main = psutil.Process(self.pid)
+        return [main, *main.children(recursive=True)] if self.workers > 1 else [main]
+
     def rss(self) -> int:
-        return int(psutil.Process(self.pid).memory_info().rss)
+        return sum(int(process.memory_info().rss) for process in self._processes())
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        return sum(float(t.user + t.system) for t in (process.cpu_times() for process in self._processes()))
 
     def log_tail(self, lines: int = 30) -> str:
         text = Path(self._log.name).read_text(errors="replace")
@@ -181,6 +216,7 @@ class ServerProcess:
                 "-o",
                 str(out),
                 "--nonblocking",
+                *(["--subprocesses"] if self.workers > 1 else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

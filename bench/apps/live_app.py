@@ -1,4 +1,4 @@
-"""The fastapi-live bench app: a counter, three dashboards, a fan-out page and bench-only endpoints.
+"""The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page and bench-only endpoints.
 
 ``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL.
 """
@@ -76,10 +76,30 @@ class Fanout(LiveView):
     async def mount(self, socket: LiveSocket, n: int) -> None:  # type: ignore[override]  # path params, as the library documents
         await socket.subscribe(f"user:{n}")
         await socket.subscribe("all")
-        socket.assign(n=n, news="")
+        socket.assign(n=n, news="", pid=os.getpid())
 
     async def handle_info(self, message: Any, socket: LiveSocket) -> None:
         socket.assign(news=str(message))
+
+
+def card(i: int, value: int = 0, note: str = "steady") -> dict[str, Any]:
+    return {"label": f"Metric {i}", "value": value, "note": note, "tags": ["ops", f"team-{i}", "daily"]}
+
+
+class Regions(LiveView):
+    """Ten regions, each reading its own assign ``m0`` … ``m9``: one change re-renders one region."""
+
+    async def mount(self, socket: LiveSocket) -> None:
+        await socket.subscribe("regions")
+        socket.assign(title="Ten regions", **{f"m{i}": card(i) for i in range(10)})
+
+    @event("bump")
+    async def bump(self, socket: LiveSocket, i: int = 3) -> None:
+        socket.update(f"m{i}", lambda m: {**m, "value": m["value"] + 1})
+
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        index, _, note = str(message).partition(":")
+        socket.update(f"m{int(index)}", lambda m: {**m, "note": note})
 
 
 def create_app() -> FastAPI:
@@ -97,6 +117,7 @@ def create_app() -> FastAPI:
     live.page("/dash/awaited/{slug}", template="dashboard.html")(AwaitedDashboard)
     live.page("/dash/none/{slug}", template="dashboard.html")(NoLoadDashboard)
     live.page("/fan/{n}", template="fanout.html")(Fanout)
+    live.page("/regions", template="regions.html")(Regions)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(live)
 
@@ -108,7 +129,7 @@ def create_app() -> FastAPI:
     async def stats() -> Response:
         sessions = list(live.manager.sessions.values())
         attached = sum(1 for session in sessions if session.attached)
-        return JSONResponse({"sessions": len(sessions), "attached": attached, "gc": gc_pauses.as_json()})
+        return JSONResponse({"pid": os.getpid(), "sessions": len(sessions), "attached": attached, "gc": gc_pauses.as_json()})
 
     @app.post("/bench/publish")
     async def publish(request: Request) -> Response:
