@@ -138,7 +138,7 @@ class SlowMountPage(LiveView):
     """A mount that blocks for ``ms`` milliseconds (the mistake the warning is about)."""
 
     async def mount(self, socket: LiveSocket, ms: int = 0) -> None:
-        time.sleep(ms / 1000)  # the point of this page: a blocking load in mount
+        time.sleep(ms / 1000)  # why: the point of this page is a blocking load in mount
         socket.assign(clicks=0)
 
 
