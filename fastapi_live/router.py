@@ -28,7 +28,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .cluster import Cluster, RedisDirectory
-from .exceptions import ConfigurationError, EventError, LiveError, SessionGoneError, TokenError
+from .exceptions import ConfigurationError, EventError, LiveError, TokenError
 from .lifecycle import HALT, callable_name, check_signal, maybe_await
 from .pubsub import PubSub, create_pubsub
 from .rendering import LiveExtension, PageTemplate, TemplateHelpers, push_element
@@ -530,12 +530,6 @@ class LiveRouter(APIRouter):
         client = request.client.host if request.client else "?"
         log.warning("fastapi-live: refused %s %s from %s: %s", request.method, request.url.path, client, exc)
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
-
-    def require_session(self, token: PageToken) -> LiveSession:
-        session = self.manager.get(token.session_id)
-        if session is None:
-            raise SessionGoneError(f"session {token.session_id} is gone")
-        return session
 
     async def _stream_endpoint(self, request: Request) -> Response:
         try:

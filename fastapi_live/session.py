@@ -769,9 +769,3 @@ class SessionManager:
             if task is not None:
                 task.cancel()
         self._heartbeat = self._shutdown_watch = None
-
-
-async def timed(awaitable: Awaitable[Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = await awaitable
-    return result, (time.perf_counter() - started) * 1000.0
