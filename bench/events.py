@@ -98,13 +98,18 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
 
                 return trip
 
-            async with server.profiled(NAME, warmup + duration):
-                result = await drive(server, [trip_of(p) for p in pages], warmup=warmup, duration=duration)
-            result["server_gc"] = await server.gc_stats()
-            return result
+            return await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
         finally:
             for page in pages:
                 page.close()
+
+
+async def _drive_profiled(server: Any, trips: list[RoundTrip], warmup: float, duration: float) -> dict[str, Any]:
+    """Drive the round trips under the server's profiler and attach its GC stats."""
+    async with server.profiled(NAME, warmup + duration):
+        result = await drive(server, trips, warmup=warmup, duration=duration)
+    result["server_gc"] = await server.gc_stats()
+    return result
 
 
 async def measure_hand(settings: Settings, clients: int, warmup: float, duration: float) -> dict[str, Any]:
@@ -139,10 +144,7 @@ async def measure_hand(settings: Settings, clients: int, warmup: float, duration
 
         try:
             trips = await bounded(range(clients), 25, setup)
-            async with server.profiled(NAME, warmup + duration):
-                result = await drive(server, trips, warmup=warmup, duration=duration)
-            result["server_gc"] = await server.gc_stats()
-            return result
+            return await _drive_profiled(server, trips, warmup, duration)
         finally:
             for conn in conns:
                 conn.close()
@@ -163,10 +165,7 @@ async def measure_pyview(settings: Settings, clients: int, warmup: float, durati
 
                 return trip
 
-            async with server.profiled(NAME, warmup + duration):
-                result = await drive(server, [trip_of(p) for p in pages], warmup=warmup, duration=duration)
-            result["server_gc"] = await server.gc_stats()
-            return result
+            return await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
         finally:
             for page in pages:
                 page.close()

@@ -138,16 +138,21 @@ async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str,
 
         try:
             await bounded(range(count), 50, one)
-            spread = _spread(pids, server)
-            before = await server.gc_stats()
-            async with server.profiled(NAME, rounds * 1.0 + 1):
-                result = await publish_rounds(server, arrivals, rounds, label)
-            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
-            result.update(spread)
-            return result
+            return await _publish_profiled(server, arrivals, rounds, label, pids)
         finally:
             for page in pages:
                 page.close()
+
+
+async def _publish_profiled(server: Any, arrivals: Arrivals, rounds: int, label: str, pids: list[int]) -> dict[str, Any]:
+    """Publish ``rounds`` times under the server's profiler; GC stats and the worker spread attached."""
+    spread = _spread(pids, server)
+    before = await server.gc_stats()
+    async with server.profiled(NAME, rounds * 1.0 + 1):
+        result = await publish_rounds(server, arrivals, rounds, label)
+    result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
+    result.update(spread)
+    return result
 
 
 async def measure_hand(settings: Settings, count: int, rounds: int, pubsub: str = "memory", workers: int = 1) -> dict[str, Any]:
@@ -174,13 +179,7 @@ async def measure_hand(settings: Settings, count: int, rounds: int, pubsub: str 
 
         try:
             await bounded(range(count), 50, one)
-            spread = _spread(pids, server)
-            before = await server.gc_stats()
-            async with server.profiled(NAME, rounds * 1.0 + 1):
-                result = await publish_rounds(server, arrivals, rounds, label)
-            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
-            result.update(spread)
-            return result
+            return await _publish_profiled(server, arrivals, rounds, label, pids)
         finally:
             for conn in conns:
                 conn.close()

@@ -38,7 +38,3 @@ class EventError(LiveError):
         super().__init__(message)
         self.status_code = status_code
         self.errors = errors or []
-
-
-class SessionGoneError(LiveError):
-    """The session a token names is no longer held by any process."""

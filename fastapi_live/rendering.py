@@ -13,7 +13,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -457,7 +457,7 @@ def _css_id(dom_id: str) -> str:
     return re.sub(r"([:.])", r"\\\1", dom_id)
 
 
-def markup_attrs(attrs: Iterator[tuple[str, str | None]] | Iterable[tuple[str, str | None]]) -> Markup:
+def markup_attrs(attrs: Iterable[tuple[str, str | None]]) -> Markup:
     """Render ``(name, value)`` pairs as HTML attributes; a ``None`` value is a bare attribute."""
     out = []
     for name, value in attrs:

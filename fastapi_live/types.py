@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Assigns = Mapping[str, Any]
-Params = dict[str, Any]
-HookStage = Literal["handle_event", "handle_info", "handle_async", "after_render"]
 HOOK_STAGES: tuple[str, ...] = ("handle_event", "handle_info", "handle_async", "after_render")
 
 
