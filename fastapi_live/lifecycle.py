@@ -88,6 +88,11 @@ class HooksMixin(SocketState):
         hooks[:] = [(n, f) for n, f in hooks if n != name]
         return self
 
+    @property
+    def _has_hooks(self) -> bool:
+        """Whether any hook was ever attached (a message with none skips the hook stages)."""
+        return bool(self.__dict__.get("_hooks"))
+
     def _hooks_for(self, stage: str) -> list[tuple[str, HookFn]]:
         return list(self.__dict__.get("_hooks", {}).get(stage, ()))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,10 @@ from typing import Any
 
 from jinja2 import Environment, Template, nodes
 from jinja2.ext import Extension
+from jinja2.filters import FILTERS
 from jinja2.parser import Parser
 from jinja2.runtime import Context
+from jinja2.tests import TESTS
 from markupsafe import Markup, escape
 
 from .exceptions import ConfigurationError
@@ -32,6 +35,23 @@ _STREAM_BLOCK_PREFIX = "live_stream__"
 _DOM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]*$")
 _TAG = re.compile(r"^[a-z][a-z0-9\-]*$")
 ALWAYS = "*"  # a dependency meaning "re-render on any change"
+_REGIONS_FOR_CACHE = 1024  # sets of changed keys remembered per page
+_FRAGMENTS = 256  # region renders remembered per page (see ``PageTemplate.render_region``)
+_FRAGMENT_CHARS = 1_000_000  # … and at most this many characters of them
+
+# What a region may contain and still be a pure function of the assigns it reads: its
+# render can then be reused for another session whose assigns are equal. Anything else
+# (macros, imports, extension nodes, ``{% do %}``) makes the region render every time.
+_PURE_NODES = (
+    nodes.Output, nodes.TemplateData, nodes.Const, nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Slice,
+    nodes.If, nodes.For, nodes.CondExpr, nodes.BinExpr, nodes.UnaryExpr, nodes.Compare, nodes.Operand,
+    nodes.Concat, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair, nodes.Keyword, nodes.MarkSafe,
+    nodes.MarkSafeIfAutoescape, nodes.Call, nodes.Filter, nodes.Test, nodes.Block, nodes.Include,
+    nodes.Assign, nodes.AssignBlock, nodes.With, nodes.Scope, nodes.FilterBlock, nodes.Continue, nodes.Break,
+)  # fmt: skip
+_PURE_GLOBALS = frozenset({"range", "dict"})
+_CONTEXT_NAMES = frozenset({"self", "super", "caller", "varargs", "kwargs", "__live__"})
+_MISSING = object()
 
 # Attributes the library writes into the page (also known to static/fastapi-live.js).
 ATTR_ROOT = "data-live-root"
@@ -244,6 +264,12 @@ class Region:
     owner: str  # template whose context renders the block
     deps: set[str] = field(default_factory=set)
     ancestors: tuple[str, ...] = ()
+    pure: bool = True  # its render depends on nothing but the values of ``deps``
+    key_names: tuple[str, ...] = ()  # ``deps`` in a fixed order, for render keys
+    wrapper: tuple[str, str, str] = ("", "", "")  # opening tag around its version, closing tag
+
+    def __post_init__(self) -> None:
+        self.wrapper = (*self.spec.open_tag_parts(), self.spec.close_tag())
 
 
 @dataclass(slots=True)
@@ -268,7 +294,14 @@ class PageTemplate:
         self._globals = set(environment.globals)
         self._chains: dict[str, list[Template]] = {}
         self._tables: dict[str, tuple[Template, dict[str, list[Any]], dict[str, Any]]] = {}
+        self._regions_for: dict[frozenset[str], list[Region]] = {}
+        self._fragments: dict[tuple[Any, ...], str] = {}
+        self._fragment_chars = 0
         self._analyse()
+        reusable = environment.finalize is None  # a finalize hook may be anything
+        for region in self.regions.values():
+            region.pure = reusable and region.pure and ALWAYS not in region.deps
+            region.key_names = tuple(sorted(region.deps))
         if ROOT_ID not in self.regions:
             raise ConfigurationError(
                 f"template {name!r} has no live container: wrap the page's live content in "
@@ -332,6 +365,8 @@ class PageTemplate:
         seen_includes: tuple[str, ...],
     ) -> None:
         specs = _registry(self.environment)
+        if region is not None and region.pure and not self._pure_node(node):
+            region.pure = False
         if isinstance(node, nodes.Block):
             defined_in, block = effective.get(node.name, (owner, node))
             spec = specs.get((defined_in, node.name))
@@ -366,6 +401,18 @@ class PageTemplate:
             return
         for sub_node in node.iter_child_nodes():
             self._visit(sub_node, effective, owner, region, ancestors, seen_includes)
+
+    def _pure_node(self, node: nodes.Node) -> bool:
+        """Whether ``node`` itself renders the same for the same assigns (children aside)."""
+        if not isinstance(node, _PURE_NODES):
+            return False
+        if isinstance(node, nodes.Name):
+            return node.name not in _CONTEXT_NAMES and (node.name not in self._globals or node.name in _PURE_GLOBALS)
+        if isinstance(node, nodes.Filter):  # a {% filter %} block's filter is a child node
+            return node.name != "random" and node.name in FILTERS and self.environment.filters.get(node.name) is FILTERS[node.name]
+        if isinstance(node, nodes.Test):
+            return node.name in TESTS and self.environment.tests.get(node.name) is TESTS[node.name]
+        return True
 
     @staticmethod
     def _const_names(expr: nodes.Expr) -> list[str] | None:
@@ -406,10 +453,40 @@ class PageTemplate:
         return "".join(blocks[block][0](ctx))
 
     def render_region(self, dom_id: str, context: Mapping[str, Any], version: int) -> str:
-        """The region's wrapper and content, ready to be morphed over the old one."""
+        """The region's wrapper and content, ready to be morphed over the old one.
+
+        A pure region whose assigns are plain values (str, int, float, bool, None) renders
+        once per distinct set of values: a broadcast that gives thousands of sessions the
+        same value renders the region once, not once per session.
+        """
         region = self.regions[dom_id]
-        inner = self._render_block(region.owner, region.spec.block, context)
-        return region.spec.open_tag(version) + inner + region.spec.close_tag()
+        key = self._fragment_key(region, context) if region.pure else None
+        inner = None if key is None else self._fragments.get(key)
+        if inner is None:
+            inner = self._render_block(region.owner, region.spec.block, context)
+            if key is not None:
+                if len(self._fragments) >= _FRAGMENTS or self._fragment_chars + len(inner) > _FRAGMENT_CHARS:
+                    self._fragments.clear()
+                    self._fragment_chars = 0
+                self._fragments[key] = inner
+                self._fragment_chars += len(inner)
+        opening, closing_bracket, closing = region.wrapper
+        return f'{opening} {ATTR_VERSION}="{version}"{closing_bracket}{inner}{closing}'
+
+    def _fragment_key(self, region: Region, context: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        key: list[Any] = [region.spec.dom_id]
+        for name in region.key_names:
+            value = context.get(name, _MISSING)
+            kind = type(value)
+            if kind is float:
+                key.append((kind, value, math.copysign(1.0, value)))  # -0.0 renders unlike 0.0
+            elif kind in _PLAIN_VALUES:
+                key.append((kind, value))  # the type too: 1, 1.0 and True are equal keys
+            elif value is _MISSING and name not in self.environment.globals:
+                key.append(_MISSING)  # a loop variable, or unset: the same for every session
+            else:
+                return None  # a value that may change in place, or a global added late
+        return tuple(key)
 
     def render_root_inner(self, context: Mapping[str, Any]) -> str:
         return self._render_block(self.regions[ROOT_ID].owner, ROOT_BLOCK, context)
@@ -420,12 +497,16 @@ class PageTemplate:
 
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
         """The regions to re-render for ``changed`` keys, outermost only."""
-        changed = set(changed)
-        if not changed:
-            return []
-        hit = [r for r in self.regions.values() if ALWAYS in r.deps or not r.deps.isdisjoint(changed)]
-        hit_ids = {r.spec.dom_id for r in hit}
-        return [r for r in hit if hit_ids.isdisjoint(r.ancestors)]
+        key = changed if isinstance(changed, frozenset) else frozenset(changed)
+        found = self._regions_for.get(key)
+        if found is None:
+            hit = [r for r in self.regions.values() if key and (ALWAYS in r.deps or not r.deps.isdisjoint(key))]
+            hit_ids = {r.spec.dom_id for r in hit}
+            found = [r for r in hit if hit_ids.isdisjoint(r.ancestors)]
+            if len(self._regions_for) >= _REGIONS_FOR_CACHE:
+                self._regions_for.clear()  # a page's sets of changed keys are few; this is rare
+            self._regions_for[key] = found
+        return list(found)
 
 
 # ----------------------------------------------------------------------------------------
@@ -595,3 +676,8 @@ class TemplateHelpers:
         )
         self.__dict__["_scripts"] = (dict(self.client_config), markup)
         return markup
+
+
+# Values a fragment key may hold: immutable, and rendered the same wherever they are equal.
+# The template helpers are one shared, stateless object per router.
+_PLAIN_VALUES = frozenset({str, Markup, int, bool, type(None), TemplateHelpers})

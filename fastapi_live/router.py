@@ -46,6 +46,7 @@ MAX_EVENT_NAME = 200
 MAX_PARAMS = 1_000
 _REQUEST_PARAM = "live_request__"
 _REMOUNT_KEY = "fastapi_live.remount"
+_FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -78,9 +79,9 @@ class _LiveStreamResponse(EventSourceResponse):
     stream costs its request task plus one small disconnect watcher.
     """
 
-    def __init__(self, frames: AsyncIterator[bytes], on_disconnect: Callable[[], None]) -> None:
+    def __init__(self, frames: AsyncIterator[bytes], connection: Connection) -> None:
         super().__init__(frames, ping=0, headers={"Cache-Control": "no-store"})
-        self._on_disconnect = on_disconnect
+        self._connection = connection
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope.get("method") == "HEAD":  # headers only: a HEAD must never open a stream
@@ -88,14 +89,21 @@ class _LiveStreamResponse(EventSourceResponse):
             return
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        connection = self._connection
+        if scope.get(_FAST_PATH_KEY):
+            # Straight to the server, no middleware between: senders may write on their own
+            # turn while this task is idle (see ``Connection``).
+            connection.attach_writer(send)
         iterator = self.body_iterator
         try:
             async for chunk in iterator:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            connection.attach_writer(None)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-write
         finally:
+            connection.attach_writer(None)
             watcher.cancel()
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
@@ -104,7 +112,7 @@ class _LiveStreamResponse(EventSourceResponse):
     async def _watch(self, receive: Any) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        self._on_disconnect()
+        self._connection.close()
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -153,6 +161,7 @@ class _FastPath:
             else:
                 await self.app(scope, receive, send)
                 return
+            scope[_FAST_PATH_KEY] = True
             try:
                 response = await endpoint(Request(scope, receive))
             except Exception:  # the app's error middleware is not in front of us: do its job
@@ -563,7 +572,7 @@ class LiveRouter(APIRouter):
 
         # sse-starlette's process-wide signal: set when uvicorn starts a graceful shutdown.
         self.manager.watch_shutdown(EventSourceResponse._listen_for_exit_signal)
-        return _LiveStreamResponse(frames(), stream.close)
+        return _LiveStreamResponse(frames(), stream)
 
     async def _remount(self, request: Request, token: PageToken) -> _Remount:
         """Mount a fresh session for a page whose session is gone, from the stream request.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from .exceptions import CallbackReturnError, EventError, LiveError
 from .lifecycle import callable_name, run_hooks
 from .pubsub import PubSub
 from .rendering import ATTR_ROOT, ATTR_TOKEN, ROOT_ID, PageTemplate, markup_attrs, partial, push_element
+from .runner import Resume, Runner
 from .socket import ClientOp
 from .streams import StreamOp
 from .tokens import PageToken
@@ -26,6 +28,7 @@ from .view import LiveSocket, LiveView, dispatch_event
 
 log = logging.getLogger("fastapi_live")
 _INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
+_QUEUED: Any = object()  # marks the mailbox waiting for its turn in the manager's runner
 
 
 @dataclass(slots=True)
@@ -53,9 +56,28 @@ class SessionConfig:
 
 
 class Connection:
-    """The outbound side of one attached stream: a bounded queue of encoded frames."""
+    """The outbound side of one attached stream: a bounded queue of encoded frames.
 
-    __slots__ = ("_byte_limit", "_bytes", "_frames", "_limit", "_waiter", "closed", "overflowed", "remote")
+    Frames are written by the stream's own task — or, when that task sits idle with nothing
+    queued and the stream has a direct writer (``attach_writer``), on the sender's turn at
+    once: a broadcast to thousands of streams then wakes no task per stream. A direct write
+    the server cannot take at once (the client reads slowly) is finished by the stream's
+    task, and frames sent meanwhile queue behind it, bounded as always.
+    """
+
+    __slots__ = (
+        "_byte_limit",
+        "_bytes",
+        "_frames",
+        "_inflight",
+        "_limit",
+        "_waiter",
+        "_writer",
+        "_writing",
+        "closed",
+        "overflowed",
+        "remote",
+    )
 
     def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
         self._frames: deque[bytes] = deque()
@@ -63,12 +85,23 @@ class Connection:
         self._limit = limit
         self._byte_limit = byte_limit
         self._bytes = 0
+        self._writer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self._writing = False  # a direct write is under way (its end is the stream task's)
+        self._inflight: tuple[Coroutine[Any, Any, None], contextvars.Context, Any] | None = None
         self.closed = False
         self.overflowed = False
         self.remote: tuple[str, str, str] | None = None  # (owner node, session id, connection id)
 
+    def attach_writer(self, send: Callable[[dict[str, Any]], Awaitable[None]] | None) -> None:
+        """Let senders write frames with the ASGI ``send`` themselves while the stream's task is idle."""
+        self._writer = send
+
     def send(self, data: bytes) -> None:
         if self.closed:
+            return
+        waiter = self._waiter
+        if self._writer is not None and waiter is not None and not waiter.done() and not self._frames and not self._writing:
+            self._write_now(data)
             return
         if len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit:
             # A reader this far behind gets closed; its reconnect resyncs the page.
@@ -77,6 +110,26 @@ class Connection:
             return
         self._frames.append(data)
         self._bytes += len(data)
+        self._wake()
+
+    def _write_now(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writing = True
+        try:
+            coroutine = self._writer({"type": "http.response.body", "body": data, "more_body": True})
+            if not isinstance(coroutine, Coroutine):
+                coroutine = _await(coroutine)
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            self._writing = False
+            return
+        except Exception as exc:  # the server refused the write: the client is gone
+            self._writing = False
+            log.debug("fastapi-live: a direct stream write failed: %r", exc)
+            self.close()
+            return
+        # The server makes the write wait: the stream's task finishes it, in order.
+        self._inflight = (coroutine, contextvars.copy_context(), waiting_on)
         self._wake()
 
     @property
@@ -97,18 +150,36 @@ class Connection:
             waiter.set_result(None)
 
     async def frames(self) -> AsyncIterator[bytes]:
+        """The frames to write, for the stream's task; it ends when the stream closes."""
         while True:
+            inflight = self._inflight
+            if inflight is not None:
+                self._inflight = None
+                try:
+                    await Resume(*inflight)
+                except Exception as exc:
+                    log.debug("fastapi-live: a stream write failed: %r", exc)
+                    self.close()
+                    return
+                finally:
+                    self._writing = False
             while self._frames:
                 data = self._frames.popleft()
                 self._bytes -= len(data)
                 yield data
             if self.closed:
                 return
+            if self._inflight is not None:
+                continue
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable
 
 
 class PageContext:
@@ -329,7 +400,7 @@ class LiveSession:
             return
         self._inbox.append(message)
         if self._ready and self._drainer is None:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            self._schedule_drain()
 
     def send_info(self, message: Any) -> None:
         """Deliver ``message`` to ``handle_info`` (hooks first)."""
@@ -348,7 +419,7 @@ class LiveSession:
             finally:
                 self._drainer = None
                 if self._inbox and not self.closed:
-                    self._drainer = asyncio.get_running_loop().create_task(self._drain())
+                    self._schedule_drain()
                 else:
                     self._notify_idle()
         else:
@@ -361,7 +432,14 @@ class LiveSession:
         self.post(("call", fn, future))
         return await future
 
+    def _schedule_drain(self) -> None:
+        # The manager's runner drains idle sessions back to back in one task: a broadcast
+        # to thousands of sessions costs no task each (see ``runner.py``).
+        self._drainer = _QUEUED
+        self.manager.runner.submit(self._drain)
+
     async def _drain(self) -> None:
+        self._drainer = asyncio.current_task()  # the task this drain keeps if it has to wait
         try:
             while self._inbox and not self.closed:
                 message = self._inbox.pop(0)
@@ -426,7 +504,7 @@ class LiveSession:
             return True
         try:
             if kind == "info":
-                if not await run_hooks(socket, "handle_info", message[1]):
+                if not (socket._has_hooks and await run_hooks(socket, "handle_info", message[1])):
                     await self.view.handle_info(message[1], socket)
             elif kind == "task":
                 await self._handle_outcome(*message[1:])
@@ -436,7 +514,8 @@ class LiveSession:
                     return True
                 self._stream_items(key, record, items)
             self._emit(self._render_patch())
-            await run_hooks(socket, "after_render")
+            if socket._has_hooks:
+                await run_hooks(socket, "after_render")
         except Exception as exc:
             socket._restore(snapshot)
             log.error("%s: %s handler raised", self.view_name, kind, exc_info=exc)
@@ -673,7 +752,7 @@ class LiveSession:
         self._ready = True
         self._arm_timer(self.config.connect_timeout)
         if self._inbox and self._drainer is None:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            self._schedule_drain()
         self._notify_idle()
 
     async def close(self) -> None:
@@ -718,6 +797,7 @@ class SessionManager:
         self.by_token: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()
         self.on_forget: Callable[[LiveSession], None] | None = None
+        self.runner = Runner("fastapi-live sessions")
         self._heartbeat: asyncio.Task[None] | None = None
         self._shutdown_watch: asyncio.Task[None] | None = None
 

@@ -27,8 +27,11 @@ def encode_message(data: str, *, event_id: str | None = None, event: str | None 
         if not isinstance(retry, int) or retry < 0:
             raise LiveError(f"SSE retry must be a non-negative int of milliseconds, got {retry!r}")
         lines.append(f"retry: {retry}")
-    lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))
-    return ("\n".join(lines) + "\n\n").encode()
+    # One "data:" line per line of ``data``; SSE ends a line at CR, LF or CRLF.
+    body = "data: " + (data.replace("\r\n", "\n").replace("\r", "\n") if "\r" in data else data).replace("\n", "\ndata: ")
+    if lines:
+        return ("\n".join(lines) + "\n" + body + "\n\n").encode()
+    return (body + "\n\n").encode()
 
 
 def encode_comment(text: str = "") -> bytes:

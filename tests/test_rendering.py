@@ -10,7 +10,7 @@ from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
 
 from fastapi_live import AsyncResult, ConfigurationError
-from fastapi_live.rendering import ALWAYS, ROOT_ID, TemplateHelpers, partial, push_element
+from fastapi_live.rendering import ALWAYS, ROOT_ID, PageTemplate, TemplateHelpers, partial, push_element
 from tests.support.harness import environment, page_template
 
 PAGE = """<html><h1>{{ outside }}</h1>
@@ -353,3 +353,96 @@ def test_scripts_carry_the_client_config(helpers):
 
 def test_hook_attribute(helpers):
     assert helpers.hook("StateCache") == 'data-live-hook="StateCache"'
+
+
+# -- reusing region renders across sessions ---------------------------------------------------------
+
+SHARED = """{% live_root %}
+{% region "news" %}<b>{{ news }}</b> {{ count }}{% endregion %}
+{% region "rows" %}{% for row in rows %}<i>{{ row }}</i>{% endfor %}{% endregion %}
+{% region "clock" %}{{ tick() }}{% endregion %}
+{% region "shout" %}{{ news | shout }}{% endregion %}
+{% region "lucky" %}{{ [1, 2, 3] | random }}{% endregion %}
+{% region "button" %}<button {{ live.click("go") }}>{{ news | upper }}</button>{% endregion %}
+{% endlive_root %}"""
+
+
+def shared_page() -> PageTemplate:
+    env = environment({"page.html": SHARED})
+    ticks = iter(range(1000))
+    env.globals["tick"] = lambda: next(ticks)
+    env.filters["shout"] = lambda value: f"{value}!"
+    return PageTemplate(env, "page.html")
+
+
+@pytest.fixture
+def shared():
+    return shared_page()
+
+
+def counting_renders(page, monkeypatch) -> list[str]:
+    rendered: list[str] = []
+    original = page._render_block
+
+    def render_block(owner, block, context):
+        rendered.append(block)
+        return original(owner, block, context)
+
+    monkeypatch.setattr(page, "_render_block", render_block)
+    return rendered
+
+
+def test_a_pure_region_renders_once_for_many_sessions_with_equal_values(shared, monkeypatch):
+    rendered = counting_renders(shared, monkeypatch)
+    helpers = TemplateHelpers("/_live/event", "/_live/static")
+    assigns = {"news": "hi", "count": 3, "live": helpers}
+    news = {shared.render_region("news", assigns, version) for version in range(50)}
+    buttons = {shared.render_region("button", assigns, version) for version in range(50)}
+    assert len(rendered) == 2  # one render per region, reused by the 49 other sessions
+    assert len(news) == len(buttons) == 50  # each still carries its own version
+    assert all("<b>hi</b> 3</div>" in out for out in news)
+    assert all('data-live-click="go"' in out and ">HI</button>" in out for out in buttons)
+
+
+def test_reused_renders_keep_apart_values_that_render_differently():
+    page = shared_page()
+    seen = [page.render_region("news", {"news": value, "count": 0}, 1) for value in (1, True, 1.0, 0.0, -0.0, "1", Markup("<i>1</i>"), "<i>1</i>", None)]
+    inner = [re.sub(r"^<div[^>]*>|</div>$", "", out) for out in seen]
+    assert inner == [
+        "<b>1</b> 0",
+        "<b>True</b> 0",
+        "<b>1.0</b> 0",
+        "<b>0.0</b> 0",
+        "<b>-0.0</b> 0",
+        "<b>1</b> 0",
+        "<b><i>1</i></b> 0",
+        "<b>&lt;i&gt;1&lt;/i&gt;</b> 0",
+        "<b>None</b> 0",
+    ]
+
+
+def test_regions_reading_mutable_values_render_every_time(shared):
+    rows = ["a"]
+    first = shared.render_region("rows", {"rows": rows}, 1)
+    rows.append("b")  # changed in place, as a careless handler might before socket.update
+    second = shared.render_region("rows", {"rows": rows}, 2)
+    assert "<i>b</i>" not in first and "<i>a</i><i>b</i>" in second
+
+
+def test_regions_calling_globals_or_user_filters_or_random_are_never_reused(shared, monkeypatch):
+    assert not shared.regions["clock"].pure
+    assert not shared.regions["shout"].pure
+    assert not shared.regions["lucky"].pure
+    assert shared.regions["news"].pure and shared.regions["button"].pure
+    rendered = counting_renders(shared, monkeypatch)
+    clocks = [shared.render_region("clock", {}, 1) for _ in range(3)]
+    assert len(set(clocks)) == 3  # tick() ran for each render
+    for _ in range(3):
+        shared.render_region("shout", {"news": "hi"}, 1)
+    assert rendered.count(shared.regions["shout"].spec.block) == 3
+
+
+def test_nested_regions_and_the_root_are_never_reused(page):
+    assert not page.regions["cart"].pure  # carries its nested region's version
+    assert not page.regions[ROOT_ID].pure
+    assert page.regions["total"].pure
