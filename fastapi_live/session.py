@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 
 from markupsafe import Markup
@@ -117,7 +118,7 @@ class Connection:
         self._writing = True
         try:
             coroutine = self._writer({"type": "http.response.body", "body": data, "more_body": True})
-            if not isinstance(coroutine, Coroutine):
+            if type(coroutine) is not CoroutineType:  # servers' send is an async def; be safe
                 coroutine = _await(coroutine)
             waiting_on = coroutine.send(None)
         except StopIteration:

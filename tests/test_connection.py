@@ -124,3 +124,22 @@ async def test_without_a_direct_writer_frames_wait_for_the_streams_task():
     assert server.writer_tasks == [task]
     conn.close()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_send_that_returns_a_plain_awaitable_is_written_too():
+    written: list[bytes] = []
+    conn = Connection(limit=8)
+
+    def send(message: dict[str, Any]) -> asyncio.Future[None]:
+        written.append(message["body"])
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    server = Server()
+    task = await stream_task(conn, server)
+    conn.attach_writer(send)
+    conn.send(b"via a future")
+    assert written == [b"via a future"] and server.bodies == []
+    conn.close()
+    await asyncio.wait_for(task, 5)
