@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 from collections import deque
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from types import CoroutineType
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .async_ops import Exit, Ok, Outcome, StreamBatch, TaskRecord, apply_assign_outcome, call_user_function, is_async_generator
 from .async_result import AsyncResult
@@ -183,6 +184,28 @@ async def _await(awaitable: Awaitable[None]) -> None:
     await awaitable
 
 
+@functools.lru_cache(maxsize=1024)
+def _root_tag(page: PageTemplate, stream_url: str, event_url: str, view_name: str) -> tuple[str, str]:
+    """The live container's opening tag, around where each page's token goes."""
+    spec = page.regions[ROOT_ID].spec
+    head: list[tuple[str, str | None]] = [
+        ("id", ROOT_ID),
+        ("data-live-region", "root"),
+        (ATTR_ROOT, None),
+        ("hx-sse:connect", stream_url),
+        ("hx-swap", "none"),
+    ]
+    tail: list[tuple[str, str | None]] = [("data-live-event-url", event_url), ("data-live-view", view_name)]
+    classes = ["live-loading"]
+    for name, value in spec.attrs:
+        if name == "class":
+            classes.insert(0, value)
+        else:
+            tail.append((name, value))
+    tail.append(("class", " ".join(classes)))
+    return f"<{spec.tag} {markup_attrs(head)} ", f" {markup_attrs(tail)}>"
+
+
 class PageContext:
     """``__live__`` in templates: the root's opening tag and a stream's initial items."""
 
@@ -194,25 +217,8 @@ class PageContext:
 
     def root_open(self) -> Markup:
         session = self.session
-        spec = session.page.regions[ROOT_ID].spec
-        attrs: list[tuple[str, str | None]] = [
-            ("id", ROOT_ID),
-            ("data-live-region", "root"),
-            (ATTR_ROOT, None),
-            ("hx-sse:connect", session.manager.stream_url),
-            ("hx-swap", "none"),
-            (ATTR_TOKEN, session.token),
-            ("data-live-event-url", session.helpers.event_url),
-            ("data-live-view", session.view_name),
-        ]
-        classes = ["live-loading"]
-        for name, value in spec.attrs:
-            if name == "class":
-                classes.insert(0, value)
-            else:
-                attrs.append((name, value))
-        attrs.append(("class", " ".join(classes)))
-        return Markup(f"<{spec.tag} ") + markup_attrs(attrs) + Markup(">")
+        before, after = _root_tag(session.page, session.manager.stream_url, session.helpers.event_url, session.view_name)
+        return Markup(f'{before}{ATTR_TOKEN}="{escape(session.token)}"{after}')
 
     def version_attr(self) -> Markup:
         return Markup(f' data-live-v="{self.session.version}"')
