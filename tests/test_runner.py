@@ -10,8 +10,6 @@ import pytest
 
 from fastapi_live.runner import Runner
 
-pytestmark = pytest.mark.asyncio
-
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
 
 
