@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .apps import PROFILE_LATENCY
+from .apps import LIVE_APP, PROFILE_LATENCY, PYVIEW_APP
 from .load import guarded
 from .report import Row, median, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "browser"
-LIVE_APP = "bench.apps.live_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_SLACK_MS = 50.0
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

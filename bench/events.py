@@ -14,15 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import wire
-from .load import EVENT_URL, LivePage, bounded, guarded, open_live_page
+from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
+from .load import EVENT_URL, CpuWindow, LivePage, bounded, guarded, open_live_page
 from .pyview import PyviewPage, open_pyview_page
 from .report import Row, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "events"
-LIVE_APP = "bench.apps.live_app:create_app"
-HAND_APP = "bench.apps.hand_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_RATIO = 1.3
 TARGET_PYVIEW = 1.2
 _COUNT = re.compile(rb"Count: (-?\d+)")
@@ -39,13 +37,7 @@ async def drive(server: ServerProcess, trips: list[RoundTrip], *, warmup: float,
     latencies: list[float] = []
     completed = 0
     mismatches: list[str] = []
-    cpu: dict[str, float] = {}
-
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        cpu["from"], cpu["client_from"] = server.cpu_seconds(), time.process_time()
-        await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
-        cpu["to"], cpu["client_to"] = server.cpu_seconds(), time.process_time()
+    cpu = CpuWindow(server.cpu_seconds, measure_from, measure_to)
 
     async def client(trip: RoundTrip) -> None:
         nonlocal completed
@@ -62,7 +54,7 @@ async def drive(server: ServerProcess, trips: list[RoundTrip], *, warmup: float,
                 if sent_at >= measure_from:
                     latencies.append((fragment_at - sent_at) * 1000.0)
 
-    await asyncio.gather(sample_cpu(), *(client(t) for t in trips))
+    await asyncio.gather(cpu.sample(), *(client(t) for t in trips))
     if mismatches:
         raise wire.HttpError("wrong fragment: " + mismatches[0])
     return {
@@ -70,8 +62,7 @@ async def drive(server: ServerProcess, trips: list[RoundTrip], *, warmup: float,
         "events": completed,
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
-        "server_cpu_pct": 100.0 * (cpu.get("to", 0.0) - cpu.get("from", 0.0)) / duration,
-        "client_cpu_pct": 100.0 * (cpu.get("client_to", 0.0) - cpu.get("client_from", 0.0)) / duration,
+        **cpu.percentages(duration),
         "clients": len(trips),
         "window_s": duration,
     }

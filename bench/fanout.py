@@ -27,15 +27,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import wire
+from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import LivePage, bounded, guarded, open_live_page
 from .pyview import PyviewPage, open_pyview_page
 from .report import Row, median, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "fanout"
-LIVE_APP = "bench.apps.live_app:create_app"
-HAND_APP = "bench.apps.hand_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_MEMORY = 1.3
 TARGET_PYVIEW = 0.6
 TARGET_REDIS = 2.0
@@ -147,14 +145,15 @@ async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str,
                 page.close()
 
 
-async def _publish_profiled(server: Any, arrivals: Arrivals, rounds: int, label: str, pids: list[int]) -> dict[str, Any]:
-    """Publish ``rounds`` times under the server's profiler; GC stats and the worker spread attached."""
-    spread = _spread(pids, server)
+async def _publish_profiled(server: Any, arrivals: Arrivals, rounds: int, label: str, pids: list[int] | None) -> dict[str, Any]:
+    """Publish ``rounds`` times under the server's profiler; GC stats and (given ``pids``) the worker spread attached."""
+    spread = None if pids is None else _spread(pids, server)
     before = await server.gc_stats()
     async with server.profiled(NAME, (WARMUP + rounds) * 0.6 + 1):
         result = await publish_rounds(server, arrivals, rounds, label)
     result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
-    result.update(spread)
+    if spread is not None:
+        result.update(spread)
     return result
 
 
@@ -198,11 +197,7 @@ async def measure_pyview(settings: Settings, count: int, rounds: int) -> dict[st
 
         try:
             await bounded(range(count), 50, one)
-            before = await server.gc_stats()
-            async with server.profiled(NAME, (WARMUP + rounds) * 0.6 + 1):
-                result = await publish_rounds(server, arrivals, rounds, "pyview")
-            result["server_gc"] = {"before_publishes": before, "after": await server.gc_stats()}
-            return result
+            return await _publish_profiled(server, arrivals, rounds, "pyview", None)  # one process: no worker spread
         finally:
             for page in pages:
                 page.close()

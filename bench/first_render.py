@@ -11,14 +11,12 @@ import time
 from typing import Any
 
 from . import wire
-from .load import guarded
+from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
+from .load import CpuWindow, guarded
 from .report import Row, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "first_render"
-LIVE_APP = "bench.apps.live_app:create_app"
-HAND_APP = "bench.apps.hand_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 
 
 async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: float, duration: float, name: str) -> dict[str, Any]:
@@ -30,13 +28,7 @@ async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: 
     latencies: list[float] = []
     errors: list[int] = []
     sizes: list[int] = []
-    cpu: dict[str, float] = {}
-
-    async def sample_cpu() -> None:
-        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-        cpu["from"], cpu["client_from"] = server.cpu_seconds(), time.process_time()
-        await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
-        cpu["to"], cpu["client_to"] = server.cpu_seconds(), time.process_time()
+    cpu = CpuWindow(server.cpu_seconds, measure_from, measure_to)
 
     async def worker(conn: wire.Connection) -> None:
         cookie: str | None = None
@@ -55,7 +47,7 @@ async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: 
 
     try:
         async with server.profiled(name, warmup + duration):
-            await asyncio.gather(sample_cpu(), *(worker(c) for c in conns))
+            await asyncio.gather(cpu.sample(), *(worker(c) for c in conns))
         server_gc = await server.gc_stats()
     finally:
         for conn in conns:
@@ -67,8 +59,7 @@ async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: 
         "requests": len(latencies),
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
-        "server_cpu_pct": 100.0 * (cpu.get("to", 0.0) - cpu.get("from", 0.0)) / duration,
-        "client_cpu_pct": 100.0 * (cpu.get("client_to", 0.0) - cpu.get("client_from", 0.0)) / duration,
+        **cpu.percentages(duration),
         "body_bytes": sizes[0] if sizes else 0,
         "connections": connections,
         "server_gc": server_gc,

@@ -7,7 +7,7 @@ import importlib.util
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import wire
@@ -26,9 +26,7 @@ class LivePage:
     cookie: str
     page: wire.Connection
     stream: wire.Connection | None = None
-    hello: asyncio.Future[float] | None = None
     html: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
     def headers(self, event: str | None = None) -> dict[str, str]:
         headers = {"X-Live-Token": self.token, "Cookie": self.cookie, "HX-Request": "true"}
@@ -52,7 +50,7 @@ async def open_live_page(
     on_message: wire.MessageCallback | None = None,
     timeout: float = 20.0,
 ) -> LivePage:
-    """GET a live page, then (``stream="same"`` or ``"separate"``) open its stream and wait for the hello frame.
+    """GET a live page, then open its stream and wait for the hello frame.
 
     ``stream="same"`` reuses the page's keep-alive connection for the stream (one socket
     per page); ``"separate"`` keeps the page connection free for event POSTs.
@@ -63,8 +61,6 @@ async def open_live_page(
         conn.close()
         raise wire.HttpError(f"GET {path} answered {response.status}: {response.text[:200]}")
     page = LivePage(wire.token_of(response.text), wire.cookie_header(response.cookies()), conn, html=response.text)
-    if stream == "none":
-        return page
     stream_conn = conn if stream == "same" else await wire.connect(host, port)
     loop = asyncio.get_running_loop()
     hello: asyncio.Future[float] = loop.create_future()
@@ -75,7 +71,7 @@ async def open_live_page(
         elif on_message is not None:
             on_message(message, now)
 
-    page.stream, page.hello = stream_conn, hello
+    page.stream = stream_conn
     await asyncio.wait_for(stream_conn.open_stream(STREAM_URL, {"X-Live-Token": page.token, "Cookie": page.cookie}, first), timeout)
     await asyncio.wait_for(asyncio.shield(hello), timeout)
     return page
@@ -104,6 +100,34 @@ async def settle_rss(read: Callable[[], int], *, minimum: float, maximum: float)
             return current
         previous = current
     return read()
+
+
+class CpuWindow:
+    """Server and client CPU seconds read at the edges of a ``perf_counter`` window.
+
+    ``sample`` runs beside the load (sleeps to the window's start, reads, sleeps to its end,
+    reads again); ``percentages`` gives each side's CPU over the window as % of ``duration``.
+    """
+
+    def __init__(self, server_cpu: Callable[[], float], measure_from: float, measure_to: float) -> None:
+        self.server_cpu = server_cpu
+        self.measure_from = measure_from
+        self.measure_to = measure_to
+        self.cpu: dict[str, float] = {}
+
+    async def sample(self) -> None:
+        cpu = self.cpu
+        await asyncio.sleep(max(0.0, self.measure_from - time.perf_counter()))
+        cpu["from"], cpu["client_from"] = self.server_cpu(), time.process_time()
+        await asyncio.sleep(max(0.0, self.measure_to - time.perf_counter()))
+        cpu["to"], cpu["client_to"] = self.server_cpu(), time.process_time()
+
+    def percentages(self, duration: float) -> dict[str, float]:
+        cpu = self.cpu
+        return {
+            "server_cpu_pct": 100.0 * (cpu.get("to", 0.0) - cpu.get("from", 0.0)) / duration,
+            "client_cpu_pct": 100.0 * (cpu.get("client_to", 0.0) - cpu.get("client_from", 0.0)) / duration,
+        }
 
 
 async def guarded(measure: Awaitable[dict[str, Any]], what: str) -> tuple[dict[str, Any] | None, str | None]:

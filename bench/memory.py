@@ -11,30 +11,36 @@ with permessage-deflate negotiated as browsers do.
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import wire
+from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import LivePage, bounded, guarded, open_live_page, settle_rss
 from .pyview import PyviewPage, open_pyview_page
 from .report import Row
 from .servers import ServerProcess, Settings
 
 NAME = "memory"
-LIVE_APP = "bench.apps.live_app:create_app"
-HAND_APP = "bench.apps.hand_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_KB = 30.0
 WARM = 20  # opened (and kept) before the "before" reading: imports, template compilation, pools
 
 
-async def _stats(server: ServerProcess) -> dict[str, Any]:
-    conn = await wire.connect(server.host, server.port)
-    try:
-        response = await conn.request("GET", "/bench/stats")
-        return dict(json.loads(response.body))
-    finally:
-        conn.close()
+async def _open_settled(server: ServerProcess, settings: Settings, count: int, one: Callable[[int], Awaitable[None]]) -> tuple[int, int]:
+    """Open ``WARM`` (kept) and settle: the "before" RSS; open ``count`` more and settle: the "after" RSS."""
+    await bounded(range(WARM), 10, one)
+    before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
+    await bounded(range(count), 50, one)
+    after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
+    return before, after
+
+
+def _rss_figures(before: int, after: int, count: int) -> dict[str, float]:
+    return {
+        "rss_before_mb": before / 2**20,
+        "rss_after_mb": after / 2**20,
+        "kb_per_page": (after - before) / count / 1024,
+    }
 
 
 async def measure_live(settings: Settings, count: int) -> dict[str, Any]:
@@ -45,20 +51,15 @@ async def measure_live(settings: Settings, count: int) -> dict[str, Any]:
             pages.append(await open_live_page(server.host, server.port, "/counter"))
 
         try:
-            await bounded(range(WARM), 10, one)
-            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
-            await bounded(range(count), 50, one)
-            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
-            stats = await _stats(server)
+            before, after = await _open_settled(server, settings, count, one)
+            stats = await server.stats()
         finally:
             for page in pages:
                 page.close()
     if stats.get("attached") != count + WARM:
         raise wire.HttpError(f"expected {count + WARM} attached streams, the server holds {stats}")
     return {
-        "rss_before_mb": before / 2**20,
-        "rss_after_mb": after / 2**20,
-        "kb_per_page": (after - before) / count / 1024,
+        **_rss_figures(before, after, count),
         "pages": count,
         "server": stats,
     }
@@ -74,17 +75,12 @@ async def measure_hand(settings: Settings, count: int) -> dict[str, Any]:
             await asyncio.wait_for(conn.open_stream("/idle", None, None), 20)
 
         try:
-            await bounded(range(WARM), 10, one)
-            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
-            await bounded(range(count), 50, one)
-            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
+            before, after = await _open_settled(server, settings, count, one)
         finally:
             for conn in conns:
                 conn.close()
     return {
-        "rss_before_mb": before / 2**20,
-        "rss_after_mb": after / 2**20,
-        "kb_per_page": (after - before) / count / 1024,
+        **_rss_figures(before, after, count),
         "streams": count,
     }
 
@@ -97,11 +93,8 @@ async def measure_pyview(settings: Settings, count: int, *, deflate: bool = Fals
             pages.append(await open_pyview_page(server.host, server.port, "/counter", deflate=deflate))
 
         try:
-            await bounded(range(WARM), 10, one)
-            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
-            await bounded(range(count), 50, one)
-            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
-            stats = await _stats(server)
+            before, after = await _open_settled(server, settings, count, one)
+            stats = await server.stats()
             alive = await asyncio.gather(*(page.heartbeat() for page in pages[:: max(1, count // 20)]))
         finally:
             for page in pages:
@@ -110,9 +103,7 @@ async def measure_pyview(settings: Settings, count: int, *, deflate: bool = Fals
     if stats.get("sessions") != count + WARM or not all(reply.payload.get("status") == "ok" for reply in alive):
         raise wire.HttpError(f"expected {count + WARM} joined views, the server holds {stats}")
     return {
-        "rss_before_mb": before / 2**20,
-        "rss_after_mb": after / 2**20,
-        "kb_per_page": (after - before) / count / 1024,
+        **_rss_figures(before, after, count),
         "pages": count,
         "server": stats,
         "permessage_deflate": deflate,

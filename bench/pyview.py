@@ -39,14 +39,13 @@ class Reply:
 
 @dataclass
 class PyviewPage:
-    """A joined pyview view: its WebSocket, pending replies by ref, and what the join rendered."""
+    """A joined pyview view: its WebSocket, pending replies by ref, and the size of the join's reply."""
 
     host: str
     port: int
     topic: str
     socket: ws.WebSocket
     html: str = ""
-    rendered: dict[str, Any] = field(default_factory=dict)
     join_bytes: int = 0
     _refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _waiting: dict[str, tuple[asyncio.Future[Reply], float]] = field(default_factory=dict)
@@ -128,6 +127,5 @@ async def open_pyview_page(
     if reply.payload.get("status") != "ok":
         socket.close()
         raise wire.HttpError(f"pyview join of {path} answered {reply.payload!r:.200}")
-    page.rendered = reply.payload["response"]["rendered"]
     page.join_bytes = len(reply.raw)
     return page

@@ -16,15 +16,13 @@ import re
 from typing import Any
 
 from . import wire
+from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import EVENT_URL, guarded, open_live_page
 from .pyview import open_pyview_page
 from .report import Row
 from .servers import ServerProcess, Settings
 
 NAME = "bytes"
-LIVE_APP = "bench.apps.live_app:create_app"
-HAND_APP = "bench.apps.hand_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 SLACK = 300
 REGION = "m3"
 _REGION = re.compile(rf'<section id="{REGION}"[^>]*>.*?</section>', re.S)

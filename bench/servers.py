@@ -119,12 +119,7 @@ class ServerProcess:
             return True
         seen: set[int] = set()
         while len(seen) < self.workers and time.monotonic() < deadline:
-            conn = await wire.connect(self.host, self.port)
-            try:
-                response = await asyncio.wait_for(conn.request("GET", "/bench/stats"), 5)
-            finally:
-                conn.close()
-            seen.add(int(json.loads(response.body)["pid"]))
+            seen.add(int((await self.stats(timeout=5))["pid"]))
             if len(seen) < self.workers:
                 await asyncio.sleep(0.02)
         self.worker_pids = sorted(seen)
@@ -134,6 +129,15 @@ class ServerProcess:
                     os.sched_setaffinity(pid, self.settings.server_cpus)
         return len(seen) == self.workers
 
+    async def stats(self, timeout: float | None = None) -> dict[str, Any]:
+        """The app's ``/bench/stats`` on a fresh connection (with several workers: whichever one takes it)."""
+        conn = await wire.connect(self.host, self.port)
+        try:
+            response = await asyncio.wait_for(conn.request("GET", "/bench/stats"), timeout)  # no limit when None
+        finally:
+            conn.close()
+        return dict(json.loads(response.body))
+
     async def gc_stats(self) -> dict[str, Any] | None:
         """With ``--gc-stats``: the server's garbage-collector pauses so far (from ``/bench/stats``).
 
@@ -141,12 +145,7 @@ class ServerProcess:
         """
         if not self.settings.gc_stats or self.workers > 1:
             return None
-        conn = await wire.connect(self.host, self.port)
-        try:
-            response = await conn.request("GET", "/bench/stats")
-        finally:
-            conn.close()
-        stats = json.loads(response.body)["gc"]
+        stats = (await self.stats())["gc"]
         return dict(stats) if stats else None
 
     def _processes(self) -> list[Any]:

@@ -16,26 +16,18 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import resource
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs installed
 
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = re.compile(r'data-live-token="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .serve import raise_fd_limit
+from .servers import ROOT, free_port
+from .wire import TOKEN
 
 
 async def virtual_user(url: str, n: int, stop: asyncio.Event, stats: dict[str, int]) -> None:
@@ -79,8 +71,7 @@ async def sample(url: str, proc: psutil.Process) -> dict[str, Any]:
 
 
 async def run(minutes: float, sessions: int, grace: float) -> int:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_fd_limit()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOAK_GRACE": str(grace)}

@@ -12,14 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import wire
-from .apps import ORG_LATENCY, PROFILE_LATENCY
+from .apps import LIVE_APP, ORG_LATENCY, PROFILE_LATENCY, PYVIEW_APP
 from .load import guarded
 from .report import Row, median, percentile
 from .servers import ServerProcess, Settings
 
 NAME = "ttfb"
-LIVE_APP = "bench.apps.live_app:create_app"
-PYVIEW_APP = "bench.apps.pyview_app:create_app"
 TARGET_RATIO = 1.2
 KINDS = ("none", "async", "awaited")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 _COOKIE = re.compile(rb"(?im)^set-cookie:\s*([^=;\s]+)=([^;\r\n]*)")
-_TOKEN = re.compile(r'data-live-token="([^"]+)"')
+TOKEN = re.compile(r'data-live-token="([^"]+)"')
 
 MessageCallback = Callable[[bytes, float], None]
 """Called with (one SSE message with normalised line ends, perf_counter when its bytes arrived)."""
@@ -68,7 +68,6 @@ class Connection(asyncio.Protocol):
         self._chunk_left = -1  # stream mode: bytes left in the current chunk; -1 = expect a size line
         self._sse = bytearray()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.messages = 0
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -192,7 +191,6 @@ class Connection(asyncio.Protocol):
                 return
             message = bytes(self._sse[:end])
             del self._sse[: end + 2]
-            self.messages += 1
             if callback is not None:
                 callback(message, now)
 
@@ -251,7 +249,7 @@ async def connect(host: str, port: int) -> Connection:
 
 
 def token_of(html: str) -> str:
-    match = _TOKEN.search(html)
+    match = TOKEN.search(html)
     if match is None:
         raise HttpError("no data-live-token in the page")
     return match.group(1)

@@ -59,7 +59,6 @@ class WebSocket(asyncio.Protocol):
         self._upgraded: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._fragments = bytearray()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.messages = 0
         self.bytes_received = 0
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -135,7 +134,6 @@ class WebSocket(asyncio.Protocol):
                     if self._inflate is None:
                         raise HttpError("a compressed frame without permessage-deflate")
                     payload = self._inflate.decompress(payload + b"\x00\x00\xff\xff")
-                self.messages += 1
                 if self.on_message is not None:
                     self.on_message(payload, now)
 

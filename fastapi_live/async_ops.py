@@ -124,8 +124,6 @@ async def call_user_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) 
     """Await ``fn`` when async; run it in the thread pool when sync, so the loop never blocks."""
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         return await fn(*args, **kwargs)
-    if isinstance(fn, functools.partial) and inspect.iscoroutinefunction(fn.func):
-        return await fn(*args, **kwargs)
     result = await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
     if inspect.isawaitable(result):  # a sync callable that returned a coroutine
         return await result
@@ -133,8 +131,7 @@ async def call_user_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) 
 
 
 def is_async_generator(fn: Callable[..., Any]) -> bool:
-    target = fn.func if isinstance(fn, functools.partial) else fn
-    return inspect.isasyncgenfunction(target)
+    return inspect.isasyncgenfunction(fn)  # partials unwrapped, as for coroutine functions
 
 
 @dataclass(slots=True)
@@ -191,13 +188,13 @@ class AsyncMixin(SocketState):
             else:
                 self.assign({key: AsyncResult.loading()})
         record = TaskRecord("assign", names, fn, args, kwargs, reset)
-        runtime.start_task(_key("assign", names), record, on_done=None)
+        runtime.start_task(_key("assign", names), record)
         return self
 
     def start_async(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncMixin:
         """Run ``fn`` in a task; its outcome reaches ``handle_async(name, Ok(value) | Exit(reason), socket)``."""
         check_not_captured("start_async", fn, args, kwargs, self)
-        self._require_runtime("start_async").start_task(_key("start", name), TaskRecord("start", name, fn, args, kwargs), on_done=None)
+        self._require_runtime("start_async").start_task(_key("start", name), TaskRecord("start", name, fn, args, kwargs))
         return self
 
     def stream_async(self, name: str, fn: Callable[..., Any], *args: Any, reset: bool = False, **kwargs: Any) -> AsyncMixin:
@@ -208,7 +205,7 @@ class AsyncMixin(SocketState):
         check_not_captured("stream_async", fn, args, kwargs, self)
         current = self._data.get(name)
         self.assign({name: current.reloading() if isinstance(current, AsyncResult) and not reset else AsyncResult.loading()})
-        self._require_runtime("stream_async").start_task(_key("stream", name), TaskRecord("stream", name, fn, args, kwargs, reset), on_done=None)
+        self._require_runtime("stream_async").start_task(_key("stream", name), TaskRecord("stream", name, fn, args, kwargs, reset))
         return self
 
     def cancel_async(self, name_or_result: Any, reason: Any = "cancelled") -> AsyncMixin:
@@ -248,7 +245,8 @@ def apply_assign_outcome(socket: SocketState, record: TaskRecord, outcome: Outco
     keys: tuple[str, ...] = record.name
     if isinstance(outcome, Ok):
         value = outcome.value
-        if len(keys) == 1 and not (isinstance(value, Mapping) and set(keys) <= set(value) and _looks_keyed(value, keys)):
+        # One key and a mapping holding exactly that key is LiveView's {:ok, %{org: org}} form.
+        if len(keys) == 1 and not (isinstance(value, Mapping) and set(value) == set(keys)):
             values = {keys[0]: value}
         elif isinstance(value, Mapping):
             missing = [k for k in keys if k not in value]
@@ -272,11 +270,6 @@ def apply_assign_outcome(socket: SocketState, record: TaskRecord, outcome: Outco
             socket.assign({key: base.ok_with(val)})
     else:
         _fail_all(socket, keys, outcome.reason)
-
-
-def _looks_keyed(value: Mapping[Any, Any], keys: tuple[str, ...]) -> bool:
-    # One key and a mapping that holds exactly that key: LiveView's {:ok, %{org: org}} form.
-    return set(value) == set(keys)
 
 
 def _fail_all(socket: SocketState, keys: Iterable[str], reason: Any) -> None:

@@ -9,7 +9,11 @@ _UNSET: Any = object()
 
 
 class _Constructor:
-    """Read on the class: a LiveView-style constructor. Read on an instance: the field."""
+    """Read on the class: a LiveView-style constructor. Read on an instance: the field.
+
+    (``staticmethod`` would behave the same at run time, but type checkers would then take
+    ``result.ok`` for a function, always true, instead of the field.)
+    """
 
     def __init__(self, build: Any) -> None:
         self.build = build

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .pubsub import PubSub
+from .exceptions import EventError
 from .session import Connection, LiveSession, SessionManager
 from .transport import encode_comment
 
@@ -52,6 +52,7 @@ class RedisDirectory:
     def __init__(self, client: Any, ttl: float) -> None:
         self.client = client
         self.ttl = max(int(ttl), 1)
+        self._release = client.register_script(self._RELEASE)  # EVALSHA, reloaded on NOSCRIPT
 
     async def claim(self, session_id: str, node_id: str) -> None:
         await self.client.set(DIRECTORY_KEY + session_id, node_id, ex=self.ttl)
@@ -62,31 +63,22 @@ class RedisDirectory:
 
     async def release(self, session_id: str, node_id: str) -> None:
         # Only the owner removes its entry: a remount elsewhere may have claimed it since.
-        await self.client.eval(self._RELEASE, 1, DIRECTORY_KEY + session_id, node_id)
-
-
-class _Served:
-    """On the owner: a session's stream that another node holds."""
-
-    __slots__ = ("connection", "pump", "session")
-
-    def __init__(self, session: LiveSession, connection: Connection, pump: asyncio.Task[None]) -> None:
-        self.session, self.connection, self.pump = session, connection, pump
+        await self._release(keys=[DIRECTORY_KEY + session_id], args=[node_id])
 
 
 class Cluster:
     """Routes streams and events between the processes that share one PubSub backend."""
 
-    def __init__(self, manager: SessionManager, pubsub: PubSub, directory: Directory, *, reply_timeout: float = 10.0) -> None:
+    def __init__(self, manager: SessionManager, directory: Directory, *, reply_timeout: float = 10.0) -> None:
         self.manager = manager
-        self.pubsub = pubsub
+        self.pubsub = manager.pubsub
         self.directory = directory
         self.node_id = secrets.token_hex(8)
         self.reply_timeout = reply_timeout
         self._unsubscribe: Callable[[], None] | None = None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._held: dict[str, Connection] = {}  # streams this node holds for remote sessions
-        self._served: dict[str, _Served] = {}  # streams this node's sessions send elsewhere
+        self._served: dict[str, asyncio.Task[None]] = {}  # pumps of this node's streams held elsewhere
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen: dict[str, float] = {}  # held connection id -> when its owner last spoke
         self._watchdog: asyncio.Task[None] | None = None
@@ -103,8 +95,8 @@ class Cluster:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for served in list(self._served.values()):
-            served.pump.cancel()
+        for pump in list(self._served.values()):
+            pump.cancel()
         for task in [*self._tasks, self._watchdog]:
             if task is not None:
                 task.cancel()
@@ -198,9 +190,9 @@ class Cluster:
         elif op == "attach":
             self._serve_stream(message)
         elif op == "detach":
-            served = self._served.pop(message.get("conn", ""), None)
-            if served is not None:
-                served.pump.cancel()
+            pump = self._served.pop(message.get("conn", ""), None)
+            if pump is not None:
+                pump.cancel()
         elif op == "event":
             self._spawn(self._serve_event(message))
 
@@ -212,8 +204,7 @@ class Cluster:
             return
         last = message.get("last")
         connection = session.attach(last if isinstance(last, int) else None)
-        pump = asyncio.get_running_loop().create_task(self._pump(session, connection, reply_to, connection_id))
-        self._served[connection_id] = _Served(session, connection, pump)
+        self._served[connection_id] = asyncio.get_running_loop().create_task(self._pump(session, connection, reply_to, connection_id))
 
     async def _pump(self, session: LiveSession, connection: Connection, reply_to: str, connection_id: str) -> None:
         heartbeat = encode_comment("hb")
@@ -236,8 +227,6 @@ class Cluster:
             session.detach(connection)
 
     async def _serve_event(self, message: dict[str, Any]) -> None:
-        from .exceptions import EventError
-
         reply_to, request_id = str(message.get("from")), str(message.get("rid"))
         session = self.manager.get(str(message.get("sid")))
         answer: dict[str, Any]

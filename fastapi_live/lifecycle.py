@@ -88,13 +88,10 @@ class HooksMixin(SocketState):
         hooks[:] = [(n, f) for n, f in hooks if n != name]
         return self
 
-    @property
-    def _has_hooks(self) -> bool:
-        """Whether any hook was ever attached (a message with none skips the hook stages)."""
-        return bool(self.__dict__.get("_hooks"))
-
     def _hooks_for(self, stage: str) -> list[tuple[str, HookFn]]:
-        return list(self.__dict__.get("_hooks", {}).get(stage, ()))
+        hooks = self.__dict__.get("_hooks")
+        # A copy: a hook may attach or detach hooks while its stage runs.
+        return list(hooks[stage]) if hooks and stage in hooks else []
 
 
 async def run_hooks(socket: HooksMixin, stage: str, *args: Any) -> bool:

@@ -77,23 +77,17 @@ class RegionSpec:
     kind: str = "region"  # region | async | root | stream
     item_var: str = ""  # streams: the name the item template uses for one item
 
-    def open_tag(self, version: int | None = None) -> str:
-        prefix, suffix = self.open_tag_parts()
-        return prefix + ("" if version is None else f' {ATTR_VERSION}="{version}"') + suffix
+    def open_tag(self) -> str:
+        return "".join(self.open_tag_parts())
 
     def open_tag_parts(self) -> tuple[str, str]:
-        """The opening tag around where its version attribute goes."""
-        return _open_tag_parts(self)
+        """The opening tag around where its version attribute goes (built while analysing only)."""
+        prefix = f'<{self.tag} id="{escape(self.dom_id)}" {ATTR_REGION}="{self.kind}"'
+        suffix = "".join(f' {name}="{escape(value)}"' for name, value in self.attrs) + ">"
+        return prefix, suffix
 
     def close_tag(self) -> str:
         return f"</{self.tag}>"
-
-
-@functools.lru_cache(maxsize=4096)
-def _open_tag_parts(spec: RegionSpec) -> tuple[str, str]:
-    prefix = f'<{spec.tag} id="{escape(spec.dom_id)}" {ATTR_REGION}="{spec.kind}"'
-    suffix = "".join(f' {name}="{escape(value)}"' for name, value in spec.attrs) + ">"
-    return prefix, suffix
 
 
 def _flat_globals(template: Template) -> dict[str, Any]:
@@ -246,7 +240,7 @@ class LiveExtension(Extension):
         item = parser.stream.expect("name").value
         options = self._options(parser, "live_stream")
         dom_id = options.get("id", name)
-        options["data-live-stream"] = name
+        options[ATTR_STREAM] = name
         options["hx-morph-skip-children"] = ""
         body = parser.parse_statements(("name:endlive_stream",), drop_needle=True)
         spec = self._spec(parser, lineno, dom_id, _STREAM_BLOCK_PREFIX + name + "__", "stream", options, item)
@@ -309,6 +303,7 @@ class PageTemplate:
         self.streams: dict[str, StreamSlot] = {}
         self._globals = set(environment.globals)
         self._chains: dict[str, list[Template]] = {}
+        self._chain_names: dict[str, list[str]] = {}  # template -> it and the templates it extends, read once
         self._tables: dict[str, tuple[Template, dict[str, list[Any]]]] = {}
         self._regions_for: dict[frozenset[str], list[Region]] = {}
         self._fragments: dict[tuple[Any, ...], str] = {}
@@ -353,6 +348,9 @@ class PageTemplate:
 
     def _walk_template(self, name: str, region: Region | None, ancestors: tuple[str, ...], seen_includes: tuple[str, ...]) -> None:
         chain = self._chain_asts(name)
+        names = [template_name for template_name, _ in chain]
+        for i, template_name in enumerate(names):  # each template's own chain is a tail of this one
+            self._chain_names.setdefault(template_name, names[i:])
         effective: dict[str, tuple[str, nodes.Block]] = {}
         for template_name, ast in chain:  # most-derived first
             for block in ast.find_all(nodes.Block):
@@ -394,7 +392,7 @@ class PageTemplate:
                 self._walk(block.body, effective, owner, child, (*ancestors, spec.dom_id), seen_includes)
                 return
             if spec is not None and spec.kind == "stream":
-                stream_name = node.name[len(_STREAM_BLOCK_PREFIX):].rsplit("__", 1)[0]
+                stream_name = dict(spec.attrs)[ATTR_STREAM]
                 self.streams[stream_name] = StreamSlot(stream_name, spec, defined_in, spec.item_var)
                 self._walk(block.body, effective, owner, region, ancestors, seen_includes)
                 return
@@ -442,8 +440,8 @@ class PageTemplate:
     def _chain(self, owner: str) -> list[Template]:
         chain = self._chains.get(owner)
         if chain is None:
-            chain = [self.environment.get_template(n) for n, _ in self._chain_asts(owner)]
-            self._chains[owner] = chain
+            names = self._chain_names.get(owner) or [n for n, _ in self._chain_asts(owner)]
+            chain = self._chains[owner] = [self.environment.get_template(n) for n in names]
         return chain
 
     def render_page(self, context: Mapping[str, Any]) -> str:
@@ -520,7 +518,7 @@ class PageTemplate:
         return self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
 
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
-        """The regions to re-render for ``changed`` keys, outermost only."""
+        """The regions to re-render for ``changed`` keys, outermost only (a shared list: read it only)."""
         key = changed if isinstance(changed, frozenset) else frozenset(changed)
         found = self._regions_for.get(key)
         if found is None:
@@ -530,7 +528,7 @@ class PageTemplate:
             if len(self._regions_for) >= _REGIONS_FOR_CACHE:
                 self._regions_for.clear()  # a page's sets of changed keys are few; this is rare
             self._regions_for[key] = found
-        return list(found)
+        return found
 
 
 # ----------------------------------------------------------------------------------------
@@ -601,6 +599,7 @@ class TemplateHelpers:
         self.event_url = event_url
         self.static_url = static_url
         self.client_config = dict(client_config or {})
+        self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
 
     def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
         if not isinstance(event, str) or not event:
@@ -608,7 +607,7 @@ class TemplateHelpers:
         vals = json.dumps(values, default=str) if values else None
         # Pages render the same bindings over and over: build each one once.
         key = (kind, event, trigger, sync, vals)
-        cache: dict[tuple[str, str, str, str, str | None], Markup] = self.__dict__.setdefault("_bindings", {})
+        cache = self._bindings
         markup = cache.get(key)
         if markup is None:
             if len(cache) > 4096:

@@ -47,6 +47,7 @@ MAX_PARAMS = 1_000
 _REQUEST_PARAM = "live_request__"
 _REMOUNT_KEY = "fastapi_live.remount"
 _FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
+_STREAM_HEADERS = {"Cache-Control": "no-store"}
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -79,14 +80,12 @@ class _LiveStreamResponse(EventSourceResponse):
     stream costs its request task plus one small disconnect watcher.
     """
 
-    def __init__(self, frames: AsyncIterator[bytes], connection: Connection) -> None:
-        super().__init__(frames, ping=0, headers={"Cache-Control": "no-store"})
+    def __init__(self, connection: Connection, on_close: Callable[[], None]) -> None:
+        super().__init__(connection.frames(), ping=0, headers=_STREAM_HEADERS)
         self._connection = connection
+        self._on_close = on_close
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("method") == "HEAD":  # headers only: a HEAD must never open a stream
-            await super().__call__(scope, receive, send)
-            return
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         connection = self._connection
@@ -105,9 +104,8 @@ class _LiveStreamResponse(EventSourceResponse):
         finally:
             connection.attach_writer(None)
             watcher.cancel()
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await iterator.aclose()  # type: ignore[attr-defined]
+            self._on_close()
 
     async def _watch(self, receive: Any) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -279,7 +277,7 @@ class LiveRouter(APIRouter):
         self.cluster: Cluster | None = None
         client = getattr(self.pubsub, "client", None)
         if callable(client):  # a backend shared across processes: route to session owners
-            self.cluster = Cluster(self.manager, self.pubsub, RedisDirectory(client(), token_max_age))
+            self.cluster = Cluster(self.manager, RedisDirectory(client(), token_max_age))
             self.manager.on_forget = self.cluster.release
         self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
         self.environment.globals.setdefault("live", self.helpers)
@@ -449,22 +447,20 @@ class LiveRouter(APIRouter):
         )
         socket = session.socket
         try:
+            halted_by: _Callable | None = None
             for hook in hooks:
-                halted = check_signal(await maybe_await(hook.fn(socket, **hook.kwargs(values))), f"on_mount hook {hook.name}")
-                if halted:
-                    redirect = self._redirect_of(socket)
-                    if redirect is None:
-                        raise ConfigurationError(
-                            f"on_mount hook {hook.name} halted without a redirect: call socket.redirect(url) before returning HALT"
-                        )
-                    await session.close()
-                    if remount is not None:
-                        remount.redirect = redirect.headers["location"]
-                    return redirect
-            started = time.perf_counter()
-            await mount.fn(session.view, socket, **mount.kwargs(values))
-            self._warn_if_slow(view_cls, (time.perf_counter() - started) * 1000.0)
+                if check_signal(await maybe_await(hook.fn(socket, **hook.kwargs(values))), f"on_mount hook {hook.name}"):
+                    halted_by = hook
+                    break
+            if halted_by is None:
+                started = time.perf_counter()
+                await mount.fn(session.view, socket, **mount.kwargs(values))
+                self._warn_if_slow(view_cls, (time.perf_counter() - started) * 1000.0)
             redirect = self._redirect_of(socket)
+            if redirect is None and halted_by is not None:
+                raise ConfigurationError(
+                    f"on_mount hook {halted_by.name} halted without a redirect: call socket.redirect(url) before returning HALT"
+                )
             if redirect is not None:
                 await session.close()
                 if remount is not None:
@@ -545,7 +541,9 @@ class LiveRouter(APIRouter):
             token = self._verify(request)
         except TokenError as exc:
             return self._refuse(request, exc)
-        last_event_id = parse_last_event_id(request.headers.get("last-event-id"))
+        if request.method == "HEAD":  # headers only: a HEAD never opens, or takes over, a stream
+            return EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS)
+        last_event_id = parse_last_event_id(_headers(request).get("last-event-id"))
         session = self.manager.get(token.session_id)
         connection: Connection | None = None
         if session is not None:
@@ -560,19 +558,15 @@ class LiveRouter(APIRouter):
             connection = session.attach_remount()
         stream = connection
 
-        async def frames() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in stream.frames():
-                    yield chunk
-            finally:
-                if session is not None:
-                    session.detach(stream)
-                elif self.cluster is not None:
-                    self.cluster.detach_remote(stream)
+        def on_close() -> None:
+            if session is not None:
+                session.detach(stream)
+            elif self.cluster is not None:
+                self.cluster.detach_remote(stream)
 
         # sse-starlette's process-wide signal: set when uvicorn starts a graceful shutdown.
         self.manager.watch_shutdown(EventSourceResponse._listen_for_exit_signal)
-        return _LiveStreamResponse(frames(), stream)
+        return _LiveStreamResponse(stream, on_close)
 
     async def _remount(self, request: Request, token: PageToken) -> _Remount:
         """Mount a fresh session for a page whose session is gone, from the stream request.
@@ -581,7 +575,7 @@ class LiveRouter(APIRouter):
         dependencies and ``mount`` — with the page's original URL and the stream request's
         headers and cookies.
         """
-        remount = _Remount(token, request.headers.get(TOKEN_HEADER, ""))
+        remount = _Remount(token, _headers(request).get(TOKEN_HEADER, ""))
         path, _, query = token.url.partition("?")
         scope = {
             **request.scope,
@@ -619,7 +613,7 @@ class LiveRouter(APIRouter):
             async def redirect_frame() -> AsyncIterator[bytes]:
                 yield encode_message(push_element("redirect", remount.redirect or "/", None), event_id="0")
 
-            return EventSourceResponse(redirect_frame(), ping=0, headers={"Cache-Control": "no-store"})
+            return EventSourceResponse(redirect_frame(), ping=0, headers=_STREAM_HEADERS)
         return JSONResponse({"detail": f"the live session is gone: {remount.error}; reload the page"}, status_code=410)
 
     @staticmethod
@@ -681,10 +675,7 @@ class LiveRouter(APIRouter):
         status = int(answer.get("status", 500))
         if status != 200:
             return JSONResponse({"detail": answer.get("detail"), "errors": answer.get("errors", [])}, status_code=status)
-        headers = {"Cache-Control": "no-store"}
-        if answer.get("reply") is not None:
-            headers[REPLY_HEADER] = json.dumps(answer["reply"], default=str, ensure_ascii=True)
-        return HTMLResponse(str(answer.get("body", "")), headers=headers)
+        return _EventReply(str(answer.get("body", "")), answer.get("reply"))
 
     @staticmethod
     async def _read_params(request: Request) -> dict[str, Any]:

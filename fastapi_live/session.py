@@ -134,11 +134,6 @@ class Connection:
         self._inflight = (coroutine, contextvars.copy_context(), waiting_on)
         self._wake()
 
-    @property
-    def queued(self) -> int:
-        """Frames waiting to be written."""
-        return len(self._frames)
-
     def close(self) -> None:
         self.closed = True
         if self.overflowed:
@@ -178,6 +173,13 @@ class Connection:
                 await self._waiter
             finally:
                 self._waiter = None
+
+
+def _refuse(message: tuple[Any, ...]) -> None:
+    """A message for a closed session: an event or call waiting on it hears so."""
+    future = message[-1] if message[0] in ("event", "call") else None
+    if isinstance(future, asyncio.Future) and not future.done():
+        future.set_exception(LiveError("the live session is closed"))
 
 
 async def _await(awaitable: Awaitable[None]) -> None:
@@ -264,7 +266,6 @@ class LiveSession:
         self._frame_id = 0
         self._version = 0
         self._buffer: deque[tuple[int, bytes]] | None = None  # made with the first frame
-        self._dropped_frames = False
         self._buffer_bytes = 0
         self._conn: Connection | None = None
         self._ever_attached = False
@@ -293,7 +294,7 @@ class LiveSession:
     # -- Runtime protocol (used by the socket) ---------------------------------------------
     # While a message is handled, task starts and cancels are staged: they take effect only
     # if the handler succeeds, so a rolled-back handler leaves no task behind.
-    def start_task(self, name: object, runner: Any, *, on_done: Any) -> None:
+    def start_task(self, name: object, runner: Any) -> None:
         if self._staged is not None:
             self._staged.append(("start", name, runner))
             return
@@ -401,9 +402,7 @@ class LiveSession:
     def post(self, message: tuple[Any, ...]) -> None:
         """Queue a message; the session handles messages one at a time, in order."""
         if self.closed:
-            future = message[-1] if message[0] in ("event", "call") else None
-            if isinstance(future, asyncio.Future) and not future.done():
-                future.set_exception(LiveError("the live session is closed"))
+            _refuse(message)
             return
         self._inbox.append(message)
         if self._ready and self._drainer is None:
@@ -511,7 +510,7 @@ class LiveSession:
             return True
         try:
             if kind == "info":
-                if not (socket._has_hooks and await run_hooks(socket, "handle_info", message[1])):
+                if not await run_hooks(socket, "handle_info", message[1]):
                     await self.view.handle_info(message[1], socket)
             elif kind == "task":
                 await self._handle_outcome(*message[1:])
@@ -521,8 +520,7 @@ class LiveSession:
                     return True
                 self._stream_items(key, record, items)
             self._emit(self._render_patch())
-            if socket._has_hooks:
-                await run_hooks(socket, "after_render")
+            await run_hooks(socket, "after_render")
         except Exception as exc:
             socket._restore(snapshot)
             log.error("%s: %s handler raised", self.view_name, kind, exc_info=exc)
@@ -666,14 +664,12 @@ class LiveSession:
         if self._buffer is None:
             self._buffer = deque(maxlen=self.config.replay_size)
         if len(self._buffer) == self._buffer.maxlen:
-            self._dropped_frames = True
             self._buffer_bytes -= len(self._buffer[0][1])
         data = encode_message(body, event_id=str(self._frame_id))
         self._buffer.append((self._frame_id, data))
         self._buffer_bytes += len(data)
         while self._buffer_bytes > self.config.replay_bytes and len(self._buffer) > 1:
             self._buffer_bytes -= len(self._buffer.popleft()[1])
-            self._dropped_frames = True
         if self._conn is not None:
             self._conn.send(data)
             if self._conn.closed:
@@ -693,20 +689,19 @@ class LiveSession:
         start = 0 if (last_event_id is None and first) else last_event_id
         buffer = self._buffer or ()
         oldest = buffer[0][0] if buffer else self._frame_id + 1
-        replayable = start is not None and start <= self._frame_id and (start + 1 >= oldest or start == self._frame_id)
-        if start == 0 and self._dropped_frames:
-            replayable = False
+        # The buffer holds the newest frames, in order: a stream can resume from one before the
+        # oldest kept; an older one (or a first stream after frames were dropped) resyncs.
+        missed: list[bytes] = []
+        replayable = start is not None and oldest - 1 <= start <= self._frame_id
         if replayable:
             missed = [data for frame_id, data in buffer if frame_id > (start or 0)]
             # A replay that would not fit the stream's queue resyncs instead of overflowing it.
             if len(missed) + 1 > self.config.outbound_limit or sum(map(len, missed)) > self.config.outbound_bytes:
                 replayable = False
         if replayable:
-            assert start is not None
             conn.send(encode_message("", event_id=str(start), retry=self.config.retry_ms))
-            for frame_id, data in buffer:
-                if frame_id > start:
-                    conn.send(data)
+            for data in missed:
+                conn.send(data)
         else:
             conn.send(encode_message(self.render_resync(), event_id=str(self._frame_id), retry=self.config.retry_ms))
         self._conn = conn
@@ -781,11 +776,9 @@ class LiveSession:
             self._conn.close()
             self.manager.connections.discard(self._conn)
             self._conn = None
-        while self._inbox:
-            message = self._inbox.pop(0)
-            future = message[-1]
-            if message[0] in ("event", "call") and isinstance(future, asyncio.Future) and not future.done():
-                future.set_exception(LiveError("the live session is closed"))
+        for message in self._inbox:
+            _refuse(message)
+        self._inbox.clear()
         self.manager.forget(self)
         waiters, self._idle_waiters = self._idle_waiters, []
         for waiter in waiters:

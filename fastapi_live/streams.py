@@ -22,17 +22,14 @@ class StreamOp:
     update_only: bool = False
 
 
-def _default_dom_id(name: str) -> Callable[[Any], str]:
-    def dom_id(item: Any) -> str:
-        key = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
-        if key is None:
-            raise LiveError(
-                f"cannot compute a DOM id for an item of stream {name!r}: it has no 'id'\n"
-                f'Configure one: socket.stream_configure("{name}", dom_id=lambda item: f"{name}-{{item.key}}")\nGot: {item!r}'
-            )
-        return f"{name}-{key}"
-
-    return dom_id
+def _default_dom_id(name: str, item: Any) -> str:
+    key = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+    if key is None:
+        raise LiveError(
+            f"cannot compute a DOM id for an item of stream {name!r}: it has no 'id'\n"
+            f'Configure one: socket.stream_configure("{name}", dom_id=lambda item: f"{name}-{{item.key}}")\nGot: {item!r}'
+        )
+    return f"{name}-{key}"
 
 
 class StreamsMixin(SocketState):
@@ -58,8 +55,8 @@ class StreamsMixin(SocketState):
 
     def _dom_id(self, name: str, item: Any) -> str:
         configs, _ = self._stream_state()
-        fn = configs.get(name) or _default_dom_id(name)
-        value = fn(item)
+        fn = configs.get(name)
+        value = fn(item) if fn is not None else _default_dom_id(name, item)
         if not isinstance(value, str) or not value:
             raise LiveError(f"dom_id for stream {name!r} must return a non-empty string, got {value!r}")
         return value

@@ -130,23 +130,20 @@ class LiveView:
     template: ClassVar[str | None] = None
     _live_events: ClassVar[dict[str, EventBinding]]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._live_events = {}
-
     @classmethod
     def _events(cls) -> dict[str, EventBinding]:
-        # Built lazily: type hints may name classes defined after the view.
-        if "_live_events_ready" not in cls.__dict__:
-            bindings: dict[str, EventBinding] = {}
+        # Built lazily, once per class (not inherited): type hints may name classes defined
+        # after the view.
+        bindings: dict[str, EventBinding] | None = cls.__dict__.get("_live_events")
+        if bindings is None:
+            bindings = {}
             for klass in reversed(cls.__mro__):
                 for attr in vars(klass).values():
                     name = getattr(attr, _EVENT_ATTR, None)
                     if name is not None:
                         bindings[name] = EventBinding(cls.__name__, attr)
             cls._live_events = bindings
-            cls._live_events_ready = True  # type: ignore[attr-defined]
-        return cls._live_events
+        return bindings
 
     async def mount(self, socket: LiveSocket) -> None:
         """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared."""

@@ -26,6 +26,7 @@
         focusout: "data-live-blur",
         focusin: "data-live-focus",
     };
+    const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
     const HEADER_TOKEN = "X-Live-Token";
     const HEADER_EVENT = "X-Live-Event";
     const HEADER_REPLY = "X-Live-Reply";
@@ -250,7 +251,7 @@
             }
         }
         // htmx.ajax() or a custom trigger: take the element's only binding, if it has one.
-        for (let attr of new Set(Object.values(BINDING_BY_DOM_EVENT))) {
+        for (let attr of BINDING_ATTRIBUTES) {
             if (elt.hasAttribute?.(attr)) {
                 return elt.getAttribute(attr);
             }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.support.gates import GATES
 from tests.support.servers import ThreadedServer, redis_url
 
 # The library picks Redis when REDIS_URL is set; tests choose backends explicitly, so the
@@ -30,6 +32,15 @@ CHROMIUM_ARGS = [
 def redis_server_url() -> Iterator[str]:
     with redis_url() as url:
         yield url
+
+
+@pytest.fixture
+def run() -> Iterator[str]:
+    """A run id that fixture views' gates are keyed by; its gates are released at teardown,
+    before the server stops, so no thread stays blocked on a gate."""
+    run_id = uuid.uuid4().hex
+    yield run_id
+    GATES.release(run_id)
 
 
 @pytest.fixture

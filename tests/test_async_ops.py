@@ -21,7 +21,7 @@ class FakeRuntime:
         self.tasks: dict[Any, TaskRecord] = {}
         self.cancelled: list[tuple[Any, Any]] = []
 
-    def start_task(self, name: object, runner: Any, *, on_done: Any) -> None:
+    def start_task(self, name: object, runner: Any) -> None:
         self.tasks[name] = runner
 
     def cancel_task(self, name: object, reason: object) -> bool:

@@ -109,11 +109,7 @@ async def test_a_listener_added_during_delivery_gets_the_next_message() -> None:
 def test_fanout_reports_first_listener_and_empty_topics() -> None:
     emptied: list[str] = []
 
-    class Recording(LocalFanout):
-        def on_empty(self, topic: str) -> None:
-            emptied.append(topic)
-
-    fanout = Recording()
+    fanout = LocalFanout(on_empty=emptied.append)
     remove_a, first_a = fanout.add("t", Inbox())
     remove_b, first_b = fanout.add("t", Inbox())
     assert (first_a, first_b) == (True, False)

@@ -218,6 +218,12 @@ def test_live_stream_declares_a_container_and_renders_items_alone():
     assert html == '<li id="post-1">&lt;Hi&gt; by @ann</li>'
 
 
+def test_a_stream_keeps_its_name_whatever_its_container_id():
+    page = page_template('{% live_root %}{% live_stream posts as post id="posts--feed" %}<li>{{ post }}</li>{% endlive_stream %}{% endlive_root %}')
+    assert list(page.streams) == ["posts"]
+    assert page.streams["posts"].spec.dom_id == "posts--feed"
+
+
 def test_a_stream_container_defaults_its_id_to_the_stream_name():
     page = page_template('{% live_root %}{% live_stream comments as c %}<p id="{{ dom_id }}">{{ c }}</p>{% endlive_stream %}{% endlive_root %}')
     assert page.streams["comments"].spec.dom_id == "comments"

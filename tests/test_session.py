@@ -13,6 +13,7 @@ from fastapi_live import CONT, HALT, AsyncResult, Exit, LiveError, LiveSocket, L
 from fastapi_live.session import Connection
 from tests.support.gates import Gate, flag
 from tests.support.harness import Harness, page_template
+from tests.support.waits import eventually
 
 PAGE = """<html>{% live_root %}<h1>{{ title }}</h1>
 {% region "count" %}Count: {{ count }}{% endregion %}
@@ -725,15 +726,8 @@ async def stream_task(conn: Connection, server: Server) -> asyncio.Task[None]:
             conn.attach_writer(None)
 
     task = asyncio.get_running_loop().create_task(run())
-    while conn._waiter is None:  # until it sits idle, waiting for frames
-        await asyncio.sleep(0)
+    await eventually(lambda: conn._waiter is not None)  # until it sits idle, waiting for frames
     return task
-
-
-async def eventually(condition: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.001)
 
 
 async def test_an_idle_stream_is_written_on_the_senders_turn():

@@ -1,7 +1,12 @@
-"""Apps served by the benchmarks: the fastapi-live bench app and the hand-written baselines."""
+"""Apps served by the benchmarks: the fastapi-live bench app and the hand-written baselines.
+
+What the apps share lives here: their import paths, the data their pages show and the slow
+loads. It imports nothing from ``fastapi_live``, so the baselines and pyview stay independent.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import time
@@ -9,10 +14,43 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+LIVE_APP = "bench.apps.live_app:create_app"
+HAND_APP = "bench.apps.hand_app:create_app"
+PYVIEW_APP = "bench.apps.pyview_app:create_app"
 ORG_LATENCY = 0.3
 """Seconds ``load_org`` takes (the dashboard's fast load)."""
 PROFILE_LATENCY = 0.6
 """Seconds ``load_profile_rank`` takes (the dashboard's slowest load)."""
+
+
+def card(i: int, value: int = 0, note: str = "steady") -> dict[str, Any]:
+    """One card of the 10-region page."""
+    return {"label": f"Metric {i}", "value": value, "note": note, "tags": ["ops", f"team-{i}", "daily"]}
+
+
+def regions_state() -> dict[str, Any]:
+    """The 10-region page's starting state (a fresh dict): its title and cards ``m0`` … ``m9``."""
+    return {"title": "Ten regions", **{f"m{i}": card(i) for i in range(10)}}
+
+
+def org_of(slug: str) -> dict[str, str]:
+    """The dashboard's organisation (what ``load_org`` returns)."""
+    return {"name": f"{slug.title()} Inc.", "plan": "pro"}
+
+
+def profile_rank_of(slug: str) -> dict[str, Any]:
+    """The dashboard's profile and rank (what ``load_profile_rank`` returns)."""
+    return {"profile": {"name": f"{slug} admin"}, "rank": 7}
+
+
+async def load_org(slug: str) -> dict[str, str]:
+    await asyncio.sleep(ORG_LATENCY)
+    return org_of(slug)
+
+
+async def load_profile_rank(slug: str) -> dict[str, Any]:
+    await asyncio.sleep(PROFILE_LATENCY)
+    return profile_rank_of(slug)
 
 
 class GcPauses:

@@ -27,14 +27,10 @@ from fastapi.templating import Jinja2Templates
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from . import TEMPLATES, GcPauses
+from . import TEMPLATES, GcPauses, regions_state
 
 COOKIE = "bench_client"
 REDIS_CHANNEL = "bench-hand:fan"
-
-
-def card(i: int, value: int = 0, note: str = "steady") -> dict[str, Any]:
-    return {"label": f"Metric {i}", "value": value, "note": note, "tags": ["ops", f"team-{i}", "daily"]}
 
 
 class Client:
@@ -180,7 +176,7 @@ def create_app() -> FastAPI:
     @app.get("/regions")
     async def regions_page(request: Request) -> Response:
         client_id = secrets.token_urlsafe(18)
-        regions[client_id] = {"title": "Ten regions", **{f"m{i}": card(i) for i in range(10)}}
+        regions[client_id] = regions_state()
         response = templates.TemplateResponse(request, "plain_regions.html", regions[client_id])
         response.set_cookie(COOKIE, client_id, httponly=True, samesite="lax")
         return response

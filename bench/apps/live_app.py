@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -15,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, SessionConfig, create_pubsub, event
 
-from . import ORG_LATENCY, PROFILE_LATENCY, TEMPLATES, GcPauses
+from . import TEMPLATES, GcPauses, load_org, load_profile_rank, org_of, profile_rank_of, regions_state
 
 
 class Counter(LiveView):
@@ -25,16 +24,6 @@ class Counter(LiveView):
     @event("inc")
     async def inc(self, socket: LiveSocket, by: int = 1) -> None:
         socket.update("count", lambda n: n + by)
-
-
-async def load_org(slug: str) -> dict[str, str]:
-    await asyncio.sleep(ORG_LATENCY)
-    return {"name": f"{slug.title()} Inc.", "plan": "pro"}
-
-
-async def load_profile_rank(slug: str) -> dict[str, Any]:
-    await asyncio.sleep(PROFILE_LATENCY)
-    return {"profile": {"name": f"{slug} admin"}, "rank": 7}
 
 
 class AsyncDashboard(LiveView):
@@ -64,11 +53,12 @@ class NoLoadDashboard(LiveView):
     """The same page with its data at hand: no loads at all."""
 
     async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+        profile_rank = profile_rank_of(slug)
         socket.assign(
             slug=slug,
-            org=AsyncResult.ok({"name": f"{slug.title()} Inc.", "plan": "pro"}),
-            profile=AsyncResult.ok({"name": f"{slug} admin"}),
-            rank=AsyncResult.ok(7),
+            org=AsyncResult.ok(org_of(slug)),
+            profile=AsyncResult.ok(profile_rank["profile"]),
+            rank=AsyncResult.ok(profile_rank["rank"]),
         )
 
 
@@ -82,16 +72,12 @@ class Fanout(LiveView):
         socket.assign(news=str(message))
 
 
-def card(i: int, value: int = 0, note: str = "steady") -> dict[str, Any]:
-    return {"label": f"Metric {i}", "value": value, "note": note, "tags": ["ops", f"team-{i}", "daily"]}
-
-
 class Regions(LiveView):
     """Ten regions, each reading its own assign ``m0`` … ``m9``: one change re-renders one region."""
 
     async def mount(self, socket: LiveSocket) -> None:
         await socket.subscribe("regions")
-        socket.assign(title="Ten regions", **{f"m{i}": card(i) for i in range(10)})
+        socket.assign(**regions_state())
 
     @event("bump")
     async def bump(self, socket: LiveSocket, i: int = 3) -> None:

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from . import ORG_LATENCY, PROFILE_LATENCY, TEMPLATES, GcPauses
+from . import TEMPLATES, GcPauses, load_org, load_profile_rank, org_of, profile_rank_of, regions_state
 
 PYVIEW_TEMPLATES = TEMPLATES / "pyview"
 
@@ -70,15 +70,11 @@ class Fanout(_View):
         socket.context["news"] = str(event.payload)
 
 
-def card(i: int, value: int = 0, note: str = "steady") -> dict[str, Any]:
-    return {"label": f"Metric {i}", "value": value, "note": note, "tags": ["ops", f"team-{i}", "daily"]}
-
-
 class Regions(_View):
     template_name = "regions.html"
 
     async def mount(self, socket: LiveViewSocket[dict[str, Any]], session: dict[str, Any]) -> None:
-        socket.context = {"title": "Ten regions", **{f"m{i}": card(i) for i in range(10)}}
+        socket.context = regions_state()
         if is_connected(socket):
             await socket.subscribe("regions")
 
@@ -93,16 +89,6 @@ class Regions(_View):
         socket.context[key] = {**socket.context[key], "note": note}
 
 
-async def load_org(slug: str) -> dict[str, str]:
-    await asyncio.sleep(ORG_LATENCY)
-    return {"name": f"{slug.title()} Inc.", "plan": "pro"}
-
-
-async def load_profile_rank(slug: str) -> dict[str, Any]:
-    await asyncio.sleep(PROFILE_LATENCY)
-    return {"profile": {"name": f"{slug} admin"}, "rank": 7}
-
-
 class NoLoadDashboard(_View):
     """The dashboard with its data at hand."""
 
@@ -113,7 +99,7 @@ class NoLoadDashboard(_View):
 
     async def handle_params(self, url: Any, params: dict[str, Any], socket: LiveViewSocket[dict[str, Any]]) -> None:
         slug = str(params["slug"])
-        socket.context.update(slug=slug, org={"name": f"{slug.title()} Inc.", "plan": "pro"}, profile={"name": f"{slug} admin"}, rank=7)
+        socket.context.update(slug=slug, org=org_of(slug), **profile_rank_of(slug))
 
 
 class AwaitedDashboard(NoLoadDashboard):

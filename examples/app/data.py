@@ -98,17 +98,16 @@ class Database:
         return conn
 
     def fetch_org(self, slug: str) -> Org:
-        time.sleep(self.org_latency)
-        row = self._conn().execute("SELECT id, slug, name, plan, members, founded FROM orgs WHERE slug = ?", (slug,)).fetchone()
-        if row is None:
-            raise OrgNotFound(f"no organization {slug!r}")
-        return Org(*row)
+        return self._fetch_org("slug = ?", slug, f"no organization {slug!r}")
 
     def fetch_org_by_id(self, org_id: int) -> Org:
+        return self._fetch_org("id = ?", org_id, f"no organization with id {org_id}")
+
+    def _fetch_org(self, where: str, value: object, missing: str) -> Org:
         time.sleep(self.org_latency)
-        row = self._conn().execute("SELECT id, slug, name, plan, members, founded FROM orgs WHERE id = ?", (org_id,)).fetchone()
+        row = self._conn().execute(f"SELECT id, slug, name, plan, members, founded FROM orgs WHERE {where}", (value,)).fetchone()
         if row is None:
-            raise OrgNotFound(f"no organization with id {org_id}")
+            raise OrgNotFound(missing)
         return Org(*row)
 
     def fetch_profile_and_rank(self, slug: str) -> dict[str, object]:

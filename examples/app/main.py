@@ -116,9 +116,9 @@ class Dashboard(LiveView):
 
     @event("add-post")
     async def add_post(self, socket: LiveSocket) -> None:
-        n = len(socket.assigns.get("local_posts", ())) + 100
-        socket.stream_insert("posts", Post(id=n, title=f"Draft #{n - 99}", author=socket.assigns.current_user), at=0)
-        socket.assign(local_posts=[*socket.assigns.get("local_posts", ()), n])
+        drafts = socket.assigns.get("drafts", 0) + 1
+        socket.stream_insert("posts", Post(id=99 + drafts, title=f"Draft #{drafts}", author=socket.assigns.current_user), at=0)
+        socket.assign(drafts=drafts)
 
 
 @authenticated.page("/orgs/{id}", template="org.html")

@@ -345,20 +345,21 @@ def _decode_enum(name: Any, data: Any) -> Any:
         raise MessageDecodeError("invalid-value", f"cannot rebuild enum {name}: {exc}", detail=name) from exc
 
 
-def _from_string(tag: str, parse: Callable[[str], Any]) -> Callable[[Any], Any]:
-    def decode(data: Any) -> Any:
-        if not isinstance(data, str):
-            raise MessageDecodeError("malformed", f"invalid {tag}: expected a string, got {_short_repr(data)}")
-        try:
-            return parse(data)
-        except (ValueError, ArithmeticError) as exc:
-            raise MessageDecodeError("malformed", f"invalid {tag} {data!r}: {exc}") from exc
+def _from_string(tag: str, parse: Callable[[str], Any], data: Any) -> Any:
+    if not isinstance(data, str):
+        raise MessageDecodeError("malformed", f"invalid {tag}: expected a string, got {_short_repr(data)}")
+    try:
+        return parse(data)
+    except (ValueError, ArithmeticError) as exc:
+        raise MessageDecodeError("malformed", f"invalid {tag} {data!r}: {exc}") from exc
 
-    return decode
+
+def _base64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
 
 
 def _decode_time(obj: dict[str, Any], tag: str, parse: Callable[[str], Any]) -> Any:
-    value = _from_string(tag, parse)(obj.get("value"))
+    value = _from_string(tag, parse, obj.get("value"))
     fold = obj.get("fold", 0)
     if fold not in (0, 1) or type(fold) is not int:
         raise MessageDecodeError("malformed", f"invalid {tag} fold: expected 0 or 1, got {_short_repr(fold)}")
@@ -395,13 +396,13 @@ _TAGGED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "set": lambda obj: _frozen(_decode_list(obj.get("value"), "set"), set),
     "frozenset": lambda obj: _frozen(_decode_list(obj.get("value"), "frozenset"), frozenset),
     "dict": lambda obj: _decode_pairs(obj.get("value")),
-    "bytes": lambda obj: _from_string("bytes", lambda text: base64.b64decode(text, validate=True))(obj.get("value")),
+    "bytes": lambda obj: _from_string("bytes", _base64, obj.get("value")),
     "datetime": lambda obj: _decode_time(obj, "datetime", datetime.datetime.fromisoformat),
-    "date": lambda obj: _from_string("date", datetime.date.fromisoformat)(obj.get("value")),
+    "date": lambda obj: _from_string("date", datetime.date.fromisoformat, obj.get("value")),
     "time": lambda obj: _decode_time(obj, "time", datetime.time.fromisoformat),
     "timedelta": lambda obj: _decode_timedelta(obj.get("value")),
-    "uuid": lambda obj: _from_string("uuid", uuid.UUID)(obj.get("value")),
-    "decimal": lambda obj: _from_string("decimal", decimal.Decimal)(obj.get("value")),
+    "uuid": lambda obj: _from_string("uuid", uuid.UUID, obj.get("value")),
+    "decimal": lambda obj: _from_string("decimal", decimal.Decimal, obj.get("value")),
     "dataclass": lambda obj: _decode_dataclass(obj.get("type"), obj.get("value")),
     "model": lambda obj: _decode_model(obj.get("type"), obj.get("value")),
     "enum": lambda obj: _decode_enum(obj.get("type"), obj.get("value")),

@@ -14,9 +14,10 @@ log = logging.getLogger("fastapi_live.pubsub")
 class LocalFanout:
     """Topic → listeners, delivered synchronously. Shared by both backends."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_empty: Callable[[str], None] | None = None) -> None:
         self._topics: dict[str, dict[int, Listener]] = {}
         self._next = 0
+        self._on_empty = on_empty  # called when a topic loses its last listener (Redis unsubscribes)
 
     def add(self, topic: str, listener: Listener) -> tuple[Callable[[], None], bool]:
         """Add a listener; returns (remove, first) where ``first`` says the topic is new."""
@@ -32,12 +33,10 @@ class LocalFanout:
             current = self._topics.get(topic)
             if current is not None and current.pop(key, None) is not None and not current:
                 del self._topics[topic]
-                self.on_empty(topic)
+                if self._on_empty is not None:
+                    self._on_empty(topic)
 
         return remove, first
-
-    def on_empty(self, topic: str) -> None:
-        """Called when a topic loses its last listener (the Redis backend unsubscribes)."""
 
     def deliver(self, topic: str, message: Any) -> int:
         """Call every listener of ``topic`` with ``message``; returns how many were called."""

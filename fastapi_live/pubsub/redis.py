@@ -94,15 +94,6 @@ class _OwnPublish:
     delivered: bool = False
 
 
-class _ChannelFanout(LocalFanout):
-    def __init__(self, on_empty: Callable[[str], None]) -> None:
-        super().__init__()
-        self._on_empty = on_empty
-
-    def on_empty(self, topic: str) -> None:
-        self._on_empty(topic)
-
-
 class RedisPubSub:
     """PubSub across processes and machines through Redis, one pub/sub connection per process.
 
@@ -151,7 +142,7 @@ class RedisPubSub:
         self.client_name = client_name
         self.pubsub_client_name = f"{client_name}-pubsub"
         self.publish_client_name = f"{client_name}-publish"
-        self.fanout: LocalFanout = _ChannelFanout(self._topic_emptied)
+        self.fanout = LocalFanout(on_empty=self._topic_emptied)
         self._where = _describe(url)
         self._subscribe_timeout = subscribe_timeout
         self._health_check_interval = health_check_interval

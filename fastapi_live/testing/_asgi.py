@@ -181,16 +181,10 @@ class ASGIDriver:
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> ClientResponse:
         """Send one request and read its whole response; exceptions in the app propagate."""
-        exchange, task = await self._start(method, target, headers, body)
-        status, response_headers = exchange.started.result()
-        content = b""
-        while True:
-            chunk = await exchange.chunks.get()
-            if chunk is None:
-                break
-            content += chunk
-        await task  # re-raises what the app raised after responding, as a server error would show
-        return ClientResponse(status, response_headers, content)
+        stream = await self.stream(method, target, headers, body)
+        content = await stream.read()
+        await stream._task  # re-raises what the app raised after responding, as a server error would show
+        return ClientResponse(stream.status_code, stream.headers, content)
 
     async def stream(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> ResponseStream:
         """Send one request and return as soon as its response starts."""

@@ -90,9 +90,9 @@ def live_routers(app: Any) -> list[LiveRouter]:
 
 def find_session(app: Any, token: str) -> LiveSession | None:
     for router in live_routers(app):
-        for session in router.manager.sessions.values():
-            if session.token == token:
-                return session
+        session = router.manager.by_token.get(token)
+        if session is not None:
+            return session
     return None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MissingDependencyError
-from ..rendering import ATTR_ROOT, ATTR_TOKEN, ATTR_VERSION
+from ..rendering import ATTR_ROOT, ATTR_VERSION
 from ..socket import ClientOp
 from ._errors import LiveTestError
 
@@ -201,10 +201,6 @@ class LiveDocument:
     def root_html(self) -> str:
         return self.require_root().html or ""
 
-    def token(self) -> str | None:
-        root = self.root()
-        return None if root is None else root.attrs.get(ATTR_TOKEN)
-
     def select(self, selector: str, scope: LexborNode | None = None) -> list[LexborNode]:
         """Elements matching a CSS selector; an invalid selector is a ``LiveTestError``."""
         try:
@@ -261,8 +257,9 @@ class LiveDocument:
         converted = _HX_CLOSE.sub("</template>", _HX_OPEN.sub(lambda m: f'<template hx type="{m.group(1).lower()}"{m.group(2)}', text))
         converted = _HEAD.sub("", converted)
         first = _FIRST_TAG.search(converted)
-        message = self._parser_class(converted if first and first.group(1).lower() in ("html", "body") else f"<template>{converted}</template>")
-        if first and first.group(1).lower() in ("html", "body"):
+        whole_document = first is not None and first.group(1).lower() in ("html", "body")
+        message = self._parser_class(converted if whole_document else f"<template>{converted}</template>")
+        if whole_document:
             fragment = message.body
         else:
             fragments = message.template_fragments()
@@ -364,24 +361,10 @@ class LiveDocument:
 
     # -- copying nodes from a message into the page ----------------------------------------------
     def _append_copies(self, parent: LexborNode, fragment: LexborNode) -> list[LexborNode]:
-        copies = []
-        for child in child_nodes(fragment):
-            parent.insert_child(child)
-            copy = parent.last_child
-            if copy is not None:
-                _patch_templates(child, copy)
-                copies.append(copy)
-        return copies
+        return [copy for child in child_nodes(fragment) if (copy := _copy_in(child, into=parent)) is not None]
 
     def _insert_copies_before(self, anchor: LexborNode, fragment: LexborNode) -> list[LexborNode]:
-        copies = []
-        for child in child_nodes(fragment):
-            anchor.insert_before(child)
-            copy = anchor.prev
-            if copy is not None:
-                _patch_templates(child, copy)
-                copies.append(copy)
-        return copies
+        return [copy for child in child_nodes(fragment) if (copy := _copy_in(child, before=anchor)) is not None]
 
     # -- morphing ---------------------------------------------------------------------------------
     def _morph(self, target: LexborNode, fragment: LexborNode, *, inner: bool) -> None:
@@ -426,22 +409,16 @@ class LiveDocument:
             dom_id = child.attrs.get("id")
             existing = next((c for c in element_children(target) if dom_id and c.attrs.get("id") == dom_id), None)
             if existing is not None:
-                existing.insert_before(child)
-                copy = existing.prev
+                _copy_in(child, before=existing)
                 existing.decompose()
             elif update_only:
                 continue
             else:
                 children = element_children(target)
                 if at == -1 or at >= len(children):
-                    target.insert_child(child)
-                    copy = target.last_child
+                    _copy_in(child, into=target)
                 else:
-                    anchor = children[max(int(at), 0)]
-                    anchor.insert_before(child)
-                    copy = anchor.prev
-            if copy is not None:
-                _patch_templates(child, copy)
+                    _copy_in(child, before=children[max(int(at), 0)])
         if limit is not None and not math.isnan(limit):
             while True:
                 children = element_children(target)
@@ -492,6 +469,20 @@ def _replace_with_old(copies: list[LexborNode], new: LexborNode, old: LexborNode
             return
     new.insert_before(old, move=True)
     new.decompose()
+
+
+def _copy_in(child: LexborNode, *, into: LexborNode | None = None, before: LexborNode | None = None) -> LexborNode | None:
+    """Copy ``child`` from a message to the end of ``into`` or just before ``before``; the copy."""
+    if before is not None:
+        before.insert_before(child)
+        copy = before.prev
+    else:
+        assert into is not None
+        into.insert_child(child)
+        copy = into.last_child
+    if copy is not None:
+        _patch_templates(child, copy)
+    return copy
 
 
 def _patch_templates(source: LexborNode, copy: LexborNode) -> None:

@@ -176,10 +176,13 @@ def form_elements(document: LiveDocument, form: LexborNode) -> list[LexborNode]:
     return [n for n in document.select(_LISTED) if (owner := _owner_for_listing(document, n)) is not None and owner.mem_id == form.mem_id]
 
 
-def form_data(document: LiveDocument, form: LexborNode) -> Pairs:
-    """``new FormData(form)``: the entries a form submits, without a submitter."""
+def form_data(document: LiveDocument, form: LexborNode, elements: list[LexborNode] | None = None) -> Pairs:
+    """``new FormData(form)``: the entries a form submits, without a submitter.
+
+    ``elements`` is ``form_elements(document, form)`` when the caller has it already.
+    """
     pairs: Pairs = []
-    for node in form_elements(document, form):
+    for node in form_elements(document, form) if elements is None else elements:
         name = node.attrs.get("name")
         if not name or node.tag not in ("input", "select", "textarea") or is_disabled(node):
             continue
@@ -263,9 +266,12 @@ def request_params(document: LiveDocument, bound: LexborNode, submitter: LexborN
     form = form_owner(document, bound)
     if submitter is None and form is not None and element_type(bound) == "submit":
         submitter = bound
-    pairs = form_data(document, form) if form is not None else []
-    seen = {n.mem_id for n in form_elements(document, form)} if form is not None else set()
-    if form is None:
+    if form is not None:
+        elements = form_elements(document, form)
+        pairs = form_data(document, form, elements)
+        seen = {n.mem_id for n in elements}
+    else:
+        pairs, seen = [], set()
         _collect_from(bound, seen, pairs)
     if submitter is not None:
         name = submitter.attrs.get("name")

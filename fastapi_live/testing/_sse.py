@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
 
@@ -20,8 +21,8 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = ""
-        self._pending = b""
-        self._started = False
+        # Characters split across chunks wait for their other bytes; a leading BOM is dropped.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
@@ -29,22 +30,7 @@ class SSEDecoder:
         self._has_fields = False
 
     def feed(self, chunk: bytes) -> list[SSEMessage]:
-        # A multi-byte character may be split across chunks: decode only whole characters.
-        raw = self._pending + chunk
-        try:
-            text = raw.decode("utf-8")
-            self._pending = b""
-        except UnicodeDecodeError as exc:
-            if exc.start < len(raw) - 3:
-                text = raw.decode("utf-8", errors="replace")
-                self._pending = b""
-            else:
-                text = raw[: exc.start].decode("utf-8")
-                self._pending = raw[exc.start :]
-        if not self._started and text:
-            self._started = True
-            text = text.removeprefix("\ufeff")
-        self._buffer += text
+        self._buffer += self._decoder.decode(chunk)
         messages: list[SSEMessage] = []
         while True:
             index = self._line_end()

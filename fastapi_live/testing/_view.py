@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import re
-import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,9 +17,9 @@ from ..session import LiveSession
 from ..socket import Assigns, ClientOp
 from ..transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
 from ._asgi import ClientResponse, ResponseStream
-from ._client import LiveTestClient, find_session, register_open, unregister_open
+from ._client import LiveTestClient, find_session, register_open, unregister_open, warn_pending
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
-from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning, pending_tasks_message
+from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
 from ._forms import form_data
 from ._sse import SSEDecoder, SSEMessage
 
@@ -391,7 +390,9 @@ class LiveTestView:
     # -- closing -----------------------------------------------------------------------------------------
     async def _shutdown_messages(self) -> list[str]:
         """Close the view; the pending-task warning it would give, not emitted."""
-        pending = await self._shutdown()
+        return self._pending_messages(await self._shutdown())
+
+    def _pending_messages(self, pending: list[str]) -> list[str]:
         return [pending_tasks_message(self.view_name, self.url, pending)] if pending else []
 
     async def _shutdown(self) -> list[str]:
@@ -424,8 +425,7 @@ class LiveTestView:
 
         >>> await view.close()
         """
-        for message in await self._shutdown_messages():
-            warnings.warn(PendingTasksWarning(message), stacklevel=2)
+        warn_pending(await self._shutdown_messages())
 
     def _close_blocking(self) -> list[str]:
         """Close from outside the view's loop (the pytest plugin, at the end of a test)."""
@@ -435,8 +435,7 @@ class LiveTestView:
         if loop.is_closed():
             # The loop went away with the test: its tasks are gone; report what was running.
             self._closed = True
-            pending = [] if self.session.closed else self.session.pending_tasks()
-            return [pending_tasks_message(self.view_name, self.url, pending)] if pending else []
+            return self._pending_messages([] if self.session.closed else self.session.pending_tasks())
         if loop.is_running():
             try:
                 running = asyncio.get_running_loop()

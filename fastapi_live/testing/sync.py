@@ -32,7 +32,7 @@ from ._verbs import ASSERT_TIMEOUT, DEFAULT_TIMEOUT, Values
 from ._view import Element, LiveTestView
 
 T = TypeVar("T")
-_MISSING: Any = object()
+_MISSING = _verbs._MISSING  # "no payload given": the async verbs' own marker, passed straight on
 
 
 class SyncLiveTestClient:
@@ -196,8 +196,7 @@ class SyncLiveTestView:
 
         >>> view.close()
         """
-        for message in self._close_blocking():
-            warnings.warn(PendingTasksWarning(message), stacklevel=2)
+        warn_pending(self._close_blocking())
 
     def _close_blocking(self) -> list[str]:
         unregister_open(self)
@@ -441,8 +440,6 @@ def assert_push_event(view: SyncLiveTestView, event: str, payload: Any = _MISSIN
 
     >>> assert_push_event(view, "saved", {"name": "Ada"})
     """
-    if payload is _MISSING:
-        return view.call(_verbs.assert_push_event, view.view, event, timeout=timeout)
     return view.call(_verbs.assert_push_event, view.view, event, payload, timeout=timeout)
 
 
@@ -451,8 +448,6 @@ def assert_reply(view: SyncLiveTestView, payload: Any = _MISSING) -> Any:
 
     >>> assert_reply(view, {"points": 3})
     """
-    if payload is _MISSING:
-        return view.call(_verbs.assert_reply, view.view)
     return view.call(_verbs.assert_reply, view.view, payload)
 
 

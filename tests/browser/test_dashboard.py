@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
@@ -89,13 +88,6 @@ def test_posts_stream_in_with_their_dom_ids(page, example_url):
 
 
 # -- two async assigns whose order the test decides ---------------------------------------------------
-
-
-@pytest.fixture
-def run():
-    run_id = uuid.uuid4().hex
-    yield run_id
-    GATES.release(run_id)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
-import uuid
 
 import httpx
 import pytest
@@ -15,13 +14,6 @@ from tests.support.gates import GATES, flag
 from tests.support.live_client import live_page, partials
 from tests.support.sse import open_page
 from tests.support.views.async_views import make_app
-
-
-@pytest.fixture
-def run():
-    run_id = uuid.uuid4().hex
-    yield run_id
-    GATES.release(run_id)  # before the server stops: no thread stays blocked on a gate
 
 
 @pytest.fixture

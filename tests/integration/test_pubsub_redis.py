@@ -22,6 +22,7 @@ from fastapi_live.pubsub import create_pubsub
 from fastapi_live.pubsub._codec import MessageEncodeError, encode
 from fastapi_live.pubsub.redis import RedisPubSub
 from tests.support.servers import RedisProcess
+from tests.support.waits import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -66,17 +67,6 @@ class Inbox:
 
     async def wait_for_message(self, message: Any, timeout: float = 5.0) -> None:
         await self.wait_for(lambda messages: message in messages, timeout)
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            result = check()
-            if isinstance(result, Awaitable):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.01)  # why: polling state that offers nothing to wait on
 
 
 def outage_records(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import httpx
 import pytest
@@ -12,13 +11,6 @@ from tests.support.gates import GATES
 from tests.support.live_client import live_page, partials
 from tests.support.sse import open_page
 from tests.support.views.async_views import make_app
-
-
-@pytest.fixture
-def run():
-    run_id = uuid.uuid4().hex
-    yield run_id
-    GATES.release(run_id)
 
 
 @pytest.fixture

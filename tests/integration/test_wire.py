@@ -98,3 +98,20 @@ async def test_an_info_handler_that_raises_reports_an_error_state_and_the_sessio
         assert any("handle_info" in r.getMessage() or r.exc_info for r in caplog.records)
         ok = await other.post("/_live/event", headers=headers(other_token, "inc"))
         assert "Count: 1" in ok.text
+
+
+async def test_a_head_request_answers_headers_and_leaves_the_open_stream_alone(counter_url):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter")
+        async with client.stream("GET", "/_live/stream", headers=headers(token)) as response:
+            reader = SSEReader(response)
+            await reader.next()
+            head = await client.head("/_live/stream", headers=headers(token))
+            assert head.status_code == 200
+            assert head.headers["content-type"].startswith("text/event-stream")
+            assert head.content == b""
+            session = next(iter(live.manager.sessions.values()))
+            session.send_info(("set", 5))
+            assert "Count: 5" in (await reader.next_with("Count: 5")).data  # still the live stream
+            assert len(live.manager.connections) == 1
