@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from .async_ops import Exit, Ok, Outcome, StreamBatch, TaskRecord, apply_assign_outcome, call_user_function, is_async_generator
 from .async_result import AsyncResult
-from .exceptions import CallbackReturnError, EventError, LiveError
+from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
 from .lifecycle import callable_name, run_hooks
 from .pubsub import PubSub
 from .rendering import ATTR_ROOT, ATTR_TOKEN, ROOT_ID, PageTemplate, markup_attrs, partial, push_element
@@ -55,6 +55,12 @@ class SessionConfig:
     """Seconds between heartbeat comments on idle streams (one shared timer)."""
     mount_warning_ms: float | None = 50.0
     """Warn when ``mount`` blocks longer than this; None turns the warning off."""
+
+    def __post_init__(self) -> None:
+        for name in ("replay_size", "outbound_limit"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigurationError(f"SessionConfig.{name} must be a whole number of at least 1\nGot: {value!r}")
 
 
 class Connection:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fastapi_live import CONT, HALT, AsyncResult, Exit, LiveError, LiveSocket, LiveView, Ok, SessionConfig, event
+from fastapi_live import CONT, HALT, AsyncResult, ConfigurationError, Exit, LiveError, LiveSocket, LiveView, Ok, SessionConfig, event
 from fastapi_live.session import Connection
 from tests.support.gates import Gate, flag
 from tests.support.harness import Harness, page_template
@@ -816,3 +816,9 @@ async def test_a_send_that_returns_a_plain_awaitable_is_written_too():
     assert written == [b"via a future"] and server.bodies == []
     conn.close()
     await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.parametrize(("field", "value"), [("replay_size", 0), ("outbound_limit", 0), ("replay_size", 2.5)])
+def test_a_session_config_that_could_keep_no_frame_is_refused(field, value):
+    with pytest.raises(ConfigurationError, match=rf"SessionConfig\.{field} must be a whole number of at least 1\nGot: {value!r}"):
+        SessionConfig(**{field: value})
