@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .async_ops import Exit, Ok
 from .async_result import AsyncResult
+from .config import SessionConfig
 from .exceptions import (
     CallbackReturnError,
     CapturedSocketError,
@@ -16,7 +17,6 @@ from .exceptions import (
 from .lifecycle import CONT, HALT
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
-from .session import SessionConfig
 from .view import LiveSocket, LiveView, event
 
 __version__ = "0.1.0"

@@ -12,11 +12,12 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from .async_result import AsyncResult
 from .exceptions import CallbackReturnError, CapturedSocketError, ConfigurationError
 from .socket import SocketState
+from .types import Runtime, TaskKey, TaskKind, TaskRecord
 
 T = TypeVar("T")
 DOCS = "https://github.com/fastapi-live/fastapi-live#async-operations"
@@ -134,39 +135,21 @@ def is_async_generator(fn: Callable[..., Any]) -> bool:
     return inspect.isasyncgenfunction(fn)  # partials unwrapped, as for coroutine functions
 
 
-@dataclass(slots=True)
-class TaskRecord:
-    """What the session must do with a finished task."""
-
-    kind: str  # "assign" | "start" | "stream"
-    name: Any  # keys tuple for assign, task name for start, stream name for stream
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    reset: bool | Sequence[str] = False
-
-    @property
-    def label(self) -> str:
-        if self.kind == "assign":
-            return f"assign_async({list(self.name)!r})"
-        return f"{self.kind}_async({self.name!r})"
-
-
-def _key(kind: str, name: Any) -> tuple[str, Any]:
+def _key(kind: TaskKind, name: Any) -> TaskKey:
     return (kind, name)
 
 
 class AsyncMixin(SocketState):
     """``assign_async``, ``start_async``, ``stream_async`` and ``cancel_async``."""
 
-    def _require_runtime(self, operation: str) -> Any:
+    def _require_runtime(self, operation: str) -> Runtime:
         if self._runtime is None:
             raise ConfigurationError(f"{operation}() needs a running session: call it from mount, an event or an info handler")
         return self._runtime
 
     def assign_async(
         self, keys: str | Sequence[str], fn: Callable[..., Any], *args: Any, reset: bool | Sequence[str] = False, **kwargs: Any
-    ) -> AsyncMixin:
+    ) -> Self:
         """Load assigns without blocking: each key holds an ``AsyncResult`` until ``fn`` returns.
 
         With one key, ``fn``'s return value is the key's value; with several, ``fn``
@@ -191,13 +174,13 @@ class AsyncMixin(SocketState):
         runtime.start_task(_key("assign", names), record)
         return self
 
-    def start_async(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncMixin:
+    def start_async(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Self:
         """Run ``fn`` in a task; its outcome reaches ``handle_async(name, Ok(value) | Exit(reason), socket)``."""
         check_not_captured("start_async", fn, args, kwargs, self)
         self._require_runtime("start_async").start_task(_key("start", name), TaskRecord("start", name, fn, args, kwargs))
         return self
 
-    def stream_async(self, name: str, fn: Callable[..., Any], *args: Any, reset: bool = False, **kwargs: Any) -> AsyncMixin:
+    def stream_async(self, name: str, fn: Callable[..., Any], *args: Any, reset: bool = False, **kwargs: Any) -> Self:
         """Fill stream ``name`` from ``fn``: an iterable of items, or an async generator of batches.
 
         The assign ``name`` holds an ``AsyncResult`` for the loading and failed states.
@@ -208,7 +191,7 @@ class AsyncMixin(SocketState):
         self._require_runtime("stream_async").start_task(_key("stream", name), TaskRecord("stream", name, fn, args, kwargs, reset))
         return self
 
-    def cancel_async(self, name_or_result: Any, reason: Any = "cancelled") -> AsyncMixin:
+    def cancel_async(self, name_or_result: Any, reason: Any = "cancelled") -> Self:
         """Cancel a task; its callback gets ``Exit(reason)`` (assigns become failed).
 
         Pass the ``start_async`` name, or an assign key / its ``AsyncResult``.
@@ -229,10 +212,10 @@ class AsyncMixin(SocketState):
         return self
 
 
-def _assign_key_containing(runtime: Any, key: Any) -> tuple[str, Any] | None:
+def _assign_key_containing(runtime: Runtime, key: Any) -> TaskKey | None:
     for task_key in runtime.task_keys():
         if task_key[0] == "assign" and key in task_key[1]:
-            return task_key  # type: ignore[no-any-return]
+            return task_key
     return None
 
 

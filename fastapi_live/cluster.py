@@ -21,17 +21,108 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .exceptions import EventError
-from .session import Connection, LiveSession, SessionManager
+from .connection import Connection
+from .locator import CLOSED, GONE, EventAnswer, LocalLocator, answer_event
+from .manager import SessionManager
+from .session import LiveSession
 from .transport import encode_comment
 
 log = logging.getLogger("fastapi_live.cluster")
 
 NODE_TOPIC = "fastapi-live:node:"
 DIRECTORY_KEY = "fastapi-live:session:"
+
+
+# -- operations between nodes: each a frozen dataclass the PubSub codec carries by type ------------
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """Holder → owner: pump session ``sid``'s frames to me as connection ``conn``."""
+
+    sender: str
+    sid: str
+    conn: str
+    last: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """Owner → holder: frames for ``conn`` follow."""
+
+    sender: str
+    conn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """Owner → holder: the session is not here (any more)."""
+
+    sender: str
+    conn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Owner → holder: one encoded SSE frame for ``conn``."""
+
+    sender: str
+    conn: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Owner → holder: the pump of ``conn`` is alive (the holder beats its browser itself)."""
+
+    sender: str
+    conn: str
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """Owner → holder: the session closed the stream of ``conn``."""
+
+    sender: str
+    conn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Detach:
+    """Holder → owner: the browser's stream of ``conn`` ended."""
+
+    sender: str
+    sid: str
+    conn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardedEvent:
+    """Any node → owner: handle this event and answer request ``rid``."""
+
+    sender: str
+    sid: str
+    rid: str
+    name: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Owner → asker: the answer to request ``rid``."""
+
+    sender: str
+    rid: str
+    status: int
+    body: str = ""
+    reply: Any = None
+    detail: str = ""
+    errors: list[Any] = field(default_factory=list)
+
+
+Operation = Attach | Attached | Gone | Frame | Beat | End | Detach | ForwardedEvent | Answer
 
 
 class Directory(Protocol):
@@ -49,7 +140,7 @@ class RedisDirectory:
 
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
-    def __init__(self, client: Any, ttl: float) -> None:
+    def __init__(self, client: Any, ttl: float) -> None:  # a redis.asyncio client
         self.client = client
         self.ttl = max(int(ttl), 1)
         self._release = client.register_script(self._RELEASE)  # EVALSHA, reloaded on NOSCRIPT
@@ -66,22 +157,24 @@ class RedisDirectory:
         await self._release(keys=[DIRECTORY_KEY + session_id], args=[node_id])
 
 
-class Cluster:
-    """Routes streams and events between the processes that share one PubSub backend."""
+class ClusterLocator:
+    """Sessions anywhere in the cluster: this process's first, then the owner named in Redis."""
 
     def __init__(self, manager: SessionManager, directory: Directory, *, reply_timeout: float = 10.0) -> None:
         self.manager = manager
+        self.local = LocalLocator(manager)
         self.pubsub = manager.pubsub
         self.directory = directory
         self.node_id = secrets.token_hex(8)
         self.reply_timeout = reply_timeout
         self._unsubscribe: Callable[[], None] | None = None
-        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._replies: dict[str, asyncio.Future[Attached | Gone | Answer]] = {}
         self._held: dict[str, Connection] = {}  # streams this node holds for remote sessions
         self._served: dict[str, asyncio.Task[None]] = {}  # pumps of this node's streams held elsewhere
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen: dict[str, float] = {}  # held connection id -> when its owner last spoke
         self._watchdog: asyncio.Task[None] | None = None
+        manager.on_forget = self.release
 
     @property
     def topic(self) -> str:
@@ -105,37 +198,69 @@ class Cluster:
 
     # -- ownership ---------------------------------------------------------------------------
     async def claim(self, session: LiveSession) -> None:
+        await self.start()
         await self.directory.claim(session.id, self.node_id)
 
     def release(self, session: LiveSession) -> None:
         self._spawn(self.directory.release(session.id, self.node_id))
 
-    async def owner(self, session_id: str) -> str | None:
+    async def _owner(self, session_id: str) -> str | None:
         owner = await self.directory.owner(session_id)
         return None if owner == self.node_id else owner
 
-    async def _send(self, node_id: str, message: dict[str, Any]) -> bool:
+    async def _send(self, node_id: str, operation: Operation) -> bool:
         """Send to another node; False when nobody listens there (the node is gone)."""
-        receivers = await self.pubsub.publish(NODE_TOPIC + node_id, {**message, "from": self.node_id})
-        return receivers != 0
+        return await self.pubsub.publish(NODE_TOPIC + node_id, operation) != 0
 
-    # -- the stream holder's side ----------------------------------------------------------------
-    async def attach_remote(self, session_id: str, owner: str, last_event_id: int | None) -> Connection | None:
+    async def _ask(self, node_id: str, request_id: str, operation: Operation) -> Attached | Gone | Answer | None:
+        """Send ``operation`` and wait for its answer; None when the node is gone or silent."""
+        answer: asyncio.Future[Attached | Gone | Answer] = asyncio.get_running_loop().create_future()
+        self._replies[request_id] = answer
+        try:
+            if not await self._send(node_id, operation):
+                return None
+            return await asyncio.wait_for(answer, self.reply_timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._replies.pop(request_id, None)
+
+    # -- the router's side (SessionLocator) ---------------------------------------------------
+    async def attach(self, session_id: str, last_event_id: int | None) -> Connection | None:
+        connection = await self.local.attach(session_id, last_event_id)
+        if connection is None and (owner := await self._owner(session_id)) is not None:
+            connection = await self._attach_remote(session_id, owner, last_event_id)
+        return connection
+
+    def detach(self, connection: Connection) -> None:
+        if connection.remote is None:
+            self.local.detach(connection)
+            return
+        owner, session_id, connection_id = connection.remote
+        self._held.pop(connection_id, None)
+        self._seen.pop(connection_id, None)
+        self.manager.connections.discard(connection)
+        self._spawn(self._send(owner, Detach(self.node_id, session_id, connection_id)))
+
+    async def event(self, session_id: str, name: str, params: dict[str, Any]) -> EventAnswer:
+        if self.manager.get(session_id) is not None:
+            return await self.local.event(session_id, name, params)
+        owner = await self._owner(session_id)
+        if owner is None:
+            return GONE
+        request_id = secrets.token_hex(8)
+        answer = await self._ask(owner, request_id, ForwardedEvent(self.node_id, session_id, request_id, name, params))
+        if not isinstance(answer, Answer):
+            return GONE
+        return EventAnswer(answer.status, answer.body, answer.reply, answer.detail, answer.errors)
+
+    async def _attach_remote(self, session_id: str, owner: str, last_event_id: int | None) -> Connection | None:
         """Hold a stream here for a session owned by ``owner``; None when ``owner`` is gone."""
         connection_id = secrets.token_hex(8)
         connection = Connection(self.manager.config.outbound_limit, self.manager.config.outbound_bytes)
         self._held[connection_id] = connection
-        ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[connection_id] = ready
-        try:
-            if not await self._send(owner, {"op": "attach", "sid": session_id, "conn": connection_id, "last": last_event_id}):
-                return None
-            answer = await asyncio.wait_for(ready, self.reply_timeout)
-        except TimeoutError:
-            answer = {"op": "gone"}
-        finally:
-            self._replies.pop(connection_id, None)
-        if answer.get("op") != "attached":
+        answer = await self._ask(owner, connection_id, Attach(self.node_id, session_id, connection_id, last_event_id))
+        if not isinstance(answer, Attached):
             self._held.pop(connection_id, None)
             return None
         connection.remote = (owner, session_id, connection_id)
@@ -144,103 +269,72 @@ class Cluster:
         self._ensure_watchdog()
         return connection
 
-    def detach_remote(self, connection: Connection) -> None:
-        if connection.remote is None:
-            return
-        owner, session_id, connection_id = connection.remote
-        self._held.pop(connection_id, None)
-        self._seen.pop(connection_id, None)
-        self.manager.connections.discard(connection)
-        self._spawn(self._send(owner, {"op": "detach", "sid": session_id, "conn": connection_id}))
+    # -- operations from other nodes ------------------------------------------------------------
+    def _on_message(self, topic: str, operation: Any) -> None:
+        match operation:
+            case Frame(conn=conn, data=data):
+                self._on_frame(conn, data)
+            case Beat(conn=conn):
+                self._on_frame(conn, None)
+            case End(conn=conn):
+                held = self._held.pop(conn, None)
+                if held is not None:
+                    held.close()
+            case Attached(conn=request) | Gone(conn=request) | Answer(rid=request):
+                future = self._replies.get(request)
+                if future is not None and not future.done():
+                    future.set_result(operation)
+            case Attach():
+                self._serve_stream(operation)
+            case Detach(conn=conn):
+                pump = self._served.pop(conn, None)
+                if pump is not None:
+                    pump.cancel()
+            case ForwardedEvent():
+                self._spawn(self._serve_event(operation))
+            case _:
+                log.warning("fastapi-live: ignored a message on this node's topic that is no cluster operation: %r", operation)
 
-    async def forward_event(self, session_id: str, owner: str, name: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        """Have ``owner`` handle an event; its answer, or None when ``owner`` is gone."""
-        request_id = secrets.token_hex(8)
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[request_id] = answer
-        try:
-            if not await self._send(owner, {"op": "event", "sid": session_id, "rid": request_id, "name": name, "params": params}):
-                return None
-            return await asyncio.wait_for(answer, self.reply_timeout)
-        except TimeoutError:
-            return None
-        finally:
-            self._replies.pop(request_id, None)
+    def _on_frame(self, connection_id: str, data: str | None) -> None:
+        held = self._held.get(connection_id)
+        if held is not None:
+            self._seen[connection_id] = asyncio.get_running_loop().time()
+            if data is not None:
+                held.send(data.encode())
 
-    # -- messages --------------------------------------------------------------------------------
-    def _on_message(self, topic: str, message: Any) -> None:
-        if not isinstance(message, dict):
-            return
-        op = message.get("op")
-        if op in ("frame", "beat"):
-            connection_id = message.get("conn", "")
-            held = self._held.get(connection_id)
-            if held is not None:
-                self._seen[connection_id] = asyncio.get_running_loop().time()
-                if op == "frame":
-                    held.send(message["data"].encode())
-        elif op == "end":
-            held = self._held.pop(message.get("conn", ""), None)
-            if held is not None:
-                held.close()
-        elif op in ("attached", "gone", "reply"):
-            future = self._replies.get(message.get("conn") or message.get("rid") or "")
-            if future is not None and not future.done():
-                future.set_result(message)
-        elif op == "attach":
-            self._serve_stream(message)
-        elif op == "detach":
-            pump = self._served.pop(message.get("conn", ""), None)
-            if pump is not None:
-                pump.cancel()
-        elif op == "event":
-            self._spawn(self._serve_event(message))
-
-    def _serve_stream(self, message: dict[str, Any]) -> None:
-        session = self.manager.get(str(message.get("sid")))
-        reply_to, connection_id = str(message.get("from")), str(message.get("conn"))
+    def _serve_stream(self, attach: Attach) -> None:
+        session = self.manager.get(attach.sid)
         if session is None or session.closed:
-            self._spawn(self._send(reply_to, {"op": "gone", "conn": connection_id}))
+            self._spawn(self._send(attach.sender, Gone(self.node_id, attach.conn)))
             return
-        last = message.get("last")
-        connection = session.attach(last if isinstance(last, int) else None)
-        self._served[connection_id] = asyncio.get_running_loop().create_task(self._pump(session, connection, reply_to, connection_id))
+        connection = session.attach(attach.last)
+        self._served[attach.conn] = asyncio.get_running_loop().create_task(self._pump(session, connection, attach.sender, attach.conn))
 
-    async def _pump(self, session: LiveSession, connection: Connection, reply_to: str, connection_id: str) -> None:
+    async def _pump(self, session: LiveSession, connection: Connection, holder: str, connection_id: str) -> None:
         heartbeat = encode_comment("hb")
         try:
-            await self._send(reply_to, {"op": "attached", "conn": connection_id})
+            await self._send(holder, Attached(self.node_id, connection_id))
             async for data in connection.frames():
                 # The holder beats its own browser stream; a beat here only says "alive".
+                operation: Operation
                 if data == heartbeat:
-                    message: dict[str, Any] = {"op": "beat", "conn": connection_id}
+                    operation = Beat(self.node_id, connection_id)
                 else:
-                    message = {"op": "frame", "conn": connection_id, "data": data.decode()}
-                if not await self._send(reply_to, message):
+                    operation = Frame(self.node_id, connection_id, data.decode())
+                if not await self._send(holder, operation):
                     break  # the holder is gone
             else:
-                await self._send(reply_to, {"op": "end", "conn": connection_id})
+                await self._send(holder, End(self.node_id, connection_id))
         except asyncio.CancelledError:
             pass
         finally:
             self._served.pop(connection_id, None)
             session.detach(connection)
 
-    async def _serve_event(self, message: dict[str, Any]) -> None:
-        reply_to, request_id = str(message.get("from")), str(message.get("rid"))
-        session = self.manager.get(str(message.get("sid")))
-        answer: dict[str, Any]
-        if session is None or session.closed:
-            answer = {"status": 410, "detail": "the live session is gone; reload the page"}
-        else:
-            try:
-                body, reply = await session.handle_event(str(message.get("name")), dict(message.get("params") or {}))
-                answer = {"status": 200, "body": body, "reply": reply}
-            except EventError as exc:
-                answer = {"status": exc.status_code, "detail": str(exc), "errors": exc.errors}
-            except Exception as exc:
-                answer = {"status": 500, "detail": f"event failed on the server ({type(exc).__name__}); see the server log"}
-        await self._send(reply_to, {"op": "reply", "rid": request_id, **answer})
+    async def _serve_event(self, event: ForwardedEvent) -> None:
+        session = self.manager.get(event.sid)
+        answer = CLOSED if session is None or session.closed else await answer_event(session, event.name, event.params)
+        await self._send(event.sender, Answer(self.node_id, event.rid, answer.status, answer.body, answer.reply, answer.detail, answer.errors))
 
     def _ensure_watchdog(self) -> None:
         if self._watchdog is None or self._watchdog.done():
@@ -258,7 +352,7 @@ class Cluster:
                     log.warning("fastapi-live: the node owning a streamed session fell silent; closing the stream so it reconnects")
                     held.close()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

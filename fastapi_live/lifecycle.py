@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Self
 
 from .exceptions import CallbackReturnError, ConfigurationError
 from .socket import SocketState
@@ -59,7 +59,7 @@ class HooksMixin(SocketState):
 
     _hooks: dict[str, list[tuple[str, HookFn]]]
 
-    def attach_hook(self, name: str, stage: str, fn: HookFn) -> HooksMixin:
+    def attach_hook(self, name: str, stage: str, fn: HookFn) -> Self:
         """Run ``fn`` at ``stage`` before the view's callback, in attach order.
 
         Stages and signatures: ``handle_event(event, params, socket)``,
@@ -80,7 +80,7 @@ class HooksMixin(SocketState):
         hooks.append((name, fn))
         return self
 
-    def detach_hook(self, name: str, stage: str) -> HooksMixin:
+    def detach_hook(self, name: str, stage: str) -> Self:
         """Remove the hook ``name`` from ``stage``; unknown names are ignored, as in LiveView."""
         if stage not in HOOK_STAGES:
             raise ConfigurationError(f"invalid stage {stage!r}\nExpected one of: {', '.join(HOOK_STAGES)}\nGot: {stage!r}")
@@ -105,3 +105,25 @@ async def run_hooks(socket: HooksMixin, stage: str, *args: Any) -> bool:
     return False
 
 
+
+
+OnMountCall = tuple[str, Callable[[SocketState], Any]]
+"""An on_mount hook ready to run: its name for messages, and a call taking the socket."""
+
+
+async def run_on_mount(socket: SocketState, hooks: Sequence[OnMountCall]) -> bool:
+    """Run on_mount hooks in order; True when one halted, which it may do only after a redirect."""
+    for name, call in hooks:
+        where = f"on_mount hook {name}"
+        halted = check_signal(await maybe_await(call(socket)), where)
+        redirected = socket._redirect_target() is not None
+        if halted and not redirected:
+            raise ConfigurationError(f"{where} halted without a redirect: call socket.redirect(url) before returning HALT")
+        if redirected and not halted:
+            raise ConfigurationError(
+                f"{where} redirected without halting: the page would mount and render for nobody\n"
+                "Return HALT after socket.redirect(url) (or socket.navigate(url)); return CONT or None only to let the page mount"
+            )
+        if halted:
+            return True
+    return False

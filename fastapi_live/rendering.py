@@ -9,9 +9,6 @@ those, as ``<hx-partial>`` fragments.
 
 from __future__ import annotations
 
-import functools
-import html
-import json
 import math
 import re
 from collections import ChainMap
@@ -28,8 +25,9 @@ from jinja2.tests import TESTS
 from markupsafe import Markup, escape
 
 from .exceptions import ConfigurationError
+from .helpers import TemplateHelpers
+from .wire import ATTR_MORPH_SKIP_CHILDREN, ATTR_REGION, ATTR_STREAM, ATTR_VERSION, ROOT_ID
 
-ROOT_ID = "live-root"
 ROOT_BLOCK = "live_root__"
 _REGION_BLOCK_PREFIX = "live_region__"
 _STREAM_BLOCK_PREFIX = "live_stream__"
@@ -54,12 +52,6 @@ _PURE_GLOBALS = frozenset({"range", "dict"})
 _CONTEXT_NAMES = frozenset({"self", "super", "caller", "varargs", "kwargs", "__live__"})
 _MISSING = object()
 
-# Attributes the library writes into the page (also known to static/fastapi-live.js).
-ATTR_ROOT = "data-live-root"
-ATTR_REGION = "data-live-region"
-ATTR_VERSION = "data-live-v"
-ATTR_TOKEN = "data-live-token"
-ATTR_STREAM = "data-live-stream"
 
 
 def _block_name(prefix: str, dom_id: str) -> str:
@@ -241,7 +233,7 @@ class LiveExtension(Extension):
         options = self._options(parser, "live_stream")
         dom_id = options.get("id", name)
         options[ATTR_STREAM] = name
-        options["hx-morph-skip-children"] = ""
+        options[ATTR_MORPH_SKIP_CHILDREN] = ""
         body = parser.parse_statements(("name:endlive_stream",), drop_needle=True)
         spec = self._spec(parser, lineno, dom_id, _STREAM_BLOCK_PREFIX + name + "__", "stream", options, item)
         # The item template is a block rendered once per item, with `item` and `dom_id` set.
@@ -531,176 +523,33 @@ class PageTemplate:
         return found
 
 
-# ----------------------------------------------------------------------------------------
-# Patches: the HTML that carries changes to the browser
-# ----------------------------------------------------------------------------------------
-
-
-def partial(target_id: str, content: str, swap: str = "outerMorph") -> str:
-    """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
-    return _partial_open(target_id, swap) + content + "</hx-partial>"
-
-
-@functools.lru_cache(maxsize=4096)
-def _partial_open(target_id: str, swap: str) -> str:
-    return f'<hx-partial hx-target="#{_css_id(target_id)}" hx-swap="{swap}">'
-
-
-def push_element(kind: str, name: str, payload: Any) -> str:
-    """A client operation (push event, redirect, navigation) as a ``<hx-live>`` element.
-
-    ``static/fastapi-live.js`` handles these after the message's partials are applied,
-    so a pushed event always sees the DOM its handler produced.
-    """
-    body = json.dumps({"kind": kind, "name": name, "payload": payload}, default=str, separators=(",", ":"))
-    return f"<hx-live>{html.escape(body, quote=False)}</hx-live>"
-
-
-def _css_id(dom_id: str) -> str:
-    return re.sub(r"([:.])", r"\\\1", dom_id)
-
-
-def markup_attrs(attrs: Iterable[tuple[str, str | None]]) -> Markup:
-    """Render ``(name, value)`` pairs as HTML attributes; a ``None`` value is a bare attribute."""
-    out = []
-    for name, value in attrs:
-        out.append(name if value is None else f'{name}="{escape(value)}"')
-    return Markup(" ".join(out))
-
-
-# ----------------------------------------------------------------------------------------
-# Template helpers: ``live.click(...)`` and friends write plain htmx attributes
-# ----------------------------------------------------------------------------------------
-
-
-def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
-    def interval(value: int | str) -> str:
-        return f"{value}ms" if isinstance(value, int) else str(value)
-
-    if debounce is not None and throttle is not None:
-        raise ConfigurationError("use debounce or throttle, not both")
-    if debounce is not None:
-        return f" delay:{interval(debounce)}"
-    if throttle is not None:
-        return f" throttle:{interval(throttle)}"
-    return ""
-
-
-class TemplateHelpers:
-    """``live`` in templates: event bindings rendered as htmx attributes.
-
-    ``<button {{ live.click("inc", by=2) }}>`` renders
-    ``data-live-click="inc" hx-post="/_live/event" hx-trigger="click" hx-vals='{"by": 2}' …``:
-    view-source shows plain htmx. ``static/fastapi-live.js`` adds the page token and
-    names the event from the ``data-live-*`` attribute matching the DOM event.
-    """
-
-    def __init__(self, event_url: str, static_url: str, client_config: Mapping[str, Any] | None = None) -> None:
-        self.event_url = event_url
-        self.static_url = static_url
-        self.client_config = dict(client_config or {})
-        self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
-
-    def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
-        if not isinstance(event, str) or not event:
-            raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
-        vals = json.dumps(values, default=str) if values else None
-        # Pages render the same bindings over and over: build each one once.
-        key = (kind, event, trigger, sync, vals)
-        cache = self._bindings
-        markup = cache.get(key)
-        if markup is None:
-            if len(cache) > 4096:
-                cache.clear()
-            markup = cache[key] = self._build_binding(kind, event, trigger, sync, vals)
-        return markup
-
-    def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None) -> Markup:
-        attrs: list[tuple[str, str | None]] = [
-            (f"data-live-{kind}", event),
-            ("hx-post", self.event_url),
-            ("hx-trigger", trigger),
-            ("hx-swap", "none"),
-            ("hx-sync", f"this:{sync}"),
-        ]
-        if vals is not None:
-            attrs.append(("hx-vals", vals))
-        return markup_attrs(attrs)
-
-    def click(self, event: str, /, **values: Any) -> Markup:
-        """A click sends ``event`` with ``values`` as params (LiveView's ``phx-click`` + ``phx-value-*``)."""
-        return self._binding("click", event, "click", values)
-
-    def change(self, event: str, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
-        """On a form or input: each change sends ``event`` with the form's values."""
-        return self._binding("change", event, "input" + _timing(debounce, throttle), values, "queue last")
-
-    def submit(self, event: str, /, **values: Any) -> Markup:
-        """On a form: submitting sends ``event`` with the form's values."""
-        return self._binding("submit", event, "submit", values)
-
-    def form(
-        self,
-        *,
-        change: str | None = None,
-        submit: str | None = None,
-        recover: str | None = None,
-        debounce: int | str | None = None,
-        throttle: int | str | None = None,
-    ) -> Markup:
-        """Bind a form's change and submit events (and its auto-recover event) at once."""
-        if change is None and submit is None:
-            raise ConfigurationError("live.form() needs change=, submit= or both")
-        triggers = []
-        attrs: list[tuple[str, str | None]] = []
-        if change is not None:
-            attrs.append(("data-live-change", change))
-            triggers.append("input" + _timing(debounce, throttle))
-        if submit is not None:
-            attrs.append(("data-live-submit", submit))
-            triggers.append("submit")
-        if recover is not None:
-            attrs.append(("data-live-auto-recover", recover))
-        attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", "none"), ("hx-sync", "this:queue all")]
-        return markup_attrs(attrs)
-
-    def keydown(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
-        """A key press sends ``event`` with ``key`` (and the input's value); ``key=`` filters."""
-        trigger = "keydown" if key is None else f"keydown[key=={json.dumps(key)}]"
-        return self._binding("keydown", event, trigger, values)
-
-    def keyup(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
-        """Like ``keydown``, on key release."""
-        trigger = "keyup" if key is None else f"keyup[key=={json.dumps(key)}]"
-        return self._binding("keyup", event, trigger, values)
-
-    def blur(self, event: str, /, **values: Any) -> Markup:
-        """Losing focus sends ``event``."""
-        return self._binding("blur", event, "blur", values)
-
-    def focus(self, event: str, /, **values: Any) -> Markup:
-        """Gaining focus sends ``event``."""
-        return self._binding("focus", event, "focus", values)
-
-    def hook(self, name: str) -> Markup:
-        """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""
-        return markup_attrs([("data-live-hook", name)])
-
-    def scripts(self) -> Markup:
-        """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""
-        cached = self.__dict__.get("_scripts")
-        if cached is not None and cached[0] == self.client_config:
-            return cached[1]  # type: ignore[no-any-return]
-        config = html.escape(json.dumps(self.client_config), quote=True)
-        markup = Markup(
-            f'<script src="{self.static_url}/vendor/htmx.min.js"></script>\n'
-            f'<script src="{self.static_url}/vendor/hx-sse.min.js"></script>\n'
-            f'<script src="{self.static_url}/fastapi-live.js" data-live-config="{config}"></script>'
-        )
-        self.__dict__["_scripts"] = (dict(self.client_config), markup)
-        return markup
-
-
 # Values a fragment key may hold: immutable, and rendered the same wherever they are equal.
 # The template helpers are one shared, stateless object per router.
 _PLAIN_VALUES = frozenset({str, Markup, int, bool, type(None), TemplateHelpers})
+
+
+class PageContext:
+    """``__live__`` in templates: what one render needs besides the assigns.
+
+    The template tags compile calls to these methods: the live container's opening tag
+    (with the page's token), the version every region of this render carries, and — in
+    the first render only — a stream's items.
+    """
+
+    __slots__ = ("_root", "_stream_items", "_version")
+
+    def __init__(self, root: Markup, version: int = 0, stream_items: dict[str, list[tuple[str, Any]]] | None = None) -> None:
+        self._root = root
+        self._version = version
+        self._stream_items = stream_items
+
+    def root_open(self) -> Markup:
+        return self._root
+
+    def version_attr(self) -> Markup:
+        return Markup(f' {ATTR_VERSION}="{self._version}"')
+
+    def stream_items(self, name: str) -> list[tuple[str, Any]]:
+        if self._stream_items is None:
+            return []
+        return self._stream_items.pop(name, [])

@@ -1,54 +1,65 @@
-"""``LiveRouter``: page routes, the stream and event endpoints and the client assets.
+"""``LiveRouter``: maps HTTP to live sessions and back — page routes, the stream and event
+endpoints and the client assets.
 
-The only module that knows URLs.
+The only module that knows URLs. Mounting is the session's (``LiveSession.mount``), request
+parsing the transport's, and where a session lives the locator's (``locator``, ``cluster``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import inspect
 import json
 import logging
 import os
 import secrets
+import signal
 import time
 import typing
-from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.params import Depends as DependsParam
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import AppStatus
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from .cluster import Cluster, RedisDirectory
-from .exceptions import ConfigurationError, EventError, LiveError, TokenError
-from .lifecycle import HALT, callable_name, check_signal, maybe_await
+from .cluster import ClusterLocator, RedisDirectory
+from .config import SessionConfig
+from .connection import Connection
+from .exceptions import ConfigurationError, EventError, TokenError
+from .helpers import TemplateHelpers
+from .lifecycle import HALT, OnMountCall, callable_name
+from .locator import EventAnswer, LocalLocator, SessionLocator
+from .manager import SessionManager
+from .patches import Patcher, root_open
 from .pubsub import PubSub, create_pubsub
-from .rendering import LiveExtension, PageTemplate, TemplateHelpers, push_element
-from .session import Connection, LiveSession, SessionConfig, SessionManager
+from .pubsub.redis import RedisPubSub
+from .rendering import LiveExtension, PageTemplate
+from .session import LiveSession, Redirected
 from .tokens import PageToken, TokenSigner
-from .transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, encode_message, parse_last_event_id
+from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
+from .types import ASGIApp, Message, Receive, Scope, Send
 from .view import LiveSocket, LiveView
+from .wire import EVENT_HEADER, LAST_EVENT_ID_HEADER, OP_REDIRECT, REPLY_HEADER, TOKEN_HEADER, push_element
 
 log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
 
 BROWSER_COOKIE = "fastapi_live_browser"
-MAX_EVENT_BODY = 1_000_000
-MAX_EVENT_NAME = 200
-MAX_PARAMS = 1_000
 _REQUEST_PARAM = "live_request__"
-_REMOUNT_KEY = "fastapi_live.remount"
+_REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being remounted
+_HEADERS_KEY = "fastapi_live.headers"
 _FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
 _STREAM_HEADERS = {"Cache-Control": "no-store"}
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_SHUTDOWN_POLL = 0.25
 
 
 def _asset_dir(name: str) -> Path:
@@ -59,16 +70,17 @@ def _asset_dir(name: str) -> Path:
     raise ConfigurationError(f"fastapi-live's {name}/ directory is missing from the installation ({_PACKAGE_DIR})")
 
 
-@dataclass(slots=True)
-class _Remount:
-    """The state of one remount: the token it serves and what the page route produced."""
+async def _server_shutting_down() -> None:
+    """Return once the server starts a graceful shutdown (SIGTERM or Ctrl-C under uvicorn).
 
-    token: PageToken
-    raw: str
-    session: LiveSession | None = None
-    redirect: str | None = None
-    status: int | None = None
-    error: str | None = None
+    sse-starlette's ``AppStatus.should_exit`` is set when its hook into uvicorn saw the signal;
+    when uvicorn installed its handlers before that hook, the handler's own server says so.
+    """
+    while not AppStatus.should_exit:
+        handler = signal.getsignal(signal.SIGTERM)
+        if getattr(getattr(handler, "__self__", None), "should_exit", False) is True:
+            return
+        await asyncio.sleep(_SHUTDOWN_POLL)
 
 
 class _LiveStreamResponse(EventSourceResponse):
@@ -76,16 +88,17 @@ class _LiveStreamResponse(EventSourceResponse):
 
     The stock ``EventSourceResponse`` starts a task group with a ping task, a disconnect
     listener and a shutdown listener per connection. Here heartbeats come from one shared
-    timer and shutdown from one process-wide watcher (``SessionManager.shutdown_event``), so a
+    timer and shutdown from one process-wide watcher (``SessionManager.watch_shutdown``), so a
     stream costs its request task plus one small disconnect watcher.
     """
 
     def __init__(self, connection: Connection, on_close: Callable[[], None]) -> None:
-        super().__init__(connection.frames(), ping=0, headers=_STREAM_HEADERS)
+        self._frames: AsyncGenerator[bytes, None] = connection.frames()
+        super().__init__(self._frames, ping=0, headers=_STREAM_HEADERS)
         self._connection = connection
         self._on_close = on_close
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         connection = self._connection
@@ -93,9 +106,8 @@ class _LiveStreamResponse(EventSourceResponse):
             # Straight to the server, no middleware between: senders may write on their own
             # turn while this task is idle (see ``Connection``).
             connection.attach_writer(send)
-        iterator = self.body_iterator
         try:
-            async for chunk in iterator:
+            async for chunk in self._frames:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             connection.attach_writer(None)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -104,10 +116,10 @@ class _LiveStreamResponse(EventSourceResponse):
         finally:
             connection.attach_writer(None)
             watcher.cancel()
-            await iterator.aclose()  # type: ignore[attr-defined]
+            await self._frames.aclose()
             self._on_close()
 
-    async def _watch(self, receive: Any) -> None:
+    async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         self._connection.close()
@@ -116,10 +128,9 @@ class _LiveStreamResponse(EventSourceResponse):
 def _headers(request: Request) -> dict[str, str]:
     """The request's headers as a plain dict (first value wins), built once per request."""
     scope = request.scope
-    cached: dict[str, str] | None = scope.get("fastapi_live.headers")
+    cached: dict[str, str] | None = scope.get(_HEADERS_KEY)
     if cached is None:
-        cached = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
-        scope["fastapi_live.headers"] = cached
+        cached = scope[_HEADERS_KEY] = header_dict(scope["headers"])
     return cached
 
 
@@ -139,19 +150,31 @@ class _EventReply(Response):
             (b"cache-control", b"no-store"),
         ]
         if reply is not None:
-            self.raw_headers.append((REPLY_HEADER.encode(), json.dumps(reply, default=str, ensure_ascii=True).encode()))
+            self.raw_headers.append((REPLY_HEADER.encode(), json_header(reply)))
+
+
+def json_header(value: Any) -> bytes:
+    """``value`` as JSON fit for a header (ASCII only)."""
+    return json.dumps(value, default=str, ensure_ascii=True).encode()
+
+
+def _answer_response(answer: EventAnswer) -> Response:
+    if answer.status == 200:
+        return _EventReply(answer.body, answer.reply)
+    return JSONResponse({"detail": answer.detail, "errors": answer.errors}, status_code=answer.status)
 
 
 class _FastPath:
     """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before."""
 
-    def __init__(self, app: Any, router: LiveRouter) -> None:
+    def __init__(self, app: ASGIApp, router: LiveRouter) -> None:
         self.app = app
         self.router = router
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path, method, router = scope["path"], scope["method"], self.router
+            endpoint: Callable[[Request], typing.Awaitable[Response]]
             if path == router.event_url and method == "POST":
                 endpoint = router._event_endpoint
             elif path == router.stream_url and method == "GET":
@@ -273,15 +296,14 @@ class LiveRouter(APIRouter):
         self.stream_url = base + "/stream"
         self.event_url = base + "/event"
         self.static_url = base + "/static"
-        self.manager = SessionManager(self.config, self.pubsub, self.stream_url)
-        self.cluster: Cluster | None = None
-        client = getattr(self.pubsub, "client", None)
-        if callable(client):  # a backend shared across processes: route to session owners
-            self.cluster = Cluster(self.manager, RedisDirectory(client(), token_max_age))
-            self.manager.on_forget = self.cluster.release
+        self.manager = SessionManager(self.config, self.pubsub)
+        self.locator: SessionLocator = LocalLocator(self.manager)
+        if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
+            self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
         self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
+        self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
         self._static_dir = _asset_dir("static")
         self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
         self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
@@ -307,18 +329,36 @@ class LiveRouter(APIRouter):
 
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.check_templates()
         if self.fast_path:
             self._install_fast_path(app)
         await self.pubsub.start()
-        if self.cluster is not None:
-            await self.cluster.start()
+        await self.locator.start()
         try:
             yield
         finally:
             await self.manager.close_all()
-            if self.cluster is not None:
-                await self.cluster.stop()
+            await self.locator.stop()
             await self.pubsub.stop()
+
+    def check_templates(self) -> None:
+        """Compile and analyse every registered page's template; the app's startup calls this.
+
+        A template that does not parse fails the startup, naming the template, line and page,
+        instead of failing the first user who opens the page.
+        """
+        for path, view_name, template_name in self._registered:
+            try:
+                self.page_template(template_name)
+            except TemplateSyntaxError as exc:
+                where = f"{exc.name or exc.filename or template_name}, line {exc.lineno}"
+                raise ConfigurationError(
+                    f"template {where} of live page {path!r} ({view_name}) does not compile: {exc.message}"
+                ) from exc
+            except TemplateNotFound as exc:
+                raise ConfigurationError(
+                    f"live page {path!r} ({view_name}) uses template {exc.name!r}, which the router's templates cannot find"
+                ) from exc
 
     def _install_fast_path(self, app: Any) -> None:
         """Serve the stream and event endpoints ahead of the app's middleware and routing.
@@ -350,14 +390,8 @@ class LiveRouter(APIRouter):
             if not template_name:
                 raise ConfigurationError(f"live page {path!r} ({view_cls.__name__}) needs a template: @live.page({path!r}, template='...')")
             endpoint = self._page_endpoint(path, view_cls, template_name, [*self.on_mount, *on_mount])
-            self.add_api_route(
-                path,
-                endpoint,
-                methods=["GET"],
-                response_class=HTMLResponse,
-                name=name or view_cls.__name__,
-                **route_kwargs,
-            )
+            self.add_api_route(path, endpoint, methods=["GET"], response_class=HTMLResponse, name=name or view_cls.__name__, **route_kwargs)
+            self._registered.append((path, view_cls.__name__, template_name))
             return target
 
         return decorate
@@ -409,111 +443,62 @@ class LiveRouter(APIRouter):
 
         async def endpoint(**values: Any) -> Response:
             request: Request = values[_REQUEST_PARAM]
-            return await router._serve_page(request, view_cls, template_name, hook_callables, mount, values)
+            calls: list[OnMountCall] = [(hook.name, functools.partial(hook.fn, **hook.kwargs(values))) for hook in hook_callables]
+            return await router._serve_page(request, view_cls, template_name, calls, mount.kwargs(values))
 
         endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
         endpoint.__name__ = f"live_{view_cls.__name__}"
         return endpoint
 
     async def _serve_page(
-        self,
-        request: Request,
-        view_cls: type[LiveView],
-        template_name: str,
-        hooks: list[_Callable],
-        mount: _Callable,
-        values: dict[str, Any],
+        self, request: Request, view_cls: type[LiveView], template_name: str, hooks: list[OnMountCall], mount_kwargs: dict[str, Any]
     ) -> Response:
-        page = self.page_template(template_name)
-        remount: _Remount | None = request.scope.get(_REMOUNT_KEY)
-        if remount is not None:
-            # The page's session is gone: mount a fresh one under the same page id and token.
-            browser_id, session_id, token = remount.token.browser_id, remount.token.session_id, remount.raw
-            url = remount.token.url
+        remount: PageToken | None = request.scope.get(_REMOUNT_KEY)
+        if remount is not None:  # the page's session is gone: a fresh one under the same page id and token
+            token, raw = remount, _headers(request).get(TOKEN_HEADER, "")
         else:
             browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
-            session_id = secrets.token_urlsafe(18)
             url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            token = self.signer.sign(PageToken(session_id, view_cls.__name__, browser_id, url))
-        session = LiveSession(
-            self.manager,
-            session_id=session_id,
-            view=view_cls(),
-            page=page,
-            token=token,
-            browser_id=browser_id,
-            url=url,
-            helpers=self.helpers,
-        )
-        socket = session.socket
+            token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url)
+            raw = self.signer.sign(token)
+        session = self._new_session(view_cls, template_name, token, raw)
+        view = session.view
         try:
-            halted_by: _Callable | None = None
-            for hook in hooks:
-                if check_signal(await maybe_await(hook.fn(socket, **hook.kwargs(values))), f"on_mount hook {hook.name}"):
-                    halted_by = hook
-                    break
-            if halted_by is None:
-                started = time.perf_counter()
-                await mount.fn(session.view, socket, **mount.kwargs(values))
-                self._warn_if_slow(view_cls, (time.perf_counter() - started) * 1000.0)
-            redirect = self._redirect_of(socket)
-            if redirect is None and halted_by is not None:
-                raise ConfigurationError(
-                    f"on_mount hook {halted_by.name} halted without a redirect: call socket.redirect(url) before returning HALT"
-                )
-            if redirect is not None:
-                await session.close()
-                if remount is not None:
-                    remount.redirect = redirect.headers["location"]
-                return redirect
-            html = "" if remount is not None else session.render_page()
+            outcome = await session.mount(hooks, lambda socket: view.mount(socket, **mount_kwargs), render=remount is None)
+        except ConfigurationError:
+            raise  # a setup mistake: let it surface as such
         except Exception as exc:
-            await session.close()
-            if isinstance(exc, ConfigurationError):
-                raise  # a setup mistake: let it surface as such
-            log.error("%s: mounting %s failed", view_cls.__name__, url, exc_info=exc)
+            log.error("%s: mounting %s failed", view_cls.__name__, token.url, exc_info=exc)
             if remount is not None:
                 raise
-            return self._error_page(url)
-        except BaseException:
-            await session.close()
-            raise
-        socket.mounted = True
-        self.manager.add(session)
-        session.open()
-        if self.cluster is not None:
-            await self.cluster.start()
-            await self.cluster.claim(session)
+            return self._error_page(token.url)
+        if isinstance(outcome, Redirected):
+            return RedirectResponse(outcome.location, status_code=303)
+        await self.locator.claim(session)
         if remount is not None:
-            remount.session = session
             return Response(status_code=204)
-        response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
-        if request.cookies.get(BROWSER_COOKIE) != browser_id:
-            response.set_cookie(BROWSER_COOKIE, browser_id, httponly=True, samesite="lax", path="/")
+        response = HTMLResponse(outcome.html, headers={"Cache-Control": "no-store"})
+        if request.cookies.get(BROWSER_COOKIE) != token.browser_id:
+            response.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
         return response
+
+    def _new_session(self, view_cls: type[LiveView], template_name: str, token: PageToken, raw: str) -> LiveSession:
+        page = self.page_template(template_name)
+        root = root_open(page, self.stream_url, self.event_url, view_cls.__name__, raw)
+        return LiveSession(
+            self.manager,
+            session_id=token.session_id,
+            view=view_cls(),
+            patcher=Patcher(page, self.helpers, root),
+            token=raw,
+            browser_id=token.browser_id,
+            url=token.url,
+        )
 
     def _error_page(self, url: str) -> Response:
         """The page shown when a page's hooks or mount raised (``live/error.html``, overridable)."""
         html = self.environment.get_template("live/error.html").render(url=url)
         return HTMLResponse(html, status_code=500, headers={"Cache-Control": "no-store"})
-
-    @staticmethod
-    def _redirect_of(socket: LiveSocket) -> Response | None:
-        for op in socket._client_ops:
-            if op.kind in ("redirect", "navigate"):
-                return RedirectResponse(op.name, status_code=303)
-        return None
-
-    def _warn_if_slow(self, view_cls: type[LiveView], elapsed_ms: float) -> None:
-        threshold = self.config.mount_warning_ms
-        if threshold is not None and elapsed_ms > threshold:
-            log.warning(
-                "%s.mount() took %.0f ms, blocking the first render (threshold %.0f ms). "
-                "Load slow data with socket.assign_async(...) so the page shows at once with a loading state.",
-                view_cls.__name__,
-                elapsed_ms,
-                threshold,
-            )
 
     # -- stream and events ---------------------------------------------------------------------
     def _verify(self, request: Request) -> PageToken:
@@ -543,185 +528,78 @@ class LiveRouter(APIRouter):
             return self._refuse(request, exc)
         if request.method == "HEAD":  # headers only: a HEAD never opens, or takes over, a stream
             return EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS)
-        last_event_id = parse_last_event_id(_headers(request).get("last-event-id"))
-        session = self.manager.get(token.session_id)
-        connection: Connection | None = None
-        if session is not None:
-            connection = session.attach(last_event_id)
-        elif self.cluster is not None and (owner := await self.cluster.owner(token.session_id)) is not None:
-            connection = await self.cluster.attach_remote(token.session_id, owner, last_event_id)
+        last_event_id = parse_last_event_id(_headers(request).get(LAST_EVENT_ID_HEADER))
+        connection = await self.locator.attach(token.session_id, last_event_id)
         if connection is None:
-            remount = await self._remount(request, token)
-            if remount.session is None:
-                return self._remount_failed(remount)
-            session = remount.session
-            connection = session.attach_remount()
-        stream = connection
+            remounted = await self._remount(request, token)
+            if isinstance(remounted, Response):
+                return remounted
+            connection = remounted.attach_remount()
+        stream, locator = connection, self.locator
+        self.manager.watch_shutdown(_server_shutting_down)
+        return _LiveStreamResponse(stream, lambda: locator.detach(stream))
 
-        def on_close() -> None:
-            if session is not None:
-                session.detach(stream)
-            elif self.cluster is not None:
-                self.cluster.detach_remote(stream)
-
-        # sse-starlette's process-wide signal: set when uvicorn starts a graceful shutdown.
-        self.manager.watch_shutdown(EventSourceResponse._listen_for_exit_signal)
-        return _LiveStreamResponse(stream, on_close)
-
-    async def _remount(self, request: Request, token: PageToken) -> _Remount:
+    async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
         """Mount a fresh session for a page whose session is gone, from the stream request.
 
-        The page's request runs again through the app — middleware, on_mount hooks,
+        The page's request runs again through the whole app — middleware, on_mount hooks,
         dependencies and ``mount`` — with the page's original URL and the stream request's
-        headers and cookies.
+        headers and cookies. It answers 204 once the session is mounted (under the token's
+        page id), or 303 when a hook redirected (e.g. the user signed out meanwhile).
         """
-        remount = _Remount(token, _headers(request).get(TOKEN_HEADER, ""))
         path, _, query = token.url.partition("?")
-        scope = {
-            **request.scope,
-            "method": "GET",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            _REMOUNT_KEY: remount,
-        }
-        async def receive() -> dict[str, Any]:
+        scope = {**request.scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": query.encode(), _REMOUNT_KEY: token}
+        scope.pop(_HEADERS_KEY, None)
+        answered: dict[str, Any] = {}
+
+        async def receive() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: MutableMapping[str, Any]) -> None:
+        async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                remount.status = message["status"]
+                answered["status"] = message["status"]
+                answered["location"] = dict(message.get("headers", [])).get(b"location", b"/").decode("latin-1")
 
-        # Through the whole app, as the page request went: its middleware and routing apply.
         app = request.scope.get("app")
-        if app is None:
-            remount.error = "the request carries no app to remount the page with"
-            return remount
-        try:
-            await app(scope, receive, send)
-        except Exception as exc:
-            log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
-            remount.error = f"remounting the page failed ({type(exc).__name__})"
-        if remount.session is None and remount.error is None and remount.redirect is None:
-            remount.error = f"remounting the page answered {remount.status}"
-        return remount
+        error = "the request carries no app to remount the page with"
+        if app is not None:
+            try:
+                await app(scope, receive, send)
+            except Exception as exc:
+                log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
+                answered.setdefault("error", f"remounting the page failed ({type(exc).__name__})")
+            session = self.manager.get(token.session_id)
+            if answered.get("status") == 204 and session is not None:
+                return session
+            if answered.get("status") == 303:
+                return self._redirect_stream(answered["location"])
+            error = answered.get("error") or f"remounting the page answered {answered.get('status')}"
+        return JSONResponse({"detail": f"the live session is gone: {error}; reload the page"}, status_code=410)
 
     @staticmethod
-    def _remount_failed(remount: _Remount) -> Response:
-        if remount.redirect is not None:
-            # e.g. the user signed out meanwhile: the hooks halted with a redirect.
-            async def redirect_frame() -> AsyncIterator[bytes]:
-                yield encode_message(push_element("redirect", remount.redirect or "/", None), event_id="0")
+    def _redirect_stream(location: str) -> Response:
+        async def redirect_frame() -> AsyncIterator[bytes]:
+            yield encode_message(push_element(OP_REDIRECT, location, None), event_id="0")
 
-            return EventSourceResponse(redirect_frame(), ping=0, headers=_STREAM_HEADERS)
-        return JSONResponse({"detail": f"the live session is gone: {remount.error}; reload the page"}, status_code=410)
-
-    @staticmethod
-    def _cross_site(request: Request) -> str | None:
-        """Why a request comes from another site, or None: Sec-Fetch-Site, then Origin vs Host."""
-        headers = _headers(request)
-        fetch_site = headers.get("sec-fetch-site")
-        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-            return f"Sec-Fetch-Site is {fetch_site!r}"
-        origin = headers.get("origin")
-        if origin is not None and origin != "null":
-            host = headers.get("host", "")
-            if urlsplit(origin).netloc.lower() != host.lower():
-                return f"Origin {origin!r} does not match Host {host!r}"
-        elif origin == "null":
-            return "Origin is 'null'"
-        return None
+        return EventSourceResponse(redirect_frame(), ping=0, headers=_STREAM_HEADERS)
 
     async def _event_endpoint(self, request: Request) -> Response:
-        cross_site = self._cross_site(request)
-        if cross_site is not None:
-            log.warning("fastapi-live: refused a cross-site event from %s: %s", request.client.host if request.client else "?", cross_site)
-            return JSONResponse({"detail": f"cross-site event refused: {cross_site}", "reason": "cross-site"}, status_code=403)
+        headers = _headers(request)
+        refused = cross_site(headers)
+        if refused is not None:
+            log.warning("fastapi-live: refused a cross-site event from %s: %s", request.client.host if request.client else "?", refused)
+            return JSONResponse({"detail": f"cross-site event refused: {refused}", "reason": "cross-site"}, status_code=403)
         try:
             token = self._verify(request)
         except TokenError as exc:
             return self._refuse(request, exc)
-        name = _headers(request).get(EVENT_HEADER, "")
-        if not name or len(name) > MAX_EVENT_NAME:
-            detail = f"missing or invalid {EVENT_HEADER} header: expected an event name of 1 to {MAX_EVENT_NAME} characters"
-            return JSONResponse({"detail": detail}, status_code=400)
         try:
-            params = await self._read_params(request)
+            name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
+            params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
         except EventError as exc:
-            log.warning("fastapi-live: malformed event %r: %s", name, exc)
+            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), exc)
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        session = self.manager.get(token.session_id)
-        if session is None:
-            return await self._forward_event(token, name, params)
-        try:
-            body, reply = await session.handle_event(name, params)
-        except EventError as exc:
-            return JSONResponse({"detail": str(exc), "errors": exc.errors}, status_code=exc.status_code)
-        except LiveError as exc:
-            if session.closed:
-                return JSONResponse({"detail": "the live session is gone; reload the page"}, status_code=410)
-            return JSONResponse({"detail": f"event {name!r} failed: {type(exc).__name__}"}, status_code=500)
-        except Exception as exc:
-            return JSONResponse({"detail": f"event {name!r} failed on the server ({type(exc).__name__}); see the server log"}, status_code=500)
-        return _EventReply(body, reply)
-
-    async def _forward_event(self, token: PageToken, name: str, params: dict[str, Any]) -> Response:
-        gone = JSONResponse({"detail": "the live session is gone; its stream will remount it"}, status_code=410)
-        if self.cluster is None or (owner := await self.cluster.owner(token.session_id)) is None:
-            return gone
-        answer = await self.cluster.forward_event(token.session_id, owner, name, params)
-        if answer is None:
-            return gone
-        status = int(answer.get("status", 500))
-        if status != 200:
-            return JSONResponse({"detail": answer.get("detail"), "errors": answer.get("errors", [])}, status_code=status)
-        return _EventReply(str(answer.get("body", "")), answer.get("reply"))
-
-    @staticmethod
-    async def _read_params(request: Request) -> dict[str, Any]:
-        headers = _headers(request)
-        declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_EVENT_BODY):
-            raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
-        if declared is not None:
-            raw = await request.body()  # its size is known and within the cap
-        else:
-            raw = b""
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > MAX_EVENT_BODY:
-                    raise EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if not raw:
-            return {}
-        if content_type == "application/json":
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise EventError(f"malformed JSON event body: {exc}") from None
-            if not isinstance(data, dict):
-                raise EventError(f"event params must be a JSON object, got {type(data).__name__}")
-            params: dict[str, Any] = data
-        elif content_type in ("application/x-www-form-urlencoded", ""):
-            try:
-                pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_PARAMS)
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise EventError(f"malformed form event body: {exc}") from None
-            params = {}
-            for key, value in pairs:
-                if key in params:
-                    existing = params[key]
-                    params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-                else:
-                    params[key] = value
-        else:
-            raise EventError(
-                f"unsupported event body type {content_type!r}\nExpected one of: application/x-www-form-urlencoded, application/json",
-                status_code=415,
-            )
-        if len(params) > MAX_PARAMS:
-            raise EventError(f"too many event params: at most {MAX_PARAMS}", status_code=413)
-        return params
+        return _answer_response(await self.locator.event(token.session_id, name, params))
 
     async def _static_endpoint(self, request: Request) -> Response:
         relative = request.path_params["path"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from .exceptions import LiveError
 from .types import Runtime
@@ -80,7 +80,7 @@ class SocketState:
         """The current assigns, read-only. Change them with ``assign`` or ``update``."""
         return self._assigns
 
-    def assign(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> SocketState:
+    def assign(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Self:
         """Set assigns; only keys whose value changed are re-rendered.
 
         >>> socket.assign(count=0, title="Counter")  # doctest: +SKIP
@@ -94,13 +94,13 @@ class SocketState:
                 self._changed.add(key)
         return self
 
-    def assign_new(self, key: str, factory: Callable[[], Any]) -> SocketState:
+    def assign_new(self, key: str, factory: Callable[[], Any]) -> Self:
         """Assign ``factory()`` to ``key`` only when the key is not assigned yet."""
         if key not in self._data:
             self.assign({key: factory()})
         return self
 
-    def update(self, key: str, fn: Callable[[Any], Any]) -> SocketState:
+    def update(self, key: str, fn: Callable[[Any], Any]) -> Self:
         """Replace an assign with ``fn(old)``: ``socket.update("count", lambda n: n + 1)``."""
         if key not in self._data:
             raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
@@ -118,24 +118,31 @@ class SocketState:
         self._changed.update(keys)
 
     # -- client operations ---------------------------------------------------------
-    def push_event(self, name: str, payload: Any = None) -> SocketState:
+    def push_event(self, name: str, payload: Any = None) -> Self:
         """Send ``name`` with a JSON payload to JS hooks and ``window`` listeners."""
         if not isinstance(name, str) or not name:
             raise LiveError(f"push_event name must be a non-empty string, got {name!r}")
         self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
         return self
 
-    def redirect(self, to: str) -> SocketState:
+    def redirect(self, to: str) -> Self:
         """Leave the live page for ``to`` with a full page load."""
         self._client_ops.append(ClientOp("redirect", to, None))
         return self
 
-    def navigate(self, to: str, *, replace: bool = False) -> SocketState:
+    def navigate(self, to: str, *, replace: bool = False) -> Self:
         """Go to another live page without a full reload (pushes browser history)."""
         self._client_ops.append(ClientOp("navigate", to, {"replace": replace}))
         return self
 
     # -- used by the session ----------------------------------------------------------
+    def _redirect_target(self) -> str | None:
+        """Where a queued redirect or navigation leads, if one is queued."""
+        for op in self._client_ops:
+            if op.kind in ("redirect", "navigate"):
+                return op.name
+        return None
+
     def _take_changes(self) -> tuple[frozenset[str], list[ClientOp]]:
         changed, ops = frozenset(self._changed), self._client_ops
         self._changed, self._client_ops = set(), []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from .exceptions import ConfigurationError, LiveError
 from .socket import SocketState
@@ -42,7 +42,7 @@ class StreamsMixin(SocketState):
             self.__dict__["_streams"] = state
         return state
 
-    def stream_configure(self, name: str, *, dom_id: Callable[[Any], str]) -> StreamsMixin:
+    def stream_configure(self, name: str, *, dom_id: Callable[[Any], str]) -> Self:
         """Set how an item's DOM id is computed; call before the first insert.
 
         >>> socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")  # doctest: +SKIP
@@ -65,7 +65,7 @@ class StreamsMixin(SocketState):
         _, ops = self._stream_state()
         return ops.setdefault(name, [])
 
-    def stream(self, name: str, items: Iterable[Any], *, at: int = -1, reset: bool = False, limit: int | None = None) -> StreamsMixin:
+    def stream(self, name: str, items: Iterable[Any], *, at: int = -1, reset: bool = False, limit: int | None = None) -> Self:
         """Insert ``items`` into stream ``name`` (after clearing it when ``reset``)."""
         if reset:
             self._ops(name).append(StreamOp("reset"))
@@ -73,16 +73,16 @@ class StreamsMixin(SocketState):
             self.stream_insert(name, item, at=at, limit=limit)
         return self
 
-    def stream_insert(self, name: str, item: Any, *, at: int = -1, limit: int | None = None, update_only: bool = False) -> StreamsMixin:
+    def stream_insert(self, name: str, item: Any, *, at: int = -1, limit: int | None = None, update_only: bool = False) -> Self:
         """Insert ``item`` at ``at`` (-1 appends, 0 prepends); an item already shown is replaced in place."""
         self._ops(name).append(StreamOp("insert", self._dom_id(name, item), item, at, limit, update_only))
         return self
 
-    def stream_delete(self, name: str, item: Any) -> StreamsMixin:
+    def stream_delete(self, name: str, item: Any) -> Self:
         """Remove ``item`` (found by its DOM id) from the stream."""
         return self.stream_delete_by_dom_id(name, self._dom_id(name, item))
 
-    def stream_delete_by_dom_id(self, name: str, dom_id: str) -> StreamsMixin:
+    def stream_delete_by_dom_id(self, name: str, dom_id: str) -> Self:
         """Remove the element with ``dom_id`` from stream ``name``."""
         self._ops(name).append(StreamOp("delete", dom_id))
         return self
@@ -93,3 +93,25 @@ class StreamsMixin(SocketState):
         for name in taken:
             ops[name] = []
         return taken
+
+
+def initial_items(ops: Iterable[StreamOp]) -> list[tuple[str, Any]]:
+    """The items a stream's first render shows after ``ops``, in order, as (dom id, item)."""
+    items: dict[str, Any] = {}
+    for op in ops:
+        if op.kind == "reset":
+            items.clear()
+        elif op.kind == "delete":
+            items.pop(op.dom_id, None)
+        elif not op.update_only or op.dom_id in items:
+            if op.dom_id in items:
+                items[op.dom_id] = op.item
+            elif op.at == 0:
+                items = {op.dom_id: op.item, **items}
+            else:
+                items[op.dom_id] = op.item
+            if op.limit is not None:
+                keys = list(items)
+                keep = keys[: op.limit] if op.limit >= 0 else keys[op.limit :]
+                items = {k: items[k] for k in keep}
+    return list(items.items())

@@ -1,17 +1,25 @@
-"""SSE framing and request-header parsing: a pure codec with no I/O."""
+"""The HTTP side of the wire as a pure codec: SSE framing, and parsing of event requests.
+
+No I/O and no web framework: the router hands in header values, the body's chunks and the
+scope's headers, and gets back frames, params and reasons.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from .exceptions import LiveError
+from .exceptions import EventError, LiveError
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FIELD_FORBIDDEN = re.compile(r"[\r\n\0]")
 
-TOKEN_HEADER = "x-live-token"
-EVENT_HEADER = "x-live-event"
-REPLY_HEADER = "x-live-reply"
+MAX_EVENT_BODY = 1_000_000
+MAX_EVENT_NAME = 200
+MAX_PARAMS = 1_000
 
 
 def encode_message(data: str, *, event_id: str | None = None, event: str | None = None, retry: int | None = None) -> bytes:
@@ -52,3 +60,87 @@ def parse_last_event_id(raw: str | None) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         return None
     return int(raw)
+
+
+def header_dict(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers as a plain dict of lower-case names; the first value of a name wins."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(list(raw_headers))}
+
+
+def cross_site(headers: dict[str, str]) -> str | None:
+    """Why a request comes from another site, or None: Sec-Fetch-Site, then Origin vs Host."""
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site is {fetch_site!r}"
+    origin = headers.get("origin")
+    if origin == "null":
+        return "Origin is 'null'"
+    if origin is not None:
+        host = headers.get("host", "")
+        if urlsplit(origin).netloc.lower() != host.lower():
+            return f"Origin {origin!r} does not match Host {host!r}"
+    return None
+
+
+def event_name(raw: str | None, header: str) -> str:
+    """The event name an event request carries in ``header``; ``EventError`` when unusable."""
+    if not raw or len(raw) > MAX_EVENT_NAME:
+        raise EventError(f"missing or invalid {header} header: expected an event name of 1 to {MAX_EVENT_NAME} characters")
+    return raw
+
+
+async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None) -> bytes:
+    """An event's body, refused (413) past ``MAX_EVENT_BODY`` before or while it is read."""
+    too_large = EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
+    if declared_length is not None and (not declared_length.isdigit() or int(declared_length) > MAX_EVENT_BODY):
+        raise too_large
+    raw = b""
+    async for chunk in chunks:
+        raw += chunk
+        if len(raw) > MAX_EVENT_BODY:
+            raise too_large
+    return raw
+
+
+def parse_params(raw: bytes, content_type: str) -> dict[str, Any]:
+    """An event's params from its body: a form (repeated names become lists) or a JSON object."""
+    if not raw:
+        return {}
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json":
+        params = _json_params(raw)
+    elif kind in ("application/x-www-form-urlencoded", ""):
+        params = _form_params(raw)
+    else:
+        raise EventError(
+            f"unsupported event body type {kind!r}\nExpected one of: application/x-www-form-urlencoded, application/json",
+            status_code=415,
+        )
+    if len(params) > MAX_PARAMS:
+        raise EventError(f"too many event params: at most {MAX_PARAMS}", status_code=413)
+    return params
+
+
+def _json_params(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise EventError(f"malformed JSON event body: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventError(f"event params must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _form_params(raw: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_PARAMS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EventError(f"malformed form event body: {exc}") from None
+    params: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in params:
+            existing = params[key]
+            params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            params[key] = value
+    return params

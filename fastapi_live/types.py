@@ -1,22 +1,57 @@
-"""Type aliases and protocols shared by every module."""
+"""Type aliases, protocols and the small records shared by every module."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 HOOK_STAGES: tuple[str, ...] = ("handle_event", "handle_info", "handle_async", "after_render")
+
+# ASGI, as Starlette spells it.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TaskKind = Literal["assign", "start", "stream"]
+TaskKey = tuple[TaskKind, Any]
+"""A task's identity within its session: (kind, keys tuple | task name | stream name)."""
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """What the session must do with a finished task."""
+
+    kind: TaskKind
+    name: Any  # keys tuple for assign, task name for start, stream name for stream
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    reset: bool | Sequence[str] = False
+
+    @property
+    def key(self) -> TaskKey:
+        return (self.kind, self.name)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "assign":
+            return f"assign_async({list(self.name)!r})"
+        return f"{self.kind}_async({self.name!r})"
 
 
 class Runtime(Protocol):
     """What a socket needs from the session that owns it (implemented in ``session.py``)."""
 
-    def start_task(self, name: object, runner: Any) -> None: ...
+    def start_task(self, key: TaskKey, record: TaskRecord) -> None: ...
 
-    def cancel_task(self, name: object, reason: object) -> bool: ...
+    def cancel_task(self, key: TaskKey, reason: object) -> bool: ...
 
-    def has_task(self, name: object) -> bool: ...
+    def has_task(self, key: TaskKey) -> bool: ...
 
-    def task_keys(self) -> list[Any]: ...
+    def task_keys(self) -> list[TaskKey]: ...
 
     async def subscribe(self, topic: str) -> None: ...
 

@@ -10,7 +10,9 @@ from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
 
 from fastapi_live import AsyncResult, ConfigurationError
-from fastapi_live.rendering import ALWAYS, ROOT_ID, PageTemplate, TemplateHelpers, partial, push_element
+from fastapi_live.helpers import TemplateHelpers
+from fastapi_live.rendering import ALWAYS, PageTemplate
+from fastapi_live.wire import ROOT_ID, partial, push_element
 from tests.support.harness import environment, page_template
 
 PAGE = """<html><h1>{{ outside }}</h1>

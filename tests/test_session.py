@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from fastapi_live import CONT, HALT, AsyncResult, ConfigurationError, Exit, LiveError, LiveSocket, LiveView, Ok, SessionConfig, event
-from fastapi_live.session import Connection
+from fastapi_live.connection import Connection
+from fastapi_live.messages import TaskDone
 from tests.support.gates import Gate, flag
 from tests.support.harness import Harness, page_template
 from tests.support.waits import eventually
@@ -150,7 +151,7 @@ async def test_only_the_outermost_changed_region_is_sent(harness):
 async def test_a_nested_region_rendered_with_its_parent_carries_the_parents_version(harness):
     await harness.session.call(lambda socket: socket.assign(inner=1))  # version 1, the inner region alone
     await harness.session.call(lambda socket: socket.assign(outer=2, inner=2))  # version 2, outer and inner together
-    frame = harness.session._buffer[-1][1].decode()
+    frame = harness.session._replay.newest.decode()
     assert '<div id="outer" data-live-region="region" data-live-v="2">' in frame
     assert '<div id="inner" data-live-region="region" data-live-v="2">' in frame
 
@@ -241,7 +242,7 @@ async def test_an_older_result_already_queued_is_dropped(harness):
     await flag(view.gate("hold").started)
     view.gate("old").open("old value")
     await flag(view.gate("old").finished)  # its outcome is now queued behind the running call
-    assert harness.session._inbox and harness.session._inbox[0][0] == "task"
+    assert harness.session._inbox and isinstance(harness.session._inbox[0], TaskDone)
     view.gate("hold").open()
     await asyncio.wait_for(holding, 2)
     await harness.session.call(lambda socket: None)  # queued behind the stale outcome: it has been handled
@@ -442,7 +443,7 @@ async def test_stream_async_with_reset_clears_the_container_before_the_first_bat
     async with Harness(Posts(fetch_two), page_template(POSTS_PAGE)) as harness:
         await harness.start()
         await asyncio.wait_for(harness.session.wait_idle(), 2)
-        reader = harness.attach(last_event_id=harness.session._frame_id)
+        reader = harness.attach(last_event_id=harness.session.last_frame_id)
         await reader.next()
         await harness.session.call(lambda socket: socket.stream_async("posts", gate.wait, reset=True))
         assert harness.socket.assigns.posts == AsyncResult.loading()
@@ -641,18 +642,17 @@ async def test_closing_twice_is_harmless(harness):
 
 
 async def test_messages_posted_before_the_mailbox_opens_wait_for_it():
-    class EarlyInfo(Page):
-        async def mount(self, socket: LiveSocket) -> None:
-            await super().mount(socket)
+    harness = Harness(Page(), page_template(PAGE))
+    seen_during_mount: list[list[str]] = []
 
-    harness = Harness(EarlyInfo(), page_template(PAGE))
-    async with harness:
-        await harness.session.view.mount(harness.socket)
+    async def mount(socket: LiveSocket) -> None:
+        await harness.session.view.mount(socket)
         harness.session.send_info("early")
-        assert harness.session.view.log == []
-        harness.session.render_page()
-        harness.manager.add(harness.session)
-        harness.session.open()
+        seen_during_mount.append(list(harness.session.view.log))
+
+    async with harness:
+        await harness.session.mount([], mount)
+        assert seen_during_mount == [[]]
         await asyncio.wait_for(harness.session.wait_idle(), 2)
         assert harness.session.view.log == ["info early"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MissingDependencyError
-from ..rendering import ATTR_ROOT, ATTR_VERSION
 from ..socket import ClientOp
+from ..wire import ATTR_ROOT, ATTR_VERSION
 from ._errors import LiveTestError
 
 if TYPE_CHECKING:

@@ -12,10 +12,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..rendering import ATTR_TOKEN
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
-from ..transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
+from ..wire import ATTR_TOKEN, EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
 from ._asgi import ClientResponse, ResponseStream
 from ._client import LiveTestClient, find_session, register_open, unregister_open, warn_pending
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe

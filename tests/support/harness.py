@@ -12,9 +12,14 @@ from typing import Any
 
 from jinja2 import DictLoader, Environment
 
+from fastapi_live.config import SessionConfig
+from fastapi_live.connection import Connection
+from fastapi_live.helpers import TemplateHelpers
+from fastapi_live.manager import SessionManager
+from fastapi_live.patches import Patcher, root_open
 from fastapi_live.pubsub.memory import MemoryPubSub
-from fastapi_live.rendering import LiveExtension, PageTemplate, TemplateHelpers
-from fastapi_live.session import Connection, LiveSession, SessionConfig, SessionManager
+from fastapi_live.rendering import LiveExtension, PageTemplate
+from fastapi_live.session import LiveSession, Mounted
 from fastapi_live.view import LiveView
 
 
@@ -93,17 +98,17 @@ class Harness:
     """One session on ``page`` for ``view``, opened as a page request would open it."""
 
     def __init__(self, view: LiveView, page: PageTemplate, config: SessionConfig | None = None) -> None:
-        self.manager = SessionManager(config or SessionConfig(), MemoryPubSub(), "/_live/stream")
+        self.manager = SessionManager(config or SessionConfig(), MemoryPubSub())
         self.helpers = TemplateHelpers("/_live/event", "/_live/static")
+        root = root_open(page, "/_live/stream", "/_live/event", type(view).__name__, "page-token")
         self.session = LiveSession(
             self.manager,
             session_id="session-1",
             view=view,
-            page=page,
+            patcher=Patcher(page, self.helpers, root),
             token="page-token",
             browser_id="browser-1",
             url="/page",
-            helpers=self.helpers,
         )
         self.readers: list[FrameReader] = []
         self.html = ""
@@ -114,11 +119,10 @@ class Harness:
 
     async def start(self, **mount_kwargs: Any) -> str:
         """Mount, render the page and open the mailbox; returns the page's HTML."""
-        await self.session.view.mount(self.session.socket, **mount_kwargs)
-        self.html = self.session.render_page()
-        self.session.socket.mounted = True
-        self.manager.add(self.session)
-        self.session.open()
+        view = self.session.view
+        outcome = await self.session.mount([], lambda socket: view.mount(socket, **mount_kwargs))
+        assert isinstance(outcome, Mounted), outcome
+        self.html = outcome.html
         return self.html
 
     def attach(self, last_event_id: int | None = None) -> FrameReader:

@@ -1,0 +1,37 @@
+"""``SessionConfig``: the timing and size limits of live sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .exceptions import ConfigurationError
+
+
+@dataclass(slots=True)
+class SessionConfig:
+    """Timing and size limits of sessions; every value has a serious default."""
+
+    connect_timeout: float = 30.0
+    """Seconds a rendered page may take to open its stream before its session is dropped."""
+    disconnect_grace: float = 60.0
+    """Seconds a session outlives its stream, so that a reconnect finds it."""
+    replay_size: int = 256
+    """Frames kept for replay to a reconnecting stream (``Last-Event-ID``)."""
+    outbound_limit: int = 512
+    """Frames queued for a slow stream before it is closed (its reconnect then resyncs)."""
+    outbound_bytes: int = 4_000_000
+    """Bytes queued for a slow stream before it is closed, whatever the frame count."""
+    replay_bytes: int = 1_000_000
+    """Bytes of frames kept for replay; older frames are dropped (a reconnect then resyncs)."""
+    retry_ms: int = 500
+    """The SSE ``retry:`` the client starts its reconnect backoff from."""
+    heartbeat: float = 15.0
+    """Seconds between heartbeat comments on idle streams (one shared timer)."""
+    mount_warning_ms: float | None = 50.0
+    """Warn when ``mount`` blocks longer than this; None turns the warning off."""
+
+    def __post_init__(self) -> None:
+        for name in ("replay_size", "outbound_limit"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigurationError(f"SessionConfig.{name} must be a whole number of at least 1\nGot: {value!r}")

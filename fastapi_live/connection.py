@@ -1,0 +1,140 @@
+"""The outbound side of one attached stream: a bounded queue of encoded SSE frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Coroutine
+from types import CoroutineType
+from typing import Any
+
+from .runner import Resume
+from .types import Send
+
+log = logging.getLogger("fastapi_live")
+
+
+class Connection:
+    """The outbound side of one attached stream: a bounded queue of encoded frames.
+
+    Frames are written by the stream's own task — or, when that task sits idle with nothing
+    queued and the stream has a direct writer (``attach_writer``), on the sender's turn at
+    once: a broadcast to thousands of streams then wakes no task per stream. A direct write
+    the server cannot take at once (the client reads slowly) is finished by the stream's
+    task, and frames sent meanwhile queue behind it, bounded as always.
+    """
+
+    __slots__ = (
+        "_byte_limit",
+        "_bytes",
+        "_frames",
+        "_inflight",
+        "_limit",
+        "_waiter",
+        "_writer",
+        "_writing",
+        "closed",
+        "overflowed",
+        "owner",
+        "remote",
+    )
+
+    def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
+        self._frames: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None  # made only while the writer waits
+        self._limit = limit
+        self._byte_limit = byte_limit
+        self._bytes = 0
+        self._writer: Send | None = None
+        self._writing = False  # a direct write is under way (its end is the stream task's)
+        self._inflight: tuple[Coroutine[Any, Any, None], contextvars.Context, Any] | None = None
+        self.closed = False
+        self.overflowed = False
+        self.owner: object = None  # the session whose frames this carries, when it is in this process
+        self.remote: tuple[str, str, str] | None = None  # (owner node, session id, connection id)
+
+    def attach_writer(self, send: Send | None) -> None:
+        """Let senders write frames with the ASGI ``send`` themselves while the stream's task is idle."""
+        self._writer = send
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        waiter = self._waiter
+        if self._writer is not None and waiter is not None and not waiter.done() and not self._frames and not self._writing:
+            self._write_now(data)
+            return
+        if len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit:
+            # A reader this far behind gets closed; its reconnect resyncs the page.
+            self.overflowed = True
+            self.close()
+            return
+        self._frames.append(data)
+        self._bytes += len(data)
+        self._wake()
+
+    def _write_now(self, data: bytes) -> None:
+        assert self._writer is not None
+        self._writing = True
+        try:
+            coroutine = self._writer({"type": "http.response.body", "body": data, "more_body": True})
+            if type(coroutine) is not CoroutineType:  # servers' send is an async def; be safe
+                coroutine = _await(coroutine)
+            waiting_on = coroutine.send(None)
+        except StopIteration:
+            self._writing = False
+            return
+        except Exception as exc:  # the server refused the write: the client is gone
+            self._writing = False
+            log.debug("fastapi-live: a direct stream write failed: %r", exc)
+            self.close()
+            return
+        # The server makes the write wait: the stream's task finishes it, in order.
+        self._inflight = (coroutine, contextvars.copy_context(), waiting_on)
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.overflowed:
+            self._frames.clear()
+            self._bytes = 0
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def frames(self) -> AsyncGenerator[bytes, None]:
+        """The frames to write, for the stream's task; it ends when the stream closes."""
+        while True:
+            inflight = self._inflight
+            if inflight is not None:
+                self._inflight = None
+                try:
+                    await Resume(*inflight)
+                except Exception as exc:
+                    log.debug("fastapi-live: a stream write failed: %r", exc)
+                    self.close()
+                    return
+                finally:
+                    self._writing = False
+            while self._frames:
+                data = self._frames.popleft()
+                self._bytes -= len(data)
+                yield data
+            if self.closed:
+                return
+            if self._inflight is not None:
+                continue
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+
+async def _await(awaitable: Awaitable[None]) -> None:
+    await awaitable

@@ -1,0 +1,141 @@
+"""``live`` in templates: the helpers that write event bindings as plain htmx attributes."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup
+
+from .exceptions import ConfigurationError
+from .wire import ATTR_AUTO_RECOVER, ATTR_CONFIG, ATTR_HOOK, SWAP_NONE, binding_attribute, markup_attrs
+
+
+def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
+    def interval(value: int | str) -> str:
+        return f"{value}ms" if isinstance(value, int) else str(value)
+
+    if debounce is not None and throttle is not None:
+        raise ConfigurationError("use debounce or throttle, not both")
+    if debounce is not None:
+        return f" delay:{interval(debounce)}"
+    if throttle is not None:
+        return f" throttle:{interval(throttle)}"
+    return ""
+
+
+class TemplateHelpers:
+    """``live`` in templates: event bindings rendered as htmx attributes.
+
+    ``<button {{ live.click("inc", by=2) }}>`` renders
+    ``data-live-click="inc" hx-post="/_live/event" hx-trigger="click" hx-vals='{"by": 2}' …``:
+    view-source shows plain htmx. ``static/fastapi-live.js`` adds the page token and
+    names the event from the ``data-live-*`` attribute matching the DOM event.
+    """
+
+    def __init__(self, event_url: str, static_url: str, client_config: Mapping[str, Any] | None = None) -> None:
+        self.event_url = event_url
+        self.static_url = static_url
+        self.client_config = dict(client_config or {})
+        self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
+
+    def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
+        if not isinstance(event, str) or not event:
+            raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
+        vals = json.dumps(values, default=str) if values else None
+        # Pages render the same bindings over and over: build each one once.
+        key = (kind, event, trigger, sync, vals)
+        cache = self._bindings
+        markup = cache.get(key)
+        if markup is None:
+            if len(cache) > 4096:
+                cache.clear()
+            markup = cache[key] = self._build_binding(kind, event, trigger, sync, vals)
+        return markup
+
+    def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None) -> Markup:
+        attrs: list[tuple[str, str | None]] = [
+            (binding_attribute(kind), event),
+            ("hx-post", self.event_url),
+            ("hx-trigger", trigger),
+            ("hx-swap", SWAP_NONE),
+            ("hx-sync", f"this:{sync}"),
+        ]
+        if vals is not None:
+            attrs.append(("hx-vals", vals))
+        return markup_attrs(attrs)
+
+    def click(self, event: str, /, **values: Any) -> Markup:
+        """A click sends ``event`` with ``values`` as params (LiveView's ``phx-click`` + ``phx-value-*``)."""
+        return self._binding("click", event, "click", values)
+
+    def change(self, event: str, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
+        """On a form or input: each change sends ``event`` with the form's values."""
+        return self._binding("change", event, "input" + _timing(debounce, throttle), values, "queue last")
+
+    def submit(self, event: str, /, **values: Any) -> Markup:
+        """On a form: submitting sends ``event`` with the form's values."""
+        return self._binding("submit", event, "submit", values)
+
+    def form(
+        self,
+        *,
+        change: str | None = None,
+        submit: str | None = None,
+        recover: str | None = None,
+        debounce: int | str | None = None,
+        throttle: int | str | None = None,
+    ) -> Markup:
+        """Bind a form's change and submit events (and its auto-recover event) at once."""
+        if change is None and submit is None:
+            raise ConfigurationError("live.form() needs change=, submit= or both")
+        triggers = []
+        attrs: list[tuple[str, str | None]] = []
+        if change is not None:
+            attrs.append((binding_attribute("change"), change))
+            triggers.append("input" + _timing(debounce, throttle))
+        if submit is not None:
+            attrs.append((binding_attribute("submit"), submit))
+            triggers.append("submit")
+        if recover is not None:
+            attrs.append((ATTR_AUTO_RECOVER, recover))
+        attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", SWAP_NONE), ("hx-sync", "this:queue all")]
+        return markup_attrs(attrs)
+
+    def keydown(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+        """A key press sends ``event`` with ``key`` (and the input's value); ``key=`` filters."""
+        trigger = "keydown" if key is None else f"keydown[key=={json.dumps(key)}]"
+        return self._binding("keydown", event, trigger, values)
+
+    def keyup(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+        """Like ``keydown``, on key release."""
+        trigger = "keyup" if key is None else f"keyup[key=={json.dumps(key)}]"
+        return self._binding("keyup", event, trigger, values)
+
+    def blur(self, event: str, /, **values: Any) -> Markup:
+        """Losing focus sends ``event``."""
+        return self._binding("blur", event, "blur", values)
+
+    def focus(self, event: str, /, **values: Any) -> Markup:
+        """Gaining focus sends ``event``."""
+        return self._binding("focus", event, "focus", values)
+
+    def hook(self, name: str) -> Markup:
+        """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""
+        return markup_attrs([(ATTR_HOOK, name)])
+
+    def scripts(self) -> Markup:
+        """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""
+        cached = self.__dict__.get("_scripts")
+        if cached is not None and cached[0] == self.client_config:
+            return cached[1]  # type: ignore[no-any-return]
+        config = html.escape(json.dumps(self.client_config), quote=True)
+        markup = Markup(
+            f'<script src="{self.static_url}/vendor/htmx.min.js"></script>\n'
+            f'<script src="{self.static_url}/vendor/hx-sse.min.js"></script>\n'
+            f'<script src="{self.static_url}/fastapi-live.js" {ATTR_CONFIG}="{config}"></script>'
+        )
+        self.__dict__["_scripts"] = (dict(self.client_config), markup)
+        return markup

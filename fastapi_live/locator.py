@@ -1,0 +1,101 @@
+"""Where a session lives: one interface, in this process (``LocalLocator``) or in a cluster.
+
+The router asks a locator to attach a stream to a session, or to have a session answer an
+event, by session id alone; the locator finds the session here or routes to the process that
+holds it (``cluster.ClusterLocator``). ``None`` from either means the session is gone
+everywhere: the stream then remounts the page, the event answers 410.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .connection import Connection
+from .exceptions import EventError, LiveError
+from .manager import SessionManager
+from .session import LiveSession
+
+
+@dataclass(frozen=True, slots=True)
+class EventAnswer:
+    """An event's outcome as HTTP will carry it: the patch and reply, or a status and why."""
+
+    status: int = 200
+    body: str = ""
+    reply: Any = None
+    detail: str = ""
+    errors: list[Any] = field(default_factory=list)
+
+
+GONE = EventAnswer(410, detail="the live session is gone; its stream will remount it")
+CLOSED = EventAnswer(410, detail="the live session is gone; reload the page")
+
+
+async def answer_event(session: LiveSession, name: str, params: dict[str, Any]) -> EventAnswer:
+    """Have ``session`` handle one event; the handler's failures become answers, never escapes."""
+    try:
+        body, reply = await session.handle_event(name, params)
+    except EventError as exc:
+        return EventAnswer(exc.status_code, detail=str(exc), errors=list(exc.errors))
+    except LiveError as exc:
+        if session.closed:
+            return CLOSED
+        return EventAnswer(500, detail=f"event {name!r} failed: {type(exc).__name__}")
+    except Exception as exc:
+        return EventAnswer(500, detail=f"event {name!r} failed on the server ({type(exc).__name__}); see the server log")
+    return EventAnswer(body=body, reply=reply)
+
+
+class SessionLocator(Protocol):
+    """Finds the session behind a page token's id, wherever it lives."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def claim(self, session: LiveSession) -> None:
+        """Record that this process holds ``session`` (after it mounted)."""
+        ...
+
+    async def attach(self, session_id: str, last_event_id: int | None) -> Connection | None:
+        """A stream for the session, replaying from ``last_event_id``; None when it is gone."""
+        ...
+
+    def detach(self, connection: Connection) -> None:
+        """The browser's stream ended."""
+        ...
+
+    async def event(self, session_id: str, name: str, params: dict[str, Any]) -> EventAnswer:
+        """The session's answer to an event (``GONE`` when it is gone)."""
+        ...
+
+
+class LocalLocator:
+    """Sessions of this process only: a dict lookup, nothing serialized."""
+
+    def __init__(self, manager: SessionManager) -> None:
+        self.manager = manager
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def claim(self, session: LiveSession) -> None:
+        return None
+
+    async def attach(self, session_id: str, last_event_id: int | None) -> Connection | None:
+        session = self.manager.get(session_id)
+        return None if session is None else session.attach(last_event_id)
+
+    def detach(self, connection: Connection) -> None:
+        if isinstance(connection.owner, LiveSession):
+            connection.owner.detach(connection)
+
+    async def event(self, session_id: str, name: str, params: dict[str, Any]) -> EventAnswer:
+        session = self.manager.get(session_id)
+        if session is None:
+            return GONE
+        return await answer_event(session, name, params)

@@ -1,0 +1,66 @@
+"""The session's mailbox messages: one frozen type per kind, handled by ``match``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .async_ops import Outcome
+from .exceptions import LiveError
+from .types import TaskKey, TaskRecord
+from .view import LiveSocket
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A client event; its answer (patch HTML, reply) or error goes to ``answer``."""
+
+    name: str
+    params: dict[str, Any]
+    answer: asyncio.Future[tuple[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``fn(socket)`` run between messages (the testing toolkit's and the server's own calls)."""
+
+    fn: Callable[[LiveSocket], Any]
+    answer: asyncio.Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """A message for ``handle_info``: from PubSub, ``send_info`` or a hook."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    """A task's outcome; ``task`` None for a cancel, which always applies."""
+
+    key: TaskKey
+    task: asyncio.Task[None] | None
+    record: TaskRecord
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One batch of items from a ``stream_async`` async generator."""
+
+    key: TaskKey
+    task: asyncio.Task[None] | None
+    record: TaskRecord
+    items: list[Any]
+
+
+Message = Event | Call | Info | TaskDone | Batch
+
+
+def refuse(message: Message) -> None:
+    """A message for a closed session: an event or call waiting on it hears so."""
+    if isinstance(message, (Event, Call)) and not message.answer.done():
+        message.answer.set_exception(LiveError("the live session is closed"))

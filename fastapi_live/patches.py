@@ -1,0 +1,140 @@
+"""The render-to-patch step: a socket's changes as the fragments that carry them to the browser.
+
+The session asks for a patch after each message it handles (as LiveView's channel asks its
+``Diff``); rendering knows regions, this module knows which regions, stream operations and
+client operations a set of changes turns into, and builds them with the wire's vocabulary.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from .exceptions import LiveError
+from .helpers import TemplateHelpers
+from .rendering import PageContext, PageTemplate
+from .socket import ClientOp
+from .streams import StreamOp, initial_items
+from .view import LiveSocket
+from .wire import (
+    ATTR_EVENT_URL,
+    ATTR_REGION,
+    ATTR_ROOT,
+    ATTR_SSE_CONNECT,
+    ATTR_TOKEN,
+    ATTR_VIEW,
+    CLASS_LOADING,
+    ROOT_ID,
+    SWAP_DELETE,
+    SWAP_INNER_HTML,
+    SWAP_INNER_MORPH,
+    SWAP_NONE,
+    markup_attrs,
+    partial,
+    push_element,
+    stream_swap,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _root_tag(page: PageTemplate, stream_url: str, event_url: str, view_name: str) -> tuple[str, str]:
+    """The live container's opening tag, around where each page's token goes."""
+    spec = page.regions[ROOT_ID].spec
+    head: list[tuple[str, str | None]] = [
+        ("id", ROOT_ID),
+        (ATTR_REGION, "root"),
+        (ATTR_ROOT, None),
+        (ATTR_SSE_CONNECT, stream_url),
+        ("hx-swap", SWAP_NONE),
+    ]
+    tail: list[tuple[str, str | None]] = [(ATTR_EVENT_URL, event_url), (ATTR_VIEW, view_name)]
+    classes = [CLASS_LOADING]
+    for name, value in spec.attrs:
+        if name == "class":
+            classes.insert(0, value)
+        else:
+            tail.append((name, value))
+    tail.append(("class", " ".join(classes)))
+    return f"<{spec.tag} {markup_attrs(head)} ", f" {markup_attrs(tail)}>"
+
+
+def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: str, token: str) -> Markup:
+    """The live container's opening tag for one page: its stream, event URL and token."""
+    before, after = _root_tag(page, stream_url, event_url, view_name)
+    return Markup(f'{before}{ATTR_TOKEN}="{escape(token)}"{after}')
+
+
+class Patcher:
+    """Renders one page's changes: the first render, each patch, and a resync of the container."""
+
+    __slots__ = ("_root", "helpers", "page", "version")
+
+    def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
+        self.page = page
+        self.helpers = helpers
+        self._root = root
+        self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
+
+    def _context(self, assigns: Mapping[str, Any], stream_items: dict[str, list[tuple[str, Any]]] | None = None) -> dict[str, Any]:
+        ctx = dict(assigns)
+        ctx["live"] = self.helpers
+        ctx["__live__"] = PageContext(self._root, self.version, stream_items)
+        return ctx
+
+    def render_page(self, socket: LiveSocket) -> str:
+        """The first render: the whole page, with every pending stream item inline."""
+        pending = socket._take_stream_ops()
+        socket._take_changes()
+        items = {name: initial_items(ops) for name, ops in pending.items()}
+        return self.page.render_page(self._context(socket._data, items))
+
+    def patch(self, socket: LiveSocket) -> str:
+        """The fragments for what changed since the last render (empty when nothing did)."""
+        changed, ops = socket._take_changes()
+        stream_ops = socket._take_stream_ops()
+        parts: list[str] = []
+        if changed or stream_ops:
+            self.version += 1
+            ctx = self._context(socket._data)
+            page = self.page
+            for region in page.regions_for(changed):
+                dom_id = region.spec.dom_id
+                if dom_id == ROOT_ID:
+                    parts.append(partial(ROOT_ID, page.render_root_inner(ctx), SWAP_INNER_MORPH))
+                else:
+                    parts.append(partial(dom_id, page.render_region(dom_id, ctx, self.version)))
+            for name, pending in stream_ops.items():
+                parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
+        parts.extend(client_op(op) for op in ops)
+        return "".join(parts)
+
+    def _stream_ops(self, view_name: str, name: str, pending: list[StreamOp], ctx: dict[str, Any]) -> list[str]:
+        slot = self.page.streams.get(name)
+        if slot is None:
+            raise LiveError(
+                f"{view_name} inserted into stream {name!r}, but template {self.page.name!r} has no "
+                f"{{% live_stream {name} as item %}} container; streams on this page: {sorted(self.page.streams) or 'none'}"
+            )
+        out = []
+        container = slot.spec.dom_id
+        for op in pending:
+            if op.kind == "reset":
+                out.append(partial(container, "", SWAP_INNER_HTML))
+            elif op.kind == "delete":
+                out.append(partial(op.dom_id, "", SWAP_DELETE))
+            else:
+                html = self.page.render_stream_item(name, ctx, op.dom_id, op.item)
+                out.append(partial(container, html, stream_swap(op.at, op.limit, op.update_only)))
+        return out
+
+    def resync(self, socket: LiveSocket) -> str:
+        """The live container's whole content, for a stream that cannot be replayed."""
+        return partial(ROOT_ID, self.page.render_root_inner(self._context(socket._data)), SWAP_INNER_MORPH)
+
+
+def client_op(op: ClientOp) -> str:
+    """A queued client operation (push event, redirect, navigation) as the wire carries it."""
+    return push_element(op.kind, op.name, op.payload)
