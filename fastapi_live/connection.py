@@ -6,11 +6,13 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from types import CoroutineType
 from typing import Any
 
+from .replay import ReplayBuffer
 from .runner import Resume
+from .transport import encode_message
 from .types import Send
 
 log = logging.getLogger("fastapi_live")
@@ -138,3 +140,76 @@ class Connection:
 
 async def _await(awaitable: Awaitable[None]) -> None:
     await awaitable
+
+
+class Outbound:
+    """A session's side of its stream: every frame numbered and kept for replay, sent to the
+    connection attached now, if any; a new connection gets what it missed, or a resync."""
+
+    __slots__ = ("_connections", "_ever_attached", "_owner", "_retry_ms", "byte_limit", "current", "limit", "replay")
+
+    def __init__(self, owner: object, replay: ReplayBuffer, *, limit: int, byte_limit: int, retry_ms: int, connections: set[Connection]) -> None:
+        self._owner = owner
+        self.replay = replay
+        self.limit = limit
+        self.byte_limit = byte_limit
+        self._retry_ms = retry_ms
+        self._connections = connections  # every open stream of the process (heartbeats, shutdown)
+        self._ever_attached = False
+        self.current: Connection | None = None
+
+    def emit(self, body: str) -> bool:
+        """Send one frame; False when that closed the connection (its reader fell too far behind)."""
+        data = self.replay.add(body)
+        conn = self.current
+        if conn is not None:
+            conn.send(data)
+            if conn.closed:
+                self.current = None
+                return False
+        return True
+
+    def attach(self, last_event_id: int | None, resync: Callable[[], str]) -> Connection:
+        """A connection replacing any older one: it replays what it missed, or gets ``resync()``."""
+        start = 0 if (last_event_id is None and not self._ever_attached) else last_event_id
+        missed = None if start is None else self.replay.since(start)
+        # A replay that would not fit the stream's queue resyncs instead of overflowing it.
+        if missed is not None and (len(missed) + 1 > self.limit or sum(map(len, missed)) > self.byte_limit):
+            missed = None
+        conn = self._replace()
+        if missed is not None:
+            conn.send(encode_message("", event_id=str(start), retry=self._retry_ms))
+            for data in missed:
+                conn.send(data)
+        else:
+            conn.send(encode_message(resync(), event_id=str(self.replay.last_id), retry=self._retry_ms))
+        return conn
+
+    def attach_remount(self, resync: str, event: str) -> Connection:
+        """The connection of a remounted page: one named message with the fresh container."""
+        conn = self._replace()
+        # Frames already buffered are older than this render: the resync supersedes them.
+        conn.send(encode_message(resync, event=event, event_id=str(self.replay.last_id), retry=self._retry_ms))
+        return conn
+
+    def _replace(self) -> Connection:
+        if self.current is not None:
+            self.current.close()
+        self._ever_attached = True
+        conn = self.current = Connection(self.limit, self.byte_limit)
+        conn.owner = self._owner
+        self._connections.add(conn)
+        return conn
+
+    def detach(self, conn: Connection) -> bool:
+        """The stream of ``conn`` ended; True when it was the attached one."""
+        self._connections.discard(conn)
+        if self.current is conn:
+            self.current = None
+            return True
+        return False
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.detach(self.current)

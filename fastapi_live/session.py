@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .config import SessionConfig
-from .connection import Connection
+from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
 from .lifecycle import OnMountCall, run_hooks, run_on_mount
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
@@ -25,7 +25,6 @@ from .replay import ReplayBuffer
 from .runner import Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
-from .transport import encode_message
 from .types import TaskKey, TaskRecord
 from .view import LiveSocket, LiveView, dispatch_event
 from .wire import OP_ERROR, REMOUNT_EVENT, push_element
@@ -85,9 +84,15 @@ class LiveSession:
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False  # the mailbox opens once mount and the first render are done
         self._tasks = TaskSupervisor(self.view_name, self.post)
-        self._replay = ReplayBuffer(self.config.replay_size, self.config.replay_bytes)
-        self._conn: Connection | None = None
-        self._ever_attached = False
+        config = self.config
+        self._out = Outbound(
+            self,
+            ReplayBuffer(config.replay_size, config.replay_bytes),
+            limit=config.outbound_limit,
+            byte_limit=config.outbound_bytes,
+            retry_ms=config.retry_ms,
+            connections=host.connections,
+        )
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribes: dict[str, Callable[[], None]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -100,7 +105,7 @@ class LiveSession:
     @property
     def last_frame_id(self) -> int:
         """The id of the newest frame this session emitted on its stream."""
-        return self._replay.last_id
+        return self._out.replay.last_id
 
     # -- Runtime (used by the socket) ----------------------------------------------------------
     def start_task(self, key: TaskKey, record: TaskRecord) -> None:
@@ -317,35 +322,15 @@ class LiveSession:
 
     # -- the stream ------------------------------------------------------------------------------
     def _emit(self, body: str) -> None:
-        if not body:
-            return
-        data = self._replay.add(body)
-        conn = self._conn
-        if conn is not None:
-            conn.send(data)
-            if conn.closed:
-                self._conn = None
-                self._arm_timer(self.config.disconnect_grace)
+        if body and not self._out.emit(body):
+            self._arm_timer(self.config.disconnect_grace)  # closed for falling behind: its reconnect resyncs
 
     def attach(self, last_event_id: int | None) -> Connection:
         """Attach a stream, replacing any older one; replays what it missed, or resyncs."""
         if self.closed:
             raise LiveError("the live session is closed")
-        first = not self._ever_attached
-        start = 0 if (last_event_id is None and first) else last_event_id
-        missed = None if start is None else self._replay.since(start)
-        config = self.config
-        # A replay that would not fit the stream's queue resyncs instead of overflowing it.
-        if missed is not None and (len(missed) + 1 > config.outbound_limit or sum(map(len, missed)) > config.outbound_bytes):
-            missed = None
-        conn = self._new_connection()
-        if missed is not None:
-            conn.send(encode_message("", event_id=str(start), retry=config.retry_ms))
-            for data in missed:
-                conn.send(data)
-        else:
-            conn.send(encode_message(self.patcher.resync(self.socket), event_id=str(self._replay.last_id), retry=config.retry_ms))
-        return conn
+        self._cancel_timer()
+        return self._out.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
         """Attach the stream of a page whose old session was gone: it recovers, then resyncs.
@@ -353,32 +338,16 @@ class LiveSession:
         The one ``live:remount`` message carries the container's fresh HTML; the client first
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
-        conn = self._new_connection()
-        # Frames already buffered are older than this render: the resync supersedes them.
-        resync = self.patcher.resync(self.socket)
-        conn.send(encode_message(resync, event=REMOUNT_EVENT, event_id=str(self._replay.last_id), retry=self.config.retry_ms))
-        return conn
-
-    def _new_connection(self) -> Connection:
         self._cancel_timer()
-        if self._conn is not None:
-            self._conn.close()
-        self._ever_attached = True
-        conn = self._conn = Connection(self.config.outbound_limit, self.config.outbound_bytes)
-        conn.owner = self
-        self.host.connections.add(conn)
-        return conn
+        return self._out.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
 
     def detach(self, conn: Connection) -> None:
-        self.host.connections.discard(conn)
-        if self._conn is conn:
-            self._conn = None
-            if not self.closed:
-                self._arm_timer(self.config.disconnect_grace)
+        if self._out.detach(conn) and not self.closed:
+            self._arm_timer(self.config.disconnect_grace)
 
     @property
     def attached(self) -> bool:
-        return self._conn is not None
+        return self._out.current is not None
 
     def _arm_timer(self, delay: float) -> None:
         self._cancel_timer()
@@ -391,7 +360,7 @@ class LiveSession:
 
     def _expire(self) -> None:
         self._timer = None
-        if self._conn is None and not self.closed:
+        if self._out.current is None and not self.closed:
             log.debug("%s: session %s expired without a stream", self.view_name, self.id)
             asyncio.get_running_loop().create_task(self.close())
 
@@ -416,10 +385,7 @@ class LiveSession:
         for remove in self._unsubscribes.values():
             remove()
         self._unsubscribes.clear()
-        if self._conn is not None:
-            self._conn.close()
-            self.host.connections.discard(self._conn)
-            self._conn = None
+        self._out.close()
         for message in self._inbox:
             refuse(message)
         self._inbox.clear()

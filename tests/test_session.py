@@ -151,7 +151,7 @@ async def test_only_the_outermost_changed_region_is_sent(harness):
 async def test_a_nested_region_rendered_with_its_parent_carries_the_parents_version(harness):
     await harness.session.call(lambda socket: socket.assign(inner=1))  # version 1, the inner region alone
     await harness.session.call(lambda socket: socket.assign(outer=2, inner=2))  # version 2, outer and inner together
-    frame = harness.session._replay.newest.decode()
+    frame = harness.session._out.replay.newest.decode()
     assert '<div id="outer" data-live-region="region" data-live-v="2">' in frame
     assert '<div id="inner" data-live-region="region" data-live-v="2">' in frame
 
