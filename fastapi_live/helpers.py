@@ -40,6 +40,7 @@ class TemplateHelpers:
         self.static_url = static_url
         self.client_config = dict(client_config or {})
         self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
+        self._scripts: tuple[dict[str, Any], Markup] | None = None
 
     def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
         if not isinstance(event, str) or not event:
@@ -128,14 +129,14 @@ class TemplateHelpers:
 
     def scripts(self) -> Markup:
         """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""
-        cached = self.__dict__.get("_scripts")
+        cached = self._scripts
         if cached is not None and cached[0] == self.client_config:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         config = html.escape(json.dumps(self.client_config), quote=True)
         markup = Markup(
             f'<script src="{self.static_url}/vendor/htmx.min.js"></script>\n'
             f'<script src="{self.static_url}/vendor/hx-sse.min.js"></script>\n'
             f'<script src="{self.static_url}/fastapi-live.js" {ATTR_CONFIG}="{config}"></script>'
         )
-        self.__dict__["_scripts"] = (dict(self.client_config), markup)
+        self._scripts = (dict(self.client_config), markup)
         return markup

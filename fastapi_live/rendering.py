@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,12 +98,14 @@ def _flat_globals(template: Template) -> dict[str, Any]:
     return merged
 
 
+_REGISTRIES: weakref.WeakKeyDictionary[Environment, dict[tuple[str | None, str], RegionSpec]] = weakref.WeakKeyDictionary()
+
+
 def _registry(environment: Environment) -> dict[tuple[str | None, str], RegionSpec]:
     """Region specs by (template name, block name), filled as templates are parsed."""
-    specs: dict[tuple[str | None, str], RegionSpec] | None = getattr(environment, "live_region_specs", None)
+    specs = _REGISTRIES.get(environment)
     if specs is None:
-        specs = {}
-        environment.live_region_specs = specs  # type: ignore[attr-defined]
+        specs = _REGISTRIES[environment] = {}
     return specs
 
 
@@ -313,7 +316,10 @@ class PageTemplate:
 
     # -- analysis --------------------------------------------------------------------------
     def _parse(self, name: str) -> nodes.Template:
-        source, filename, _ = self.environment.loader.get_source(self.environment, name)  # type: ignore[union-attr]
+        loader = self.environment.loader
+        if loader is None:
+            raise ConfigurationError(f"template {name!r} cannot be read: the Jinja2 environment has no loader")
+        source, filename, _ = loader.get_source(self.environment, name)
         return self.environment.parse(source, name, filename)
 
     def _chain_asts(self, name: str) -> list[tuple[str, nodes.Template]]:
@@ -424,8 +430,9 @@ class PageTemplate:
     def _const_names(expr: nodes.Expr) -> list[str] | None:
         if isinstance(expr, nodes.Const) and isinstance(expr.value, str):
             return [expr.value]
-        if isinstance(expr, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in expr.items):
-            return [i.value for i in expr.items]  # type: ignore[attr-defined]
+        if isinstance(expr, (nodes.List, nodes.Tuple)):
+            names = [item.value for item in expr.items if isinstance(item, nodes.Const) and isinstance(item.value, str)]
+            return names if len(names) == len(expr.items) else None
         return None
 
     # -- rendering -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.params import Depends as DependsParam
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -253,6 +253,13 @@ def _hook_callable(hook: OnMount) -> Callable[..., Any]:
     raise ConfigurationError(f"on_mount hooks must be callables or LiveHook classes/instances, got {hook!r}")
 
 
+def _serves(loader: BaseLoader, directory: str) -> bool:
+    """Whether ``loader`` already loads from ``directory`` (a second router on one environment)."""
+    if isinstance(loader, ChoiceLoader):
+        return any(_serves(inner, directory) for inner in loader.loaders)
+    return isinstance(loader, FileSystemLoader) and directory in loader.searchpath
+
+
 class LiveRouter(APIRouter):
     """Serves live pages: include it in a FastAPI app like any router.
 
@@ -319,12 +326,12 @@ class LiveRouter(APIRouter):
             )
         if LiveExtension.identifier not in environment.extensions:
             environment.add_extension(LiveExtension)
-        package_loader = FileSystemLoader(str(_asset_dir("templates")))
-        if environment.loader is None:
-            environment.loader = package_loader
-        elif not getattr(environment, "live_loader_added", False):
-            environment.loader = ChoiceLoader([environment.loader, package_loader])
-        environment.live_loader_added = True  # type: ignore[attr-defined]
+        package_dir = str(_asset_dir("templates"))
+        loader = environment.loader
+        if loader is None:
+            environment.loader = FileSystemLoader(package_dir)
+        elif not _serves(loader, package_dir):
+            environment.loader = ChoiceLoader([loader, FileSystemLoader(package_dir)])
         return environment
 
     @asynccontextmanager

@@ -145,8 +145,11 @@ class LiveView:
             cls._live_events = bindings
         return bindings
 
-    async def mount(self, socket: LiveSocket) -> None:
-        """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared."""
+    async def mount(self, socket: LiveSocket, /, *args: Any, **kwargs: Any) -> None:
+        """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared.
+
+        >>> async def mount(self, socket: LiveSocket, slug: str, user: User = Depends(current_user)) -> None: ...
+        """
 
     async def handle_event(self, event: str, params: dict[str, Any], socket: LiveSocket) -> Any:
         """Events without an ``@event`` method land here; the default refuses them."""

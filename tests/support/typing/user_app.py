@@ -1,0 +1,55 @@
+"""A small user module, as a user writes it: type-checked under mypy --strict by tests/test_typing.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from fastapi_live import CONT, HALT, AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, event
+
+
+@dataclass
+class Post:
+    id: int
+    title: str
+
+
+async def fetch_posts(org: str) -> list[Post]:
+    return [Post(1, f"Hello from {org}")]
+
+
+async def fetch_org(slug: str) -> dict[str, str]:
+    return {"name": slug.title()}
+
+
+templates = Jinja2Templates(directory="templates")
+live = LiveRouter(templates=templates)
+
+
+@live.page("/dashboard/{slug}", template="dashboard.html")
+class Dashboard(LiveView):
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
+        socket.assign(slug=slug, count=0).stream_configure("posts", dom_id=lambda post: f"post-{post.id}").stream("posts", [])
+        socket.assign_async("org", fetch_org, slug).stream_async("posts", fetch_posts, slug)
+        socket.attach_hook("audit", "handle_event", self.audit).assign(title="Dashboard")
+        socket.start_async("warm", fetch_org, slug)
+
+    async def audit(self, name: str, params: dict[str, object], socket: LiveSocket) -> object:
+        return HALT if name == "forbidden" else CONT
+
+    async def handle_async(self, name: str, outcome: Ok[object] | Exit, socket: LiveSocket) -> None:
+        match outcome:
+            case Ok(value):
+                socket.assign(warm=AsyncResult.loading().ok_with(value))
+            case Exit(reason):
+                socket.assign(warm=AsyncResult.loading().failed_with(reason))
+
+    @event("inc")
+    async def inc(self, socket: LiveSocket, by: int = 1) -> None:
+        socket.update("count", lambda n: n + by).push_event("counted", {"count": socket.assigns.count})
+
+
+app = FastAPI()
+app.include_router(live)
