@@ -15,12 +15,14 @@ import httpx
 import pytest
 
 from examples.app.auth import COOKIE, login_cookie
+from fastapi_live.testing import live, render, render_async, render_click
 from tests.support.servers import SubprocessServer
 from tests.support.sse import SSEReader, headers, token_of
 
 pytestmark = pytest.mark.redis
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BADGE = re.compile(r'<span class="badge" title="unread">(\d+)</span>')
+DRAFT = re.compile(r'<li id="(post-[^"]+)"><span class="title">Draft #')
 
 
 @pytest.fixture
@@ -61,3 +63,28 @@ async def test_notifications_from_two_workers_get_distinct_ids_and_one_dismiss_r
             assert dismissed.status_code == 200
             assert BADGE.findall(dismissed.text) == ["1"]
             assert "posted to worker B" in dismissed.text and "posted to worker A" not in dismissed.text
+
+
+# The same per-process assumption in the dashboard's "New draft": its ids counted from 100
+# per session, and a remounted session (its worker died, or restarted) counts again from
+# there, while the page's stream still holds the drafts made before.
+
+
+@pytest.fixture
+def live_app():
+    from examples.app.main import app
+
+    return app
+
+
+async def test_a_draft_made_after_a_remount_never_replaces_one_made_before(live_client):
+    await live_client.get("/login?user=alice")
+    view, _ = await live(live_client, "/dashboard/acme")
+    await render_async(view)
+    await render_click(view, "#add-post")
+    await view.session.close()  # the server lost the session: its worker died, or restarted
+    await render_async(view)  # the stream reconnects and the server remounts the page
+    assert view.remounts == 1
+    await render_click(view, "#add-post")
+    drafts = DRAFT.findall(render(view))
+    assert len(drafts) == 2 and len(set(drafts)) == 2, drafts
