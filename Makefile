@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: run run-cluster test test-fast lint bench install install-test clean
+.PHONY: run run-cluster test test-deps lint bench install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,13 @@ run: install
 run-cluster: install
 	$(PY) -m examples.cluster --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+## What the tests need beyond Python: Chromium and redis-server (Debian's, installed when
+## missing and run as root; otherwise it stops with the command to run).
+test-deps:
+	bash scripts/ensure-test-deps
+
 ## Lint, type-check, the import map, then the whole suite (unit, integration, Redis, browser).
-test: install-test lint
+test: test-deps install-test lint
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: install-test

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.gates import GATES
+from tests.support.real_parts import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - hooks: a skip fails in CI
 from tests.support.servers import ThreadedServer, redis_url
 
 # The library picks Redis when REDIS_URL is set; tests choose backends explicitly, so the

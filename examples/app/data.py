@@ -58,7 +58,7 @@ class Profile:
 
 @dataclass(frozen=True)
 class Post:
-    id: int
+    id: int | str  # a row's id, or a draft's random one
     title: str
     author: str
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,11 @@ class Dashboard(LiveView):
     @event("add-post")
     async def add_post(self, socket: LiveSocket) -> None:
         drafts = socket.assigns.get("drafts", 0) + 1
-        socket.stream_insert("posts", Post(id=99 + drafts, title=f"Draft #{drafts}", author=socket.assigns.current_user), at=0)
+        # A random id, not one counted from the draft number: a remounted session (its
+        # worker died or restarted) counts again from 1 while the stream in the page still
+        # holds the drafts made before, and an item with the same DOM id replaces them.
+        draft = Post(id=f"draft-{uuid.uuid4().hex}", title=f"Draft #{drafts}", author=socket.assigns.current_user)
+        socket.stream_insert("posts", draft, at=0)
         socket.assign(drafts=drafts)
 
 

@@ -8,7 +8,7 @@ dismissals. A page gets the widget from its hook list and one include
 
 from __future__ import annotations
 
-import itertools
+import uuid
 from typing import Any
 
 from fastapi import Depends
@@ -18,8 +18,6 @@ from fastapi_live import CONT, HALT, LiveHook, LiveSocket
 
 from .auth import User, current_user
 
-_ids = itertools.count(1)
-
 
 class NewNotification(BaseModel):
     id: str
@@ -27,7 +25,11 @@ class NewNotification(BaseModel):
 
 
 def new_notification(message: str) -> NewNotification:
-    return NewNotification(id=f"n{next(_ids)}", message=message)
+    # A random id, not a counter: with several workers (``make run-cluster``), machines or
+    # restarts, a per-process counter hands out the same id twice and one Dismiss removes
+    # both. The id is used in a DOM id (``notification-<id>``) and an event param, so it
+    # keeps to letters and digits.
+    return NewNotification(id=f"n{uuid.uuid4().hex}", message=message)
 
 
 def topic_for(user_id: str) -> str:
