@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .async_ops import Exit, Ok
+from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
 from .config import SessionConfig
 from .exceptions import (
@@ -39,6 +39,7 @@ __all__ = [
     "Ok",
     "PubSub",
     "SessionConfig",
+    "StreamBatch",
     "TokenError",
     "create_pubsub",
     "event",

@@ -42,9 +42,17 @@ Outcome = Ok[Any] | Exit
 
 @dataclass(frozen=True, slots=True)
 class StreamBatch:
-    """One batch of items yielded by a ``stream_async`` async generator."""
+    """Items for a ``stream_async`` stream, returned by its function or yielded by its generator.
+
+    ``reset=True`` clears the stream's items before these are inserted (LiveView's
+    ``{:ok, items, reset: true}``); a plain list or generator batch only inserts.
+
+    >>> async def fetch_posts(org: str) -> StreamBatch:
+    ...     return StreamBatch(await db.posts(org), reset=True)
+    """
 
     items: list[Any]
+    reset: bool = False
 
 
 # ----------------------------------------------------------------------------------------
@@ -91,6 +99,23 @@ def _captures(fn: Any, socket: SocketState, depth: int = 0) -> str | None:
         if _holds_socket(value, socket):
             return "a default argument"
     return None
+
+
+def check_no_clash(operation: str, fn: Callable[..., Any], given: Mapping[str, Any]) -> None:
+    """Refuse an option of the library's that ``fn`` also takes: it is never passed on to ``fn``."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: nothing can clash
+        return
+    for option, value in given.items():
+        if option in parameters:
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise ConfigurationError(
+                f"{operation}() option {option}={value!r} clashes with parameter {option!r} of {name}(): "
+                f"the option is {operation}'s own and is never passed to the function\n"
+                f"Pass the function's own value with functools.partial({name}, {option}=...), "
+                f"and the option, if you want it, as {operation}(..., {option}=...)"
+            )
 
 
 def check_not_captured(operation: str, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], socket: SocketState) -> None:
@@ -162,6 +187,8 @@ class AsyncMixin(SocketState):
         if not names or not all(isinstance(k, str) and k for k in names):
             raise ConfigurationError(f"assign_async keys must be a name or a list of names, got {keys!r}")
         check_not_captured("assign_async", fn, args, kwargs, self)
+        if reset is not False:
+            check_no_clash("assign_async", fn, {"reset": reset})
         runtime = self._require_runtime("assign_async")
         reset_keys = set(names) if reset is True else set(reset or ())
         for key in names:
@@ -180,15 +207,26 @@ class AsyncMixin(SocketState):
         self._require_runtime("start_async").start_task(_key("start", name), TaskRecord("start", name, fn, args, kwargs))
         return self
 
-    def stream_async(self, name: str, fn: Callable[..., Any], *args: Any, reset: bool = False, **kwargs: Any) -> Self:
+    def stream_async(
+        self, name: str, fn: Callable[..., Any], *args: Any, reset: bool = False, at: int = -1, limit: int | None = None, **kwargs: Any
+    ) -> Self:
         """Fill stream ``name`` from ``fn``: an iterable of items, or an async generator of batches.
 
-        The assign ``name`` holds an ``AsyncResult`` for the loading and failed states.
+        The assign ``name`` holds an ``AsyncResult`` for the loading and failed states; the
+        items go in with ``at`` and ``limit`` as ``stream_insert`` puts them. ``reset=True``
+        shows the loading state again (not a stale one) while the items already shown stay;
+        to replace them, ``fn`` returns (or yields) ``StreamBatch(items, reset=True)``.
+
+        >>> socket.stream_async("posts", fetch_posts, org_id, at=0, limit=50)  # doctest: +SKIP
         """
         check_not_captured("stream_async", fn, args, kwargs, self)
+        given = {option: value for option, value, default in (("reset", reset, False), ("at", at, -1), ("limit", limit, None)) if value != default}
+        if given:
+            check_no_clash("stream_async", fn, given)
         current = self._data.get(name)
         self.assign({name: current.reloading() if isinstance(current, AsyncResult) and not reset else AsyncResult.loading()})
-        self._require_runtime("stream_async").start_task(_key("stream", name), TaskRecord("stream", name, fn, args, kwargs, reset))
+        record = TaskRecord("stream", name, fn, args, kwargs, reset, at, limit)
+        self._require_runtime("stream_async").start_task(_key("stream", name), record)
         return self
 
     def cancel_async(self, name_or_result: Any, reason: Any = "cancelled") -> Self:

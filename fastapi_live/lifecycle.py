@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Self
 
 from .exceptions import CallbackReturnError, ConfigurationError
@@ -92,6 +92,26 @@ class HooksMixin(SocketState):
         hooks = self.__dict__.get("_hooks")
         # A copy: a hook may attach or detach hooks while its stage runs.
         return list(hooks[stage]) if hooks and stage in hooks else []
+
+
+async def run_event_hooks(socket: HooksMixin, name: str, params: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
+    """Run the ``handle_event`` hooks: (halted, reply). A hook halts with a reply for a JS hook's
+    ``pushEvent`` promise by returning ``(HALT, {...})``, as LiveView's ``{:halt, reply, socket}``."""
+    for hook_name, fn in socket._hooks_for("handle_event"):
+        result = await maybe_await(fn(name, params, socket))
+        where = f"hook {hook_name!r} ({callable_name(fn)}) on handle_event"
+        if isinstance(result, tuple) and len(result) == 2 and result[0] is HALT:
+            if not isinstance(result[1], Mapping):
+                raise CallbackReturnError(
+                    f"invalid return from {where}: a halt's reply must be a mapping (the JS hook's pushEvent resolves with it)\n"
+                    f"Expected one of: CONT, HALT, (HALT, dict), None\nGot: {result!r}"
+                )
+            return True, result[1]
+        if isinstance(result, tuple):
+            raise CallbackReturnError(f"invalid return from {where}: expected CONT or HALT\nExpected one of: CONT, HALT, (HALT, dict), None\nGot: {result!r}")
+        if check_signal(result, where):
+            return True, None
+    return False, None
 
 
 async def run_hooks(socket: HooksMixin, stage: str, *args: Any) -> bool:

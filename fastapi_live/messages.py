@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .async_ops import Outcome
+from .async_ops import Outcome, StreamBatch
 from .exceptions import LiveError
 from .types import TaskKey, TaskRecord
 from .view import LiveSocket
@@ -54,7 +54,7 @@ class Batch:
     key: TaskKey
     task: asyncio.Task[None] | None
     record: TaskRecord
-    items: list[Any]
+    batch: StreamBatch
 
 
 Message = Event | Call | Info | TaskDone | Batch

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
-from .lifecycle import OnMountCall, run_hooks, run_on_mount
+from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
 from .patches import Patcher
 from .pubsub import PubSub
@@ -254,11 +254,11 @@ class LiveSession:
             self._tasks.commit(succeeded)
 
     async def _on_event(self, message: Event) -> None:
-        socket, reply = self.socket, None
-        if not await run_hooks(socket, "handle_event", message.name, message.params):
+        socket = self.socket
+        halted, reply = await run_event_hooks(socket, message.name, message.params)
+        if not halted:
             reply = await dispatch_event(self.view, message.name, message.params, socket)
-        body = self.patcher.patch(socket)
-        await run_hooks(socket, "after_render")
+        body = await self._render()
         if not message.answer.done():
             message.answer.set_result((body, reply))
 
@@ -284,12 +284,29 @@ class LiveSession:
                         await self.view.handle_async(record.name, outcome, socket)
                 else:
                     self._tasks.apply(socket, record, outcome)
-            case Batch(key, task, record, items):
+            case Batch(key, task, record, batch):
                 if not self._tasks.is_current(key, task):
                     return
-                self._tasks.stream_items(socket, key, record, items)
-        self._emit(self.patcher.patch(socket))
-        await run_hooks(socket, "after_render")
+                self._tasks.stream_items(socket, record, batch)
+        self._emit(await self._render())
+
+    async def _render(self) -> str:
+        """The patch for this message's changes; then the ``after_render`` hooks, which see them.
+
+        What an ``after_render`` hook assigns is kept but is no change to render: it never makes
+        a later message re-render it, nor the hook run on its own changes.
+        """
+        socket = self.socket
+        if not socket._hooks_for("after_render"):
+            return self.patcher.patch(socket)
+        changed = socket.changed
+        body = self.patcher.patch(socket)
+        socket._changed = set(changed)
+        try:
+            await run_hooks(socket, "after_render")
+        finally:
+            socket._changed = set()
+        return body
 
     def _fail(self, message: Message, exc: Exception) -> None:
         if isinstance(message, (Event, Call)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .async_ops import Exit, Ok, Outcome, StreamBatch, apply_assign_outcome, call_user_function, is_async_generator
@@ -28,14 +28,13 @@ _Staged = tuple[bool, TaskKey, Any]  # (is a start, key, record or cancel reason
 class TaskSupervisor:
     """The running tasks of one session, by key; a newer task under a key replaces the older."""
 
-    __slots__ = ("_label", "_post", "_staged", "_stream_started", "_tasks")
+    __slots__ = ("_label", "_post", "_staged", "_tasks")
 
     def __init__(self, label: str, post: Callable[[Message], None]) -> None:
         self._label = label
         self._post = post
         self._tasks: dict[TaskKey, tuple[asyncio.Task[None], TaskRecord]] = {}
         self._staged: list[_Staged] | None = None
-        self._stream_started: set[TaskKey] = set()
 
     def __bool__(self) -> bool:
         return bool(self._tasks)
@@ -91,7 +90,6 @@ class TaskSupervisor:
         previous = self._tasks.pop(key, None)
         if previous is not None:
             previous[0].cancel()  # the newer call wins; the older never delivers
-        self._stream_started.discard(key)
         task = asyncio.get_running_loop().create_task(self._run(key, record), name=f"fastapi-live {self._label} {record.label}")
         self._tasks[key] = (task, record)
 
@@ -109,12 +107,16 @@ class TaskSupervisor:
         try:
             if record.kind == "stream" and is_async_generator(record.fn):
                 async for batch in record.fn(*record.args, **record.kwargs):
-                    self._post(Batch(key, task, record, list(batch)))
+                    self._post(Batch(key, task, record, batch if isinstance(batch, StreamBatch) else StreamBatch(list(batch))))
                 outcome: Outcome = Ok(None)
             else:
                 outcome = Ok(await call_user_function(record.fn, *record.args, **record.kwargs))
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            if task is not None and task.cancelling():
+                raise  # the library cancelled it (a newer call, cancel_async, the session's end): silent
+            # Cancelled from inside (the function, or something it awaited, was cancelled): a failure.
+            log.error("%s: %s ended cancelled from inside", self._label, record.label, exc_info=exc)
+            outcome = Exit(exc)
         except Exception as exc:
             log.error("%s: %s failed", self._label, record.label, exc_info=exc)
             outcome = Exit(exc)
@@ -134,11 +136,10 @@ class TaskSupervisor:
         return True
 
     # -- delivering the built-in kinds' outcomes ------------------------------------------------
-    def stream_items(self, socket: LiveSocket, key: TaskKey, record: TaskRecord, items: Iterable[Any]) -> None:
-        """Insert a ``stream_async`` batch; the first of a ``reset`` call clears the stream."""
-        reset = bool(record.reset) and key not in self._stream_started
-        self._stream_started.add(key)
-        socket.stream(record.name, items, reset=reset)
+    @staticmethod
+    def stream_items(socket: LiveSocket, record: TaskRecord, batch: StreamBatch) -> None:
+        """Insert a ``stream_async`` batch where the call said; ``StreamBatch(reset=True)`` clears first."""
+        socket.stream(record.name, batch.items, reset=batch.reset, at=record.at, limit=record.limit)
 
     def apply(self, socket: LiveSocket, record: TaskRecord, outcome: Outcome) -> None:
         """Apply an ``assign_async`` or ``stream_async`` outcome to the socket's assigns."""
@@ -152,17 +153,15 @@ class TaskSupervisor:
         else:
             failure = self._deliver_stream_result(socket, record, outcome.value)
             socket.assign({record.name: base.ok_with(True) if failure is None else base.failed_with(failure)})
-        self._stream_started.discard(record.key)
 
     def _deliver_stream_result(self, socket: LiveSocket, record: TaskRecord, value: Any) -> CallbackReturnError | None:
-        if value is not None and not is_async_generator(record.fn):
-            if isinstance(value, StreamBatch):
-                value = value.items
-            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        if value is None or is_async_generator(record.fn):
+            return None  # a generator delivered its batches as it went
+        if not isinstance(value, StreamBatch):
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
                 return CallbackReturnError(
                     f"invalid return from {record.label} function {callable_name(record.fn)}: expected an iterable of items\nGot: {value!r}"
                 )
-            self.stream_items(socket, record.key, record, value)
-        elif record.key not in self._stream_started and record.reset:
-            self.stream_items(socket, record.key, record, [])
+            value = StreamBatch(list(value))
+        self.stream_items(socket, record, value)
         return None

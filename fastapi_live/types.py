@@ -30,6 +30,8 @@ class TaskRecord:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     reset: bool | Sequence[str] = False
+    at: int = -1  # stream_async: where its items go, as stream_insert's ``at``
+    limit: int | None = None  # stream_async: as stream_insert's ``limit``
 
     @property
     def key(self) -> TaskKey:

@@ -9,7 +9,21 @@ from typing import Any
 
 import pytest
 
-from fastapi_live import CONT, HALT, AsyncResult, ConfigurationError, Exit, LiveError, LiveSocket, LiveView, Ok, SessionConfig, event
+from fastapi_live import (
+    CONT,
+    HALT,
+    AsyncResult,
+    CallbackReturnError,
+    ConfigurationError,
+    Exit,
+    LiveError,
+    LiveSocket,
+    LiveView,
+    Ok,
+    SessionConfig,
+    StreamBatch,
+    event,
+)
 from fastapi_live.connection import Connection
 from fastapi_live.messages import TaskDone
 from tests.support.gates import Gate, flag
@@ -180,6 +194,61 @@ async def test_an_after_render_hook_runs_after_each_message(harness):
     await asyncio.wait_for(harness.session.wait_idle(), 2)
     # The event's render saw 1; call() runs no hooks; the info's render saw 2.
     assert rendered == [1, 2]
+
+
+async def test_after_render_sees_what_this_render_changed_and_its_own_assigns_are_not_rendered(harness):
+    seen: list[frozenset[str]] = []
+
+    def after(socket: LiveSocket) -> None:
+        seen.append(socket.changed)
+        socket.assign(status=f"rendered {socket.assigns.count}")  # kept, but no change to render
+
+    harness.socket.attach_hook("audit", "after_render", after)
+    first, _ = await harness.session.handle_event("inc", {})
+    second, _ = await harness.session.handle_event("inc", {})
+    assert seen == [frozenset({"count"}), frozenset({"count"})]  # the hook's own assign never compounds
+    assert "Status:" not in first + second  # nor re-renders the region it wrote
+    assert harness.socket.assigns.status == "rendered 2"
+
+
+async def test_a_handle_event_hook_can_halt_with_a_reply(harness):
+    harness.socket.attach_hook("ping", "handle_event", lambda name, params, socket: (HALT, {"pong": params["n"]}) if name == "ping" else CONT)
+    body, reply = await harness.session.handle_event("ping", {"n": 3})
+    assert reply == {"pong": 3}
+    body, reply = await harness.session.handle_event("inc", {})
+    assert reply is None and "Count: 1" in body
+
+
+async def test_a_halt_whose_reply_is_not_a_mapping_is_a_clear_error(harness):
+    harness.socket.attach_hook("ping", "handle_event", lambda name, params, socket: (HALT, 42))
+    expected = r"(?s)invalid return from hook 'ping' .* on handle_event: a halt's reply must be a mapping.*Got: \(HALT, 42\)"
+    with pytest.raises(CallbackReturnError, match=expected):
+        await harness.session.handle_event("ping", {})
+
+
+async def test_a_task_cancelled_from_inside_is_a_failure_like_any_exception(harness):
+    async def cancelled_inside() -> str:
+        raise asyncio.CancelledError("the driver's own task was cancelled")
+
+    await harness.session.call(lambda socket: socket.assign_async("org", cancelled_inside))
+    await asyncio.wait_for(harness.session.wait_idle(), 2)
+    assert harness.socket.assigns.org.failed is not None
+    assert isinstance(harness.socket.assigns.org.failed, asyncio.CancelledError)
+    await harness.session.call(lambda socket: socket.start_async("fetch", cancelled_inside))
+    await asyncio.wait_for(harness.session.wait_idle(), 2)
+    assert harness.socket.assigns.status.startswith("fetch exit")  # handle_async ran with Exit
+
+
+async def test_a_task_awaiting_a_future_that_was_cancelled_elsewhere_fails_too(harness):
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def waits() -> str:
+        return await future
+
+    await harness.session.call(lambda socket: socket.start_async("fetch", waits))
+    future.cancel()  # e.g. a connection pool cancelled the request the function awaited
+    await asyncio.wait_for(harness.session.wait_idle(), 2)
+    assert harness.socket.assigns.status.startswith("fetch exit")
 
 
 async def test_a_call_runs_inside_the_session_and_returns_its_result(harness):
@@ -437,7 +506,7 @@ async def test_stream_async_failure_marks_the_stream_failed():
         assert "feed down" in message["data"]
 
 
-async def test_stream_async_with_reset_clears_the_container_before_the_first_batch():
+async def test_stream_async_with_reset_shows_loading_and_keeps_the_items_until_a_batch_resets():
     gate = Gate("again")
 
     async with Harness(Posts(fetch_two), page_template(POSTS_PAGE)) as harness:
@@ -446,10 +515,41 @@ async def test_stream_async_with_reset_clears_the_container_before_the_first_bat
         reader = harness.attach(last_event_id=harness.session.last_frame_id)
         await reader.next()
         await harness.session.call(lambda socket: socket.stream_async("posts", gate.wait, reset=True))
-        assert harness.socket.assigns.posts == AsyncResult.loading()
-        gate.open([{"id": 9, "title": "nine"}])
+        assert harness.socket.assigns.posts == AsyncResult.loading()  # not a stale "reloading" result
+        loading = await reader.next_with("Loading posts...")
+        assert "innerHTML" not in loading["data"]  # the items shown stay while loading
+        gate.open(StreamBatch([{"id": 9, "title": "nine"}], reset=True))
         message = await reader.next_with("posts-9")
+        # The function asked for the reset with its result: the container clears, then the new items.
         assert message["data"].index('<hx-partial hx-target="#posts" hx-swap="innerHTML"></hx-partial>') < message["data"].index("posts-9")
+
+
+async def test_stream_async_puts_its_items_where_at_and_limit_say_and_never_passes_them_on():
+    received: list[dict[str, Any]] = []
+
+    async def fetch(**kwargs: Any) -> list[dict[str, Any]]:
+        received.append(kwargs)
+        return [{"id": 7, "title": "seven"}]
+
+    async with Harness(Posts(fetch_two), page_template(POSTS_PAGE)) as harness:
+        await harness.start()
+        await asyncio.wait_for(harness.session.wait_idle(), 2)
+        reader = harness.attach(last_event_id=harness.session.last_frame_id)
+        await reader.next()
+        await harness.session.call(lambda socket: socket.stream_async("posts", fetch, at=0, limit=-10))
+        message = await reader.next_with("posts-7")
+        assert 'hx-swap="liveStream at:0 limit:-10"' in message["data"]
+        assert received == [{}]
+
+
+async def test_a_stream_async_option_that_the_function_also_takes_is_an_error_naming_both():
+    async def fetch(limit: int) -> list[dict[str, Any]]:
+        return []
+
+    async with Harness(Posts(fetch_two), page_template(POSTS_PAGE)) as harness:
+        await harness.start()
+        with pytest.raises(ConfigurationError, match=r"(?s)stream_async\(\) option limit=5 clashes with parameter 'limit' of .*fetch\(\).*functools.partial"):
+            await harness.session.call(lambda socket: socket.stream_async("posts", fetch, limit=5))
 
 
 async def fetch_two() -> list[dict[str, Any]]:

@@ -23,6 +23,6 @@ def test_chaining_keeps_the_socket_type(tmp_path):
         "    reveal_type(socket.assign(count=0))\n"
         "    socket.assign(count=0).stream('posts', []).assign_async('org', len, 'x').attach_hook('h', 'handle_info', print)\n"
     )
-    out, err, status = api.run(["--strict", "--no-incremental", "--cache-dir", "/dev/null", str(module)])
+    out, err, _ = api.run(["--strict", "--no-incremental", "--cache-dir", "/dev/null", str(module)])
     assert 'Revealed type is "fastapi_live.view.LiveSocket"' in out, out + err
     assert "error" not in out.replace('Revealed type is "fastapi_live.view.LiveSocket"', ""), out + err

@@ -40,6 +40,20 @@ async def halts_without_redirect(socket: LiveSocket) -> Any:
     return HALT
 
 
+async def redirects_but_continues(socket: LiveSocket) -> Any:
+    socket.redirect("/login")
+    return None
+
+
+MOUNTED: list[str] = []
+
+
+class Recorded(LiveView):
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
+        MOUNTED.append(slug)
+        socket.assign(trail=[slug])
+
+
 class Trail(LiveView):
     async def mount(self, socket: LiveSocket, slug: str) -> None:
         socket.assign(trail=[*socket.assigns.trail, f"mount:{slug}"])
@@ -51,6 +65,7 @@ def make_app() -> FastAPI:
     group = live.session("members", on_mount=[GroupHook])
     group.page("/trail/{slug}", template="trail.html", on_mount=[page_hook])(Trail)
     live.page("/broken-hook/{slug}", template="trail.html", on_mount=[halts_without_redirect])(Trail)
+    live.page("/continuing-redirect/{slug}", template="trail.html", on_mount=[redirects_but_continues])(Recorded)
     app = FastAPI()
     app.include_router(live)
     return app
@@ -80,3 +95,14 @@ async def test_halting_without_a_redirect_is_a_clear_error():
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         with pytest.raises(ConfigurationError, match=r"^on_mount hook halts_without_redirect halted without a redirect: call socket\.redirect\(url\)"):
             await client.get("/broken-hook/acme")
+
+
+async def test_a_hook_that_redirects_but_continues_is_an_error_and_mount_does_not_run():
+    MOUNTED.clear()
+    transport = httpx.ASGITransport(app=make_app())  # raises the app's exception here
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        with pytest.raises(
+            ConfigurationError, match=r"^on_mount hook redirects_but_continues redirected without halting: .*\nReturn HALT after socket\.redirect\(url\)"
+        ):
+            await client.get("/continuing-redirect/acme")
+    assert MOUNTED == []
