@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
@@ -20,11 +22,15 @@ from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, el
 from fastapi_live.testing._asgi import ASGIDriver
 from fastapi_live.testing._dom import LiveDocument, SwapSpec, css_escape, parse_attribute_object
 from fastapi_live.testing._forms import form_data, js_string, key_filter, request_params
-from fastapi_live.testing._sse import SSEDecoder
+from fastapi_live.testing._sse import SSEDecoder, SSEMessage, read_messages
 from tests.support.testing_plugin import PLUGIN, plugins
 from tests.support.views.toolkit_views import make_toolkit_app
 
 pytest_plugins = [*plugins(), "pytester"]
+
+# No example database: the suite writes no files outside tests/ and runs in parallel.
+settings.register_profile("fastapi-live-testing", database=None, deadline=None, max_examples=300)
+PROPERTY = settings.get_profile("fastapi-live-testing")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,13 +43,16 @@ def toolkit_app():
 # -- SSE ----------------------------------------------------------------------------------------------
 
 
-def test_sse_messages_across_chunks_and_line_endings():
+def feed_in_pieces(raw: bytes, size: int) -> list[SSEMessage]:
     decoder = SSEDecoder()
+    return [message for index in range(0, len(raw), size) for message in decoder.feed(raw[index : index + size])]
+
+
+def test_sse_messages_across_chunks_and_line_endings():
     stream = "\ufeffid: 1\r\ndata: <a>\r\ndata: b\r\n\r\n: heartbeat\n\nevent: saved\rid: 2\rdata: {}\r\r\n"
-    messages = []
-    for index in range(0, len(stream.encode()), 3):  # three bytes at a time: splits "\r\n" and the BOM
-        messages += decoder.feed(stream.encode()[index : index + 3])
-    assert [(m.id, m.event, m.data) for m in messages] == [("1", "", "<a>\nb"), ("2", "saved", "{}")]
+    for size in (1, 2, 3, len(stream.encode())):  # one byte at a time splits "\r\n", the BOM and every character
+        messages = feed_in_pieces(stream.encode(), size)
+        assert [(m.id, m.event, m.data) for m in messages] == [("1", "", "<a>\nb"), ("2", "saved", "{}")]
 
 
 def test_sse_keeps_a_character_split_between_chunks():
@@ -58,6 +67,59 @@ def test_sse_the_id_outlives_its_message_and_retry_is_read():
     decoder = SSEDecoder()
     messages = decoder.feed(b"id: 7\nretry: 500\ndata: \n\ndata: next\n\n")
     assert [(m.id, m.retry, m.data) for m in messages] == [("7", 500, ""), ("7", None, "next")]
+    assert (decoder.last_event_id, decoder.retry) == ("7", 500)
+
+
+def test_sse_a_lone_cr_ends_a_message_at_once():
+    # The CR could be the start of a CRLF, but the line it ends is complete: no waiting for more.
+    decoder = SSEDecoder()
+    assert [m.data for m in decoder.feed(b"data: x\r\r")] == ["x"]
+    assert [m.data for m in decoder.feed(b"\ndata: y\n\n")] == ["y"]  # that LF ended an empty line: nothing to dispatch
+
+
+def test_sse_fields_follow_the_spec():
+    raw = (
+        b"data\n\n"  # no colon: the whole line names the field, its value is empty
+        b"data:no space\ndata:  two spaces\n\n"  # only one leading space is dropped
+        b"event: lonely\nid: 3\n\n"  # no data line: not dispatched, but the id is kept
+        b"id: 4\0x\nretry: 1e3\nretry: \xc2\xb2\nunknown: x\ndata: after\n\n"  # NUL id, non-digit retries: ignored
+        b": a comment\ndata: last\n\n"
+        b"data: never dispatched"  # the stream ends mid-message
+    )
+    decoder = SSEDecoder()
+    messages = decoder.feed(raw)
+    assert [(m.data, m.event, m.id, m.retry) for m in messages] == [
+        ("", "", None, None),
+        ("no space\n two spaces", "", None, None),
+        ("after", "", "3", None),
+        ("last", "", "3", None),
+    ]
+    assert messages[2].fields == ("id", "retry", "retry", "unknown", "data")
+    assert decoder.retry is None
+
+
+def test_sse_only_the_first_bom_is_dropped():
+    # A BOM later in the stream belongs to its line: "\ufeffdata" is an unknown field.
+    messages = SSEDecoder().feed("\ufeffdata: a\n\n\ufeffdata: b\n\n".encode())
+    assert [m.data for m in messages] == ["a"]
+
+
+@PROPERTY
+@given(
+    pieces=st.lists(st.sampled_from(["data: a", "data:é", "id: 1", "event: e", "retry: 9", ": c", "x", "\r", "\n", "\r\n", "\ufeff"]), max_size=30),
+    size=st.integers(min_value=1, max_value=8),
+)
+def test_sse_any_split_of_a_stream_reads_the_same(pieces, size):
+    raw = "".join(pieces).encode()
+    assert feed_in_pieces(raw, size) == SSEDecoder().feed(raw)
+
+
+async def test_sse_messages_are_read_from_an_async_stream():
+    async def chunks():
+        yield b"id: 1\ndata: a\n"
+        yield b"\nevent: b\ndata: c\n\n"
+
+    assert [(m.id, m.event, m.data) async for m in read_messages(chunks())] == [("1", "", "a"), ("1", "b", "c")]
 
 
 # -- DOM updates ---------------------------------------------------------------------------------------------
