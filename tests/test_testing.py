@@ -1,5 +1,5 @@
 """Unit tests of fastapi_live.testing: the SSE parser, the DOM updates, form values, the
-in-process ASGI driver, and the pytest plugin."""
+HTTP layer (httpx over the streaming ASGI transport), and the pytest plugin."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 
-from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, element, live, render_click
-from fastapi_live.testing._asgi import ASGIDriver
+from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, _asgi, element, follow_redirect, live, render_click
 from fastapi_live.testing._dom import LiveDocument, SwapSpec, css_escape, parse_attribute_object
 from fastapi_live.testing._forms import form_data, js_string, key_filter, request_params
 from fastapi_live.testing._sse import SSEDecoder, SSEMessage, read_messages
@@ -273,7 +272,7 @@ def test_key_filters_and_js_strings():
     ]
 
 
-# -- the ASGI driver -------------------------------------------------------------------------------------------------
+# -- the HTTP layer: httpx over the streaming ASGI transport ---------------------------------------------------------
 
 
 class Ticker:
@@ -302,36 +301,77 @@ class Ticker:
         async def boom(request: Request) -> PlainTextResponse:
             raise RuntimeError("broken route")
 
+        async def prime(request: Request) -> PlainTextResponse:
+            response = PlainTextResponse("primed")
+            response.set_cookie("stale", "x")
+            return response
+
         async def login(request: Request) -> RedirectResponse:
             response = RedirectResponse("/page", status_code=303)
             response.set_cookie("user", "alice")
-            response.set_cookie("stale", "x", max_age=0)
+            response.delete_cookie("stale")
             return response
 
         async def page(request: Request) -> PlainTextResponse:
             return PlainTextResponse(request.headers.get("cookie", ""))
+
+        async def echo(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(f"{request.method} {request.headers.get('content-type')} {(await request.body()).decode()}")
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette):
             yield {"greeting": "hello from the lifespan"}
 
         self.app = Starlette(
-            routes=[Route("/ticks", ticks), Route("/state", state), Route("/boom", boom), Route("/login", login), Route("/page", page)],
+            routes=[
+                Route("/ticks", ticks),
+                Route("/state", state),
+                Route("/boom", boom),
+                Route("/prime", prime),
+                Route("/login", login),
+                Route("/page", page),
+                Route("/echo", echo, methods=["POST", "PUT"]),
+            ],
             lifespan=lifespan,
         )
 
 
 async def test_a_stream_is_read_while_it_is_sent_and_closed_on_demand():
     ticker = Ticker()
-    driver = ASGIDriver(ticker.app)
-    stream = await driver.stream("GET", "/ticks", [])
-    assert stream.status_code == 200
-    chunks = stream.chunks()
-    assert await asyncio.wait_for(anext(chunks), 5) == b"first"
-    ticker.release.set()
-    assert await asyncio.wait_for(anext(chunks), 5) == b"second"
-    await stream.aclose()
-    assert ticker.closed.is_set()
+    async with LiveTestClient(ticker.app, lifespan=False) as client, client.stream("GET", "/ticks") as response:
+        assert response.status_code == 200
+        chunks = response.aiter_raw()
+        assert await asyncio.wait_for(anext(chunks), 5) == b"first"
+        ticker.release.set()
+        assert await asyncio.wait_for(anext(chunks), 5) == b"second"
+        assert not ticker.closed.is_set()
+    assert ticker.closed.is_set()  # closing the response disconnected the request
+
+
+async def test_an_app_that_ignores_the_disconnect_is_cancelled(monkeypatch):
+    monkeypatch.setattr(_asgi, "_CLOSE_TIMEOUT", 0.05)
+    cancelled = asyncio.Event()
+
+    async def deaf(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"data: hi\n\n", "more_body": True})
+        try:
+            await asyncio.Event().wait()  # never reads receive(), so never hears the disconnect
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async with LiveTestClient(deaf, lifespan=False) as client:
+        response = await client.send(client.build_request("GET", "/stream"), stream=True)
+        assert [m.data async for m in _first(read_messages(response.aiter_bytes()))] == ["hi"]
+        await response.aclose()
+    assert cancelled.is_set()
+
+
+async def _first(messages):
+    async for message in messages:
+        yield message
+        return
 
 
 async def test_lifespan_state_reaches_requests_and_errors_propagate():
@@ -342,13 +382,24 @@ async def test_lifespan_state_reaches_requests_and_errors_propagate():
             await client.get("/boom")
 
 
-async def test_the_client_keeps_cookies():
-    client = LiveTestClient(Ticker().app, lifespan=False)
-    client.cookies["stale"] = "old"
-    response = await client.get("/login")
-    assert (response.status_code, response.header("location")) == (303, "/page")
-    assert client.cookies == {"user": "alice"}
-    assert (await client.get("http://testserver/page")).text == "user=alice"
+async def test_the_client_keeps_cookies_follows_redirects_and_sends_bodies():
+    async with LiveTestClient(Ticker().app, lifespan=False, cookies={"theme": "dark"}) as client:
+        await client.get("/prime")
+        assert client.cookies == {"theme": "dark", "stale": "x"}
+        response = await client.get("/login")
+        assert (response.status_code, response.headers["location"]) == (303, "/page")
+        assert client.cookies == {"theme": "dark", "user": "alice"}  # a Max-Age=0 cookie is deleted
+        assert (await client.get("http://testserver/page")).text == "theme=dark; user=alice"
+        followed = await client.get("/login", follow_redirects=True)
+        assert (followed.url.path, followed.text) == ("/page", "theme=dark; user=alice")
+        assert (await client.post("/echo", json={"a": 1})).text == 'POST application/json {"a":1}'
+        assert (await client.put("/echo", data={"b": "2"})).text == "PUT application/x-www-form-urlencoded b=2"
+
+
+async def test_the_client_serves_only_its_app():
+    async with LiveTestClient(Ticker().app, lifespan=False) as client:
+        with pytest.raises(LiveTestError, match=r"cannot request 'http://elsewhere/page': the test client serves only its app\nExpected: a path"):
+            await client.get("http://elsewhere/page")
 
 
 async def test_live_refuses_pages_that_are_not_live():
@@ -361,6 +412,17 @@ async def test_live_refuses_pages_that_are_not_live():
         await live(app, "/login")
     with pytest.raises(LiveTestError, match=r"live\(\) needs the app to open the page in\nExpected: an ASGI app .*\nGot: 'not an app'"):
         await live("not an app", "/")
+
+
+async def test_follow_redirect_gives_up_on_a_redirect_loop():
+    async def loop(request: Request) -> RedirectResponse:
+        return RedirectResponse("/loop", status_code=302)
+
+    async with LiveTestClient(Starlette(routes=[Route("/loop", loop)]), lifespan=False) as client:
+        with pytest.raises(LiveRedirect) as redirected:
+            await live(client, "/loop")
+        with pytest.raises(LiveTestError, match=r"follow_redirect\(\): more than 20 redirects in a row from '/loop'\nExpected: a live page at the end"):
+            await follow_redirect(redirected.value)
 
 
 # -- the pytest plugin ----------------------------------------------------------------------------------------------
@@ -427,6 +489,32 @@ def test_the_plugin_closes_open_views_and_warns_about_running_tasks(pytester, mo
     assert re.search(r"ERROR at teardown of test_async_client_left_running", output)
     assert "html = await render_async(view)" in output
     assert "define a `live_app` fixture that returns it" in output
+
+
+def test_the_plugin_loads_without_httpx_and_the_toolkit_names_the_extra(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        no_httpx="import sys\nsys.modules['httpx'] = None  # import httpx now fails, as where it is not installed\n",
+        test_plain=textwrap.dedent(
+            """
+            import pytest
+
+            def test_unrelated():
+                assert True
+
+            def test_the_toolkit_says_what_to_install():
+                import fastapi_live.testing
+                with pytest.raises(Exception, match=r"httpx must be installed to use fastapi_live.testing: pip install 'fastapi-live\\[test\\]'"):
+                    fastapi_live.testing.live
+            """
+        ),
+    )
+    arguments = ["-p", "no:cacheprovider", "-p", "no_httpx"]
+    if plugins():
+        arguments += ["-p", PLUGIN]
+    result = pytester.runpytest_subprocess(*arguments, timeout=120)
+    result.assert_outcomes(passed=2)
 
 
 async def test_a_bad_selector_and_a_closed_view_say_what_is_wrong(toolkit_app):

@@ -16,11 +16,12 @@ from ..rendering import ATTR_TOKEN
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
 from ..transport import EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
-from ._asgi import ClientResponse, ResponseStream
-from ._client import LiveTestClient, find_session, register_open, unregister_open, warn_pending
+from ._client import LiveTestClient, find_session
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
 from ._forms import form_data
+from ._httpx import httpx
+from ._open_views import register_open, unregister_open, warn_pending
 from ._sse import SSEDecoder, SSEMessage
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class LiveTestView:
         self._changes = _Changes()
         self._applied_id = -1
         self._connected = False
-        self._stream: ResponseStream | None = None
+        self._stream: httpx.Response | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stream_ended = False
         self._stream_error: str | None = None
@@ -165,27 +166,24 @@ class LiveTestView:
             (TOKEN_HEADER, self._token),
             ("hx-request", "true"),
             ("hx-source", "div#live-root"),
-            ("hx-current-url", self.client.base_url + self.url),
+            ("hx-current-url", self.client._origin + self.url),
             ("accept", _EVENT_ACCEPT),
         ]
         if self._applied_id >= 0:
             headers.append(("last-event-id", str(self._applied_id)))
-        cookie = self.client.cookie_header()
-        if cookie:
-            headers.append(("cookie", cookie))
         return headers
 
     async def _read(self) -> None:
         failures = 0
         try:
             while not self._closed:
-                stream = await self.client._driver.stream("GET", self._stream_url, self._stream_headers())
+                request = self.client.build_request("GET", self._stream_url, headers=self._stream_headers())
+                stream = await self.client.send(request, stream=True)
                 if stream.status_code != 200:
-                    body = await stream.read()
-                    await stream.aclose()
+                    await stream.aread()
                     self._stream_error = (
                         f"the live stream of {self.url} was refused\nExpected: GET {self._stream_url} to answer 200\n"
-                        f"Got: {stream.status_code} {body.decode(errors='replace')[:300]}"
+                        f"Got: {stream.status_code} {stream.text[:300]}"
                     )
                     return
                 self._stream = stream
@@ -193,7 +191,7 @@ class LiveTestView:
                 self._connected = True
                 self._changes.notify()
                 decoder = SSEDecoder()
-                async for chunk in stream.chunks():
+                async for chunk in stream.aiter_bytes():
                     for message in decoder.feed(chunk):
                         failures = 0
                         await self._on_message(message)
@@ -340,7 +338,7 @@ class LiveTestView:
             (EVENT_HEADER, event),
             ("hx-request", "true"),
             ("content-type", content_type),
-            ("origin", self.client.base_url),
+            ("origin", self.client._origin),
             ("sec-fetch-site", "same-origin"),
         ]
         if source is not None:
@@ -348,12 +346,12 @@ class LiveTestView:
             headers += [
                 ("hx-source", described),
                 ("hx-target", described),
-                ("hx-current-url", self.client.base_url + self.url),
+                ("hx-current-url", self.client._origin + self.url),
                 ("accept", _EVENT_ACCEPT),
             ]
         return headers
 
-    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[ClientResponse, BaseException | None]:
+    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[httpx.Response, BaseException | None]:
         with _ServerErrors() as errors:
             response = await self.client.request("POST", self._event_url, headers=headers, content=body)
         return response, errors.exception
@@ -379,7 +377,7 @@ class LiveTestView:
         response, cause = await self._send(event, body, headers)
         if response.status_code != 200:
             raise _event_error(self, event, response.status_code, response.text, source, sent_as) from cause
-        reply = response.header(REPLY_HEADER)
+        reply = response.headers.get(REPLY_HEADER)
         if reply:
             self._replies.append(json.loads(reply))
         self._document.clear_server_error()
@@ -477,23 +475,59 @@ async def open_view(
     timeout: float,
     owns_client: bool = False,
     cleanups: Sequence[Callable[[], Awaitable[None]]] = (),
+    follow_redirects: bool = False,
 ) -> tuple[LiveTestView, str]:
-    """GET a live page, find its session, open its stream; returns the view and its first HTML."""
-    path = client.path_of(path)
-    response = await client.get(path)
-    location = response.header("location")
-    if 300 <= response.status_code < 400 and location:
-        to = location[len(client.base_url) :] or "/" if location.startswith(client.base_url) else location
+    """GET a live page, find its session, open its stream; returns the view and its first HTML.
+
+    A redirect raises ``LiveRedirect``, unless ``follow_redirects``: then it is followed to
+    the page it ends at, as a browser does.
+    """
+    try:
+        path, response = await _get_page(client, client.path_of(path), follow_redirects)
+        document, session = _live_page(client, path, response)
+    except BaseException:
         for cleanup in cleanups:
             await cleanup()
         if owns_client:
             await client.aclose()
+        raise
+    first_html = document.require_root().html or ""
+    view = LiveTestView(client, url=path, document=document, session=session, owns_client=owns_client, cleanups=cleanups)
+    client._views.append(view)
+    register_open(view)
+    try:
+        await view._connect(timeout)
+    except BaseException:
+        await view._shutdown()
+        raise
+    return view, first_html
+
+
+async def _get_page(client: LiveTestClient, path: str, follow_redirects: bool) -> tuple[str, httpx.Response]:
+    """The page's response, and the path it was answered at (where the redirects ended)."""
+    try:
+        response = await client.get(path, follow_redirects=follow_redirects)
+    except httpx.TooManyRedirects as exc:
+        raise LiveTestError(
+            f"follow_redirect(): more than {client.max_redirects} redirects in a row from {path!r}\n"
+            f"Expected: a live page at the end\nGot: still redirected to {str(exc.request.url)!r}"
+        ) from None
+    if response.history:
+        path = client.path_of(str(response.url))
+    location = response.headers.get("location")
+    if 300 <= response.status_code < 400 and location:
+        to = (location[len(client._origin) :] or "/") if location.startswith(client._origin) else location
         raise LiveRedirect(
             f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\n"
             "Use follow_redirect(error) to open where it leads",
             to=to,
             client=client,
         )
+    return path, response
+
+
+def _live_page(client: LiveTestClient, path: str, response: httpx.Response) -> tuple[LiveDocument, LiveSession]:
+    """The live page a response holds, and its session; otherwise why it is not one."""
     if response.status_code != 200:
         raise LiveTestError(f"GET {path} answered {response.status_code}\nExpected: 200 with a live page\nGot: {response.text[:300]!r}")
     document = LiveDocument(response.text)
@@ -504,22 +538,13 @@ async def open_view(
             "Expected: a page served by a LiveRouter (its template extends 'live/base.html' or uses {% live_root %})\n"
             f"Got: {response.text[:300]!r}"
         )
-    first_html = root.html or ""
     session = find_session(client.app, root.attrs.get(ATTR_TOKEN) or "")
     if session is None:
         raise LiveTestError(
             f"GET {path} rendered a live page, but no LiveRouter of the app holds its session\n"
             "Expected: live() to be given the app (or a client of the app) that includes the page's LiveRouter"
         )
-    view = LiveTestView(client, url=path, document=document, session=session, owns_client=owns_client, cleanups=cleanups)
-    client._views.append(view)
-    register_open(view)
-    try:
-        await view._connect(timeout)
-    except BaseException:
-        await view._shutdown()
-        raise
-    return view, first_html
+    return document, session
 
 
 class Element:

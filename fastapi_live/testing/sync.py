@@ -17,6 +17,7 @@ import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -25,9 +26,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from ..router import OnMount
 from ..socket import Assigns
 from . import _verbs
-from ._asgi import ClientResponse
-from ._client import LiveTestClient, register_open, unregister_open, warn_pending
+from ._client import LiveTestClient
 from ._errors import LiveRedirect, LiveTestError, PendingTasksWarning
+from ._httpx import httpx
+from ._open_views import register_open, unregister_open, warn_pending
 from ._verbs import ASSERT_TIMEOUT, DEFAULT_TIMEOUT, Values
 from ._view import Element, LiveTestView
 
@@ -47,7 +49,12 @@ class SyncLiveTestClient:
     """
 
     def __init__(
-        self, app: Any, *, base_url: str = "http://testserver", lifespan: bool = True, cookies: dict[str, str] | None = None
+        self,
+        app: Any,
+        *,
+        base_url: str = "http://testserver",
+        lifespan: bool = True,
+        cookies: dict[str, str] | httpx.Cookies | CookieJar | None = None,
     ) -> None:
         self.app = app
         self._base_url = base_url
@@ -127,23 +134,23 @@ class SyncLiveTestClient:
         return self._portal.call(functools.partial(fn, *args, **kwargs))
 
     @property
-    def cookies(self) -> dict[str, str]:
-        """The cookie jar: ``client.cookies["user"]``."""
+    def cookies(self) -> httpx.Cookies:
+        """The cookie jar (httpx's): ``client.cookies["user"]``."""
         return self.client.cookies
 
-    def request(self, method: str, url: str, **kwargs: Any) -> ClientResponse:
-        """Send a request with this client's cookies (see ``LiveTestClient.request``).
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send a request with this client's cookies; takes what ``httpx.AsyncClient.request`` takes.
 
-        >>> client.request("GET", "/login?user=alice")
+        >>> client.request("GET", "/login?user=alice", follow_redirects=True)
         """
-        response: ClientResponse = self.call(self.client.request, method, url, **kwargs)
+        response: httpx.Response = self.call(self.client.request, method, url, **kwargs)
         return response
 
-    def get(self, url: str, **kwargs: Any) -> ClientResponse:
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``GET url``: ``client.get("/login?user=alice")``."""
         return self.request("GET", url, **kwargs)
 
-    def post(self, url: str, **kwargs: Any) -> ClientResponse:
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
         """``POST url``: ``client.post("/api/notifications", json={...})``."""
         return self.request("POST", url, **kwargs)
 

@@ -168,6 +168,18 @@ async def test_a_mount_redirect_raises_and_can_be_followed(live_client):
     assert "quick: report ready" in await render_async(private)
 
 
+async def test_a_redirect_from_a_bare_app_is_followed_in_a_fresh_browser(toolkit):
+    app, _ = toolkit
+    with pytest.raises(LiveRedirect) as redirected:
+        await live(app, "/private?mode=quick")  # its own browser, closed with the redirect
+    view, html = await follow_redirect(redirected.value)
+    assert view.url == "/dashboard/acme"
+    assert "Loading organization..." in html
+    await render_async(view)
+    await view.close()
+    assert view.client.is_closed
+
+
 async def test_an_event_redirect_is_asserted_and_followed(live_client):
     view, _ = await live(live_client, "/settings")
     await render_click(view, "#leave")
