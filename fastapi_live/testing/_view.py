@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -22,6 +20,7 @@ from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_task
 from ._forms import form_data
 from ._httpx import httpx
 from ._open_views import register_open, unregister_open, warn_pending
+from ._server_errors import ServerError, request_errors, unwatch, watch_session
 from ._sse import SSEDecoder, SSEMessage
 
 if TYPE_CHECKING:
@@ -54,26 +53,6 @@ class _Changes:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
         return True
-
-
-class _ServerErrors(logging.Handler):
-    """Catches the exception the library logs when a handler raises during one request."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.exception: BaseException | None = None
-        self._logger = logging.getLogger("fastapi_live")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and record.exc_info[1] is not None:
-            self.exception = record.exc_info[1]
-
-    def __enter__(self) -> _ServerErrors:
-        self._logger.addHandler(self)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
-        self._logger.removeHandler(self)
 
 
 class LiveTestView:
@@ -116,8 +95,10 @@ class LiveTestView:
         self._reader_error: BaseException | None = None
         self._push_events: list[tuple[str, Any]] = []
         self._replies: list[Any] = []
-        self._server_errors: list[Any] = []
+        self._server_errors: list[tuple[Any, int | None]] = []
+        """The error operations applied: their payload and the id of the frame that carried them."""
         self._reported_errors = 0
+        self._server_log = watch_session(lambda: self.session)
         self._remounts = 0
         self._redirect: ClientOp | None = None
         self._redirect_client = client
@@ -178,12 +159,14 @@ class LiveTestView:
         try:
             while not self._closed:
                 request = self.client.build_request("GET", self._stream_url, headers=self._stream_headers())
-                stream = await self.client.send(request, stream=True)
+                with request_errors() as logged:  # a remount runs in the stream's request
+                    stream = await self.client.send(request, stream=True)
                 if stream.status_code != 200:
                     await stream.aread()
+                    error = logged.last()
                     self._stream_error = (
                         f"the live stream of {self.url} was refused\nExpected: GET {self._stream_url} to answer 200\n"
-                        f"Got: {stream.status_code} {stream.text[:300]}"
+                        f"Got: {stream.status_code} {stream.text[:300]}" + (f"\n{error.describe()}" if error is not None else "")
                     )
                     return
                 self._stream = stream
@@ -225,7 +208,7 @@ class LiveTestView:
                 payload = message.data
             self._push_events.append((message.event, payload))
         elif message.data:
-            self._apply(message.data)
+            self._apply(message.data, int(message.id) if message.id is not None and message.id.isdigit() else None)
         if message.id is not None and message.id.isdigit():
             self._applied_id = int(message.id)
         self._changes.notify()
@@ -252,13 +235,13 @@ class LiveTestView:
             self.session = session
         self._remounts += 1
 
-    def _apply(self, text: str) -> None:
-        """Apply a stream message or an event reply, then run its client operations."""
+    def _apply(self, text: str, frame_id: int | None = None) -> None:
+        """Apply a stream message (frame ``frame_id``) or an event reply, then run its client operations."""
         for op in self._document.apply(text):
             if op.kind == "push":
                 self._push_events.append((op.name, op.payload))
             elif op.kind == "error":
-                self._server_errors.append(op.payload)
+                self._server_errors.append((op.payload, frame_id))
                 self._document.show_server_error()
             elif op.kind in ("redirect", "navigate"):
                 if self._redirect is None:
@@ -274,11 +257,13 @@ class LiveTestView:
         if len(self._server_errors) > self._reported_errors:
             new = self._server_errors[self._reported_errors :]
             self._reported_errors = len(self._server_errors)
+            logged = self._server_log.before_frame(new[0][1])
+            raised, where = (f"\n{logged.describe()}", "") if logged is not None else ("", "; the traceback is in the log of the 'fastapi_live' logger")
             raise LiveTestError(
-                f"{self.view_name} failed on the server while handling a message; the page shows its error state\n"
+                f"{self.view_name} failed on the server while handling a message; the page shows its error state{raised}\n"
                 "Expected: handlers (handle_info, handle_async, hooks) that do not raise\n"
-                f"Got: {new!r}; the traceback is in the log of the 'fastapi_live' logger"
-            )
+                f"Got: {[payload for payload, _ in new]!r}{where}"
+            ) from (logged.exception if logged is not None else None)
         if self._stream_error is not None and not self._closed:
             stream_error, self._stream_error = self._stream_error, None
             raise LiveTestError(stream_error)
@@ -351,10 +336,13 @@ class LiveTestView:
             ]
         return headers
 
-    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[httpx.Response, BaseException | None]:
-        with _ServerErrors() as errors:
+    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[httpx.Response, ServerError | None]:
+        """POST an event; the response, and what the server logged as raised while handling it."""
+        mark = self._server_log.mark()
+        with request_errors() as logged:
             response = await self.client.request("POST", self._event_url, headers=headers, content=body)
-        return response, errors.exception
+        # The session handles the event in the request, or in its own task when it was busy.
+        return response, self._server_log.since(mark) or logged.last()
 
     async def _post_event(
         self,
@@ -374,9 +362,9 @@ class LiveTestView:
         else:
             body = json.dumps(payload if payload is not None else {}, default=str).encode()
             headers = self._event_headers(event, "application/json")
-        response, cause = await self._send(event, body, headers)
+        response, error = await self._send(event, body, headers)
         if response.status_code != 200:
-            raise _event_error(self, event, response.status_code, response.text, source, sent_as) from cause
+            raise _event_error(self, event, response.status_code, response.text, source, sent_as, error) from (error.exception if error else None)
         reply = response.headers.get(REPLY_HEADER)
         if reply:
             self._replies.append(json.loads(reply))
@@ -411,6 +399,7 @@ class LiveTestView:
         if reader is not None:
             await asyncio.gather(reader, return_exceptions=True)
         await self.session.close()
+        unwatch(self._server_log)
         for cleanup in self._cleanups:
             await cleanup()
         if self._owns_client:
@@ -433,6 +422,7 @@ class LiveTestView:
         if loop.is_closed():
             # The loop went away with the test: its tasks are gone; report what was running.
             self._closed = True
+            unwatch(self._server_log)
             return self._pending_messages([] if self.session.closed else self.session.pending_tasks())
         if loop.is_running():
             try:
@@ -450,7 +440,9 @@ def _source_header(node: LexborNode) -> str:
     return f"{node.tag}#{dom_id}" if dom_id else str(node.tag)
 
 
-def _event_error(view: LiveTestView, event: str, status: int, text: str, source: LexborNode | None, sent_as: str) -> EventFailedError:
+def _event_error(
+    view: LiveTestView, event: str, status: int, text: str, source: LexborNode | None, sent_as: str, error: ServerError | None
+) -> EventFailedError:
     try:
         data = json.loads(text)
     except ValueError:
@@ -459,6 +451,8 @@ def _event_error(view: LiveTestView, event: str, status: int, text: str, source:
     errors = data.get("errors") if isinstance(data, dict) else None
     origin = f" from {describe(source, 80)}" if source is not None else ""
     message = f"event {event!r}{origin} to {view.view_name} failed with {status}: {detail}"
+    if error is not None and status >= 500:
+        message += f"\n{error.describe()}"
     if errors:
         message += f"\nErrors: {errors}"
     if sent_as:
@@ -483,8 +477,9 @@ async def open_view(
     the page it ends at, as a browser does.
     """
     try:
-        path, response = await _get_page(client, client.path_of(path), follow_redirects)
-        document, session = _live_page(client, path, response)
+        with request_errors() as logged:  # the page mounts in its request
+            path, response = await _get_page(client, client.path_of(path), follow_redirects)
+        document, session = _live_page(client, path, response, logged.last())
     except BaseException:
         for cleanup in cleanups:
             await cleanup()
@@ -526,9 +521,14 @@ async def _get_page(client: LiveTestClient, path: str, follow_redirects: bool) -
     return path, response
 
 
-def _live_page(client: LiveTestClient, path: str, response: httpx.Response) -> tuple[LiveDocument, LiveSession]:
-    """The live page a response holds, and its session; otherwise why it is not one."""
+def _live_page(client: LiveTestClient, path: str, response: httpx.Response, error: ServerError | None) -> tuple[LiveDocument, LiveSession]:
+    """The live page a response holds, and its session; otherwise why it is not one (with what the server raised)."""
     if response.status_code != 200:
+        if error is not None and response.status_code >= 500:
+            raise LiveTestError(
+                f"GET {path} answered {response.status_code}; the server logged {error.logged!r} with:\n{error.describe()}\n"
+                f"Expected: 200 with a live page\nGot: {response.text[:300]!r}"
+            ) from error.exception
         raise LiveTestError(f"GET {path} answered {response.status_code}\nExpected: 200 with a live page\nGot: {response.text[:300]!r}")
     document = LiveDocument(response.text)
     root = document.root()

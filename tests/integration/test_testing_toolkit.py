@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -312,10 +314,53 @@ async def test_a_remounted_page_recovers_its_forms(live_client):
 async def test_a_handler_that_raises_fails_the_call_that_sees_it(live_client):
     view, _ = await live(live_client, "/tasks?mode=quick")
     await render_async(view)
-    with pytest.raises(LiveTestError, match=r"Tasks failed on the server while handling a message; the page shows its error state"):
+    expected = (
+        r"(?s)Tasks failed on the server while handling a message; the page shows its error state\n"
+        r"Raised on the server: RuntimeError: handle_info exploded\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*toolkit_views.py\", line \d+, in handle_info\n"
+        r"    raise RuntimeError\(\"handle_info exploded\"\)\n"
+        r"Expected: handlers \(handle_info, handle_async, hooks\) that do not raise\n"
+        r"Got: \[\{'message': 'Something went wrong on the server.', 'during': 'info'\}\]$"
+    )
+    with pytest.raises(LiveTestError, match=expected) as failed:
         await send_info(view, "explode")
+    assert repr(failed.value.__cause__) == "RuntimeError('handle_info exploded')"
     assert has_element(view, "#live-root.live-server-error")
     assert "info: still alive" in await send_info(view, "still alive")
+
+
+async def test_each_view_is_told_what_its_own_session_raised(live_client):
+    first, _ = await live(live_client, "/tasks?mode=quick")
+    second, _ = await live(live_client, "/tasks?mode=quick")
+    await render_async(first)
+    await render_async(second)
+    # Both fail before either view looks; the later failure is the other view's.
+    first.session.send_info(("explode", "the first one failed"))
+    await first.session.wait_idle()
+    second.session.send_info(("explode", "the second one failed"))
+    await second.session.wait_idle()
+    with pytest.raises(LiveTestError, match=r"Raised on the server: RuntimeError: the first one failed\n"):
+        await render_async(first)
+    with pytest.raises(LiveTestError, match=r"Raised on the server: RuntimeError: the second one failed\n"):
+        await render_async(second)
+
+
+async def test_a_page_that_fails_to_mount_shows_what_it_raised(live_client):
+    expected = (
+        r"(?s)GET /tasks\?mode=broken answered 500; the server logged '.*' with:\n"
+        r"Raised on the server: ConnectionError: the report service is down\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*toolkit_views.py\", line \d+, in mount\n"
+        r"    raise ConnectionError\(\"the report service is down\"\)\n"
+        r"Expected: 200 with a live page\nGot: '"
+    )
+    with pytest.raises(LiveTestError, match=expected) as failed:
+        await live(live_client, "/tasks?mode=broken")
+    assert repr(failed.value.__cause__) == "ConnectionError('the report service is down')"
+
+
+def test_a_sync_test_is_told_what_the_mount_raised(sync_live_client):
+    with pytest.raises(LiveTestError, match=r"answered 500; .*\nRaised on the server: ConnectionError: the report service is down\n"):
+        live_sync.live(sync_live_client, "/tasks?mode=broken")
 
 
 # -- events: bindings, params, failures ------------------------------------------------------------------------
@@ -355,9 +400,41 @@ async def test_invalid_params_raise_with_the_field_errors(counter_app):
 
 async def test_a_raising_handler_shows_its_exception(counter_app):
     view, _ = await live(counter_app, "/counter")
-    with pytest.raises(EventFailedError, match=r"failed with 500") as failed:
+    expected = (
+        r"(?s)event 'boom' to Counter failed with 500: .*\n"
+        r"Raised on the server: RuntimeError: boom\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*counter.py\", line \d+, in boom\n"
+        r"    raise RuntimeError\(\"boom\"\)$"
+    )
+    with pytest.raises(EventFailedError, match=expected) as failed:
         await render_click(view, "boom")
+    assert failed.value.status_code == 500
     assert repr(failed.value.__cause__) == "RuntimeError('boom')"
+
+
+async def test_a_handler_that_raises_while_the_session_is_busy_is_shown_too(counter_app, monkeypatch):
+    # An event that finds the mailbox busy is handled later in the session's own task, not in its request.
+    view, _ = await live(counter_app, "/counter")
+    session = view.session
+    release, queued = asyncio.Event(), asyncio.Event()
+
+    async def busy(socket: LiveSocket) -> None:
+        await release.wait()
+
+    holding = asyncio.ensure_future(session.call(busy))
+    post = session.post
+
+    def spy(message: Any) -> None:
+        post(message)
+        queued.set()  # the only message posted now is the event
+
+    monkeypatch.setattr(session, "post", spy)
+    click = asyncio.ensure_future(render_click(view, "boom"))
+    await asyncio.wait_for(queued.wait(), 5)
+    release.set()
+    with pytest.raises(EventFailedError, match=r"\nRaised on the server: RuntimeError: boom\n"):
+        await click
+    await holding
 
 
 async def test_a_selector_that_matches_nothing_is_sent_as_an_event_and_says_so(counter_app):
