@@ -550,38 +550,82 @@ def _live_page(client: LiveTestClient, path: str, response: httpx.Response, erro
 class Element:
     """An element of a view, found by a CSS selector (and a text filter) each time it is used.
 
+    Read it as the browser shows it now with ``text()``, ``html()``, ``inner_html()`` and
+    ``attributes``; act on it with the verbs (``render_click(element)``, ...).
+
     >>> button = element(view, "button", text="Dismiss")
+    >>> button.text(), button.attributes.get("disabled")
+    ('Dismiss', None)
     >>> html = await render_click(button)
     """
 
-    __slots__ = ("selector", "text", "view")
+    __slots__ = ("_text_filter", "selector", "view")
 
     def __init__(self, view: LiveTestView, selector: str, text: str | re.Pattern[str] | None = None) -> None:
         self.view = view
         self.selector = selector
-        self.text = text
+        self._text_filter = text
 
     def __repr__(self) -> str:
-        text = "" if self.text is None else f", text={self.text!r}"
+        text = "" if self._text_filter is None else f", text={self._text_filter!r}"
         return f"element({self.view.view_name}, {self.selector!r}{text})"
+
+    def text(self, *, raw: bool = False) -> str:
+        """The element's text as a reader sees it: its text content, each run of whitespace one
+        space, the ends trimmed. ``raw=True`` gives the text content untouched (``textContent``).
+
+        >>> element(view, "#count").text()
+        'Count: 3'
+        """
+        content = self._node().text(deep=True)
+        return content if raw else _WHITESPACE.sub(" ", content).strip(_HTML_SPACE)
+
+    def html(self) -> str:
+        """The element's HTML, itself included (what ``render(element)`` returns).
+
+        >>> element(view, "#count").html()
+        '<p id="count">Count: 3</p>'
+        """
+        return self._node().html or ""
+
+    def inner_html(self) -> str:
+        """The HTML inside the element.
+
+        >>> element(view, "#count").inner_html()
+        'Count: 3'
+        """
+        return self._node().inner_html or ""
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The element's attributes now, as the DOM has them (a boolean attribute's value is ``""``).
+
+        >>> element(view, "#save").attributes
+        {'id': 'save', 'type': 'submit', 'disabled': ''}
+        """
+        return {name: value or "" for name, value in self._node().attributes.items()}
+
+    def _node(self) -> LexborNode:
+        self.view._raise_stream_errors()
+        return self.resolve()
 
     def nodes(self) -> list[LexborNode]:
         document = self.view._document
         scope = document.root()
         found = document.select(self.selector, scope)
-        if self.text is None:
+        if self._text_filter is None:
             return found
-        return [node for node in found if _text_matches(node, self.text)]
+        return [node for node in found if _text_matches(node, self._text_filter)]
 
     def resolve(self) -> LexborNode:
         """The one element this stands for; otherwise a ``LiveTestError`` showing what was found."""
         found = self.nodes()
         if len(found) == 1:
             return found[0]
-        filtered = "" if self.text is None else f" with text {self.text!r}"
+        filtered = "" if self._text_filter is None else f" with text {self._text_filter!r}"
         if not found:
             document = self.view._document
-            near = document.select(self.selector, document.root()) if self.text is not None else []
+            near = document.select(self.selector, document.root()) if self._text_filter is not None else []
             if near:
                 got = "elements matching the selector without that text: " + ", ".join(describe(n, 80) for n in near[:5])
             else:
@@ -594,6 +638,10 @@ class Element:
             "Expected: exactly one element; narrow the selector or pass text=...\n"
             f"Got: {', '.join(describe(n, 80) for n in found[:5])}"
         )
+
+
+_HTML_SPACE = " \t\n\f\r"  # HTML's whitespace: a no-break space is text, as in a browser
+_WHITESPACE = re.compile(f"[{_HTML_SPACE}]+")
 
 
 def _text_matches(node: LexborNode, text: str | re.Pattern[str]) -> bool:

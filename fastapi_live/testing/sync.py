@@ -219,9 +219,12 @@ class SyncLiveTestView:
 
 
 class SyncElement:
-    """An ``Element`` of a sync view, from ``element(view, selector, text=None)``.
+    """An ``Element`` of a sync view, from ``element(view, selector, text=None)``; read it the same way.
 
-    >>> html = render_click(element(view, "button", text="Dismiss"))
+    >>> button = element(view, "button", text="Dismiss")
+    >>> button.text(), button.attributes.get("disabled")
+    ('Dismiss', None)
+    >>> html = render_click(button)
     """
 
     def __init__(self, view: SyncLiveTestView, element: Element) -> None:
@@ -230,6 +233,43 @@ class SyncElement:
 
     def __repr__(self) -> str:
         return repr(self.element)
+
+    def text(self, *, raw: bool = False) -> str:
+        """``Element.text``: the element's text, whitespace collapsed (``raw=True``: untouched).
+
+        >>> element(view, "#count").text()
+        'Count: 3'
+        """
+        text: str = self.view.call(self.element.text, raw=raw)
+        return text
+
+    def html(self) -> str:
+        """``Element.html``: the element's HTML, itself included.
+
+        >>> element(view, "#count").html()
+        '<p id="count">Count: 3</p>'
+        """
+        html: str = self.view.call(self.element.html)
+        return html
+
+    def inner_html(self) -> str:
+        """``Element.inner_html``: the HTML inside the element.
+
+        >>> element(view, "#count").inner_html()
+        'Count: 3'
+        """
+        html: str = self.view.call(self.element.inner_html)
+        return html
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """``Element.attributes``: the element's attributes now.
+
+        >>> element(view, "#save").attributes["type"]
+        'submit'
+        """
+        attributes: dict[str, str] = self.view.call(lambda: self.element.attributes)
+        return attributes
 
 
 def _open_client(app_or_client: Any, verb: str) -> tuple[SyncLiveTestClient, bool]:

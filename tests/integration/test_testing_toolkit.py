@@ -155,6 +155,40 @@ async def test_send_info_and_dismiss(live_client):
     assert not has_element(view, ".notification", text="first")
 
 
+# -- reading elements ----------------------------------------------------------------------------------------
+
+
+async def test_an_element_reads_as_the_browser_shows_it(live_client):
+    view, _ = await live(live_client, "/dashboard/acme")
+    await send_info(view, NewNotification(1, "Deploy   finished"))
+    badge = element(view, ".badge")
+    assert badge.text() == "1"
+    assert badge.html() == '<span class="badge">1</span>' == render(badge)
+    assert badge.inner_html() == "1"
+    assert badge.attributes == {"class": "badge"}
+    note = element(view, ".notification")
+    assert note.text() == "Deploy finishedDismiss"  # the text content, each run of whitespace one space
+    assert element(view, ".notification p").text(raw=True) == "Deploy   finished"
+    assert note.inner_html().startswith("<p>Deploy   finished</p><button ")
+    widget = element(view, "#notification-widget")
+    assert widget.text(raw=True).startswith("\n  1\n") and widget.text() == "1 Deploy finishedDismiss"
+    await send_info(view, NewNotification(2, "Second"))
+    assert badge.text() == "2"  # looked up again: it follows the page
+
+
+async def test_element_attributes_are_a_dict_of_what_the_dom_holds(live_client):
+    view, _ = await live(live_client, "/settings")
+    secret = element(view, "input[name=secret]")
+    assert secret.attributes == {"name": "secret", "value": "hidden-from-the-server", "disabled": ""}  # a boolean attribute is ""
+    secret.attributes["value"] = "changed"  # a copy: the page is untouched
+    assert secret.attributes["value"] == "hidden-from-the-server"
+    assert element(view, "#save").attributes["type"] == "submit"
+    assert element(view, "#save").text() == "Save"
+    go = element(view, "button", text="Go")
+    assert repr(go) == "element(Settings, 'button', text='Go')"
+    assert go.text() == "Go"
+
+
 # -- redirects ---------------------------------------------------------------------------------------------
 
 
@@ -529,6 +563,16 @@ def test_the_sync_api_drives_the_same_page(sync_live_client):
     assert '<span class="badge">0</span>' in html
     assert live_sync.has_element(view, "#post-2")
     assert live_sync.render(live_sync.element(view, ".badge")) == '<span class="badge">0</span>'
+
+
+def test_sync_elements_read_the_same_way(sync_live_client):
+    view, _ = live_sync.live(sync_live_client, "/settings")
+    save = live_sync.element(view, "#save")
+    assert save.text() == "Save"
+    assert save.attributes == {"id": "save", "type": "submit", "name": "action", "value": "save"}
+    assert save.html() == '<button id="save" type="submit" name="action" value="save">Save</button>'
+    assert save.inner_html() == "Save"
+    assert live_sync.element(view, "textarea").text(raw=True) == "Hello"
 
 
 def test_sync_forms_redirects_and_push_events(sync_live_client):
