@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi_live.testing._sse import SSEMessage
+
 from . import wire
 from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import EVENT_URL, CpuWindow, LivePage, bounded, guarded, open_live_page
@@ -113,9 +115,9 @@ async def measure_hand(settings: Settings, clients: int, warmup: float, duration
             conns.extend((page, stream))
             response = await page.request("GET", "/counter")
             cookie = wire.cookie_header(response.cookies())
-            waiting: list[asyncio.Future[tuple[bytes, float]]] = []
+            waiting: list[asyncio.Future[tuple[SSEMessage, float]]] = []
 
-            def on_message(message: bytes, now: float) -> None:
+            def on_message(message: SSEMessage, now: float) -> None:
                 if waiting and not waiting[0].done():
                     waiting.pop(0).set_result((message, now))
 
@@ -123,13 +125,13 @@ async def measure_hand(settings: Settings, clients: int, warmup: float, duration
             headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}
 
             async def trip() -> tuple[float, float, int]:
-                fragment: asyncio.Future[tuple[bytes, float]] = asyncio.get_running_loop().create_future()
+                fragment: asyncio.Future[tuple[SSEMessage, float]] = asyncio.get_running_loop().create_future()
                 waiting.append(fragment)
                 response = await page.request("POST", "/event", headers, b"by=1")
                 if response.status != 204:
                     raise wire.HttpError(f"event answered {response.status}")
                 message, arrived = await fragment
-                return response.sent_at, arrived, _count(message)
+                return response.sent_at, arrived, _count(message.data.encode())
 
             return trip
 

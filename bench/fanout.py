@@ -26,7 +26,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from . import wire
+from fastapi_live.testing._sse import SSEMessage
+
+from . import wire, ws
 from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import LivePage, bounded, guarded, open_live_page
 from .pyview import PyviewPage, open_pyview_page
@@ -48,25 +50,40 @@ class Arrivals:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.marker = b"\x00"
+        self.marker = "\x00"
         self.times = [math.nan] * count
         self.remaining = count
         self.done: asyncio.Future[None] | None = None
 
-    def start_round(self) -> bytes:
-        self.marker = f"news-{secrets.token_hex(6)}".encode()
+    def start_round(self) -> str:
+        self.marker = f"news-{secrets.token_hex(6)}"
         self.times = [math.nan] * self.count
         self.remaining = self.count
         self.done = asyncio.get_running_loop().create_future()
         return self.marker
 
+    def _arrived(self, index: int, now: float) -> None:
+        if math.isnan(self.times[index]):
+            self.times[index] = now
+            self.remaining -= 1
+            if self.remaining == 0 and self.done is not None and not self.done.done():
+                self.done.set_result(None)
+
     def callback(self, index: int) -> wire.MessageCallback:
-        def on_message(message: bytes, now: float) -> None:
-            if self.marker in message and math.isnan(self.times[index]):
-                self.times[index] = now
-                self.remaining -= 1
-                if self.remaining == 0 and self.done is not None and not self.done.done():
-                    self.done.set_result(None)
+        """For an SSE stream: the marker in a message's data."""
+
+        def on_message(message: SSEMessage, now: float) -> None:
+            if self.marker in message.data:
+                self._arrived(index, now)
+
+        return on_message
+
+    def ws_callback(self, index: int) -> ws.MessageCallback:
+        """For a WebSocket: the marker in a message's payload."""
+
+        def on_message(payload: bytes, now: float) -> None:
+            if self.marker.encode() in payload:
+                self._arrived(index, now)
 
         return on_message
 
@@ -77,7 +94,7 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
     try:
         for round_number in range(WARMUP + rounds):
             await asyncio.sleep(0.5)  # idle between publishes
-            marker = arrivals.start_round().decode()
+            marker = arrivals.start_round()
             assert arrivals.done is not None
             server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
             response = await publisher.request("POST", f"/bench/publish?topic=all&message={marker}")
@@ -170,9 +187,9 @@ async def measure_hand(settings: Settings, count: int, rounds: int, pubsub: str 
             hello: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             deliver = arrivals.callback(index)
 
-            def on_message(message: bytes, now: float) -> None:
-                if not hello.done() and message.startswith(b"event: hello"):
-                    hello.set_result(int(message.rsplit(b"data: ", 1)[1]))
+            def on_message(message: SSEMessage, now: float) -> None:
+                if not hello.done() and message.event == "hello":
+                    hello.set_result(int(message.data))
                     return
                 deliver(message, now)
 
@@ -193,7 +210,7 @@ async def measure_pyview(settings: Settings, count: int, rounds: int) -> dict[st
         pages: list[PyviewPage] = []
 
         async def one(index: int) -> None:
-            pages.append(await open_pyview_page(server.host, server.port, f"/fan/{index}", on_message=arrivals.callback(index)))
+            pages.append(await open_pyview_page(server.host, server.port, f"/fan/{index}", on_message=arrivals.ws_callback(index)))
 
         try:
             await bounded(range(count), 50, one)

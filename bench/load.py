@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastapi_live.testing._sse import SSEMessage
+
 from . import wire
 
 T = TypeVar("T")
@@ -65,7 +67,7 @@ async def open_live_page(
     loop = asyncio.get_running_loop()
     hello: asyncio.Future[float] = loop.create_future()
 
-    def first(message: bytes, now: float) -> None:
+    def first(message: SSEMessage, now: float) -> None:
         if not hello.done():
             hello.set_result(now)
         elif on_message is not None:

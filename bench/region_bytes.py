@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+from fastapi_live.testing._sse import SSEMessage
 
 from . import wire
 from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
@@ -28,14 +30,16 @@ REGION = "m3"
 _REGION = re.compile(rf'<section id="{REGION}"[^>]*>.*?</section>', re.S)
 _PARTIAL = re.compile(rb"<hx-partial ")
 
+T = TypeVar("T")
 
-async def _next(messages: asyncio.Queue[bytes], timeout: float = 10.0) -> bytes:
+
+async def _next(messages: asyncio.Queue[T], timeout: float = 10.0) -> T:
     return await asyncio.wait_for(messages.get(), timeout)
 
 
 async def measure_live(settings: Settings) -> dict[str, Any]:
     async with ServerProcess(LIVE_APP, settings, label="live") as server:
-        messages: asyncio.Queue[bytes] = asyncio.Queue()
+        messages: asyncio.Queue[SSEMessage] = asyncio.Queue()
         page = await open_live_page(server.host, server.port, "/regions", stream="separate", on_message=lambda message, _: messages.put_nowait(message))
         publisher = await wire.connect(server.host, server.port)
         try:
@@ -45,12 +49,17 @@ async def measure_live(settings: Settings) -> dict[str, Any]:
             response = await page.page.request("POST", EVENT_URL, page.headers("bump"), b"i=3")
             if response.status != 200 or len(_PARTIAL.findall(response.body)) != 1 or f'hx-target="#{REGION}"'.encode() not in response.body:
                 raise wire.HttpError(f"the event should answer with one fragment for #{REGION}, got {response.status}: {response.text[:300]}")
+            stream = page.stream
+            if stream is None:
+                raise wire.HttpError("the page opened no stream")
+            before = stream.stream_bytes
             published = await publisher.request("POST", "/bench/publish?topic=regions&message=3:cloudy")
             if published.status != 204:
                 raise wire.HttpError(f"publish answered {published.status}")
             message = await _next(messages)
-            if len(_PARTIAL.findall(message)) != 1 or b"cloudy" not in message:
-                raise wire.HttpError(f"the info should stream one fragment for #{REGION}, got {message[:300]!r}")
+            sse_bytes = stream.stream_bytes - before  # the whole message as sent: its fields and the blank line ending it
+            if len(_PARTIAL.findall(message.data.encode())) != 1 or "cloudy" not in message.data:
+                raise wire.HttpError(f"the info should stream one fragment for #{REGION}, got {message.data[:300]!r}")
         finally:
             publisher.close()
             page.close()
@@ -59,7 +68,7 @@ async def measure_live(settings: Settings) -> dict[str, Any]:
         "region_bytes": len(region.group(0).encode()),
         "event_body_bytes": len(response.body),
         "event_head_bytes": len(response.raw_head),
-        "sse_message_bytes": len(message) + 2,  # the blank line that ends an SSE message
+        "sse_message_bytes": sse_bytes,
         "event_body": response.text,
     }
 

@@ -2,7 +2,8 @@
 
 The bench process shares two cores with the server, so the client avoids httpx and
 StreamReader layers: one ``asyncio.Protocol`` per connection parses responses as bytes
-arrive and timestamps them in ``data_received``.
+arrive and timestamps them in ``data_received``. Streams are read by the toolkit's SSE
+parser, the one the tests use.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fastapi_live.testing._sse import SSEDecoder, SSEMessage
+
 _COOKIE = re.compile(rb"(?im)^set-cookie:\s*([^=;\s]+)=([^;\r\n]*)")
 TOKEN = re.compile(r'data-live-token="([^"]+)"')
 
-MessageCallback = Callable[[bytes, float], None]
-"""Called with (one SSE message with normalised line ends, perf_counter when its bytes arrived)."""
+MessageCallback = Callable[[SSEMessage, float], None]
+"""Called with (one SSE message, perf_counter when its bytes arrived)."""
 
 
 class HttpError(Exception):
@@ -66,7 +69,9 @@ class Connection(asyncio.Protocol):
         self._stream: MessageCallback | None = None
         self._stream_head: asyncio.Future[Response] | None = None
         self._chunk_left = -1  # stream mode: bytes left in the current chunk; -1 = expect a size line
-        self._sse = bytearray()
+        self._sse = SSEDecoder()
+        self.stream_bytes = 0
+        """Bytes of SSE received on this connection's stream so far (the HTTP chunk framing not counted)."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -179,18 +184,9 @@ class Connection(asyncio.Protocol):
                 del payload[-1:]  # split CRLF: drop the CR now, the LF is the last byte left
         if not payload:
             return
-        self._sse += payload
-        if b"\r" in self._sse:
-            keep_cr = self._sse.endswith(b"\r")
-            normal = bytes(self._sse[:-1] if keep_cr else self._sse).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            self._sse = bytearray(normal + (b"\r" if keep_cr else b""))
+        self.stream_bytes += len(payload)
         callback = self._stream
-        while True:
-            end = self._sse.find(b"\n\n")
-            if end < 0:
-                return
-            message = bytes(self._sse[:end])
-            del self._sse[: end + 2]
+        for message in self._sse.feed(bytes(payload)):
             if callback is not None:
                 callback(message, now)
 

@@ -1,5 +1,5 @@
 """Unit tests of fastapi_live.testing: the SSE parser, the DOM updates, form values, the
-in-process ASGI driver, and the pytest plugin."""
+HTTP layer (httpx over the streaming ASGI transport), and the pytest plugin."""
 
 from __future__ import annotations
 
@@ -11,20 +11,25 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 
-from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, element, live, render_click
-from fastapi_live.testing._asgi import ASGIDriver
+from fastapi_live.testing import LiveRedirect, LiveTestClient, LiveTestError, _asgi, element, follow_redirect, live, render_click
 from fastapi_live.testing._dom import LiveDocument, SwapSpec, css_escape, parse_attribute_object
 from fastapi_live.testing._forms import form_data, js_string, key_filter, request_params
-from fastapi_live.testing._sse import SSEDecoder
+from fastapi_live.testing._sse import SSEDecoder, SSEMessage, read_messages
 from tests.support.testing_plugin import PLUGIN, plugins
 from tests.support.views.toolkit_views import make_toolkit_app
 
 pytest_plugins = [*plugins(), "pytester"]
+
+# No example database: the suite writes no files outside tests/ and runs in parallel.
+settings.register_profile("fastapi-live-testing", database=None, deadline=None, max_examples=300)
+PROPERTY = settings.get_profile("fastapi-live-testing")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,13 +42,16 @@ def toolkit_app():
 # -- SSE ----------------------------------------------------------------------------------------------
 
 
-def test_sse_messages_across_chunks_and_line_endings():
+def feed_in_pieces(raw: bytes, size: int) -> list[SSEMessage]:
     decoder = SSEDecoder()
+    return [message for index in range(0, len(raw), size) for message in decoder.feed(raw[index : index + size])]
+
+
+def test_sse_messages_across_chunks_and_line_endings():
     stream = "\ufeffid: 1\r\ndata: <a>\r\ndata: b\r\n\r\n: heartbeat\n\nevent: saved\rid: 2\rdata: {}\r\r\n"
-    messages = []
-    for index in range(0, len(stream.encode()), 3):  # three bytes at a time: splits "\r\n" and the BOM
-        messages += decoder.feed(stream.encode()[index : index + 3])
-    assert [(m.id, m.event, m.data) for m in messages] == [("1", "", "<a>\nb"), ("2", "saved", "{}")]
+    for size in (1, 2, 3, len(stream.encode())):  # one byte at a time splits "\r\n", the BOM and every character
+        messages = feed_in_pieces(stream.encode(), size)
+        assert [(m.id, m.event, m.data) for m in messages] == [("1", "", "<a>\nb"), ("2", "saved", "{}")]
 
 
 def test_sse_keeps_a_character_split_between_chunks():
@@ -58,6 +66,59 @@ def test_sse_the_id_outlives_its_message_and_retry_is_read():
     decoder = SSEDecoder()
     messages = decoder.feed(b"id: 7\nretry: 500\ndata: \n\ndata: next\n\n")
     assert [(m.id, m.retry, m.data) for m in messages] == [("7", 500, ""), ("7", None, "next")]
+    assert (decoder.last_event_id, decoder.retry) == ("7", 500)
+
+
+def test_sse_a_lone_cr_ends_a_message_at_once():
+    # The CR could be the start of a CRLF, but the line it ends is complete: no waiting for more.
+    decoder = SSEDecoder()
+    assert [m.data for m in decoder.feed(b"data: x\r\r")] == ["x"]
+    assert [m.data for m in decoder.feed(b"\ndata: y\n\n")] == ["y"]  # that LF ended an empty line: nothing to dispatch
+
+
+def test_sse_fields_follow_the_spec():
+    raw = (
+        b"data\n\n"  # no colon: the whole line names the field, its value is empty
+        b"data:no space\ndata:  two spaces\n\n"  # only one leading space is dropped
+        b"event: lonely\nid: 3\n\n"  # no data line: not dispatched, but the id is kept
+        b"id: 4\0x\nretry: 1e3\nretry: \xc2\xb2\nunknown: x\ndata: after\n\n"  # NUL id, non-digit retries: ignored
+        b": a comment\ndata: last\n\n"
+        b"data: never dispatched"  # the stream ends mid-message
+    )
+    decoder = SSEDecoder()
+    messages = decoder.feed(raw)
+    assert [(m.data, m.event, m.id, m.retry) for m in messages] == [
+        ("", "", None, None),
+        ("no space\n two spaces", "", None, None),
+        ("after", "", "3", None),
+        ("last", "", "3", None),
+    ]
+    assert messages[2].fields == ("id", "retry", "retry", "unknown", "data")
+    assert decoder.retry is None
+
+
+def test_sse_only_the_first_bom_is_dropped():
+    # A BOM later in the stream belongs to its line: "\ufeffdata" is an unknown field.
+    messages = SSEDecoder().feed("\ufeffdata: a\n\n\ufeffdata: b\n\n".encode())
+    assert [m.data for m in messages] == ["a"]
+
+
+@PROPERTY
+@given(
+    pieces=st.lists(st.sampled_from(["data: a", "data:é", "id: 1", "event: e", "retry: 9", ": c", "x", "\r", "\n", "\r\n", "\ufeff"]), max_size=30),
+    size=st.integers(min_value=1, max_value=8),
+)
+def test_sse_any_split_of_a_stream_reads_the_same(pieces, size):
+    raw = "".join(pieces).encode()
+    assert feed_in_pieces(raw, size) == SSEDecoder().feed(raw)
+
+
+async def test_sse_messages_are_read_from_an_async_stream():
+    async def chunks():
+        yield b"id: 1\ndata: a\n"
+        yield b"\nevent: b\ndata: c\n\n"
+
+    assert [(m.id, m.event, m.data) async for m in read_messages(chunks())] == [("1", "", "a"), ("1", "b", "c")]
 
 
 # -- DOM updates ---------------------------------------------------------------------------------------------
@@ -211,7 +272,7 @@ def test_key_filters_and_js_strings():
     ]
 
 
-# -- the ASGI driver -------------------------------------------------------------------------------------------------
+# -- the HTTP layer: httpx over the streaming ASGI transport ---------------------------------------------------------
 
 
 class Ticker:
@@ -240,36 +301,77 @@ class Ticker:
         async def boom(request: Request) -> PlainTextResponse:
             raise RuntimeError("broken route")
 
+        async def prime(request: Request) -> PlainTextResponse:
+            response = PlainTextResponse("primed")
+            response.set_cookie("stale", "x")
+            return response
+
         async def login(request: Request) -> RedirectResponse:
             response = RedirectResponse("/page", status_code=303)
             response.set_cookie("user", "alice")
-            response.set_cookie("stale", "x", max_age=0)
+            response.delete_cookie("stale")
             return response
 
         async def page(request: Request) -> PlainTextResponse:
             return PlainTextResponse(request.headers.get("cookie", ""))
+
+        async def echo(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(f"{request.method} {request.headers.get('content-type')} {(await request.body()).decode()}")
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette):
             yield {"greeting": "hello from the lifespan"}
 
         self.app = Starlette(
-            routes=[Route("/ticks", ticks), Route("/state", state), Route("/boom", boom), Route("/login", login), Route("/page", page)],
+            routes=[
+                Route("/ticks", ticks),
+                Route("/state", state),
+                Route("/boom", boom),
+                Route("/prime", prime),
+                Route("/login", login),
+                Route("/page", page),
+                Route("/echo", echo, methods=["POST", "PUT"]),
+            ],
             lifespan=lifespan,
         )
 
 
 async def test_a_stream_is_read_while_it_is_sent_and_closed_on_demand():
     ticker = Ticker()
-    driver = ASGIDriver(ticker.app)
-    stream = await driver.stream("GET", "/ticks", [])
-    assert stream.status_code == 200
-    chunks = stream.chunks()
-    assert await asyncio.wait_for(anext(chunks), 5) == b"first"
-    ticker.release.set()
-    assert await asyncio.wait_for(anext(chunks), 5) == b"second"
-    await stream.aclose()
-    assert ticker.closed.is_set()
+    async with LiveTestClient(ticker.app, lifespan=False) as client, client.stream("GET", "/ticks") as response:
+        assert response.status_code == 200
+        chunks = response.aiter_raw()
+        assert await asyncio.wait_for(anext(chunks), 5) == b"first"
+        ticker.release.set()
+        assert await asyncio.wait_for(anext(chunks), 5) == b"second"
+        assert not ticker.closed.is_set()
+    assert ticker.closed.is_set()  # closing the response disconnected the request
+
+
+async def test_an_app_that_ignores_the_disconnect_is_cancelled(monkeypatch):
+    monkeypatch.setattr(_asgi, "_CLOSE_TIMEOUT", 0.05)
+    cancelled = asyncio.Event()
+
+    async def deaf(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"data: hi\n\n", "more_body": True})
+        try:
+            await asyncio.Event().wait()  # never reads receive(), so never hears the disconnect
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async with LiveTestClient(deaf, lifespan=False) as client:
+        response = await client.send(client.build_request("GET", "/stream"), stream=True)
+        assert [m.data async for m in _first(read_messages(response.aiter_bytes()))] == ["hi"]
+        await response.aclose()
+    assert cancelled.is_set()
+
+
+async def _first(messages):
+    async for message in messages:
+        yield message
+        return
 
 
 async def test_lifespan_state_reaches_requests_and_errors_propagate():
@@ -280,13 +382,24 @@ async def test_lifespan_state_reaches_requests_and_errors_propagate():
             await client.get("/boom")
 
 
-async def test_the_client_keeps_cookies():
-    client = LiveTestClient(Ticker().app, lifespan=False)
-    client.cookies["stale"] = "old"
-    response = await client.get("/login")
-    assert (response.status_code, response.header("location")) == (303, "/page")
-    assert client.cookies == {"user": "alice"}
-    assert (await client.get("http://testserver/page")).text == "user=alice"
+async def test_the_client_keeps_cookies_follows_redirects_and_sends_bodies():
+    async with LiveTestClient(Ticker().app, lifespan=False, cookies={"theme": "dark"}) as client:
+        await client.get("/prime")
+        assert client.cookies == {"theme": "dark", "stale": "x"}
+        response = await client.get("/login")
+        assert (response.status_code, response.headers["location"]) == (303, "/page")
+        assert client.cookies == {"theme": "dark", "user": "alice"}  # a Max-Age=0 cookie is deleted
+        assert (await client.get("http://testserver/page")).text == "theme=dark; user=alice"
+        followed = await client.get("/login", follow_redirects=True)
+        assert (followed.url.path, followed.text) == ("/page", "theme=dark; user=alice")
+        assert (await client.post("/echo", json={"a": 1})).text == 'POST application/json {"a":1}'
+        assert (await client.put("/echo", data={"b": "2"})).text == "PUT application/x-www-form-urlencoded b=2"
+
+
+async def test_the_client_serves_only_its_app():
+    async with LiveTestClient(Ticker().app, lifespan=False) as client:
+        with pytest.raises(LiveTestError, match=r"cannot request 'http://elsewhere/page': the test client serves only its app\nExpected: a path"):
+            await client.get("http://elsewhere/page")
 
 
 async def test_live_refuses_pages_that_are_not_live():
@@ -299,6 +412,17 @@ async def test_live_refuses_pages_that_are_not_live():
         await live(app, "/login")
     with pytest.raises(LiveTestError, match=r"live\(\) needs the app to open the page in\nExpected: an ASGI app .*\nGot: 'not an app'"):
         await live("not an app", "/")
+
+
+async def test_follow_redirect_gives_up_on_a_redirect_loop():
+    async def loop(request: Request) -> RedirectResponse:
+        return RedirectResponse("/loop", status_code=302)
+
+    async with LiveTestClient(Starlette(routes=[Route("/loop", loop)]), lifespan=False) as client:
+        with pytest.raises(LiveRedirect) as redirected:
+            await live(client, "/loop")
+        with pytest.raises(LiveTestError, match=r"follow_redirect\(\): more than 20 redirects in a row from '/loop'\nExpected: a live page at the end"):
+            await follow_redirect(redirected.value)
 
 
 # -- the pytest plugin ----------------------------------------------------------------------------------------------
@@ -365,6 +489,32 @@ def test_the_plugin_closes_open_views_and_warns_about_running_tasks(pytester, mo
     assert re.search(r"ERROR at teardown of test_async_client_left_running", output)
     assert "html = await render_async(view)" in output
     assert "define a `live_app` fixture that returns it" in output
+
+
+def test_the_plugin_loads_without_httpx_and_the_toolkit_names_the_extra(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        no_httpx="import sys\nsys.modules['httpx'] = None  # import httpx now fails, as where it is not installed\n",
+        test_plain=textwrap.dedent(
+            """
+            import pytest
+
+            def test_unrelated():
+                assert True
+
+            def test_the_toolkit_says_what_to_install():
+                import fastapi_live.testing
+                with pytest.raises(Exception, match=r"httpx must be installed to use fastapi_live.testing: pip install 'fastapi-live\\[test\\]'"):
+                    fastapi_live.testing.live
+            """
+        ),
+    )
+    arguments = ["-p", "no:cacheprovider", "-p", "no_httpx"]
+    if plugins():
+        arguments += ["-p", PLUGIN]
+    result = pytester.runpytest_subprocess(*arguments, timeout=120)
+    result.assert_outcomes(passed=2)
 
 
 async def test_a_bad_selector_and_a_closed_view_say_what_is_wrong(toolkit_app):

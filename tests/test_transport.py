@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fastapi_live import LiveError
+from fastapi_live.testing._sse import SSEDecoder
 from fastapi_live.transport import encode_comment, encode_message, parse_last_event_id
 
 # No example database: the suite writes no files outside tests/ and runs in parallel.
@@ -19,40 +20,10 @@ _SSE_LINE = re.compile(r"\r\n|\r|\n")
 
 
 def parse_sse(raw: bytes) -> list[dict[str, object]]:
-    """The WHATWG event-stream interpretation: lines end in CRLF, LF or CR; blank line dispatches."""
-    text = raw.decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    messages: list[dict[str, object]] = []
-    data: list[str] = []
-    event = ""
-    last_id: str | None = None
-    retry: int | None = None
-    fields: list[str] = []
-    lines = _SSE_LINE.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()  # the text after the final line break is an incomplete line: ignored
-    for line in lines:
-        if line == "":
-            if data:
-                messages.append({"data": "\n".join(data), "event": event or "message", "id": last_id, "retry": retry, "fields": fields})
-            data, event, retry, fields = [], "", None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, colon, value = line.partition(":")
-        if colon and value.startswith(" "):
-            value = value[1:]
-        fields.append(name)
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-        elif name == "id" and "\0" not in value:
-            last_id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            retry = int(value)
-    return messages
+    """The WHATWG event-stream interpretation (the toolkit's SSE parser), each message as a dict."""
+    return [
+        {"data": m.data, "event": m.event or "message", "id": m.id, "retry": m.retry, "fields": list(m.fields)} for m in SSEDecoder().feed(raw)
+    ]
 
 
 def normalise_breaks(text: str) -> str:

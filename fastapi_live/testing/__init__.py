@@ -16,38 +16,49 @@ Sync tests use the same verbs from ``fastapi_live.testing.sync``.
 
 from __future__ import annotations
 
-from ._asgi import ClientResponse
-from ._client import LiveTestClient
-from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning
-from ._verbs import (
-    ASSERT_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    assert_push_event,
-    assert_redirect,
-    assert_reply,
-    element,
-    follow_redirect,
-    has_element,
-    live,
-    live_isolated,
-    render,
-    render_async,
-    render_blur,
-    render_change,
-    render_click,
-    render_focus,
-    render_hook,
-    render_keydown,
-    render_keyup,
-    render_submit,
-    send_info,
-)
-from ._view import Element, LiveTestView
+from typing import Any
+
+from ..exceptions import MissingDependencyError
+
+try:
+    from ._client import LiveTestClient
+    from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning
+    from ._verbs import (
+        ASSERT_TIMEOUT,
+        DEFAULT_TIMEOUT,
+        assert_push_event,
+        assert_redirect,
+        assert_reply,
+        element,
+        follow_redirect,
+        has_element,
+        live,
+        live_isolated,
+        render,
+        render_async,
+        render_blur,
+        render_change,
+        render_click,
+        render_focus,
+        render_hook,
+        render_keydown,
+        render_keyup,
+        render_submit,
+        send_info,
+    )
+    from ._view import Element, LiveTestView
+except MissingDependencyError as missing:  # pragma: no cover - reason: the test extra is always installed in this repository
+    # The pytest plugin lives in this package and loads without the test extra; the
+    # toolkit itself says what to install when it is used.
+    _missing = str(missing)
+
+    def __getattr__(name: str) -> Any:
+        raise MissingDependencyError(_missing)
+
 
 __all__ = [
     "ASSERT_TIMEOUT",
     "DEFAULT_TIMEOUT",
-    "ClientResponse",
     "Element",
     "EventFailedError",
     "LiveRedirect",

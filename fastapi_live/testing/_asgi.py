@@ -1,20 +1,20 @@
-"""An in-process ASGI driver that reads responses while they stream, lifespan included."""
+"""The toolkit's HTTP layer: an httpx transport serving requests with an ASGI app in-process, streaming, lifespan included."""
 
-# httpx's ASGITransport collects a whole response before returning it, so it never returns
-# from an event stream. Here each request is a task of the running loop whose body chunks
-# are handed over as they are sent, and a disconnect is one call away.
+# httpx's own ASGITransport collects a whole response before returning it, so it never
+# returns from an event stream. Here each request is a task of the running loop; the
+# response returns as soon as the app starts it, its body yields each chunk as the app
+# sends it, and closing it disconnects the request, as a browser closing the tab does.
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from ._errors import LiveTestError
+from ._httpx import httpx
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
@@ -23,41 +23,11 @@ _CLOSE_TIMEOUT = 2.0  # seconds an app gets to notice a disconnect before its ta
 
 
 @dataclass(slots=True)
-class ClientResponse:
-    """A complete HTTP response from the app: status, headers (lower-case names) and body.
-
-    >>> response = await client.get("/login?user=alice")
-    >>> response.status_code, response.header("location")
-    (303, '/dashboard/acme')
-    """
-
-    status_code: int
-    headers: list[tuple[str, str]]
-    content: bytes = b""
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-    def header(self, name: str, default: str | None = None) -> str | None:
-        """The first header called ``name`` (any case), or ``default``: ``response.header("Location")``."""
-        name = name.lower()
-        return next((value for key, value in self.headers if key == name), default)
-
-    def header_list(self, name: str) -> list[str]:
-        name = name.lower()
-        return [value for key, value in self.headers if key == name]
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-@dataclass(slots=True)
 class _Exchange:
     """One request in flight: what the app sent so far and how to end it."""
 
     body: bytes
-    started: asyncio.Future[tuple[int, list[tuple[str, str]]]]
+    started: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]]
     chunks: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     disconnect: asyncio.Event = field(default_factory=asyncio.Event)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,7 +45,7 @@ class _Exchange:
             return  # the client has gone: as uvicorn does, what is sent now goes nowhere
         kind = message["type"]
         if kind == "http.response.start":
-            headers = [(bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in message.get("headers", [])]
+            headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
             if not self.started.done():
                 self.started.set_result((int(message["status"]), headers))
         elif kind == "http.response.body":
@@ -83,114 +53,129 @@ class _Exchange:
             if body:
                 self.chunks.put_nowait(body)
             if not message.get("more_body", False):
-                self.chunks.put_nowait(None)
-                self.complete.set()
-                # A server closes the request once the response is complete.
-                self.disconnect.set()
+                self.finish()
+
+    def finish(self) -> None:
+        if not self.complete.is_set():
+            self.chunks.put_nowait(None)
+            self.complete.set()
+        # A server closes the request once the response is complete.
+        self.disconnect.set()
 
 
-class ResponseStream:
-    """A response still being sent: read ``chunks()`` as they come, ``aclose()`` to disconnect."""
+class _ResponseBody(httpx.AsyncByteStream):
+    """A response body still being sent: yields each chunk as the app sends it."""
 
-    def __init__(self, status_code: int, headers: list[tuple[str, str]], exchange: _Exchange, task: asyncio.Task[None]) -> None:
-        self.status_code = status_code
-        self.headers = headers
+    def __init__(self, exchange: _Exchange, task: asyncio.Task[None], opened: set[_ResponseBody]) -> None:
         self._exchange = exchange
         self._task = task
+        self._opened = opened
+        opened.add(self)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
             chunk = await self._exchange.chunks.get()
             if chunk is None:
-                return
+                break
             yield chunk
-
-    async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.chunks()])
+        # What the app raised after its response is the test's news too, as on a server's log.
+        await asyncio.wait({self._task})
+        if not self._task.cancelled() and (error := self._task.exception()) is not None:
+            raise error
 
     async def aclose(self) -> None:
-        """Disconnect like a browser closing the tab, and wait for the app to notice."""
+        """Disconnect, wait for the app to notice, and cancel it if it does not."""
+        self._opened.discard(self)
         self._exchange.disconnect.set()
-        if not self._task.done():
-            done, _ = await asyncio.wait({self._task}, timeout=_CLOSE_TIMEOUT)
+        task = self._task
+        if not task.done():
+            done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT)
             if not done:
-                self._task.cancel()
+                task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+            await task
 
 
-class ASGIDriver:
-    """Sends requests to an ASGI app in the running loop; runs its lifespan on request."""
+class StreamingASGITransport(httpx.AsyncBaseTransport):
+    """Serves an ``httpx.AsyncClient``'s requests with an ASGI app in the running loop.
 
-    def __init__(self, app: Any, base_url: str = "http://testserver") -> None:
-        parts = urlsplit(base_url)
+    Responses return as soon as the app starts them and stream as it sends; closing one
+    disconnects its request. Only ``origin`` is served. ``startup()`` and ``shutdown()``
+    run the app's lifespan; its state reaches every request, as under a server.
+    """
+
+    def __init__(self, app: Any, origin: str = "http://testserver") -> None:
         self.app: ASGIApp = app
-        self.base_url = base_url.rstrip("/")
-        self.scheme = parts.scheme or "http"
-        self.host = parts.hostname or "testserver"
-        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.origin = httpx.URL(origin)
         self.state: dict[str, Any] = {}
+        self._opened: set[_ResponseBody] = set()
         self._lifespan: asyncio.Task[None] | None = None
         self._lifespan_in: asyncio.Queue[Message] = asyncio.Queue()
         self._lifespan_out: asyncio.Queue[Message] = asyncio.Queue()
 
-    def _scope(self, method: str, target: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
-        parts = urlsplit(target)
-        path = parts.path or "/"
-        host = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
-        raw_headers = [(b"host", host.encode("latin-1"))]
-        raw_headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers if name.lower() != "host"]
+    def _scope(self, request: httpx.Request) -> dict[str, Any]:
+        url = request.url
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},  # what uvicorn announces
             "http_version": "1.1",
-            "method": method.upper(),
-            "scheme": self.scheme,
-            "path": unquote(path),
-            "raw_path": path.encode("latin-1"),
+            "method": request.method,
+            "scheme": url.scheme,
+            "path": url.path,
+            "raw_path": url.raw_path.split(b"?", 1)[0],
             "root_path": "",
-            "query_string": parts.query.encode("latin-1"),
-            "headers": raw_headers,
+            "query_string": url.query,
+            "headers": [(name.lower(), value) for name, value in request.headers.raw],
             "client": ("testclient", 50000),
-            "server": (self.host, self.port),
+            "server": (url.host, url.port or (443 if url.scheme == "https" else 80)),
             "state": dict(self.state),
         }
 
-    async def _start(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> tuple[_Exchange, asyncio.Task[None]]:
+    def _check_origin(self, url: httpx.URL) -> None:
+        expected = self.origin
+        if (url.scheme, url.host, url.port) != (expected.scheme, expected.host, expected.port):
+            where = str(expected).rstrip("/")
+            raise LiveTestError(
+                f"cannot request {str(url)!r}: the test client serves only its app\nExpected: a path, or a URL under {where}\nGot: {str(url)!r}"
+            )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._check_origin(request.url)
+        body = await request.aread()
         loop = asyncio.get_running_loop()
         exchange = _Exchange(body=body, started=loop.create_future())
-        scope = self._scope(method, target, headers)
+        scope = self._scope(request)
 
         async def run() -> None:
             try:
                 await self.app(scope, exchange.receive, exchange.send)
             finally:
-                exchange.chunks.put_nowait(None)
-                exchange.complete.set()
+                exchange.finish()
 
-        task = loop.create_task(run(), name=f"fastapi-live test {method} {target}")
+        task = loop.create_task(run(), name=f"fastapi-live test {request.method} {request.url.path}")
         started: asyncio.Future[Any] = exchange.started
-        await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the request was abandoned (a timeout): so is the app's work on it
+            exchange.disconnect.set()
+            task.cancel()
+            raise
         if not started.done():
             # The app returned or raised before it started a response.
-            exception = task.exception()
+            exception = None if task.cancelled() else task.exception()
             if exception is not None:
                 raise exception
-            raise LiveTestError(f"{method} {target}: the app returned without sending a response\nExpected: an http.response.start message\nGot: none")
-        return exchange, task
+            raise LiveTestError(
+                f"{request.method} {request.url.path}: the app returned without sending a response\n"
+                "Expected: an http.response.start message\nGot: none"
+            )
+        status, headers = started.result()
+        return httpx.Response(status, headers=headers, stream=_ResponseBody(exchange, task, self._opened), request=request)
 
-    async def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> ClientResponse:
-        """Send one request and read its whole response; exceptions in the app propagate."""
-        stream = await self.stream(method, target, headers, body)
-        content = await stream.read()
-        await stream._task  # re-raises what the app raised after responding, as a server error would show
-        return ClientResponse(stream.status_code, stream.headers, content)
-
-    async def stream(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"") -> ResponseStream:
-        """Send one request and return as soon as its response starts."""
-        exchange, task = await self._start(method, target, headers, body)
-        status, response_headers = exchange.started.result()
-        return ResponseStream(status, response_headers, exchange, task)
+    async def aclose(self) -> None:
+        """Disconnect every response still open (a stream the test never closed)."""
+        for body in list(self._opened):
+            await body.aclose()
 
     # -- lifespan ------------------------------------------------------------------------------
     async def startup(self) -> None:

@@ -1,62 +1,21 @@
-"""``LiveTestClient``: one test browser (a cookie jar) driving an app in-process."""
+"""``LiveTestClient``: one test browser (an httpx client with its cookie jar) driving an app in-process."""
 
 from __future__ import annotations
 
-import json as jsonlib
-import threading
-import warnings
-from collections.abc import Mapping, Sequence
-from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlencode
+from http.cookiejar import CookieJar
+from typing import TYPE_CHECKING, Any, Self
 
 from ..router import LiveRouter
 from ..session import LiveSession
-from ._asgi import ASGIDriver, ClientResponse
-from ._errors import LiveTestError, PendingTasksWarning
+from ._asgi import StreamingASGITransport
+from ._errors import LiveTestError
+from ._httpx import httpx
+from ._open_views import warn_pending
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from ._view import LiveTestView
-
-Headers = Mapping[str, str] | Sequence[tuple[str, str]]
-
-
-class Closable(Protocol):
-    """An open view the pytest plugin closes when a test ends."""
-
-    def _close_blocking(self) -> list[str]: ...
-
-
-_open: dict[int, Closable] = {}
-_open_lock = threading.Lock()
-
-
-def register_open(view: Closable) -> None:
-    with _open_lock:
-        _open[id(view)] = view
-
-
-def unregister_open(view: Closable) -> None:
-    with _open_lock:
-        _open.pop(id(view), None)
-
-
-def close_open_views() -> list[str]:
-    """Close every view still open (from any client); returns the pending-task warnings."""
-    with _open_lock:
-        views = list(_open.values())
-        _open.clear()
-    messages: list[str] = []
-    for view in views:
-        messages.extend(view._close_blocking())
-    return messages
-
-
-def warn_pending(messages: Sequence[str], stacklevel: int = 3) -> None:
-    for message in messages:
-        warnings.warn(PendingTasksWarning(message), stacklevel=stacklevel)
 
 
 def live_routers(app: Any) -> list[LiveRouter]:
@@ -96,11 +55,13 @@ def find_session(app: Any, token: str) -> LiveSession | None:
     return None
 
 
-class LiveTestClient:
-    """A test browser for a FastAPI app: one cookie jar, requests served in-process.
+class LiveTestClient(httpx.AsyncClient):
+    """A test browser for a FastAPI app: an ``httpx.AsyncClient`` whose requests the app serves in-process.
 
-    Used as an async context manager it runs the app's lifespan, like a server; its
-    live views are closed when it exits (with a warning for tasks still running).
+    Cookies, redirects (``follow_redirects=True``), bodies and responses are httpx's;
+    responses stream as the app sends them, so ``client.stream(...)`` reads an event stream
+    while it is open. Used as an async context manager it runs the app's lifespan, like a
+    server; its live views are closed when it exits (with a warning for tasks still running).
 
     >>> async with LiveTestClient(app) as client:
     ...     await client.get("/login?user=alice")        # cookies are kept
@@ -108,23 +69,32 @@ class LiveTestClient:
     """
 
     def __init__(
-        self, app: Any, *, base_url: str = "http://testserver", lifespan: bool = True, cookies: dict[str, str] | None = None
+        self,
+        app: Any,
+        *,
+        base_url: str = "http://testserver",
+        lifespan: bool = True,
+        cookies: dict[str, str] | httpx.Cookies | CookieJar | None = None,
     ) -> None:
+        origin = base_url.rstrip("/")
+        self._asgi = StreamingASGITransport(app, origin)
+        super().__init__(transport=self._asgi, base_url=origin, cookies=cookies)
         self.app = app
-        self.base_url = base_url.rstrip("/")
-        self.cookies: dict[str, str] = {} if cookies is None else cookies
-        self._driver = ASGIDriver(app, self.base_url)
+        self._origin = origin
         self._lifespan = lifespan
         self._started = False
         self._views: list[LiveTestView] = []
 
-    async def __aenter__(self) -> LiveTestClient:
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
         if self._lifespan and not self._started:
-            await self._driver.startup()
+            await self._asgi.startup()
             self._started = True
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None = None, error: BaseException | None = None, traceback: TracebackType | None = None
+    ) -> None:
         await self.aclose()
 
     async def close_views(self) -> list[str]:
@@ -144,85 +114,20 @@ class LiveTestClient:
         >>> await client.aclose()  # what leaving ``async with LiveTestClient(app)`` does
         """
         messages = await self.close_views()
-        if self._started:
-            self._started = False
-            await self._driver.shutdown()
+        try:
+            if self._started:
+                self._started = False
+                await self._asgi.shutdown()
+        finally:
+            await super().aclose()
         warn_pending(messages)
-
-    # -- plain HTTP ------------------------------------------------------------------------------
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Headers | None = None,
-        data: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
-        json: Any = None,
-        content: bytes | None = None,
-    ) -> ClientResponse:
-        """Send a request with this client's cookies and keep the cookies it sets.
-
-        >>> await client.request("POST", "/api/notifications", json={"user": "alice", "message": "hi"})
-        """
-        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
-        body = b""
-        if content is not None:
-            body = content
-        elif json is not None:
-            body = jsonlib.dumps(json, default=str).encode()
-            pairs.append(("content-type", "application/json"))
-        elif data is not None:
-            body = urlencode(list(data.items()) if isinstance(data, Mapping) else list(data), doseq=True).encode()
-            pairs.append(("content-type", "application/x-www-form-urlencoded"))
-        if body and not any(name.lower() == "content-length" for name, _ in pairs):
-            pairs.append(("content-length", str(len(body))))
-        cookie = self.cookie_header()
-        if cookie:
-            pairs.append(("cookie", cookie))
-        response = await self._driver.request(method, self.path_of(url), pairs, body)
-        self.store_cookies(response.header_list("set-cookie"))
-        return response
-
-    async def get(self, url: str, *, headers: Headers | None = None) -> ClientResponse:
-        """``GET url``: e.g. a login route that sets a session cookie.
-
-        >>> await client.get("/login?user=alice")
-        """
-        return await self.request("GET", url, headers=headers)
-
-    async def post(
-        self, url: str, *, data: Mapping[str, Any] | None = None, json: Any = None, headers: Headers | None = None
-    ) -> ClientResponse:
-        """``POST url`` with a form (``data=``) or a JSON body (``json=``).
-
-        >>> await client.post("/api/notifications", json={"user": "alice", "message": "hi"})
-        """
-        return await self.request("POST", url, headers=headers, data=data, json=json)
-
-    # -- cookies ------------------------------------------------------------------------------------
-    def cookie_header(self) -> str:
-        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-
-    def store_cookies(self, headers: Sequence[str]) -> None:
-        for header in headers:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(header)
-            except CookieError:
-                continue
-            for name, morsel in jar.items():
-                max_age = morsel["max-age"]
-                if max_age and max_age.lstrip("-").isdigit() and int(max_age) <= 0:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
 
     def path_of(self, url: str) -> str:
         """``url`` relative to this client's host: absolute URLs to it become paths."""
-        if url.startswith(self.base_url):
-            url = url[len(self.base_url) :] or "/"
+        if url.startswith(self._origin):
+            url = url[len(self._origin) :] or "/"
         elif "://" in url.split("?", 1)[0]:
             raise LiveTestError(
-                f"cannot request {url!r}: the test client serves only its app\nExpected: a path, or a URL under {self.base_url}\nGot: {url!r}"
+                f"cannot request {url!r}: the test client serves only its app\nExpected: a path, or a URL under {self._origin}\nGot: {url!r}"
             )
         return url if url.startswith("/") else "/" + url

@@ -43,7 +43,6 @@ ASSERT_TIMEOUT = 1.0
 
 Values = Mapping[str, Any]
 _MISSING: Any = object()
-_MAX_REDIRECTS = 10
 _BUBBLING = frozenset({"click", "change", "submit", "keydown", "keyup"})
 _SELECTOR_HINT = re.compile(r"^[#.\[]|[\s>+~:\[]")
 
@@ -113,7 +112,8 @@ async def live_isolated(
     overrides = getattr(client.app, "dependency_overrides", None)
     if isinstance(overrides, dict):
         isolated.dependency_overrides = overrides
-    isolated_client = LiveTestClient(isolated, base_url=client.base_url, lifespan=False, cookies=client.cookies)
+    # The same browser: the isolated app's client shares this one's cookie jar.
+    isolated_client = LiveTestClient(isolated, base_url=client._origin, lifespan=False, cookies=client.cookies.jar)
     query = urlencode(list(params.items()), doseq=True) if params else ""
     cleanups = [router.manager.close_all, *([client.aclose] if owned else [])]
     opened, html = await open_view(isolated_client, "/" + (f"?{query}" if query else ""), timeout=timeout, owns_client=True, cleanups=cleanups)
@@ -532,19 +532,19 @@ async def follow_redirect(redirect: LiveTestView | LiveRedirect, *, timeout: flo
     >>> await render_click(view, "#leave")
     >>> view, html = await follow_redirect(view)
     """
+    owned = False
     if isinstance(redirect, LiveRedirect):
         client = redirect.client
         to = redirect.to
         if not isinstance(client, LiveTestClient):
             raise LiveTestError(f"cannot follow {redirect!r}: it does not know the app\nExpected: a LiveRedirect raised by live()\nGot: {client!r}")
+        if client.is_closed:
+            # live(app, ...) opened the page in a browser of its own, closed with the redirect:
+            # the page it leads to opens in a fresh one with the same cookies.
+            client, owned = LiveTestClient(client.app, base_url=client._origin, lifespan=False, cookies=client.cookies.jar), True
     else:
         to = await assert_redirect(redirect, timeout=timeout)
         client = redirect._redirect_client
         await redirect._shutdown()  # the browser left the page: no warning, production cancels its tasks too
     # A browser follows HTTP redirects on its own (a login route that redirects again).
-    for _ in range(_MAX_REDIRECTS):
-        try:
-            return await open_view(client, to, timeout=timeout)
-        except LiveRedirect as again:
-            to = again.to
-    raise LiveTestError(f"follow_redirect(): more than {_MAX_REDIRECTS} redirects in a row\nExpected: a live page at the end\nGot: still redirected to {to!r}")
+    return await open_view(client, to, timeout=timeout, owns_client=owned, follow_redirects=True)

@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
 from ..wire import ATTR_TOKEN, EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
-from ._asgi import ClientResponse, ResponseStream
-from ._client import LiveTestClient, find_session, register_open, unregister_open, warn_pending
+from ._client import LiveTestClient, find_session
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
 from ._forms import form_data
+from ._httpx import httpx
+from ._open_views import register_open, unregister_open, warn_pending
+from ._server_errors import ServerError, request_errors, unwatch, watch_session
 from ._sse import SSEDecoder, SSEMessage
 
 if TYPE_CHECKING:
@@ -52,26 +52,6 @@ class _Changes:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
         return True
-
-
-class _ServerErrors(logging.Handler):
-    """Catches the exception the library logs when a handler raises during one request."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.exception: BaseException | None = None
-        self._logger = logging.getLogger("fastapi_live")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and record.exc_info[1] is not None:
-            self.exception = record.exc_info[1]
-
-    def __enter__(self) -> _ServerErrors:
-        self._logger.addHandler(self)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
-        self._logger.removeHandler(self)
 
 
 class LiveTestView:
@@ -107,15 +87,17 @@ class LiveTestView:
         self._changes = _Changes()
         self._applied_id = -1
         self._connected = False
-        self._stream: ResponseStream | None = None
+        self._stream: httpx.Response | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stream_ended = False
         self._stream_error: str | None = None
         self._reader_error: BaseException | None = None
         self._push_events: list[tuple[str, Any]] = []
         self._replies: list[Any] = []
-        self._server_errors: list[Any] = []
+        self._server_errors: list[tuple[Any, int | None]] = []
+        """The error operations applied: their payload and the id of the frame that carried them."""
         self._reported_errors = 0
+        self._server_log = watch_session(lambda: self.session)
         self._remounts = 0
         self._redirect: ClientOp | None = None
         self._redirect_client = client
@@ -164,27 +146,26 @@ class LiveTestView:
             (TOKEN_HEADER, self._token),
             ("hx-request", "true"),
             ("hx-source", "div#live-root"),
-            ("hx-current-url", self.client.base_url + self.url),
+            ("hx-current-url", self.client._origin + self.url),
             ("accept", _EVENT_ACCEPT),
         ]
         if self._applied_id >= 0:
             headers.append(("last-event-id", str(self._applied_id)))
-        cookie = self.client.cookie_header()
-        if cookie:
-            headers.append(("cookie", cookie))
         return headers
 
     async def _read(self) -> None:
         failures = 0
         try:
             while not self._closed:
-                stream = await self.client._driver.stream("GET", self._stream_url, self._stream_headers())
+                request = self.client.build_request("GET", self._stream_url, headers=self._stream_headers())
+                with request_errors() as logged:  # a remount runs in the stream's request
+                    stream = await self.client.send(request, stream=True)
                 if stream.status_code != 200:
-                    body = await stream.read()
-                    await stream.aclose()
+                    await stream.aread()
+                    error = logged.last()
                     self._stream_error = (
                         f"the live stream of {self.url} was refused\nExpected: GET {self._stream_url} to answer 200\n"
-                        f"Got: {stream.status_code} {body.decode(errors='replace')[:300]}"
+                        f"Got: {stream.status_code} {stream.text[:300]}" + (f"\n{error.describe()}" if error is not None else "")
                     )
                     return
                 self._stream = stream
@@ -192,7 +173,7 @@ class LiveTestView:
                 self._connected = True
                 self._changes.notify()
                 decoder = SSEDecoder()
-                async for chunk in stream.chunks():
+                async for chunk in stream.aiter_bytes():
                     for message in decoder.feed(chunk):
                         failures = 0
                         await self._on_message(message)
@@ -226,7 +207,7 @@ class LiveTestView:
                 payload = message.data
             self._push_events.append((message.event, payload))
         elif message.data:
-            self._apply(message.data)
+            self._apply(message.data, int(message.id) if message.id is not None and message.id.isdigit() else None)
         if message.id is not None and message.id.isdigit():
             self._applied_id = int(message.id)
         self._changes.notify()
@@ -253,13 +234,13 @@ class LiveTestView:
             self.session = session
         self._remounts += 1
 
-    def _apply(self, text: str) -> None:
-        """Apply a stream message or an event reply, then run its client operations."""
+    def _apply(self, text: str, frame_id: int | None = None) -> None:
+        """Apply a stream message (frame ``frame_id``) or an event reply, then run its client operations."""
         for op in self._document.apply(text):
             if op.kind == "push":
                 self._push_events.append((op.name, op.payload))
             elif op.kind == "error":
-                self._server_errors.append(op.payload)
+                self._server_errors.append((op.payload, frame_id))
                 self._document.show_server_error()
             elif op.kind in ("redirect", "navigate"):
                 if self._redirect is None:
@@ -275,11 +256,13 @@ class LiveTestView:
         if len(self._server_errors) > self._reported_errors:
             new = self._server_errors[self._reported_errors :]
             self._reported_errors = len(self._server_errors)
+            logged = self._server_log.before_frame(new[0][1])
+            raised, where = (f"\n{logged.describe()}", "") if logged is not None else ("", "; the traceback is in the log of the 'fastapi_live' logger")
             raise LiveTestError(
-                f"{self.view_name} failed on the server while handling a message; the page shows its error state\n"
+                f"{self.view_name} failed on the server while handling a message; the page shows its error state{raised}\n"
                 "Expected: handlers (handle_info, handle_async, hooks) that do not raise\n"
-                f"Got: {new!r}; the traceback is in the log of the 'fastapi_live' logger"
-            )
+                f"Got: {[payload for payload, _ in new]!r}{where}"
+            ) from (logged.exception if logged is not None else None)
         if self._stream_error is not None and not self._closed:
             stream_error, self._stream_error = self._stream_error, None
             raise LiveTestError(stream_error)
@@ -339,7 +322,7 @@ class LiveTestView:
             (EVENT_HEADER, event),
             ("hx-request", "true"),
             ("content-type", content_type),
-            ("origin", self.client.base_url),
+            ("origin", self.client._origin),
             ("sec-fetch-site", "same-origin"),
         ]
         if source is not None:
@@ -347,15 +330,18 @@ class LiveTestView:
             headers += [
                 ("hx-source", described),
                 ("hx-target", described),
-                ("hx-current-url", self.client.base_url + self.url),
+                ("hx-current-url", self.client._origin + self.url),
                 ("accept", _EVENT_ACCEPT),
             ]
         return headers
 
-    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[ClientResponse, BaseException | None]:
-        with _ServerErrors() as errors:
+    async def _send(self, event: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[httpx.Response, ServerError | None]:
+        """POST an event; the response, and what the server logged as raised while handling it."""
+        mark = self._server_log.mark()
+        with request_errors() as logged:
             response = await self.client.request("POST", self._event_url, headers=headers, content=body)
-        return response, errors.exception
+        # The session handles the event in the request, or in its own task when it was busy.
+        return response, self._server_log.since(mark) or logged.last()
 
     async def _post_event(
         self,
@@ -375,10 +361,10 @@ class LiveTestView:
         else:
             body = json.dumps(payload if payload is not None else {}, default=str).encode()
             headers = self._event_headers(event, "application/json")
-        response, cause = await self._send(event, body, headers)
+        response, error = await self._send(event, body, headers)
         if response.status_code != 200:
-            raise _event_error(self, event, response.status_code, response.text, source, sent_as) from cause
-        reply = response.header(REPLY_HEADER)
+            raise _event_error(self, event, response.status_code, response.text, source, sent_as, error) from (error.exception if error else None)
+        reply = response.headers.get(REPLY_HEADER)
         if reply:
             self._replies.append(json.loads(reply))
         self._document.clear_server_error()
@@ -412,6 +398,7 @@ class LiveTestView:
         if reader is not None:
             await asyncio.gather(reader, return_exceptions=True)
         await self.session.close()
+        unwatch(self._server_log)
         for cleanup in self._cleanups:
             await cleanup()
         if self._owns_client:
@@ -434,6 +421,7 @@ class LiveTestView:
         if loop.is_closed():
             # The loop went away with the test: its tasks are gone; report what was running.
             self._closed = True
+            unwatch(self._server_log)
             return self._pending_messages([] if self.session.closed else self.session.pending_tasks())
         if loop.is_running():
             try:
@@ -451,7 +439,9 @@ def _source_header(node: LexborNode) -> str:
     return f"{node.tag}#{dom_id}" if dom_id else str(node.tag)
 
 
-def _event_error(view: LiveTestView, event: str, status: int, text: str, source: LexborNode | None, sent_as: str) -> EventFailedError:
+def _event_error(
+    view: LiveTestView, event: str, status: int, text: str, source: LexborNode | None, sent_as: str, error: ServerError | None
+) -> EventFailedError:
     try:
         data = json.loads(text)
     except ValueError:
@@ -460,6 +450,8 @@ def _event_error(view: LiveTestView, event: str, status: int, text: str, source:
     errors = data.get("errors") if isinstance(data, dict) else None
     origin = f" from {describe(source, 80)}" if source is not None else ""
     message = f"event {event!r}{origin} to {view.view_name} failed with {status}: {detail}"
+    if error is not None and status >= 500:
+        message += f"\n{error.describe()}"
     if errors:
         message += f"\nErrors: {errors}"
     if sent_as:
@@ -476,40 +468,24 @@ async def open_view(
     timeout: float,
     owns_client: bool = False,
     cleanups: Sequence[Callable[[], Awaitable[None]]] = (),
+    follow_redirects: bool = False,
 ) -> tuple[LiveTestView, str]:
-    """GET a live page, find its session, open its stream; returns the view and its first HTML."""
-    path = client.path_of(path)
-    response = await client.get(path)
-    location = response.header("location")
-    if 300 <= response.status_code < 400 and location:
-        to = location[len(client.base_url) :] or "/" if location.startswith(client.base_url) else location
+    """GET a live page, find its session, open its stream; returns the view and its first HTML.
+
+    A redirect raises ``LiveRedirect``, unless ``follow_redirects``: then it is followed to
+    the page it ends at, as a browser does.
+    """
+    try:
+        with request_errors() as logged:  # the page mounts in its request
+            path, response = await _get_page(client, client.path_of(path), follow_redirects)
+        document, session = _live_page(client, path, response, logged.last())
+    except BaseException:
         for cleanup in cleanups:
             await cleanup()
         if owns_client:
             await client.aclose()
-        raise LiveRedirect(
-            f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\n"
-            "Use follow_redirect(error) to open where it leads",
-            to=to,
-            client=client,
-        )
-    if response.status_code != 200:
-        raise LiveTestError(f"GET {path} answered {response.status_code}\nExpected: 200 with a live page\nGot: {response.text[:300]!r}")
-    document = LiveDocument(response.text)
-    root = document.root()
-    if root is None:
-        raise LiveTestError(
-            f"GET {path} did not return a live page: no element with data-live-root\n"
-            "Expected: a page served by a LiveRouter (its template extends 'live/base.html' or uses {% live_root %})\n"
-            f"Got: {response.text[:300]!r}"
-        )
-    first_html = root.html or ""
-    session = find_session(client.app, root.attrs.get(ATTR_TOKEN) or "")
-    if session is None:
-        raise LiveTestError(
-            f"GET {path} rendered a live page, but no LiveRouter of the app holds its session\n"
-            "Expected: live() to be given the app (or a client of the app) that includes the page's LiveRouter"
-        )
+        raise
+    first_html = document.require_root().html or ""
     view = LiveTestView(client, url=path, document=document, session=session, owns_client=owns_client, cleanups=cleanups)
     client._views.append(view)
     register_open(view)
@@ -521,41 +497,134 @@ async def open_view(
     return view, first_html
 
 
+async def _get_page(client: LiveTestClient, path: str, follow_redirects: bool) -> tuple[str, httpx.Response]:
+    """The page's response, and the path it was answered at (where the redirects ended)."""
+    try:
+        response = await client.get(path, follow_redirects=follow_redirects)
+    except httpx.TooManyRedirects as exc:
+        raise LiveTestError(
+            f"follow_redirect(): more than {client.max_redirects} redirects in a row from {path!r}\n"
+            f"Expected: a live page at the end\nGot: still redirected to {str(exc.request.url)!r}"
+        ) from None
+    if response.history:
+        path = client.path_of(str(response.url))
+    location = response.headers.get("location")
+    if 300 <= response.status_code < 400 and location:
+        to = (location[len(client._origin) :] or "/") if location.startswith(client._origin) else location
+        raise LiveRedirect(
+            f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\n"
+            "Use follow_redirect(error) to open where it leads",
+            to=to,
+            client=client,
+        )
+    return path, response
+
+
+def _live_page(client: LiveTestClient, path: str, response: httpx.Response, error: ServerError | None) -> tuple[LiveDocument, LiveSession]:
+    """The live page a response holds, and its session; otherwise why it is not one (with what the server raised)."""
+    if response.status_code != 200:
+        if error is not None and response.status_code >= 500:
+            raise LiveTestError(
+                f"GET {path} answered {response.status_code}; the server logged {error.logged!r} with:\n{error.describe()}\n"
+                f"Expected: 200 with a live page\nGot: {response.text[:300]!r}"
+            ) from error.exception
+        raise LiveTestError(f"GET {path} answered {response.status_code}\nExpected: 200 with a live page\nGot: {response.text[:300]!r}")
+    document = LiveDocument(response.text)
+    root = document.root()
+    if root is None:
+        raise LiveTestError(
+            f"GET {path} did not return a live page: no element with data-live-root\n"
+            "Expected: a page served by a LiveRouter (its template extends 'live/base.html' or uses {% live_root %})\n"
+            f"Got: {response.text[:300]!r}"
+        )
+    session = find_session(client.app, root.attrs.get(ATTR_TOKEN) or "")
+    if session is None:
+        raise LiveTestError(
+            f"GET {path} rendered a live page, but no LiveRouter of the app holds its session\n"
+            "Expected: live() to be given the app (or a client of the app) that includes the page's LiveRouter"
+        )
+    return document, session
+
+
 class Element:
     """An element of a view, found by a CSS selector (and a text filter) each time it is used.
 
+    Read it as the browser shows it now with ``text()``, ``html()``, ``inner_html()`` and
+    ``attributes``; act on it with the verbs (``render_click(element)``, ...).
+
     >>> button = element(view, "button", text="Dismiss")
+    >>> button.text(), button.attributes.get("disabled")
+    ('Dismiss', None)
     >>> html = await render_click(button)
     """
 
-    __slots__ = ("selector", "text", "view")
+    __slots__ = ("_text_filter", "selector", "view")
 
     def __init__(self, view: LiveTestView, selector: str, text: str | re.Pattern[str] | None = None) -> None:
         self.view = view
         self.selector = selector
-        self.text = text
+        self._text_filter = text
 
     def __repr__(self) -> str:
-        text = "" if self.text is None else f", text={self.text!r}"
+        text = "" if self._text_filter is None else f", text={self._text_filter!r}"
         return f"element({self.view.view_name}, {self.selector!r}{text})"
+
+    def text(self, *, raw: bool = False) -> str:
+        """The element's text as a reader sees it: its text content, each run of whitespace one
+        space, the ends trimmed. ``raw=True`` gives the text content untouched (``textContent``).
+
+        >>> element(view, "#count").text()
+        'Count: 3'
+        """
+        content = self._node().text(deep=True)
+        return content if raw else _WHITESPACE.sub(" ", content).strip(_HTML_SPACE)
+
+    def html(self) -> str:
+        """The element's HTML, itself included (what ``render(element)`` returns).
+
+        >>> element(view, "#count").html()
+        '<p id="count">Count: 3</p>'
+        """
+        return self._node().html or ""
+
+    def inner_html(self) -> str:
+        """The HTML inside the element.
+
+        >>> element(view, "#count").inner_html()
+        'Count: 3'
+        """
+        return self._node().inner_html or ""
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The element's attributes now, as the DOM has them (a boolean attribute's value is ``""``).
+
+        >>> element(view, "#save").attributes
+        {'id': 'save', 'type': 'submit', 'disabled': ''}
+        """
+        return {name: value or "" for name, value in self._node().attributes.items()}
+
+    def _node(self) -> LexborNode:
+        self.view._raise_stream_errors()
+        return self.resolve()
 
     def nodes(self) -> list[LexborNode]:
         document = self.view._document
         scope = document.root()
         found = document.select(self.selector, scope)
-        if self.text is None:
+        if self._text_filter is None:
             return found
-        return [node for node in found if _text_matches(node, self.text)]
+        return [node for node in found if _text_matches(node, self._text_filter)]
 
     def resolve(self) -> LexborNode:
         """The one element this stands for; otherwise a ``LiveTestError`` showing what was found."""
         found = self.nodes()
         if len(found) == 1:
             return found[0]
-        filtered = "" if self.text is None else f" with text {self.text!r}"
+        filtered = "" if self._text_filter is None else f" with text {self._text_filter!r}"
         if not found:
             document = self.view._document
-            near = document.select(self.selector, document.root()) if self.text is not None else []
+            near = document.select(self.selector, document.root()) if self._text_filter is not None else []
             if near:
                 got = "elements matching the selector without that text: " + ", ".join(describe(n, 80) for n in near[:5])
             else:
@@ -568,6 +637,10 @@ class Element:
             "Expected: exactly one element; narrow the selector or pass text=...\n"
             f"Got: {', '.join(describe(n, 80) for n in found[:5])}"
         )
+
+
+_HTML_SPACE = " \t\n\f\r"  # HTML's whitespace: a no-break space is text, as in a browser
+_WHITESPACE = re.compile(f"[{_HTML_SPACE}]+")
 
 
 def _text_matches(node: LexborNode, text: str | re.Pattern[str]) -> bool:

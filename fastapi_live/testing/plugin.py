@@ -1,15 +1,21 @@
 """The pytest plugin (entry point ``fastapi_live``): the ``live_client`` fixtures, and every
 live view still open is closed when its test ends, with a warning for tasks still running."""
 
+# It loads in every pytest run of a project that installs fastapi-live, with or without
+# the test extra: the clients (and httpx under them) are imported by the fixtures that use them.
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._client import LiveTestClient, close_open_views, warn_pending
-from .sync import SyncLiveTestClient
+from ._open_views import close_open_views, warn_pending
+
+if TYPE_CHECKING:
+    from ._client import LiveTestClient
+    from .sync import SyncLiveTestClient
 
 
 @pytest.fixture
@@ -39,6 +45,8 @@ if async_fixture is not None:
         >>> async def test_counter(live_client):
         ...     view, html = await live(live_client, "/counter")
         """
+        from ._client import LiveTestClient
+
         async with LiveTestClient(live_app) as client:
             yield client
 
@@ -57,6 +65,8 @@ def sync_live_client(live_app: Any) -> Iterator[SyncLiveTestClient]:
     >>> def test_counter(sync_live_client):
     ...     view, html = live(sync_live_client, "/counter")
     """
+    from .sync import SyncLiveTestClient
+
     with SyncLiveTestClient(live_app) as client:
         yield client
 

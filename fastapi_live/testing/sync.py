@@ -17,6 +17,7 @@ import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -25,9 +26,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from ..router import OnMount
 from ..socket import Assigns
 from . import _verbs
-from ._asgi import ClientResponse
-from ._client import LiveTestClient, register_open, unregister_open, warn_pending
+from ._client import LiveTestClient
 from ._errors import LiveRedirect, LiveTestError, PendingTasksWarning
+from ._httpx import httpx
+from ._open_views import register_open, unregister_open, warn_pending
 from ._verbs import ASSERT_TIMEOUT, DEFAULT_TIMEOUT, Values
 from ._view import Element, LiveTestView
 
@@ -47,7 +49,12 @@ class SyncLiveTestClient:
     """
 
     def __init__(
-        self, app: Any, *, base_url: str = "http://testserver", lifespan: bool = True, cookies: dict[str, str] | None = None
+        self,
+        app: Any,
+        *,
+        base_url: str = "http://testserver",
+        lifespan: bool = True,
+        cookies: dict[str, str] | httpx.Cookies | CookieJar | None = None,
     ) -> None:
         self.app = app
         self._base_url = base_url
@@ -127,23 +134,23 @@ class SyncLiveTestClient:
         return self._portal.call(functools.partial(fn, *args, **kwargs))
 
     @property
-    def cookies(self) -> dict[str, str]:
-        """The cookie jar: ``client.cookies["user"]``."""
+    def cookies(self) -> httpx.Cookies:
+        """The cookie jar (httpx's): ``client.cookies["user"]``."""
         return self.client.cookies
 
-    def request(self, method: str, url: str, **kwargs: Any) -> ClientResponse:
-        """Send a request with this client's cookies (see ``LiveTestClient.request``).
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send a request with this client's cookies; takes what ``httpx.AsyncClient.request`` takes.
 
-        >>> client.request("GET", "/login?user=alice")
+        >>> client.request("GET", "/login?user=alice", follow_redirects=True)
         """
-        response: ClientResponse = self.call(self.client.request, method, url, **kwargs)
+        response: httpx.Response = self.call(self.client.request, method, url, **kwargs)
         return response
 
-    def get(self, url: str, **kwargs: Any) -> ClientResponse:
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """``GET url``: ``client.get("/login?user=alice")``."""
         return self.request("GET", url, **kwargs)
 
-    def post(self, url: str, **kwargs: Any) -> ClientResponse:
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
         """``POST url``: ``client.post("/api/notifications", json={...})``."""
         return self.request("POST", url, **kwargs)
 
@@ -212,9 +219,12 @@ class SyncLiveTestView:
 
 
 class SyncElement:
-    """An ``Element`` of a sync view, from ``element(view, selector, text=None)``.
+    """An ``Element`` of a sync view, from ``element(view, selector, text=None)``; read it the same way.
 
-    >>> html = render_click(element(view, "button", text="Dismiss"))
+    >>> button = element(view, "button", text="Dismiss")
+    >>> button.text(), button.attributes.get("disabled")
+    ('Dismiss', None)
+    >>> html = render_click(button)
     """
 
     def __init__(self, view: SyncLiveTestView, element: Element) -> None:
@@ -223,6 +233,43 @@ class SyncElement:
 
     def __repr__(self) -> str:
         return repr(self.element)
+
+    def text(self, *, raw: bool = False) -> str:
+        """``Element.text``: the element's text, whitespace collapsed (``raw=True``: untouched).
+
+        >>> element(view, "#count").text()
+        'Count: 3'
+        """
+        text: str = self.view.call(self.element.text, raw=raw)
+        return text
+
+    def html(self) -> str:
+        """``Element.html``: the element's HTML, itself included.
+
+        >>> element(view, "#count").html()
+        '<p id="count">Count: 3</p>'
+        """
+        html: str = self.view.call(self.element.html)
+        return html
+
+    def inner_html(self) -> str:
+        """``Element.inner_html``: the HTML inside the element.
+
+        >>> element(view, "#count").inner_html()
+        'Count: 3'
+        """
+        html: str = self.view.call(self.element.inner_html)
+        return html
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """``Element.attributes``: the element's attributes now.
+
+        >>> element(view, "#save").attributes["type"]
+        'submit'
+        """
+        attributes: dict[str, str] = self.view.call(lambda: self.element.attributes)
+        return attributes
 
 
 def _open_client(app_or_client: Any, verb: str) -> tuple[SyncLiveTestClient, bool]:

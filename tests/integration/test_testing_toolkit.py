@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -153,6 +155,40 @@ async def test_send_info_and_dismiss(live_client):
     assert not has_element(view, ".notification", text="first")
 
 
+# -- reading elements ----------------------------------------------------------------------------------------
+
+
+async def test_an_element_reads_as_the_browser_shows_it(live_client):
+    view, _ = await live(live_client, "/dashboard/acme")
+    await send_info(view, NewNotification(1, "Deploy   finished"))
+    badge = element(view, ".badge")
+    assert badge.text() == "1"
+    assert badge.html() == '<span class="badge">1</span>' == render(badge)
+    assert badge.inner_html() == "1"
+    assert badge.attributes == {"class": "badge"}
+    note = element(view, ".notification")
+    assert note.text() == "Deploy finishedDismiss"  # the text content, each run of whitespace one space
+    assert element(view, ".notification p").text(raw=True) == "Deploy   finished"
+    assert note.inner_html().startswith("<p>Deploy   finished</p><button ")
+    widget = element(view, "#notification-widget")
+    assert widget.text(raw=True).startswith("\n  1\n") and widget.text() == "1 Deploy finishedDismiss"
+    await send_info(view, NewNotification(2, "Second"))
+    assert badge.text() == "2"  # looked up again: it follows the page
+
+
+async def test_element_attributes_are_a_dict_of_what_the_dom_holds(live_client):
+    view, _ = await live(live_client, "/settings")
+    secret = element(view, "input[name=secret]")
+    assert secret.attributes == {"name": "secret", "value": "hidden-from-the-server", "disabled": ""}  # a boolean attribute is ""
+    secret.attributes["value"] = "changed"  # a copy: the page is untouched
+    assert secret.attributes["value"] == "hidden-from-the-server"
+    assert element(view, "#save").attributes["type"] == "submit"
+    assert element(view, "#save").text() == "Save"
+    go = element(view, "button", text="Go")
+    assert repr(go) == "element(Settings, 'button', text='Go')"
+    assert go.text() == "Go"
+
+
 # -- redirects ---------------------------------------------------------------------------------------------
 
 
@@ -166,6 +202,18 @@ async def test_a_mount_redirect_raises_and_can_be_followed(live_client):
     await render_async(view)
     private, _ = await live(live_client, "/private?mode=quick")  # the login cookie now lets us in
     assert "quick: report ready" in await render_async(private)
+
+
+async def test_a_redirect_from_a_bare_app_is_followed_in_a_fresh_browser(toolkit):
+    app, _ = toolkit
+    with pytest.raises(LiveRedirect) as redirected:
+        await live(app, "/private?mode=quick")  # its own browser, closed with the redirect
+    view, html = await follow_redirect(redirected.value)
+    assert view.url == "/dashboard/acme"
+    assert "Loading organization..." in html
+    await render_async(view)
+    await view.close()
+    assert view.client.is_closed
 
 
 async def test_an_event_redirect_is_asserted_and_followed(live_client):
@@ -300,10 +348,53 @@ async def test_a_remounted_page_recovers_its_forms(live_client):
 async def test_a_handler_that_raises_fails_the_call_that_sees_it(live_client):
     view, _ = await live(live_client, "/tasks?mode=quick")
     await render_async(view)
-    with pytest.raises(LiveTestError, match=r"Tasks failed on the server while handling a message; the page shows its error state"):
+    expected = (
+        r"(?s)Tasks failed on the server while handling a message; the page shows its error state\n"
+        r"Raised on the server: RuntimeError: handle_info exploded\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*toolkit_views.py\", line \d+, in handle_info\n"
+        r"    raise RuntimeError\(\"handle_info exploded\"\)\n"
+        r"Expected: handlers \(handle_info, handle_async, hooks\) that do not raise\n"
+        r"Got: \[\{'message': 'Something went wrong on the server.', 'during': 'info'\}\]$"
+    )
+    with pytest.raises(LiveTestError, match=expected) as failed:
         await send_info(view, "explode")
+    assert repr(failed.value.__cause__) == "RuntimeError('handle_info exploded')"
     assert has_element(view, "#live-root.live-server-error")
     assert "info: still alive" in await send_info(view, "still alive")
+
+
+async def test_each_view_is_told_what_its_own_session_raised(live_client):
+    first, _ = await live(live_client, "/tasks?mode=quick")
+    second, _ = await live(live_client, "/tasks?mode=quick")
+    await render_async(first)
+    await render_async(second)
+    # Both fail before either view looks; the later failure is the other view's.
+    first.session.send_info(("explode", "the first one failed"))
+    await first.session.wait_idle()
+    second.session.send_info(("explode", "the second one failed"))
+    await second.session.wait_idle()
+    with pytest.raises(LiveTestError, match=r"Raised on the server: RuntimeError: the first one failed\n"):
+        await render_async(first)
+    with pytest.raises(LiveTestError, match=r"Raised on the server: RuntimeError: the second one failed\n"):
+        await render_async(second)
+
+
+async def test_a_page_that_fails_to_mount_shows_what_it_raised(live_client):
+    expected = (
+        r"(?s)GET /tasks\?mode=broken answered 500; the server logged '.*' with:\n"
+        r"Raised on the server: ConnectionError: the report service is down\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*toolkit_views.py\", line \d+, in mount\n"
+        r"    raise ConnectionError\(\"the report service is down\"\)\n"
+        r"Expected: 200 with a live page\nGot: '"
+    )
+    with pytest.raises(LiveTestError, match=expected) as failed:
+        await live(live_client, "/tasks?mode=broken")
+    assert repr(failed.value.__cause__) == "ConnectionError('the report service is down')"
+
+
+def test_a_sync_test_is_told_what_the_mount_raised(sync_live_client):
+    with pytest.raises(LiveTestError, match=r"answered 500; .*\nRaised on the server: ConnectionError: the report service is down\n"):
+        live_sync.live(sync_live_client, "/tasks?mode=broken")
 
 
 # -- events: bindings, params, failures ------------------------------------------------------------------------
@@ -343,9 +434,41 @@ async def test_invalid_params_raise_with_the_field_errors(counter_app):
 
 async def test_a_raising_handler_shows_its_exception(counter_app):
     view, _ = await live(counter_app, "/counter")
-    with pytest.raises(EventFailedError, match=r"failed with 500") as failed:
+    expected = (
+        r"(?s)event 'boom' to Counter failed with 500: .*\n"
+        r"Raised on the server: RuntimeError: boom\n"
+        r"Traceback \(most recent call last\), its last \d frames:\n.*counter.py\", line \d+, in boom\n"
+        r"    raise RuntimeError\(\"boom\"\)$"
+    )
+    with pytest.raises(EventFailedError, match=expected) as failed:
         await render_click(view, "boom")
+    assert failed.value.status_code == 500
     assert repr(failed.value.__cause__) == "RuntimeError('boom')"
+
+
+async def test_a_handler_that_raises_while_the_session_is_busy_is_shown_too(counter_app, monkeypatch):
+    # An event that finds the mailbox busy is handled later in the session's own task, not in its request.
+    view, _ = await live(counter_app, "/counter")
+    session = view.session
+    release, queued = asyncio.Event(), asyncio.Event()
+
+    async def busy(socket: LiveSocket) -> None:
+        await release.wait()
+
+    holding = asyncio.ensure_future(session.call(busy))
+    post = session.post
+
+    def spy(message: Any) -> None:
+        post(message)
+        queued.set()  # the only message posted now is the event
+
+    monkeypatch.setattr(session, "post", spy)
+    click = asyncio.ensure_future(render_click(view, "boom"))
+    await asyncio.wait_for(queued.wait(), 5)
+    release.set()
+    with pytest.raises(EventFailedError, match=r"\nRaised on the server: RuntimeError: boom\n"):
+        await click
+    await holding
 
 
 async def test_a_selector_that_matches_nothing_is_sent_as_an_event_and_says_so(counter_app):
@@ -440,6 +563,16 @@ def test_the_sync_api_drives_the_same_page(sync_live_client):
     assert '<span class="badge">0</span>' in html
     assert live_sync.has_element(view, "#post-2")
     assert live_sync.render(live_sync.element(view, ".badge")) == '<span class="badge">0</span>'
+
+
+def test_sync_elements_read_the_same_way(sync_live_client):
+    view, _ = live_sync.live(sync_live_client, "/settings")
+    save = live_sync.element(view, "#save")
+    assert save.text() == "Save"
+    assert save.attributes == {"id": "save", "type": "submit", "name": "action", "value": "save"}
+    assert save.html() == '<button id="save" type="submit" name="action" value="save">Save</button>'
+    assert save.inner_html() == "Save"
+    assert live_sync.element(view, "textarea").text(raw=True) == "Hello"
 
 
 def test_sync_forms_redirects_and_push_events(sync_live_client):

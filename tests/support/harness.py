@@ -20,6 +20,7 @@ from fastapi_live.patches import Patcher, root_open
 from fastapi_live.pubsub.memory import MemoryPubSub
 from fastapi_live.rendering import LiveExtension, PageTemplate
 from fastapi_live.session import LiveSession, Mounted
+from fastapi_live.testing._sse import SSEDecoder
 from fastapi_live.view import LiveView
 
 
@@ -36,21 +37,16 @@ def page_template(templates: Mapping[str, str] | str, name: str = "page.html") -
 
 
 def parse_frame(frame: bytes) -> dict[str, Any]:
-    """One encoded SSE message as {"id", "event", "retry", "data"}."""
-    fields: dict[str, Any] = {"id": None, "event": None, "retry": None, "data": None}
-    data: list[str] = []
-    for line in frame.decode().split("\n"):
-        if not line or line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        else:
-            fields[name] = value
-    if data:
-        fields["data"] = "\n".join(data)
-    return fields
+    """One encoded SSE message, read by the toolkit's SSE parser, as {"id", "event", "retry", "data"}
+    (each None when absent; ``retry`` as its text, as it is on the wire)."""
+    messages = SSEDecoder().feed(frame)
+    if not messages:  # a comment (heartbeat): no message
+        return {"id": None, "event": None, "retry": None, "data": None}
+    if len(messages) > 1:
+        raise AssertionError(f"one frame held {len(messages)} SSE messages: {frame!r}")
+    (message,) = messages
+    retry = None if message.retry is None else str(message.retry)
+    return {"id": message.id, "event": message.event or None, "retry": retry, "data": message.data}
 
 
 class FrameReader:

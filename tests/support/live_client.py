@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.sse import Message, SSEReader, headers, open_page
+from fastapi_live.testing._sse import SSEMessage
+from tests.support.sse import SSEReader, headers, open_page
 
 _PARTIAL = re.compile(r'<hx-partial hx-target="#([^"]+)" hx-swap="([^"]*)">(.*?)</hx-partial>', re.S)
 
@@ -26,16 +27,16 @@ class LivePage:
     html: str
     token: str
     reader: SSEReader
-    messages: list[Message]
+    messages: list[SSEMessage]
 
     async def event(self, name: str, **params: Any) -> httpx.Response:
         """POST an event as htmx does (form-encoded); returns the response (its body is the patch)."""
         data = {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in params.items()}
         return await self.client.post("/_live/event", data=data, headers=headers(self.token, name))
 
-    async def until(self, needle: str, timeout: float = 5.0) -> list[Message]:
+    async def until(self, needle: str, timeout: float = 5.0) -> list[SSEMessage]:
         """Every message up to and including the first whose data holds ``needle``."""
-        seen: list[Message] = []
+        seen: list[SSEMessage] = []
         while True:
             message = await self.reader.next(timeout)
             self.messages.append(message)
@@ -43,7 +44,7 @@ class LivePage:
             if needle in message.data:
                 return seen
 
-    async def next_with(self, needle: str, timeout: float = 5.0) -> Message:
+    async def next_with(self, needle: str, timeout: float = 5.0) -> SSEMessage:
         return (await self.until(needle, timeout))[-1]
 
 

@@ -1,13 +1,14 @@
-"""A small SSE reader over httpx for integration tests, and page-token extraction."""
+"""SSE over real HTTP for integration tests (read by the toolkit's parser), and page-token extraction."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from fastapi_live.testing._sse import SSEMessage, read_messages
 
 TOKEN_RE = re.compile(r'data-live-token="([^"]+)"')
 
@@ -19,60 +20,28 @@ def token_of(html: str) -> str:
     return match.group(1)
 
 
-@dataclass
-class Message:
-    data: str = ""
-    event: str = ""
-    id: str | None = None
-    retry: int | None = None
-    comment: bool = False
-    fields: list[str] = field(default_factory=list)
-
-
 class SSEReader:
     """Reads SSE messages from a streaming httpx response."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        self._lines = response.aiter_lines()
+        self._messages = read_messages(response.aiter_bytes())
 
-    async def next(self, timeout: float = 5.0, *, skip_comments: bool = True) -> Message:
-        return await asyncio.wait_for(self._next(skip_comments), timeout)
+    async def next(self, timeout: float = 5.0) -> SSEMessage:
+        return await asyncio.wait_for(self._next(), timeout)
 
-    async def _next(self, skip_comments: bool) -> Message:
-        message = Message()
-        data_lines: list[str] = []
-        async for line in self._lines:
-            if line == "":
-                if data_lines or message.id is not None or message.event:
-                    message.data = "\n".join(data_lines)
-                    return message
-                if message.comment and not skip_comments:
-                    return message
-                message = Message()
-                continue
-            if line.startswith(":"):
-                message.comment = True
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            message.fields.append(name)
-            if name == "data":
-                data_lines.append(value)
-            elif name == "id":
-                message.id = value
-            elif name == "event":
-                message.event = value
-            elif name == "retry":
-                message.retry = int(value)
-        raise EOFError("stream ended")
+    async def _next(self) -> SSEMessage:
+        try:
+            return await anext(self._messages)
+        except StopAsyncIteration:
+            raise EOFError("stream ended") from None
 
-    async def next_with(self, needle: str, timeout: float = 5.0) -> Message:
+    async def next_with(self, needle: str, timeout: float = 5.0) -> SSEMessage:
         """The next message whose data contains ``needle``."""
 
-        async def find() -> Message:
+        async def find() -> SSEMessage:
             while True:
-                message = await self._next(True)
+                message = await self._next()
                 if needle in message.data:
                     return message
 

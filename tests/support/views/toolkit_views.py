@@ -142,6 +142,8 @@ class Settings(LiveView):
 
 class Tasks(LiveView):
     async def mount(self, socket: LiveSocket, mode: str = "forever") -> None:
+        if mode == "broken":
+            raise ConnectionError("the report service is down")
         socket.assign(status="started")
         if mode == "forever":
             socket.start_async("forever", never_finish)
@@ -152,6 +154,8 @@ class Tasks(LiveView):
     async def handle_info(self, message: Any, socket: LiveSocket) -> None:
         if message == "explode":
             raise RuntimeError("handle_info exploded")
+        if isinstance(message, tuple) and message[0] == "explode":
+            raise RuntimeError(message[1])
         socket.assign(status=f"info: {message}")
 
     async def handle_async(self, name: str, outcome: Any, socket: LiveSocket) -> None:
