@@ -21,6 +21,7 @@ TOKEN_HEADER = "x-live-token"
 EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
 LAST_EVENT_ID_HEADER = "last-event-id"
+HX_REQUEST_HEADER = "hx-request"  # htmx's; the client sets it on the events it posts itself
 
 # -- attributes the library writes into the page --------------------------------------------------
 ROOT_ID = "live-root"
@@ -33,12 +34,30 @@ ATTR_VIEW = "data-live-view"
 ATTR_EVENT_URL = "data-live-event-url"
 ATTR_HOOK = "data-live-hook"
 ATTR_AUTO_RECOVER = "data-live-auto-recover"
+AUTO_RECOVER_IGNORE = "ignore"  # data-live-auto-recover="ignore": the form is not recovered
 ATTR_CONFIG = "data-live-config"
 BINDING_PREFIX = "data-live-"
 BINDING_KINDS = ("click", "change", "submit", "keydown", "keyup", "blur", "focus")
+DOM_EVENT_BINDINGS = {  # the DOM event a binding listens to -> its kind (data-live-<kind>)
+    "click": "click",
+    "submit": "submit",
+    "input": "change",
+    "change": "change",
+    "keydown": "keydown",
+    "keyup": "keyup",
+    "blur": "blur",
+    "focus": "focus",
+    "focusout": "blur",
+    "focusin": "focus",
+}
 ATTR_SSE_CONNECT = "hx-sse:connect"
 ATTR_MORPH_SKIP = "hx-morph-skip"
 ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+
+# -- parameters the client adds to an event's body --------------------------------------------------
+PARAM_TARGET = "_target"  # the name of the input whose change sent the event
+PARAM_KEY = "key"  # keydown / keyup: the key
+PARAM_VALUE = "value"  # keydown / keyup: the element's value
 
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
@@ -50,7 +69,9 @@ CLASS_CLIENT_ERROR = "live-client-error"
 
 # -- named stream messages and DOM events -----------------------------------------------------------
 EVENT_PREFIX = "live:"
-REMOUNT_EVENT = "live:remount"
+REMOUNT_EVENT = "live:remount"  # the named message that carries a remounted page's fresh render
+EVENT_REMOUNTED = "live:remounted"  # dispatched on the root once that render is applied
+EVENT_ERROR = "live:error"  # dispatched when the server refused an event or a handler failed
 
 # -- swap styles -------------------------------------------------------------------------------------
 SWAP_MORPH = "outerMorph"
@@ -66,16 +87,36 @@ OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_ERROR = "error"
 
-CLIENT_CONSTANTS: dict[str, str] = {
+
+def _header_case(name: str) -> str:
+    return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
+
+
+def binding_attribute(kind: str) -> str:
+    """``data-live-click`` and friends: the attribute that names an element's event."""
+    return BINDING_PREFIX + kind
+
+
+ClientConstant = str | dict[str, str]
+
+CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
     "ATTR_TOKEN": ATTR_TOKEN,
     "ATTR_VERSION": ATTR_VERSION,
     "ATTR_HOOK": ATTR_HOOK,
     "ATTR_EVENT_URL": ATTR_EVENT_URL,
     "ATTR_AUTO_RECOVER": ATTR_AUTO_RECOVER,
-    "HEADER_TOKEN": "X-Live-Token",
-    "HEADER_EVENT": "X-Live-Event",
-    "HEADER_REPLY": "X-Live-Reply",
+    "AUTO_RECOVER_IGNORE": AUTO_RECOVER_IGNORE,
+    "ATTR_CONFIG": ATTR_CONFIG,
+    "ATTR_SSE_CONNECT": ATTR_SSE_CONNECT,
+    "BINDING_BY_DOM_EVENT": {dom_event: binding_attribute(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
+    "HEADER_TOKEN": _header_case(TOKEN_HEADER),
+    "HEADER_EVENT": _header_case(EVENT_HEADER),
+    "HEADER_REPLY": _header_case(REPLY_HEADER),
+    "HEADER_HX_REQUEST": _header_case(HX_REQUEST_HEADER),
+    "PARAM_TARGET": PARAM_TARGET,
+    "PARAM_KEY": PARAM_KEY,
+    "PARAM_VALUE": PARAM_VALUE,
     "CLASS_LOADING": CLASS_LOADING,
     "CLASS_CONNECTED": CLASS_CONNECTED,
     "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
@@ -83,13 +124,18 @@ CLIENT_CONSTANTS: dict[str, str] = {
     "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
     "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
     "EVENT_PREFIX": EVENT_PREFIX,
+    "REMOUNT_EVENT": REMOUNT_EVENT,
+    "EVENT_REMOUNTED": EVENT_REMOUNTED,
+    "EVENT_ERROR": EVENT_ERROR,
+    "SWAP_NONE": SWAP_NONE,
+    "SWAP_STREAM": SWAP_STREAM,
+    "OP_PUSH": OP_PUSH,
+    "OP_REDIRECT": OP_REDIRECT,
+    "OP_NAVIGATE": OP_NAVIGATE,
+    "OP_ERROR": OP_ERROR,
 }
-"""The client's constants block (``static/fastapi-live.js``), name by name."""
-
-
-def binding_attribute(kind: str) -> str:
-    """``data-live-click`` and friends: the attribute that names an element's event."""
-    return BINDING_PREFIX + kind
+"""The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
+holds the two equal."""
 
 
 def partial(target_id: str, content: str, swap: str = SWAP_MORPH) -> str:
