@@ -81,6 +81,10 @@ SWAP_DELETE = "delete"
 SWAP_NONE = "none"
 SWAP_STREAM = "liveStream"  # the client's own swap style for stream inserts
 
+# -- the elements a message is made of ---------------------------------------------------------------
+PARTIAL_TAG = "hx-partial"  # htmx 4 swaps each into its hx-target
+LIVE_TAG = "hx-live"  # a client operation, handled by the client's htmx_process_live
+
 # -- client operations carried in <hx-live> -----------------------------------------------------------
 OP_PUSH = "push"
 OP_REDIRECT = "redirect"
@@ -138,14 +142,17 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
 holds the two equal."""
 
 
+_PARTIAL_CLOSE = f"</{PARTIAL_TAG}>"
+
+
 def partial(target_id: str, content: str, swap: str = SWAP_MORPH) -> str:
     """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
-    return _partial_open(target_id, swap) + content + "</hx-partial>"
+    return _partial_open(target_id, swap) + content + _PARTIAL_CLOSE
 
 
 @functools.lru_cache(maxsize=4096)
 def _partial_open(target_id: str, swap: str) -> str:
-    return f'<hx-partial hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
+    return f'<{PARTIAL_TAG} hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
 
 
 def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
@@ -165,7 +172,7 @@ def push_element(kind: str, name: str, payload: Any) -> str:
     so a pushed event always sees the DOM its handler produced.
     """
     body = json.dumps({"kind": kind, "name": name, "payload": payload}, default=str, separators=(",", ":"))
-    return f"<hx-live>{html.escape(body, quote=False)}</hx-live>"
+    return f"<{LIVE_TAG}>{html.escape(body, quote=False)}</{LIVE_TAG}>"
 
 
 def css_id(dom_id: str) -> str:
