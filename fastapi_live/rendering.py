@@ -9,6 +9,7 @@ those, as ``<hx-partial>`` fragments.
 
 from __future__ import annotations
 
+import html as html_module
 import math
 import re
 from collections import ChainMap
@@ -51,6 +52,33 @@ _PURE_NODES = (
 _PURE_GLOBALS = frozenset({"range", "dict"})
 _CONTEXT_NAMES = frozenset({"self", "super", "caller", "varargs", "kwargs", "__live__"})
 _MISSING = object()
+_STREAM_ITEM_FILTER = "live_stream_item__"  # checks each first-render item (see ``check_stream_item``)
+_ITEM_HEAD = re.compile(r"\s*(?:<!--.*?-->\s*)*<[A-Za-z][^\s/>]*([^>]*)>", re.S)
+_ID_ATTR = re.compile(r"""(?:^|\s)id\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+
+def check_stream_item(stream: str, item_var: str, dom_id: str, html: str) -> str:
+    """``html`` when its top element carries ``id="dom_id"``; a ``ConfigurationError`` otherwise.
+
+    Without it the client cannot find the item again: a later insert of the same item shows
+    it twice and a delete misses it. Only the head of the item is read.
+    """
+    head = html.lstrip()
+    if head.startswith("<") and f' id="{escape(dom_id)}"' in head[: head.find(">")]:
+        return html
+    match = _ITEM_HEAD.match(html)
+    if match is not None:
+        for attribute in _ID_ATTR.finditer(match.group(1)):
+            value = next(group for group in attribute.groups() if group is not None)
+            if html_module.unescape(value) == dom_id:
+                return html
+    got = " ".join(head.split())
+    raise ConfigurationError(
+        f"stream {stream!r} item rendered without its DOM id: the item template's top element must carry "
+        f'id="{{{{ dom_id }}}}", or the client cannot find the item again (a later insert shows it twice, a delete misses it)\n'
+        f'Expected: a top element with id="{dom_id}", e.g. {{% live_stream {stream} as {item_var} %}}<li id="{{{{ dom_id }}}}">…</li>{{% endlive_stream %}}\n'
+        f"Got: {got[:120] + '…' if len(got) > 120 else got}"
+    )
 
 
 
@@ -118,6 +146,10 @@ class LiveExtension(Extension):
     """
 
     tags = {"live_root", "region", "async_result", "live_stream"}  # noqa: RUF012 - Extension declares it so
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters[_STREAM_ITEM_FILTER] = lambda html, stream, item_var, dom_id: Markup(check_stream_item(stream, item_var, dom_id, html))
 
     def parse(self, parser: Parser) -> list[nodes.Node]:
         token = next(parser.stream)
@@ -236,12 +268,17 @@ class LiveExtension(Extension):
         options[ATTR_MORPH_SKIP_CHILDREN] = ""
         body = parser.parse_statements(("name:endlive_stream",), drop_needle=True)
         spec = self._spec(parser, lineno, dom_id, _STREAM_BLOCK_PREFIX + name + "__", "stream", options, item)
-        # The item template is a block rendered once per item, with `item` and `dom_id` set.
+        # The item template is a block rendered once per item, with `item` and `dom_id` set;
+        # each first-render item goes through the same check as a later insert.
         item_block = nodes.Block(spec.block, body, True, False).set_lineno(lineno)
+        checked = nodes.FilterBlock(
+            [item_block],
+            nodes.Filter(None, _STREAM_ITEM_FILTER, [nodes.Const(name), nodes.Const(item), nodes.Name("dom_id", "load")], [], None, None),
+        ).set_lineno(lineno)
         loop = nodes.For(
             nodes.Tuple([nodes.Name("dom_id", "store"), nodes.Name(item, "store")], "store"),
             nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "stream_items", "load"), [nodes.Const(name)], [], None, None),
-            [item_block],
+            [checked],
             [],
             None,
             False,
@@ -507,7 +544,8 @@ class PageTemplate:
 
     def render_stream_item(self, stream: str, context: Mapping[str, Any], dom_id: str, item: Any) -> str:
         slot = self.streams[stream]
-        return self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
+        html = self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
+        return check_stream_item(stream, slot.item_var, dom_id, html)
 
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
         """The regions to re-render for ``changed`` keys, outermost only (a shared list: read it only)."""

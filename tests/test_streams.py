@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from fastapi_live import ConfigurationError, LiveError, LiveSocket, LiveView, SessionConfig
+from fastapi_live.rendering import check_stream_item
 from fastapi_live.streams import StreamOp
 from tests.support.harness import Harness, page_template
 
@@ -192,6 +193,72 @@ async def test_an_insert_into_a_stream_the_template_lacks_names_the_streams_it_h
         with pytest.raises(LiveError, match=r"^Feed inserted into stream 'comments', but template 'page.html' has no "
                            r"\{% live_stream comments as item %\} container; streams on this page: \['posts'\]$"):
             await harness.session.call(lambda socket: socket.stream_insert("comments", Post(1, "c")))
+
+
+# -- an item must carry its DOM id ----------------------------------------------------------------------
+
+NO_ID_FEED = FEED.replace('<li id="{{ dom_id }}">', '<li class="post">')
+MISSING_ID = (
+    r"^stream 'posts' item rendered without its DOM id: the item template's top element must carry "
+    r"id=\"\{\{ dom_id \}\}\", or the client cannot find the item again \(a later insert shows it twice, a delete misses it\)\n"
+    r"Expected: a top element with id=\"posts-1\", e\.g\. \{% live_stream posts as post %\}<li id=\"\{\{ dom_id \}\}\">…</li>\{% endlive_stream %\}\n"
+    r"Got: <li class=\"post\">one</li>$"
+)
+
+
+async def test_an_item_rendered_without_its_dom_id_fails_the_first_render_naming_the_fix():
+    harness = Harness(Feed(lambda socket: socket.stream_insert("posts", Post(1, "one"))), page_template(NO_ID_FEED))
+    async with harness:
+        with pytest.raises(ConfigurationError, match=MISSING_ID):
+            await harness.start()
+
+
+async def test_an_item_rendered_without_its_dom_id_fails_a_later_insert_naming_the_fix():
+    harness = Harness(Feed(), page_template(NO_ID_FEED))
+    async with harness:
+        await harness.start()
+        with pytest.raises(ConfigurationError, match=MISSING_ID):
+            await harness.session.call(lambda socket: socket.stream_insert("posts", Post(1, "one")))
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        '<li id="{{ dom_id }}">{{ post.title }}</li>',
+        '\n  <li class="post" data-n="1" id="{{ dom_id }}">{{ post.title }}</li>\n',
+        "<li\n    id='{{ dom_id }}'>{{ post.title }}</li>",
+        "<li id={{ dom_id }}>{{ post.title }}</li>",
+        '<!-- one post --><li id="{{ dom_id }}" title="a > b">{{ post.title }}</li>',
+    ],
+)
+async def test_the_dom_id_may_sit_anywhere_on_the_top_element(item):
+    page = page_template(FEED.replace('<li id="{{ dom_id }}">{{ post.title }}</li>', item))
+    harness = Harness(Feed(lambda socket: socket.stream_insert("posts", Post(1, "one"))), page)
+    async with harness:
+        assert "one" in await harness.start()
+        await harness.session.call(lambda socket: socket.stream_insert("posts", Post(2, "two")))
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        '<li><span id="{{ dom_id }}">{{ post.title }}</span></li>',  # on a child, not the top element
+        '{{ post.title }} <li id="{{ dom_id }}"></li>',  # text first
+        '<li data-id="{{ dom_id }}">{{ post.title }}</li>',
+        '<li id="other-{{ dom_id }}">{{ post.title }}</li>',
+    ],
+)
+async def test_a_dom_id_anywhere_but_on_the_top_element_is_refused(item):
+    harness = Harness(Feed(), page_template(FEED.replace('<li id="{{ dom_id }}">{{ post.title }}</li>', item)))
+    async with harness:
+        await harness.start()
+        with pytest.raises(ConfigurationError, match=r"^stream 'posts' item rendered without its DOM id"):
+            await harness.session.call(lambda socket: socket.stream_insert("posts", Post(1, "one")))
+
+
+def test_a_dom_id_that_needs_escaping_is_found_escaped():
+    html = '<li id="a&amp;b&#39;c">x</li>'
+    assert check_stream_item("posts", "post", "a&b'c", html) == html
 
 
 # -- memory -----------------------------------------------------------------------------------------
