@@ -53,6 +53,10 @@ DOM_EVENT_BINDINGS = {  # the DOM event a binding listens to -> its kind (data-l
 ATTR_SSE_CONNECT = "hx-sse:connect"
 ATTR_MORPH_SKIP = "hx-morph-skip"
 ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+# A stream container with static children (a header row, an empty-state placeholder) holds its
+# items between these two comments, so inserts, limits and resets never touch the others.
+MARKER_ITEMS_START = "live:items"
+MARKER_ITEMS_END = "/live:items"
 
 # -- parameters the client adds to an event's body --------------------------------------------------
 PARAM_TARGET = "_target"  # the name of the input whose change sent the event
@@ -113,6 +117,8 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "AUTO_RECOVER_IGNORE": AUTO_RECOVER_IGNORE,
     "ATTR_CONFIG": ATTR_CONFIG,
     "ATTR_SSE_CONNECT": ATTR_SSE_CONNECT,
+    "MARKER_ITEMS_START": MARKER_ITEMS_START,
+    "MARKER_ITEMS_END": MARKER_ITEMS_END,
     "BINDING_BY_DOM_EVENT": {dom_event: binding_attribute(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
     "HEADER_TOKEN": _header_case(TOKEN_HEADER),
     "HEADER_EVENT": _header_case(EVENT_HEADER),
@@ -163,6 +169,11 @@ def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
     if update_only:
         spec += " updateOnly:true"
     return spec
+
+
+def items_markers() -> tuple[str, str]:
+    """The comments around a stream's items in a container that has static children too."""
+    return f"<!--{MARKER_ITEMS_START}-->", f"<!--{MARKER_ITEMS_END}-->"
 
 
 def push_element(kind: str, name: str, payload: Any) -> str:

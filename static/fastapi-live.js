@@ -17,6 +17,8 @@
     const AUTO_RECOVER_IGNORE = "ignore";
     const ATTR_CONFIG = "data-live-config";
     const ATTR_SSE_CONNECT = "hx-sse:connect";
+    const MARKER_ITEMS_START = "live:items";
+    const MARKER_ITEMS_END = "/live:items";
     const BINDING_BY_DOM_EVENT = {
         click: "data-live-click",
         submit: "data-live-submit",
@@ -540,26 +542,62 @@
         return value == null ? -1 : Number(value);
     }
 
+    // A stream container holds its items as its element children or, when its template gives
+    // it static children too (a header, an empty state), between two marker comments.
+    function streamBounds(target) {
+        let start = null;
+        for (let node of target.childNodes) {
+            if (node.nodeType === Node.COMMENT_NODE) {
+                if (node.data === MARKER_ITEMS_START) {
+                    start = node;
+                } else if (start && node.data === MARKER_ITEMS_END) {
+                    return {start, end: node};
+                }
+            }
+        }
+        return {start: null, end: null};
+    }
+
+    function streamItems(target, bounds) {
+        if (!bounds.start) {
+            return [...target.children];
+        }
+        let items = [];
+        for (let node = bounds.start.nextSibling; node && node !== bounds.end; node = node.nextSibling) {
+            if (node.nodeType === Node.ELEMENT_NODE) {
+                items.push(node);
+            }
+        }
+        return items;
+    }
+
+    // LiveView's rules (and streams.initial_items'): an item already shown is replaced where it
+    // stands and trims nothing; a new one goes to index `at` (-1, or past the end: last), then
+    // `limit` trims the items: a positive one keeps the first, a negative one the last.
     function streamInsert(target, fragment, spec) {
         let at = Number(spec.at ?? -1);
         let limit = spec.limit == null ? null : Number(spec.limit);
         let inserted = [];
         for (let child of [...fragment.children]) {
-            let existing = child.id ? target.querySelector(`:scope > #${CSS.escape(child.id)}`) : null;
+            let bounds = streamBounds(target);
+            let items = streamItems(target, bounds);
+            let existing = child.id ? items.find((item) => item.id === child.id) : null;
             if (existing) {
                 existing.replaceWith(child);
-            } else if (spec.updateOnly) {
+                inserted.push(child);
                 continue;
-            } else if (at === -1 || at >= target.children.length) {
-                target.append(child);
-            } else {
-                target.insertBefore(child, target.children[Math.max(at, 0)]);
             }
+            if (spec.updateOnly) {
+                continue;
+            }
+            target.insertBefore(child, at >= 0 && at < items.length ? items[at] : bounds.end);
             inserted.push(child);
-        }
-        if (limit != null) {
-            while (target.children.length > Math.abs(limit)) {
-                (limit >= 0 ? target.lastElementChild : target.firstElementChild).remove();
+            if (limit != null && !Number.isNaN(limit)) {
+                items = streamItems(target, bounds);
+                let excess = limit >= 0 ? items.slice(limit) : items.slice(0, Math.max(items.length + limit, 0));
+                for (let el of excess) {
+                    el.remove();
+                }
             }
         }
         for (let el of inserted) {

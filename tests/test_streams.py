@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import tracemalloc
 import weakref
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ import pytest
 from fastapi_live import ConfigurationError, LiveError, LiveSocket, LiveView, SessionConfig
 from fastapi_live.rendering import check_stream_item
 from fastapi_live.streams import StreamOp
+from fastapi_live.testing._dom import LiveDocument
+from tests.support import stream_cases
 from tests.support.harness import Harness, page_template
+from tests.support.stream_cases import CASES
 
 FEED = """<html>{% live_root %}
 {% live_stream posts as post id="posts" tag="ul" %}<li id="{{ dom_id }}">{{ post.title }}</li>{% endlive_stream %}
@@ -193,6 +197,47 @@ async def test_an_insert_into_a_stream_the_template_lacks_names_the_streams_it_h
         with pytest.raises(LiveError, match=r"^Feed inserted into stream 'comments', but template 'page.html' has no "
                            r"\{% live_stream comments as item %\} container; streams on this page: \['posts'\]$"):
             await harness.session.call(lambda socket: socket.stream_insert("comments", Post(1, "c")))
+
+
+# -- one set of stream cases: the first render and the testing DOM (the browser: tests/browser) -------
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_stream_cases_in_the_first_render(case):
+    """Ops made in mount show in the first HTML exactly as the client shows them later."""
+    assert stream_cases.children(LiveDocument(stream_cases.first_render(case))) == case.expected_children()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_stream_cases_in_the_testing_dom(case):
+    html, messages = stream_cases.initial_html_and_messages(case)
+    document = LiveDocument(html)
+    for message in messages:
+        document.apply(message)
+    assert stream_cases.children(document) == case.expected_children()
+
+
+def test_the_stream_cases_cover_every_kind_of_operation():
+    ops = [op for case in CASES for op in case.ops]
+    inserts = [op for op in ops if isinstance(op, stream_cases.Insert)]
+    assert {0, -1, 1} <= {op.at for op in inserts} and any(op.at >= 3 for op in inserts)
+    assert {op.limit for op in inserts} >= {None, 0, 2, -2} and any(op.update_only for op in inserts)
+    assert any(isinstance(op, stream_cases.Delete) for op in ops) and any(isinstance(op, stream_cases.Reset) for op in ops)
+    assert any(isinstance(op, stream_cases.Insert) and op.dom_id in case.items for case in CASES for op in case.ops)
+
+
+@pytest.mark.parametrize("at", [-2, -10, 1.5, "0", True])
+def test_an_insert_index_must_be_minus_one_zero_or_positive(socket, at):
+    expected = r"^invalid at for stream 'posts': expected -1 \(append\), 0 \(prepend\) or a positive index\nGot: at="
+    with pytest.raises(LiveError, match=expected + re.escape(repr(at)) + "$"):
+        socket.stream_insert("posts", Post(1, "one"), at=at)
+
+
+@pytest.mark.parametrize("limit", [1.5, "3", False])
+def test_a_limit_must_be_an_int(socket, limit):
+    expected = r"^invalid limit for stream 'posts': expected None, a positive int \(keep the first items\) or a negative one \(keep the last\)\nGot: limit="
+    with pytest.raises(LiveError, match=expected + re.escape(repr(limit)) + "$"):
+        socket.stream_insert("posts", Post(1, "one"), limit=limit)
 
 
 # -- an item must carry its DOM id ----------------------------------------------------------------------

@@ -32,6 +32,8 @@ from ..wire import (
     CLASS_LOADING,
     CLASS_SERVER_ERROR,
     LIVE_TAG,
+    MARKER_ITEMS_END,
+    MARKER_ITEMS_START,
     SWAP_DELETE,
     SWAP_INNER_HTML,
     SWAP_INNER_MORPH,
@@ -423,24 +425,52 @@ class LiveDocument:
         update_only = _truthy(modifiers.get("updateOnly"))
         for child in element_children(fragment):
             dom_id = child.attrs.get("id")
-            existing = next((c for c in element_children(target) if dom_id and c.attrs.get("id") == dom_id), None)
+            bounds = _items_bounds(target)
+            items = _stream_items(target, bounds)
+            existing = next((item for item in items if dom_id and item.attrs.get("id") == dom_id), None)
             if existing is not None:
                 _copy_in(child, before=existing)
                 existing.decompose()
-            elif update_only:
                 continue
+            if update_only:
+                continue
+            anchor = items[int(at)] if 0 <= at < len(items) else (None if bounds is None else bounds[1])
+            if anchor is None:
+                _copy_in(child, into=target)
             else:
-                children = element_children(target)
-                if at == -1 or at >= len(children):
-                    _copy_in(child, into=target)
-                else:
-                    _copy_in(child, before=children[max(int(at), 0)])
-        if limit is not None and not math.isnan(limit):
-            while True:
-                children = element_children(target)
-                if len(children) <= abs(limit):
-                    break
-                (children[-1] if limit >= 0 else children[0]).decompose()
+                _copy_in(child, before=anchor)
+            if limit is not None and not math.isnan(limit):
+                items = _stream_items(target, _items_bounds(target))
+                excess = items[int(limit) :] if limit >= 0 else items[: max(len(items) + int(limit), 0)]
+                for item in excess:
+                    item.decompose()
+
+
+def _items_bounds(container: LexborNode) -> tuple[LexborNode, LexborNode] | None:
+    """The marker comments around a stream's items, when its container has static children too."""
+    start = None
+    for node in child_nodes(container):
+        if node.is_comment_node:
+            if node.comment_content == MARKER_ITEMS_START:
+                start = node
+            elif start is not None and node.comment_content == MARKER_ITEMS_END:
+                return start, node
+    return None
+
+
+def _stream_items(container: LexborNode, bounds: tuple[LexborNode, LexborNode] | None) -> list[LexborNode]:
+    """A stream's items: its container's element children, or those between the markers."""
+    if bounds is None:
+        return element_children(container)
+    items, inside = [], False
+    for node in child_nodes(container):
+        if node.mem_id == bounds[0].mem_id:
+            inside = True
+        elif node.mem_id == bounds[1].mem_id:
+            break
+        elif inside and node.is_element_node:
+            items.append(node)
+    return items
 
 
 def _client_op(text: str) -> ClientOp:

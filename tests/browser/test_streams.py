@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.support import stream_cases
+from tests.support.stream_cases import CASES
 from tests.support.views.async_views import make_app
 
 pytestmark = pytest.mark.browser
@@ -71,3 +74,30 @@ def test_re_rendering_the_live_container_keeps_the_streamed_items(page, feed_url
     push(page, "retitle", heading="Renamed feed")
     expect(page.locator("h1")).to_have_text("Renamed feed")
     assert items(page) == ["post-1:Post 1", "post-2:Post 2", "post-3:Post 3", "post-4:Streamed later"]
+
+
+# -- one set of stream cases, applied by the real client (the same run against the testing DOM
+# and the first render: tests/test_streams.py) ------------------------------------------------------
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+APPLY_MESSAGES = """async ([container, messages]) => {
+    document.body.innerHTML = container;
+    for (const text of messages) {
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "none", transition: false});
+    }
+    return [...document.getElementById("posts").children].map((el) => `${el.id}:${el.textContent}`);
+}"""
+
+
+def test_stream_cases_in_the_real_client(page):
+    page.set_content("<!doctype html><html><head></head><body></body></html>")
+    for script in ("vendor/htmx.min.js", "fastapi-live.js"):
+        page.add_script_tag(path=str(STATIC / script))
+    page.wait_for_function("() => window.FastapiLive !== undefined")
+    mismatches = {}
+    for case in CASES:
+        html, messages = stream_cases.initial_html_and_messages(case)
+        got = page.evaluate(APPLY_MESSAGES, [stream_cases.container_html(html), messages])
+        if got != case.expected_children():
+            mismatches[case.name] = {"expected": case.expected_children(), "got": got}
+    assert not mismatches, f"the client disagrees with the stream cases: {mismatches}"
