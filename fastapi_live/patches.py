@@ -122,7 +122,7 @@ class Patcher:
         container = slot.spec.dom_id
         for op in pending:
             if op.kind == "reset":
-                out.append(partial(container, "", SWAP_INNER_HTML))
+                out.append(partial(container, self.page.render_stream_statics(name, ctx), SWAP_INNER_HTML))
             elif op.kind == "delete":
                 out.append(partial(op.dom_id, "", SWAP_DELETE))
             else:

@@ -9,6 +9,7 @@ import weakref
 from dataclasses import dataclass
 
 import pytest
+from jinja2 import TemplateSyntaxError
 
 from fastapi_live import ConfigurationError, LiveError, LiveSocket, LiveView, SessionConfig
 from fastapi_live.rendering import check_stream_item
@@ -222,6 +223,7 @@ def test_the_stream_cases_cover_every_kind_of_operation():
     inserts = [op for op in ops if isinstance(op, stream_cases.Insert)]
     assert {0, -1, 1} <= {op.at for op in inserts} and any(op.at >= 3 for op in inserts)
     assert {op.limit for op in inserts} >= {None, 0, 2, -2} and any(op.update_only for op in inserts)
+    assert any(case.before for case in CASES) and any(case.after for case in CASES)
     assert any(isinstance(op, stream_cases.Delete) for op in ops) and any(isinstance(op, stream_cases.Reset) for op in ops)
     assert any(isinstance(op, stream_cases.Insert) and op.dom_id in case.items for case in CASES for op in case.ops)
 
@@ -238,6 +240,72 @@ def test_a_limit_must_be_an_int(socket, limit):
     expected = r"^invalid limit for stream 'posts': expected None, a positive int \(keep the first items\) or a negative one \(keep the last\)\nGot: limit="
     with pytest.raises(LiveError, match=expected + re.escape(repr(limit)) + "$"):
         socket.stream_insert("posts", Post(1, "one"), limit=limit)
+
+
+# -- static children in a stream container --------------------------------------------------------------
+
+STATICS_FEED = """<html>{% live_root %}
+{% live_stream posts as post id="posts" tag="ul" %}<li id="posts-empty" class="only:block hidden">No {{ noun }} yet</li>
+{% item %}<li id="{{ dom_id }}">{{ post.title }}</li>{% enditem %}<li id="posts-more">More</li>{% endlive_stream %}
+{% endlive_root %}</html>"""
+
+
+async def test_static_children_sit_around_the_items_in_the_first_render():
+    def script(socket):
+        socket.assign(noun="posts")
+        socket.stream("posts", [Post(1, "one"), Post(2, "two")])
+
+    harness = Harness(Feed(script), page_template(STATICS_FEED))
+    async with harness:
+        html = await harness.start()
+        assert (
+            '<ul id="posts" data-live-region="stream" data-live-stream="posts" hx-morph-skip-children="">'
+            '<li id="posts-empty" class="only:block hidden">No posts yet</li>\n'
+            '<!--live:items--><li id="posts-1">one</li><li id="posts-2">two</li><!--/live:items-->'
+            '<li id="posts-more">More</li></ul>'
+        ) in html
+
+
+async def test_a_reset_swaps_in_the_static_children_around_no_items():
+    harness = Harness(Feed(lambda socket: socket.assign(noun="posts")), page_template(STATICS_FEED))
+    async with harness:
+        await harness.start()
+        reader = harness.attach()
+        await reader.next()
+        await harness.session.call(lambda socket: socket.assign(noun="news").stream("posts", [Post(3, "three")], reset=True))
+        message = await reader.next_with("posts-3")
+        assert message["data"].endswith(
+            '<hx-partial hx-target="#posts" hx-swap="innerHTML"><li id="posts-empty" class="only:block hidden">No news yet</li>\n'
+            '<!--live:items--><!--/live:items--><li id="posts-more">More</li></hx-partial>'
+            '<hx-partial hx-target="#posts" hx-swap="liveStream at:-1"><li id="posts-3">three</li></hx-partial>'
+        )
+
+
+async def test_a_stream_without_static_children_has_no_markers_and_resets_to_nothing():
+    harness, html = await start(lambda socket: socket.stream("posts", [Post(1, "one")]))
+    async with harness:
+        assert "<!--" not in html
+        reader = harness.attach()
+        await reader.next()
+        await harness.session.call(lambda socket: socket.stream("posts", [], reset=True))
+        assert (await reader.next())["data"] == '<hx-partial hx-target="#posts" hx-swap="innerHTML"></hx-partial>'
+
+
+def test_a_stream_has_one_item_part():
+    with pytest.raises(TemplateSyntaxError, match=r"^\{% live_stream posts %\} has two \{% item %\} parts: a stream has one item template$"):
+        page_template(STATICS_FEED.replace("{% endlive_stream %}", '{% item %}<p id="{{ dom_id }}"></p>{% enditem %}{% endlive_stream %}'))
+
+
+def test_an_item_part_must_be_closed():
+    with pytest.raises(TemplateSyntaxError, match=r"'enditem'"):
+        page_template(STATICS_FEED.replace("{% enditem %}", ""))
+
+
+async def test_the_item_part_is_checked_for_its_dom_id_like_a_whole_body():
+    harness = Harness(Feed(lambda socket: socket.stream_insert("posts", Post(1, "one"))), page_template(STATICS_FEED.replace('<li id="{{ dom_id }}">', "<li>")))
+    async with harness:
+        with pytest.raises(ConfigurationError, match=r"^stream 'posts' item rendered without its DOM id"):
+            await harness.start()
 
 
 # -- an item must carry its DOM id ----------------------------------------------------------------------

@@ -76,6 +76,27 @@ def test_re_rendering_the_live_container_keeps_the_streamed_items(page, feed_url
     assert items(page) == ["post-1:Post 1", "post-2:Post 2", "post-3:Post 3", "post-4:Streamed later"]
 
 
+
+def test_static_children_stay_and_an_empty_state_shows_when_no_item_is_left(page, serve):
+    app, _ = make_app()
+    page.goto(serve(app) + "/feed-statics?n=1")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    children = "els => els.map(e => e.id)"
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-1", "posts-empty"]
+    expect(page.locator("#posts-empty")).to_be_hidden()
+    push(page, "insert", id=0, title="Zero", at=0)
+    push(page, "delete", id=1)
+    expect(page.locator("#post-1")).to_have_count(0)
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-0", "posts-empty"]
+    push(page, "reset")
+    expect(page.locator("#post-0")).to_have_count(0)
+    expect(page.locator("#posts-empty")).to_be_visible()
+    expect(page.locator("#posts-header")).to_have_text("Feed: newest first")
+    push(page, "insert", id=5, title="Five", at=0, limit=1)
+    expect(page.locator("#post-5")).to_be_visible()
+    expect(page.locator("#posts-empty")).to_be_hidden()
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-5", "posts-empty"]
+
 # -- one set of stream cases, applied by the real client (the same run against the testing DOM
 # and the first render: tests/test_streams.py) ------------------------------------------------------
 

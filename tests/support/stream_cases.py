@@ -75,6 +75,7 @@ class StreamCase:
 
 
 ABC = ("a", "b", "c")
+HS = {"before": ("header",), "after": ("empty",)}
 
 CASES: list[StreamCase] = [
     # -- where a new item goes
@@ -108,6 +109,17 @@ CASES: list[StreamCase] = [
     StreamCase("reset", ABC, (Reset(),), ()),
     StreamCase("reset then inserts", ABC, (Reset(), Insert("x"), Insert("y", at=0), Insert("a", text="A")), ("y", "x", "a")),
     StreamCase("update_only after a reset adds nothing", ABC, (Reset(), Insert("a", update_only=True)), ()),
+    # -- static children stay, and are not counted
+    StreamCase("statics: append goes after the last item", ABC, (Insert("d"),), ("a", "b", "c", "d"), **HS),
+    StreamCase("statics: prepend goes before the first item", ABC, (Insert("d", at=0),), ("d", "a", "b", "c"), **HS),
+    StreamCase("statics: an index counts items only", ABC, (Insert("d", at=1),), ("a", "d", "b", "c"), **HS),
+    StreamCase("statics: insert into an empty stream", (), (Insert("d", at=0), Insert("e")), ("d", "e"), **HS),
+    StreamCase("statics: limits count items only", ABC, (Insert("d", limit=-2), Insert("e", at=0, limit=2)), ("e", "c"), **HS),
+    StreamCase("statics: a limit of zero keeps the statics", ABC, (Insert("d", limit=0),), (), **HS),
+    StreamCase("statics: a reset keeps them", ABC, (Reset(), Insert("x")), ("x",), **HS),
+    StreamCase("statics: delete and re-insert", ABC, (Delete("b"), Insert("c", text="C"), Insert("b")), ("a", "c", "b"), **HS),
+    StreamCase("statics: only ahead of the items", ABC, (Insert("d"), Insert("e", at=0)), ("e", "a", "b", "c", "d"), before=("header",)),
+    StreamCase("statics: only after the items", ABC, (Insert("d"), Insert("e", at=0), Reset()), (), after=("empty",)),
 ]
 
 
