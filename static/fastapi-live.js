@@ -17,6 +17,8 @@
     const AUTO_RECOVER_IGNORE = "ignore";
     const ATTR_CONFIG = "data-live-config";
     const ATTR_SSE_CONNECT = "hx-sse:connect";
+    const ATTR_STREAM = "data-live-stream";
+    const ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children";
     const MARKER_ITEMS_START = "live:items";
     const MARKER_ITEMS_END = "/live:items";
     const BINDING_BY_DOM_EVENT = {
@@ -349,6 +351,11 @@
         } finally {
             let deferred = recovering.deferred;
             recovering = null;
+            // The fresh render holds each stream's items afresh (LiveView's join): its morph
+            // replaces the dead render's items instead of keeping them.
+            for (let container of root.querySelectorAll(`[${ATTR_STREAM}][${ATTR_MORPH_SKIP_CHILDREN}]`)) {
+                container.removeAttribute(ATTR_MORPH_SKIP_CHILDREN);
+            }
             await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: SWAP_NONE, transition: false});
             for (let text of deferred) {
                 await applyResponse(root, text);

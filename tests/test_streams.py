@@ -16,7 +16,7 @@ from fastapi_live.rendering import check_stream_item
 from fastapi_live.streams import StreamOp
 from fastapi_live.testing._dom import LiveDocument
 from tests.support import stream_cases
-from tests.support.harness import Harness, page_template
+from tests.support.harness import FrameReader, Harness, page_template
 from tests.support.stream_cases import CASES
 
 FEED = """<html>{% live_root %}
@@ -372,6 +372,48 @@ async def test_a_dom_id_anywhere_but_on_the_top_element_is_refused(item):
 def test_a_dom_id_that_needs_escaping_is_found_escaped():
     html = '<li id="a&amp;b&#39;c">x</li>'
     assert check_stream_item("posts", "post", "a&b'c", html) == html
+
+
+# -- a remount's render -----------------------------------------------------------------------------------
+
+
+async def remounted(script) -> Harness:
+    """A session mounted as a remount mounts it: no first render, its stream attached at once."""
+    harness = Harness(Feed(script), page_template(FEED))
+    view = harness.session.view
+    await harness.session.mount([], lambda socket: view.mount(socket), render=False)
+    return harness
+
+
+async def test_a_remounts_render_holds_the_fresh_items_and_lets_the_morph_replace_the_old_ones():
+    harness = await remounted(lambda socket: socket.stream("posts", [Post(1, "one"), Post(2, "two")]).stream_delete("posts", Post(1, "")))
+    async with harness:
+        reader = FrameReader(harness.session.attach_remount())
+        harness.readers.append(reader)
+        message = await reader.next()
+        assert message["event"] == "live:remount"
+        assert '<ul id="posts" data-live-region="stream" data-live-stream="posts"><li id="posts-2">two</li></ul>' in message["data"]
+        assert harness.socket._stream_state()[1] == {"posts": []}
+
+
+async def test_a_later_resync_leaves_the_items_to_the_client():
+    harness = await remounted(lambda socket: socket.stream("posts", [Post(1, "one")]))
+    async with harness:
+        harness.readers.append(FrameReader(harness.session.attach_remount()))
+        resync = harness.session.patcher.resync(harness.socket)
+        assert '<ul id="posts" data-live-region="stream" data-live-stream="posts" hx-morph-skip-children=""></ul>' in resync
+
+
+async def test_stream_operations_before_a_remounts_render_wait_for_it():
+    harness = await remounted(lambda socket: socket.stream("posts", [Post(1, "one")]))
+    async with harness:
+        # A message handled between the remount's mount and its stream: its frame is superseded
+        # by the remount's render, which must still show what it streamed.
+        await harness.session.call(lambda socket: socket.stream_insert("posts", Post(2, "two"), at=0))
+        reader = FrameReader(harness.session.attach_remount())
+        harness.readers.append(reader)
+        message = await reader.next()
+        assert '<li id="posts-2">two</li><li id="posts-1">one</li></ul>' in message["data"]
 
 
 # -- memory -----------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support import stream_cases
+from tests.support.servers import SubprocessServer
 from tests.support.stream_cases import CASES
 from tests.support.views.async_views import make_app
+from tests.support.views.stored_feed import STORE_ENV, write_store
 
 pytestmark = pytest.mark.browser
 CONNECTED = re.compile(r"\blive-connected\b")
@@ -96,6 +98,45 @@ def test_static_children_stay_and_an_empty_state_shows_when_no_item_is_left(page
     expect(page.locator("#post-5")).to_be_visible()
     expect(page.locator("#posts-empty")).to_be_hidden()
     assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-5", "posts-empty"]
+
+
+# -- a remount ---------------------------------------------------------------------------------------
+
+ROOT_DIR = str(Path(__file__).resolve().parents[2])
+
+
+@pytest.fixture
+def stored_feed(tmp_path):
+    store = tmp_path / "feed.json"
+    write_store(store, [1, 2, 3])
+    server = SubprocessServer("tests.support.views.stored_feed_app:app", env={"PYTHONPATH": ROOT_DIR, STORE_ENV: str(store)}).start()
+    yield server, store
+    server.stop()
+
+
+def test_after_a_restart_the_remount_drops_the_items_the_server_no_longer_has(page, stored_feed):
+    server, store = stored_feed
+    page.goto(server.url + "/stored")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    ids = "els => els.map(e => e.id)"
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-1", "post-2", "post-3", "posts-empty"]
+    push(page, "delete", id=1)
+    expect(page.locator("#post-1")).to_have_count(0)
+    page.evaluate("document.getElementById('post-3').__same = true; document.addEventListener('live:remounted', () => window.__remounted = true)")
+
+    server.stop()
+    write_store(store, [3, 4])  # meanwhile post-2 was deleted and post-4 added elsewhere
+    server.start()
+
+    page.wait_for_function("window.__remounted === true", timeout=20000)
+    # The fresh render is what the page shows now, as after LiveView's join: the dead render's
+    # post-2 is gone, post-3 stays (the same element), the static children stay.
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-3", "post-4", "posts-empty"]
+    assert page.evaluate("document.getElementById('post-3').__same") is True
+    push(page, "delete", id=3)  # still live, and its items still found by id
+    expect(page.locator("#post-3")).to_have_count(0)
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-4", "posts-empty"]
+    assert "Traceback" not in server.log()
 
 # -- one set of stream cases, applied by the real client (the same run against the testing DOM
 # and the first render: tests/test_streams.py) ------------------------------------------------------

@@ -7,11 +7,13 @@ import re
 import httpx
 import pytest
 
-from fastapi_live.testing import element, live, render, render_click
+from fastapi_live.testing import element, live, render, render_async, render_click
 from tests.support.gates import GATES
 from tests.support.live_client import live_page, partials
 from tests.support.sse import open_page
 from tests.support.views.async_views import make_app
+from tests.support.views.stored_feed import make_app as make_stored_app
+from tests.support.views.stored_feed import write_store
 
 
 @pytest.fixture
@@ -203,3 +205,20 @@ async def test_a_reset_re_renders_the_static_children_with_the_assigns_of_now(ur
             r'\s*<li id="posts-empty" class="empty">No posts yet</li>\s*',
             content,
         )
+
+
+# -- a remount --------------------------------------------------------------------------------------------
+
+
+async def test_a_remount_clears_the_items_its_fresh_render_does_not_show_again(tmp_path):
+    store = tmp_path / "feed.json"
+    write_store(store, [1, 2, 3])
+    view, _ = await live(make_stored_app(store), "/stored")
+    assert children(view) == ["posts-header", "post-1", "post-2", "post-3", "posts-empty"]
+    write_store(store, [1, 3, 4])  # while the page's session is lost: 2 deleted, 4 added
+    await view.session.close()  # the server lost the session (a restart, an expiry)
+    await render_async(view)  # the stream reconnects and the server remounts the page
+    assert view.remounts == 1
+    assert children(view) == ["posts-header", "post-1", "post-3", "post-4", "posts-empty"]
+    await render_click(view, "delete", {"id": 3})
+    assert children(view) == ["posts-header", "post-1", "post-4", "posts-empty"]
