@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -98,3 +99,19 @@ def test_every_binding_kind_has_a_dom_event_and_an_attribute():
 
 def test_header_names_keep_the_case_the_client_sends():
     assert (wire.CLIENT_CONSTANTS["HEADER_TOKEN"], wire.CLIENT_CONSTANTS["HEADER_HX_REQUEST"]) == ("X-Live-Token", "HX-Request")
+
+
+def test_the_testing_dom_names_wire_values_only_through_the_wire_module():
+    import fastapi_live.testing._dom as dom
+
+    names = {value: name for name, value in vars(wire).items() if name.isupper() and isinstance(value, str)}
+    generic = {"value", "key"}  # HTML and DOM words the DOM uses as such (attribute names)
+    tree = ast.parse(Path(dom.__file__).read_text(encoding="utf-8"))
+    documented = (ast.Module, ast.FunctionDef, ast.ClassDef)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree) if isinstance(node, documented) and ast.get_docstring(node)}
+    offenders = sorted(
+        (node.lineno, node.value, names[node.value])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names and node.value not in generic and id(node) not in docstrings
+    )
+    assert not offenders, f"string literals in fastapi_live/testing/_dom.py that are wire names: import them from fastapi_live.wire: {offenders}"
