@@ -70,14 +70,14 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_root", "helpers", "page", "rendered", "version")
+    __slots__ = ("_rendered", "_root", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
         self.page = page
         self.helpers = helpers
         self._root = root
         self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
-        self.rendered = False  # the page's first render (or a remount's resync) is done
+        self._rendered = False  # the page's first render (or a remount's resync) is done
 
     def _context(
         self, assigns: Mapping[str, Any], stream_items: dict[str, list[tuple[str, Any]]] | None = None, *, replace_streams: bool = False
@@ -88,7 +88,7 @@ class Patcher:
         return ctx
 
     def _first_stream_items(self, socket: LiveSocket) -> dict[str, list[tuple[str, Any]]]:
-        self.rendered = True
+        self._rendered = True
         pending = socket._take_stream_ops()
         socket._take_changes()
         return {name: initial_items(ops) for name, ops in pending.items()}
@@ -101,7 +101,7 @@ class Patcher:
         """The fragments for what changed since the last render (empty when nothing did)."""
         changed, ops = socket._take_changes()
         # Before a remount's first render, stream operations wait for it: it shows their items.
-        stream_ops = socket._take_stream_ops() if self.rendered else {}
+        stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
         if changed or stream_ops:
             self.version += 1
@@ -144,7 +144,7 @@ class Patcher:
         client keeps the items it shows. A remounted page's first resync is its first render
         instead: its containers hold the fresh items, and replace the dead render's.
         """
-        if self.rendered:
+        if self._rendered:
             ctx = self._context(socket._data)
         else:
             ctx = self._context(socket._data, self._first_stream_items(socket), replace_streams=True)
