@@ -21,6 +21,7 @@ TOKEN_HEADER = "x-live-token"
 EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
 LAST_EVENT_ID_HEADER = "last-event-id"
+HX_REQUEST_HEADER = "hx-request"  # htmx's; the client sets it on the events it posts itself
 
 # -- attributes the library writes into the page --------------------------------------------------
 ROOT_ID = "live-root"
@@ -33,12 +34,34 @@ ATTR_VIEW = "data-live-view"
 ATTR_EVENT_URL = "data-live-event-url"
 ATTR_HOOK = "data-live-hook"
 ATTR_AUTO_RECOVER = "data-live-auto-recover"
+AUTO_RECOVER_IGNORE = "ignore"  # data-live-auto-recover="ignore": the form is not recovered
 ATTR_CONFIG = "data-live-config"
 BINDING_PREFIX = "data-live-"
 BINDING_KINDS = ("click", "change", "submit", "keydown", "keyup", "blur", "focus")
+DOM_EVENT_BINDINGS = {  # the DOM event a binding listens to -> its kind (data-live-<kind>)
+    "click": "click",
+    "submit": "submit",
+    "input": "change",
+    "change": "change",
+    "keydown": "keydown",
+    "keyup": "keyup",
+    "blur": "blur",
+    "focus": "focus",
+    "focusout": "blur",
+    "focusin": "focus",
+}
 ATTR_SSE_CONNECT = "hx-sse:connect"
 ATTR_MORPH_SKIP = "hx-morph-skip"
 ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+# A stream container with static children (a header row, an empty-state placeholder) holds its
+# items between these two comments, so inserts, limits and resets never touch the others.
+MARKER_ITEMS_START = "live:items"
+MARKER_ITEMS_END = "/live:items"
+
+# -- parameters the client adds to an event's body --------------------------------------------------
+PARAM_TARGET = "_target"  # the name of the input whose change sent the event
+PARAM_KEY = "key"  # keydown / keyup: the key
+PARAM_VALUE = "value"  # keydown / keyup: the element's value
 
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
@@ -50,7 +73,9 @@ CLASS_CLIENT_ERROR = "live-client-error"
 
 # -- named stream messages and DOM events -----------------------------------------------------------
 EVENT_PREFIX = "live:"
-REMOUNT_EVENT = "live:remount"
+REMOUNT_EVENT = "live:remount"  # the named message that carries a remounted page's fresh render
+EVENT_REMOUNTED = "live:remounted"  # dispatched on the root once that render is applied
+EVENT_ERROR = "live:error"  # dispatched when the server refused an event or a handler failed
 
 # -- swap styles -------------------------------------------------------------------------------------
 SWAP_MORPH = "outerMorph"
@@ -60,31 +85,19 @@ SWAP_DELETE = "delete"
 SWAP_NONE = "none"
 SWAP_STREAM = "liveStream"  # the client's own swap style for stream inserts
 
+# -- the elements a message is made of ---------------------------------------------------------------
+PARTIAL_TAG = "hx-partial"  # htmx 4 swaps each into its hx-target
+LIVE_TAG = "hx-live"  # a client operation, handled by the client's htmx_process_live
+
 # -- client operations carried in <hx-live> -----------------------------------------------------------
 OP_PUSH = "push"
 OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_ERROR = "error"
 
-CLIENT_CONSTANTS: dict[str, str] = {
-    "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
-    "ATTR_TOKEN": ATTR_TOKEN,
-    "ATTR_VERSION": ATTR_VERSION,
-    "ATTR_HOOK": ATTR_HOOK,
-    "ATTR_EVENT_URL": ATTR_EVENT_URL,
-    "ATTR_AUTO_RECOVER": ATTR_AUTO_RECOVER,
-    "HEADER_TOKEN": "X-Live-Token",
-    "HEADER_EVENT": "X-Live-Event",
-    "HEADER_REPLY": "X-Live-Reply",
-    "CLASS_LOADING": CLASS_LOADING,
-    "CLASS_CONNECTED": CLASS_CONNECTED,
-    "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
-    "CLASS_ERROR": CLASS_ERROR,
-    "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
-    "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
-    "EVENT_PREFIX": EVENT_PREFIX,
-}
-"""The client's constants block (``static/fastapi-live.js``), name by name."""
+
+def _header_case(name: str) -> str:
+    return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
 
 
 def binding_attribute(kind: str) -> str:
@@ -92,14 +105,62 @@ def binding_attribute(kind: str) -> str:
     return BINDING_PREFIX + kind
 
 
+ClientConstant = str | dict[str, str]
+
+CLIENT_CONSTANTS: dict[str, ClientConstant] = {
+    "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
+    "ATTR_TOKEN": ATTR_TOKEN,
+    "ATTR_VERSION": ATTR_VERSION,
+    "ATTR_HOOK": ATTR_HOOK,
+    "ATTR_EVENT_URL": ATTR_EVENT_URL,
+    "ATTR_AUTO_RECOVER": ATTR_AUTO_RECOVER,
+    "AUTO_RECOVER_IGNORE": AUTO_RECOVER_IGNORE,
+    "ATTR_CONFIG": ATTR_CONFIG,
+    "ATTR_SSE_CONNECT": ATTR_SSE_CONNECT,
+    "ATTR_STREAM": ATTR_STREAM,
+    "ATTR_MORPH_SKIP_CHILDREN": ATTR_MORPH_SKIP_CHILDREN,
+    "MARKER_ITEMS_START": MARKER_ITEMS_START,
+    "MARKER_ITEMS_END": MARKER_ITEMS_END,
+    "BINDING_BY_DOM_EVENT": {dom_event: binding_attribute(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
+    "HEADER_TOKEN": _header_case(TOKEN_HEADER),
+    "HEADER_EVENT": _header_case(EVENT_HEADER),
+    "HEADER_REPLY": _header_case(REPLY_HEADER),
+    "HEADER_HX_REQUEST": _header_case(HX_REQUEST_HEADER),
+    "PARAM_TARGET": PARAM_TARGET,
+    "PARAM_KEY": PARAM_KEY,
+    "PARAM_VALUE": PARAM_VALUE,
+    "CLASS_LOADING": CLASS_LOADING,
+    "CLASS_CONNECTED": CLASS_CONNECTED,
+    "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
+    "CLASS_ERROR": CLASS_ERROR,
+    "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
+    "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
+    "EVENT_PREFIX": EVENT_PREFIX,
+    "REMOUNT_EVENT": REMOUNT_EVENT,
+    "EVENT_REMOUNTED": EVENT_REMOUNTED,
+    "EVENT_ERROR": EVENT_ERROR,
+    "SWAP_NONE": SWAP_NONE,
+    "SWAP_STREAM": SWAP_STREAM,
+    "OP_PUSH": OP_PUSH,
+    "OP_REDIRECT": OP_REDIRECT,
+    "OP_NAVIGATE": OP_NAVIGATE,
+    "OP_ERROR": OP_ERROR,
+}
+"""The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
+holds the two equal."""
+
+
+_PARTIAL_CLOSE = f"</{PARTIAL_TAG}>"
+
+
 def partial(target_id: str, content: str, swap: str = SWAP_MORPH) -> str:
     """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
-    return _partial_open(target_id, swap) + content + "</hx-partial>"
+    return _partial_open(target_id, swap) + content + _PARTIAL_CLOSE
 
 
 @functools.lru_cache(maxsize=4096)
 def _partial_open(target_id: str, swap: str) -> str:
-    return f'<hx-partial hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
+    return f'<{PARTIAL_TAG} hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
 
 
 def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
@@ -112,6 +173,11 @@ def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
     return spec
 
 
+def items_markers() -> tuple[str, str]:
+    """The comments around a stream's items in a container that has static children too."""
+    return f"<!--{MARKER_ITEMS_START}-->", f"<!--{MARKER_ITEMS_END}-->"
+
+
 def push_element(kind: str, name: str, payload: Any) -> str:
     """A client operation (push event, redirect, navigation, error) as a ``<hx-live>`` element.
 
@@ -119,7 +185,7 @@ def push_element(kind: str, name: str, payload: Any) -> str:
     so a pushed event always sees the DOM its handler produced.
     """
     body = json.dumps({"kind": kind, "name": name, "payload": payload}, default=str, separators=(",", ":"))
-    return f"<hx-live>{html.escape(body, quote=False)}</hx-live>"
+    return f"<{LIVE_TAG}>{html.escape(body, quote=False)}</{LIVE_TAG}>"
 
 
 def css_id(dom_id: str) -> str:

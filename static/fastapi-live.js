@@ -7,13 +7,20 @@
 (() => {
     "use strict";
 
-    // ---- constants: every attribute, class and event name the client knows --------------
+    // ---- constants: every wire name the client knows (fastapi_live/wire.py CLIENT_CONSTANTS) ----
     const ROOT_SELECTOR = "[data-live-root]";
     const ATTR_TOKEN = "data-live-token";
     const ATTR_VERSION = "data-live-v";
     const ATTR_HOOK = "data-live-hook";
     const ATTR_EVENT_URL = "data-live-event-url";
     const ATTR_AUTO_RECOVER = "data-live-auto-recover";
+    const AUTO_RECOVER_IGNORE = "ignore";
+    const ATTR_CONFIG = "data-live-config";
+    const ATTR_SSE_CONNECT = "hx-sse:connect";
+    const ATTR_STREAM = "data-live-stream";
+    const ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children";
+    const MARKER_ITEMS_START = "live:items";
+    const MARKER_ITEMS_END = "/live:items";
     const BINDING_BY_DOM_EVENT = {
         click: "data-live-click",
         submit: "data-live-submit",
@@ -26,10 +33,13 @@
         focusout: "data-live-blur",
         focusin: "data-live-focus",
     };
-    const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
     const HEADER_TOKEN = "X-Live-Token";
     const HEADER_EVENT = "X-Live-Event";
     const HEADER_REPLY = "X-Live-Reply";
+    const HEADER_HX_REQUEST = "HX-Request";
+    const PARAM_TARGET = "_target";
+    const PARAM_KEY = "key";
+    const PARAM_VALUE = "value";
     const CLASS_LOADING = "live-loading";
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
@@ -37,8 +47,19 @@
     const CLASS_SERVER_ERROR = "live-server-error";
     const CLASS_CLIENT_ERROR = "live-client-error";
     const EVENT_PREFIX = "live:";
+    const REMOUNT_EVENT = "live:remount";
+    const EVENT_REMOUNTED = "live:remounted";
+    const EVENT_ERROR = "live:error";
+    const SWAP_NONE = "none";
+    const SWAP_STREAM = "liveStream";
+    const OP_PUSH = "push";
+    const OP_REDIRECT = "redirect";
+    const OP_NAVIGATE = "navigate";
+    const OP_ERROR = "error";
 
-    // Diagnostics carry a code and whose fault it is: internal, network or app.
+    // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
+    const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
+    const BINDING_CHANGE = BINDING_BY_DOM_EVENT.change;
     const DIAGNOSTICS = {
         L001: ["network", "the live stream could not connect; retrying"],
         L002: ["app", "an event was refused by the server"],
@@ -56,21 +77,21 @@
         debug: false,
     };
     const currentScript = document.currentScript;
-    if (currentScript?.dataset.liveConfig) {
+    if (currentScript?.hasAttribute(ATTR_CONFIG)) {
         try {
-            Object.assign(config, JSON.parse(currentScript.dataset.liveConfig));
+            Object.assign(config, JSON.parse(currentScript.getAttribute(ATTR_CONFIG)));
         } catch (e) {
-            console.error("fastapi-live: invalid data-live-config", e);
+            console.error(`fastapi-live: invalid ${ATTR_CONFIG}`, e);
         }
     }
 
     function diagnose(code, detail) {
         let [fault, message] = DIAGNOSTICS[code];
-        let level = fault === "internal" || code === "L002" ? "error" : "warn";
-        if (level === "warn" && !config.debug && code === "L006") {
+        let severe = fault === "internal" || code === "L002";
+        if (!severe && !config.debug && code === "L006") {
             return;
         }
-        console[level](`fastapi-live ${code} (${fault}): ${message}`, detail ?? "");
+        (severe ? console.error : console.warn)(`fastapi-live ${code} (${fault}): ${message}`, detail ?? "");
     }
 
     const hooks = window.LiveHooks || {};
@@ -197,13 +218,13 @@
         let ops = pendingOps;
         pendingOps = [];
         for (let op of ops) {
-            if (op.kind === "push") {
+            if (op.kind === OP_PUSH) {
                 dispatchPush(op.name, op.payload);
-            } else if (op.kind === "error") {
+            } else if (op.kind === OP_ERROR) {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
-            } else if (op.kind === "redirect") {
+            } else if (op.kind === OP_REDIRECT) {
                 window.location.assign(op.name);
-            } else if (op.kind === "navigate") {
+            } else if (op.kind === OP_NAVIGATE) {
                 let replace = op.payload?.replace;
                 htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
             }
@@ -216,7 +237,7 @@
             return;
         }
         root.classList.add(CLASS_ERROR, CLASS_SERVER_ERROR);
-        root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail}));
+        root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail}));
     }
 
     function clearServerError(root) {
@@ -270,7 +291,7 @@
             recovering.deferred.push(text);
             return;
         }
-        await htmx.swap({sourceElement: root, target: root, text, swap: "none", transition: false});
+        await htmx.swap({sourceElement: root, target: root, text, swap: SWAP_NONE, transition: false});
     }
 
     async function postEvent(root, event, body, contentType) {
@@ -280,7 +301,7 @@
                 credentials: "same-origin",
                 headers: {
                     "Content-Type": contentType,
-                    "HX-Request": "true",
+                    [HEADER_HX_REQUEST]: "true",
                     [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
                     [HEADER_EVENT]: event,
                 },
@@ -317,8 +338,8 @@
         try {
             for (let form of root.querySelectorAll("form[id]")) {
                 let recoverEvent = form.getAttribute(ATTR_AUTO_RECOVER);
-                let changeEvent = form.getAttribute("data-live-change");
-                if (recoverEvent === "ignore" || !(recoverEvent || changeEvent)) {
+                let changeEvent = form.getAttribute(BINDING_CHANGE);
+                if (recoverEvent === AUTO_RECOVER_IGNORE || !(recoverEvent || changeEvent)) {
                     continue;
                 }
                 let body = new URLSearchParams(new FormData(form));
@@ -330,11 +351,16 @@
         } finally {
             let deferred = recovering.deferred;
             recovering = null;
-            await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: "none", transition: false});
+            // The fresh render holds each stream's items afresh (LiveView's join): its morph
+            // replaces the dead render's items instead of keeping them.
+            for (let container of root.querySelectorAll(`[${ATTR_STREAM}][${ATTR_MORPH_SKIP_CHILDREN}]`)) {
+                container.removeAttribute(ATTR_MORPH_SKIP_CHILDREN);
+            }
+            await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: SWAP_NONE, transition: false});
             for (let text of deferred) {
                 await applyResponse(root, text);
             }
-            root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "remounted", {bubbles: true}));
+            root.dispatchEvent(new CustomEvent(EVENT_REMOUNTED, {bubbles: true}));
         }
     }
 
@@ -397,7 +423,7 @@
         clearTimeout(s.retry);
         s.retry = setTimeout(() => {
             if (!root._htmx?.sse && root.isConnected) {
-                htmx.ajax("GET", root.getAttribute("hx-sse:connect"), {source: root});
+                htmx.ajax("GET", root.getAttribute(ATTR_SSE_CONNECT), {source: root});
             }
         }, delay);
     }
@@ -432,7 +458,7 @@
         }
         let s = state(root);
         let message = evt.detail.message;
-        if (message.event === "live:remount") {
+        if (message.event === REMOUNT_EVENT) {
             s.reconnecting = false;
             evt.detail.waitUntil(recover(root, message.data));
             return;
@@ -506,7 +532,7 @@
         if (status >= 500) {
             showServerError(root, {status, message: detail?.detail ?? "Something went wrong on the server."});
         } else {
-            source?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status, detail}}));
+            source?.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status, detail}}));
         }
     });
     document.addEventListener("htmx:after:request", (evt) => {
@@ -523,26 +549,62 @@
         return value == null ? -1 : Number(value);
     }
 
+    // A stream container holds its items as its element children or, when its template gives
+    // it static children too (a header, an empty state), between two marker comments.
+    function streamBounds(target) {
+        let start = null;
+        for (let node of target.childNodes) {
+            if (node.nodeType === Node.COMMENT_NODE) {
+                if (node.data === MARKER_ITEMS_START) {
+                    start = node;
+                } else if (start && node.data === MARKER_ITEMS_END) {
+                    return {start, end: node};
+                }
+            }
+        }
+        return {start: null, end: null};
+    }
+
+    function streamItems(target, bounds) {
+        if (!bounds.start) {
+            return [...target.children];
+        }
+        let items = [];
+        for (let node = bounds.start.nextSibling; node && node !== bounds.end; node = node.nextSibling) {
+            if (node.nodeType === Node.ELEMENT_NODE) {
+                items.push(node);
+            }
+        }
+        return items;
+    }
+
+    // LiveView's rules (and streams.initial_items'): an item already shown is replaced where it
+    // stands and trims nothing; a new one goes to index `at` (-1, or past the end: last), then
+    // `limit` trims the items: a positive one keeps the first, a negative one the last.
     function streamInsert(target, fragment, spec) {
         let at = Number(spec.at ?? -1);
         let limit = spec.limit == null ? null : Number(spec.limit);
         let inserted = [];
         for (let child of [...fragment.children]) {
-            let existing = child.id ? target.querySelector(`:scope > #${CSS.escape(child.id)}`) : null;
+            let bounds = streamBounds(target);
+            let items = streamItems(target, bounds);
+            let existing = child.id ? items.find((item) => item.id === child.id) : null;
             if (existing) {
                 existing.replaceWith(child);
-            } else if (spec.updateOnly) {
+                inserted.push(child);
                 continue;
-            } else if (at === -1 || at >= target.children.length) {
-                target.append(child);
-            } else {
-                target.insertBefore(child, target.children[Math.max(at, 0)]);
             }
+            if (spec.updateOnly) {
+                continue;
+            }
+            target.insertBefore(child, at >= 0 && at < items.length ? items[at] : bounds.end);
             inserted.push(child);
-        }
-        if (limit != null) {
-            while (target.children.length > Math.abs(limit)) {
-                (limit >= 0 ? target.lastElementChild : target.firstElementChild).remove();
+            if (limit != null && !Number.isNaN(limit)) {
+                items = streamItems(target, bounds);
+                let excess = limit >= 0 ? items.slice(limit) : items.slice(0, Math.max(items.length + limit, 0));
+                for (let el of excess) {
+                    el.remove();
+                }
             }
         }
         for (let el of inserted) {
@@ -575,13 +637,13 @@
                 body.set(elt.name, elt.value);
             }
             if ((evt?.type === "keydown" || evt?.type === "keyup") && body?.set) {
-                body.set("key", evt.key);
+                body.set(PARAM_KEY, evt.key);
                 if (elt.value !== undefined) {
-                    body.set("value", elt.value);
+                    body.set(PARAM_VALUE, elt.value);
                 }
             }
             if (evt?.type === "input" && body?.set && evt.target?.name) {
-                body.set("_target", evt.target.name);
+                body.set(PARAM_TARGET, evt.target.name);
             }
         },
 
@@ -619,7 +681,7 @@
         },
 
         handle_swap(style, target, fragment, spec) {
-            if (style !== "liveStream") {
+            if (style !== SWAP_STREAM) {
                 return false;
             }
             return streamInsert(target, fragment, spec);
