@@ -29,7 +29,7 @@ class Counter(LiveView):
 class AsyncDashboard(LiveView):
     """The loads run after the first render; their results arrive on the stream."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         socket.assign(slug=slug)
         socket.assign_async("org", load_org, slug)
         socket.assign_async(["profile", "rank"], load_profile_rank, slug)
@@ -38,7 +38,7 @@ class AsyncDashboard(LiveView):
 class AwaitedDashboard(LiveView):
     """The same loads awaited inside mount, one after the other: the page waits for both."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         org = await load_org(slug)
         profile_rank = await load_profile_rank(slug)
         socket.assign(
@@ -52,7 +52,7 @@ class AwaitedDashboard(LiveView):
 class NoLoadDashboard(LiveView):
     """The same page with its data at hand: no loads at all."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         profile_rank = profile_rank_of(slug)
         socket.assign(
             slug=slug,
@@ -63,7 +63,7 @@ class NoLoadDashboard(LiveView):
 
 
 class Fanout(LiveView):
-    async def mount(self, socket: LiveSocket, n: int) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, n: int) -> None:
         await socket.subscribe(f"user:{n}")
         await socket.subscribe("all")
         socket.assign(n=n, news="", pid=os.getpid())
