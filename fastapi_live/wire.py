@@ -66,6 +66,19 @@ OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_ERROR = "error"
 
+# -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
+UPLOAD_TOKEN_HEADER = "x-live-upload-token"
+UPLOAD_REF_HEADER = "x-live-upload-ref"
+UPLOAD_OFFSET_HEADER = "x-live-upload-offset"
+ATTR_UPLOAD = "data-live-upload"  # on the file input: the upload's name
+ATTR_UPLOAD_CONFIG = "data-live-upload-config"  # on the file input: what the browser validates with
+ATTR_UPLOAD_URL = "data-live-upload-url"  # on the file input: where chunks go
+ATTR_DROP_TARGET = "data-live-drop-target"  # on a drop zone: the upload's name
+ATTR_UPLOAD_PREVIEW = "data-live-upload-preview"  # on an <img>: the entry ref whose file it previews
+CLASS_DROP_ACTIVE = "live-drop-active"
+UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
+UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
+
 CLIENT_CONSTANTS: dict[str, str] = {
     "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
     "ATTR_TOKEN": ATTR_TOKEN,
@@ -83,6 +96,17 @@ CLIENT_CONSTANTS: dict[str, str] = {
     "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
     "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
     "EVENT_PREFIX": EVENT_PREFIX,
+    "HEADER_UPLOAD_TOKEN": "X-Live-Upload-Token",
+    "HEADER_UPLOAD_REF": "X-Live-Upload-Ref",
+    "HEADER_UPLOAD_OFFSET": "X-Live-Upload-Offset",
+    "ATTR_UPLOAD": ATTR_UPLOAD,
+    "ATTR_UPLOAD_CONFIG": ATTR_UPLOAD_CONFIG,
+    "ATTR_UPLOAD_URL": ATTR_UPLOAD_URL,
+    "ATTR_DROP_TARGET": ATTR_DROP_TARGET,
+    "ATTR_UPLOAD_PREVIEW": ATTR_UPLOAD_PREVIEW,
+    "CLASS_DROP_ACTIVE": CLASS_DROP_ACTIVE,
+    "UPLOAD_EVENT": UPLOAD_EVENT,
+    "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name."""
 
