@@ -178,3 +178,28 @@ def test_an_upload_whose_session_is_gone_fails_cleanly(page, photos, dirs):
     expect(page.locator(".entry")).to_have_count(0)
     expect(page.locator("li.uploaded")).to_have_count(0)
     assert os.listdir(upload_dir) == []
+
+
+def test_an_external_upload_goes_straight_to_the_stand_in_bucket_with_progress(page, serve, dirs):
+    from tests.support.s3 import StandInS3, presign
+
+    bucket = StandInS3()
+    bucket_url = serve(bucket.app)
+
+    def external(entry: Any, socket: Any) -> dict[str, Any]:
+        return {**presign(bucket_url, f"photos/{entry.uuid}/{entry.client_name}", 2_000_000), "key": f"photos/{entry.uuid}/{entry.client_name}"}
+
+    app, _ = make_app(*dirs, external=external)
+    url = serve(app)
+    open_page(page, url + "/photos")
+    slow_uploads(page, 60_000)
+    page.set_input_files("input[type=file]", files=[png_file("away.png", 150_000)])
+    page.click("#upload")
+    expect(page.locator(".entry progress")).to_have_attribute("value", re.compile(r"^([1-9]|[1-9][0-9])$"))
+    expect(page.locator("li.uploaded")).to_have_text(["away.png (150000)"], timeout=15_000)
+    [(key, data)] = bucket.objects.items()
+    assert key.startswith("photos/") and key.endswith("/away.png")
+    assert data == png(150_000)
+    assert bucket.refused == []
+    upload_dir, store_dir = dirs
+    assert os.listdir(upload_dir) == [] and os.listdir(store_dir) == []  # no byte went through the app
