@@ -340,13 +340,3 @@ async def test_malformed_chunk_headers_and_preflights_are_clear_4xx(photos):
         assert unknown.status_code == 404 and "no upload named 'nope'" in unknown.json()["detail"]
         assert (await upload_all(client, token, grants["k1"], "k1", PNG)).json()["done"] is True
 
-
-def test_sniffing_knows_the_common_signatures():
-    from fastapi_live.uploads import sniff
-
-    assert sniff(PNG[:16]) == "image/png"
-    assert sniff(JPEG[:16]) == "image/jpeg"
-    assert sniff(b"GIF89a......") == "image/gif"
-    assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
-    assert sniff(b"MZ\x90\x00") == "application/x-msdownload"
-    assert sniff(b"hello world") is None
