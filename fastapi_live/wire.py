@@ -76,6 +76,7 @@ ATTR_UPLOAD_URL = "data-live-upload-url"  # on the file input: where chunks go
 ATTR_DROP_TARGET = "data-live-drop-target"  # on a drop zone: the upload's name
 ATTR_UPLOAD_PREVIEW = "data-live-upload-preview"  # on an <img>: the entry ref whose file it previews
 CLASS_DROP_ACTIVE = "live-drop-active"
+CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
 UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
 UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
 
@@ -105,6 +106,7 @@ CLIENT_CONSTANTS: dict[str, str] = {
     "ATTR_DROP_TARGET": ATTR_DROP_TARGET,
     "ATTR_UPLOAD_PREVIEW": ATTR_UPLOAD_PREVIEW,
     "CLASS_DROP_ACTIVE": CLASS_DROP_ACTIVE,
+    "CLASS_UPLOADING": CLASS_UPLOADING,
     "UPLOAD_EVENT": UPLOAD_EVENT,
     "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
 }

@@ -46,6 +46,7 @@
     const ATTR_DROP_TARGET = "data-live-drop-target";
     const ATTR_UPLOAD_PREVIEW = "data-live-upload-preview";
     const CLASS_DROP_ACTIVE = "live-drop-active";
+    const CLASS_UPLOADING = "live-uploading";
     const UPLOAD_EVENT = "live:upload";
     const UPLOAD_PROGRESS_EVENT = "live:upload-progress";
 
@@ -897,8 +898,12 @@
     function fillPreviews() {
         for (let img of document.querySelectorAll(`img[${ATTR_UPLOAD_PREVIEW}]:not([src])`)) {
             let entry = uploadEntries.get(img.getAttribute(ATTR_UPLOAD_PREVIEW));
-            if (entry && entry.file.type.startsWith("image/")) {
+            if (entry && entry.file.type.startsWith("image/") && !entry.previewFailed) {
                 entry.previewUrl ??= URL.createObjectURL(entry.file);
+                img.addEventListener("error", () => {
+                    entry.previewFailed = true; // not an image the browser can show: no preview, no retry
+                    img.removeAttribute("src");
+                }, {once: true});
                 img.src = entry.previewUrl;
             }
         }
@@ -937,8 +942,10 @@
                 return;
             }
             form.__liveUploading = true;
+            form.classList.add(CLASS_UPLOADING);
             Promise.allSettled(pending.map(transfer)).then(() => {
                 form.__liveUploading = false;
+                form.classList.remove(CLASS_UPLOADING);
                 form.__liveUploadsSent = true;
                 form.requestSubmit();
                 pending.filter((entry) => entry.status === "done").forEach(dropEntry); // the submit consumes them
