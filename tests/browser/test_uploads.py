@@ -203,3 +203,16 @@ def test_an_external_upload_goes_straight_to_the_stand_in_bucket_with_progress(p
     assert bucket.refused == []
     upload_dir, store_dir = dirs
     assert os.listdir(upload_dir) == [] and os.listdir(store_dir) == []  # no byte went through the app
+
+
+def test_auto_upload_sends_files_as_soon_as_they_are_chosen(page, serve, dirs):
+    upload_dir, store_dir = dirs
+    app, _ = make_app(*dirs, auto_upload=True)
+    open_page(page, serve(app) + "/photos")
+    page.set_input_files("input[type=file]", files=[png_file("auto.png", 9000)])
+    expect(page.locator(".entry .done")).to_have_text("done")  # no click: the transfer started on its own
+    expect(page.locator(".entry progress")).to_have_attribute("value", "100")
+    assert len(os.listdir(upload_dir)) == 1
+    page.click("#upload")
+    expect(page.locator("li.uploaded")).to_have_text(["auto.png (9000)"])
+    assert os.listdir(upload_dir) == [] and os.listdir(store_dir) == ["auto.png"]
