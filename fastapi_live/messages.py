@@ -57,7 +57,15 @@ class Batch:
     batch: StreamBatch
 
 
-Message = Event | Call | Info | TaskDone | Batch
+@dataclass(frozen=True, slots=True)
+class UploadChanged:
+    """An upload entry's bytes arrived (throttled), it completed or it failed: run its ``progress=`` and render."""
+
+    upload: str
+    ref: str
+
+
+Message = Event | Call | Info | TaskDone | Batch | UploadChanged
 
 
 def refuse(message: Message) -> None:

@@ -28,6 +28,7 @@ from fastapi.params import Depends as DependsParam
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
@@ -46,8 +47,19 @@ from .session import LiveSession, Redirected
 from .tokens import PageToken, TokenSigner
 from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
+from .uploads import Chunk, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView
-from .wire import EVENT_HEADER, LAST_EVENT_ID_HEADER, OP_REDIRECT, REPLY_HEADER, TOKEN_HEADER, push_element
+from .wire import (
+    EVENT_HEADER,
+    LAST_EVENT_ID_HEADER,
+    OP_REDIRECT,
+    REPLY_HEADER,
+    TOKEN_HEADER,
+    UPLOAD_OFFSET_HEADER,
+    UPLOAD_REF_HEADER,
+    UPLOAD_TOKEN_HEADER,
+    push_element,
+)
 
 log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
@@ -179,6 +191,8 @@ class _FastPath:
                 endpoint = router._event_endpoint
             elif path == router.stream_url and method == "GET":
                 endpoint = router._stream_endpoint
+            elif path == router.upload_url and method == "POST":
+                endpoint = router._upload_endpoint
             else:
                 await self.app(scope, receive, send)
                 return
@@ -303,17 +317,19 @@ class LiveRouter(APIRouter):
         self.stream_url = base + "/stream"
         self.event_url = base + "/event"
         self.static_url = base + "/static"
-        self.manager = SessionManager(self.config, self.pubsub)
+        self.upload_url = base + "/upload"
+        self.manager = SessionManager(self.config, self.pubsub, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
             self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
-        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
+        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config, upload_url=self.upload_url)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
         self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
         self._static_dir = _asset_dir("static")
         self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
         self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
+        self.add_route(self.upload_url, self._upload_endpoint, methods=["POST"], include_in_schema=False)
         self.add_route(self.static_url + "/{path:path}", self._static_endpoint, methods=["GET"], include_in_schema=False)
 
     # -- setup -------------------------------------------------------------------------------
@@ -608,12 +624,56 @@ class LiveRouter(APIRouter):
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         return _answer_response(await self.locator.event(token.session_id, name, params))
 
+    async def _upload_endpoint(self, request: Request) -> Response:
+        """One chunk of an upload entry: the page token, the entry's upload token, its offset;
+        the body is the raw bytes (``application/octet-stream``), written as they arrive."""
+        headers = _headers(request)
+        refused = cross_site(headers)
+        if refused is not None:
+            return JSONResponse({"detail": f"cross-site upload refused: {refused}", "reason": "cross-site"}, status_code=403)
+        try:
+            page = self._verify(request)
+        except TokenError as exc:
+            return self._refuse(request, exc)
+        try:
+            chunk = self._chunk(page, headers)
+        except UploadRefused as exc:
+            log.warning("fastapi-live: refused an upload chunk: %s", exc)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        answer = await self.locator.upload(page.session_id, chunk, _upload_body(request))
+        if answer.status == 200:
+            return JSONResponse({"offset": answer.offset, "done": answer.done}, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
+    def _chunk(self, page: PageToken, headers: dict[str, str]) -> Chunk:
+        token = self.manager.upload_signer.verify(headers.get(UPLOAD_TOKEN_HEADER))
+        if token.session_id != page.session_id:
+            raise UploadRefused(403, "upload token for another page: it was issued to another live session than the page token's")
+        ref = headers.get(UPLOAD_REF_HEADER)
+        if ref != token.ref:
+            raise UploadRefused(403, f"upload token for another entry: it is entry {token.ref!r}'s, the request names {ref!r}")
+        offset, length = headers.get(UPLOAD_OFFSET_HEADER, ""), headers.get("content-length")
+        if not (offset.isascii() and offset.isdigit()) or len(offset) > 15:
+            raise UploadRefused(400, f"missing or invalid X-Live-Upload-Offset header: expected the chunk's first byte, a whole number\nGot: {offset!r}"[:200])
+        if length is not None and not (length.isascii() and length.isdigit() and len(length) <= 15):
+            raise UploadRefused(400, f"invalid Content-Length: {length!r}"[:100])
+        return Chunk(token, int(offset), None if length is None else int(length))
+
     async def _static_endpoint(self, request: Request) -> Response:
         relative = request.path_params["path"]
         target = (self._static_dir / relative).resolve()
         if not target.is_relative_to(self._static_dir) or not target.is_file():
             return JSONResponse({"detail": "not found"}, status_code=404)
         return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def _upload_body(request: Request) -> AsyncIterator[bytes]:
+    """A chunk's bytes as they arrive; the client going away mid-chunk is an ``UploadRefused``."""
+    try:
+        async for piece in request.stream():
+            yield piece
+    except ClientDisconnect:
+        raise UploadRefused(499, "the client went away mid-chunk") from None
 
 
 __all__ = ["HALT", "LiveHook", "LiveRouter"]

@@ -8,9 +8,10 @@ live in rooms of their own. After each message it asks for a patch and hands it 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,7 +19,7 @@ from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
-from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
+from .messages import Batch, Call, Event, Info, Message, TaskDone, UploadChanged, refuse
 from .patches import Patcher
 from .pubsub import PubSub
 from .replay import ReplayBuffer
@@ -26,13 +27,14 @@ from .runner import Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
+from .uploads import Chunk, ProgressThrottle, UploadEntry, UploadRefused, UploadSigner, external_progress, preflight, receive_chunk
 from .view import LiveSocket, LiveView, dispatch_event
-from .wire import OP_ERROR, REMOUNT_EVENT, push_element
+from .wire import OP_ERROR, REMOUNT_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT, push_element
 
 log = logging.getLogger("fastapi_live")
 _INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
 _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
-_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch"}  # as the page hears of a failure
+_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
 
 
 class SessionHost(Protocol):
@@ -42,6 +44,7 @@ class SessionHost(Protocol):
     pubsub: PubSub
     runner: Runner
     connections: set[Connection]
+    upload_signer: UploadSigner
 
     def add(self, session: LiveSession) -> None: ...
 
@@ -96,6 +99,8 @@ class LiveSession:
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribes: dict[str, Callable[[], None]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
+        self._upload_throttle = ProgressThrottle(config.upload_progress_interval)
+        self._upload_pending: set[tuple[str, str]] = set()  # entries with an UploadChanged in the mailbox
 
     @property
     def page_token(self) -> PageToken:
@@ -255,9 +260,12 @@ class LiveSession:
 
     async def _on_event(self, message: Event) -> None:
         socket = self.socket
-        halted, reply = await run_event_hooks(socket, message.name, message.params)
-        if not halted:
-            reply = await dispatch_event(self.view, message.name, message.params, socket)
+        if message.name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
+            reply = await self._on_upload_event(message)
+        else:
+            halted, reply = await run_event_hooks(socket, message.name, message.params)
+            if not halted:
+                reply = await dispatch_event(self.view, message.name, message.params, socket)
         body = await self._render()
         if not message.answer.done():
             message.answer.set_result((body, reply))
@@ -270,7 +278,7 @@ class LiveSession:
         if not message.answer.done():
             message.answer.set_result(result)
 
-    async def _on_server_message(self, message: Info | TaskDone | Batch) -> None:
+    async def _on_server_message(self, message: Info | TaskDone | Batch | UploadChanged) -> None:
         socket = self.socket
         match message:
             case Info(info):
@@ -288,7 +296,55 @@ class LiveSession:
                 if not self._tasks.is_current(key, task):
                     return
                 self._tasks.stream_items(socket, record, batch)
+            case UploadChanged(upload, ref):
+                self._upload_pending.discard((upload, ref))
+                await self._on_upload_changed(upload, ref)
         self._emit(await self._render())
+
+    # -- uploads (``uploads.py``) -----------------------------------------------------------------
+    async def _on_upload_event(self, message: Event) -> Any:
+        """The preflight of chosen files (tokens back), or an external uploader's progress."""
+        socket = self.socket
+        try:
+            if message.name == UPLOAD_EVENT:
+                return await preflight(socket, message.params, self.id, self.host.upload_signer)
+            token = self.host.upload_signer.verify(message.params.get("token"))
+            if token.session_id != self.id:
+                raise UploadRefused(403, "upload token for another page")
+            entry = external_progress(socket, token, message.params)
+        except UploadRefused as exc:
+            raise EventError(str(exc), status_code=exc.status) from None
+        await self._run_upload_progress(entry)
+        return None
+
+    async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body
+        holds no other message up); progress reaches the page through the mailbox, throttled."""
+        if self.closed:
+            raise UploadRefused(410, "the live session is gone; reload the page and choose the file again")
+        return await receive_chunk(self.socket, chunk, body, directory=self.config.upload_dir, notify=self._upload_notice)
+
+    def _upload_notice(self, entry: UploadEntry, force: bool) -> None:
+        key = (entry.upload, entry.ref)
+        if key in self._upload_pending or not self._upload_throttle.due(entry, force):
+            return
+        self._upload_pending.add(key)
+        self.post(UploadChanged(*key))
+
+    async def _on_upload_changed(self, upload: str, ref: str) -> None:
+        for config in self.socket._upload_configs():
+            if config.name == upload and (entry := config.get(ref)) is not None:
+                await self._run_upload_progress(entry)
+                return
+
+    async def _run_upload_progress(self, entry: UploadEntry) -> None:
+        socket = self.socket
+        socket.mark_changed("uploads")
+        config = next((c for c in socket._upload_configs() if c.name == entry.upload), None)
+        if config is not None and config.progress is not None:
+            result = config.progress(entry.upload, entry, socket)
+            if inspect.isawaitable(result):
+                await result
 
     async def _render(self) -> str:
         """The patch for this message's changes; then the ``after_render`` hooks, which see them.
@@ -399,6 +455,7 @@ class LiveSession:
         if isinstance(drainer, asyncio.Task) and drainer is not asyncio.current_task():
             drainer.cancel()  # a handler still running belongs to the session too
         self._tasks.cancel_all()
+        self.socket._discard_uploads()
         for remove in self._unsubscribes.values():
             remove()
         self._unsubscribes.clear()

@@ -16,12 +16,13 @@ from .exceptions import CallbackReturnError, EventError, LiveError
 from .lifecycle import HooksMixin, callable_name
 from .socket import SocketState
 from .streams import StreamsMixin
+from .uploads import UploadsMixin
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EVENT_ATTR = "__live_event__"
 
 
-class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, SocketState):
+class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, UploadsMixin, SocketState):
     """The state of one live page, handed to every callback.
 
     * assigns: ``socket.assigns``, ``assign(**values)``, ``update(key, fn)``
@@ -29,6 +30,7 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, SocketState):
     * streams: ``stream_configure``, ``stream``, ``stream_insert``, ``stream_delete``
     * hooks: ``attach_hook``, ``detach_hook``; PubSub: ``await socket.subscribe(topic)``
     * client: ``push_event``, ``redirect``, ``navigate``
+    * uploads: ``allow_upload``, ``cancel_upload``, ``consume_uploaded_entries``
 
     >>> socket.assign(count=0)  # doctest: +SKIP
     >>> socket.update("count", lambda n: n + 1)  # doctest: +SKIP

@@ -95,6 +95,19 @@ OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_ERROR = "error"
 
+# -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
+UPLOAD_TOKEN_HEADER = "x-live-upload-token"
+UPLOAD_REF_HEADER = "x-live-upload-ref"
+UPLOAD_OFFSET_HEADER = "x-live-upload-offset"
+ATTR_UPLOAD = "data-live-upload"  # on the file input: the upload's name
+ATTR_UPLOAD_CONFIG = "data-live-upload-config"  # on the file input: what the browser validates with
+ATTR_UPLOAD_URL = "data-live-upload-url"  # on the file input: where chunks go
+ATTR_DROP_TARGET = "data-live-drop-target"  # on a drop zone: the upload's name
+ATTR_UPLOAD_PREVIEW = "data-live-upload-preview"  # on an <img>: the entry ref whose file it previews
+CLASS_DROP_ACTIVE = "live-drop-active"
+CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
+UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
+UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
 
 def _header_case(name: str) -> str:
     return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
@@ -145,6 +158,18 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "OP_REDIRECT": OP_REDIRECT,
     "OP_NAVIGATE": OP_NAVIGATE,
     "OP_ERROR": OP_ERROR,
+    "HEADER_UPLOAD_TOKEN": _header_case(UPLOAD_TOKEN_HEADER),
+    "HEADER_UPLOAD_REF": _header_case(UPLOAD_REF_HEADER),
+    "HEADER_UPLOAD_OFFSET": _header_case(UPLOAD_OFFSET_HEADER),
+    "ATTR_UPLOAD": ATTR_UPLOAD,
+    "ATTR_UPLOAD_CONFIG": ATTR_UPLOAD_CONFIG,
+    "ATTR_UPLOAD_URL": ATTR_UPLOAD_URL,
+    "ATTR_DROP_TARGET": ATTR_DROP_TARGET,
+    "ATTR_UPLOAD_PREVIEW": ATTR_UPLOAD_PREVIEW,
+    "CLASS_DROP_ACTIVE": CLASS_DROP_ACTIVE,
+    "CLASS_UPLOADING": CLASS_UPLOADING,
+    "UPLOAD_EVENT": UPLOAD_EVENT,
+    "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

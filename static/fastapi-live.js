@@ -56,6 +56,18 @@
     const OP_REDIRECT = "redirect";
     const OP_NAVIGATE = "navigate";
     const OP_ERROR = "error";
+    const HEADER_UPLOAD_TOKEN = "X-Live-Upload-Token";
+    const HEADER_UPLOAD_REF = "X-Live-Upload-Ref";
+    const HEADER_UPLOAD_OFFSET = "X-Live-Upload-Offset";
+    const ATTR_UPLOAD = "data-live-upload";
+    const ATTR_UPLOAD_CONFIG = "data-live-upload-config";
+    const ATTR_UPLOAD_URL = "data-live-upload-url";
+    const ATTR_DROP_TARGET = "data-live-drop-target";
+    const ATTR_UPLOAD_PREVIEW = "data-live-upload-preview";
+    const CLASS_DROP_ACTIVE = "live-drop-active";
+    const CLASS_UPLOADING = "live-uploading";
+    const UPLOAD_EVENT = "live:upload";
+    const UPLOAD_PROGRESS_EVENT = "live:upload-progress";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -67,6 +79,8 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "an upload was refused by the server"],
+        L008: ["network", "an upload chunk did not get through; retrying"],
     };
 
     const config = {
@@ -74,6 +88,9 @@
         firstConnectDelay: 500,
         firstConnectMaxDelay: 10000,
         recoverTimeout: 3000,
+        uploadRetries: 6,
+        uploadRetryDelay: 250,
+        uploadProgressInterval: 100,
         debug: false,
     };
     const currentScript = document.currentScript;
@@ -632,6 +649,7 @@
             }
             let evt = ctx.sourceEvent;
             let body = ctx.request.body;
+            stripUploadFields(elt, body);
             // A bound input outside a form still sends its own value, as LiveView does.
             if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
                 body.set(elt.name, elt.value);
@@ -688,6 +706,353 @@
         },
     });
 
+    // ---- uploads ------------------------------------------------------------------------------------
+    // Chosen files stay here, by entry ref: the server learns of them in a preflight (an event
+    // that answers with a signed token per accepted entry), then each goes over in raw chunks
+    // (POST, offset in a header) to the upload URL, or straight to an external uploader.
+    const uploadEntries = new Map(); // ref -> {ref, upload, file, root, url, token, chunkSize, external, status, promise}
+    let uploadCounter = 0;
+
+    function uploadConfigOf(input) {
+        try {
+            return JSON.parse(input.getAttribute(ATTR_UPLOAD_CONFIG) || "{}");
+        } catch (e) {
+            return {};
+        }
+    }
+
+    function uploadInputOf(root, name) {
+        return root?.querySelector(`input[${ATTR_UPLOAD}="${CSS.escape(name)}"]`);
+    }
+
+    function accepts(accept, file) {
+        if (!accept?.length || accept.includes("*")) {
+            return true;
+        }
+        let name = file.name.toLowerCase();
+        let type = (file.type || "").toLowerCase();
+        return accept.some((item) => {
+            if (item.startsWith(".")) {
+                return name.endsWith(item);
+            }
+            return item.endsWith("/*") ? type.startsWith(item.slice(0, -1)) : type === item;
+        });
+    }
+
+    // The browser's own check, before a byte is sent; the server checks again (and counts).
+    function localErrors(config, file) {
+        let errors = [];
+        if (!accepts(config.accept, file)) {
+            errors.push("Not accepted");
+        }
+        if (config.max_file_size != null && file.size > config.max_file_size) {
+            errors.push("Too large");
+        }
+        return errors;
+    }
+
+    function dropEntry(entry) {
+        entry.status = entry.status === "done" ? "done" : "cancelled";
+        uploadEntries.delete(entry.ref);
+        if (entry.previewUrl) {
+            URL.revokeObjectURL(entry.previewUrl);
+        }
+    }
+
+    function uploadError(entry, detail) {
+        entry.status = "failed";
+        let target = uploadInputOf(entry.root, entry.upload) || entry.root;
+        target?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "upload-error", {bubbles: true, detail: {ref: entry.ref, upload: entry.upload, ...detail}}));
+    }
+
+    async function chooseFiles(input, files) {
+        let root = rootOf(input);
+        let name = input.getAttribute(ATTR_UPLOAD);
+        if (!root || !name || !files?.length) {
+            return;
+        }
+        let config = uploadConfigOf(input);
+        let chosen = [...files].map((file) => ({
+            ref: `u${++uploadCounter}-${Math.random().toString(36).slice(2, 8)}`,
+            upload: name,
+            file,
+            root,
+            url: input.getAttribute(ATTR_UPLOAD_URL),
+            status: "chosen",
+            errors: localErrors(config, file),
+        }));
+        if (config.max_entries === 1 && chosen.length === 1) {
+            // A single-file upload: the new file replaces the old one (the server does the same).
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === root && entry.upload === name) {
+                    dropEntry(entry);
+                }
+            }
+        }
+        for (let entry of chosen) {
+            uploadEntries.set(entry.ref, entry);
+        }
+        input.value = ""; // the files are kept here; choosing the same file again is a change again
+        let described = chosen.map(({ref, file}) => ({ref, name: file.name, size: file.size, type: file.type, last_modified: file.lastModified}));
+        let reply;
+        try {
+            reply = await postEvent(root, UPLOAD_EVENT, JSON.stringify({upload: name, entries: described}), "application/json");
+        } catch (e) {
+            chosen.forEach((entry) => uploadError(entry, {status: 0, detail: String(e)}));
+            return;
+        }
+        for (let entry of chosen) {
+            let grant = reply?.entries?.[entry.ref];
+            if (grant?.token && !entry.errors.length) {
+                Object.assign(entry, {token: grant.token, chunkSize: grant.chunk_size, external: grant.external, status: "ready"});
+            } else {
+                entry.status = "refused";
+            }
+        }
+        fillPreviews();
+        let form = input.form;
+        let changeEvent = form?.getAttribute(BINDING_BY_DOM_EVENT.input);
+        if (changeEvent) {
+            // The form's change event, as LiveView sends it: after the server knows the entries.
+            let body = new URLSearchParams();
+            for (let [key, value] of new FormData(form)) {
+                if (typeof value === "string") {
+                    body.append(key, value);
+                }
+            }
+            body.set(PARAM_TARGET, name);
+            await postEvent(root, changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
+        }
+        if (config.auto_upload) {
+            chosen.filter((entry) => entry.status === "ready").forEach(transfer);
+        }
+    }
+
+    function transfer(entry) {
+        if (!entry.promise) {
+            entry.promise = entry.external ? uploadExternal(entry) : uploadChunks(entry);
+        }
+        return entry.promise;
+    }
+
+    function pause(ms) {
+        return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+
+    async function uploadChunks(entry) {
+        entry.status = "uploading";
+        let size = entry.file.size;
+        let offset = 0;
+        let failures = 0;
+        while (entry.status === "uploading") {
+            let end = Math.min(offset + entry.chunkSize, size);
+            let response = null;
+            try {
+                response = await fetch(entry.url, {
+                    method: "POST",
+                    credentials: "same-origin",
+                    headers: {
+                        "Content-Type": "application/octet-stream",
+                        [HEADER_TOKEN]: entry.root.getAttribute(ATTR_TOKEN),
+                        [HEADER_UPLOAD_TOKEN]: entry.token,
+                        [HEADER_UPLOAD_REF]: entry.ref,
+                        [HEADER_UPLOAD_OFFSET]: String(offset),
+                    },
+                    body: entry.file.slice(offset, end),
+                });
+            } catch (e) {
+                response = null; // the network: retried below
+            }
+            if (response?.ok) {
+                let answer = await response.json();
+                offset = answer.offset;
+                failures = 0;
+                if (answer.done) {
+                    entry.status = "done";
+                    return true;
+                }
+                continue;
+            }
+            if (response && response.status < 500 && response.status !== 408 && response.status !== 429) {
+                // Refused for good: the entry failed on the server (the page shows why), was
+                // cancelled, or its session is gone.
+                let detail = await response.text();
+                diagnose("L007", detail);
+                uploadError(entry, {status: response.status, detail});
+                return false;
+            }
+            failures += 1;
+            if (failures > config.uploadRetries) {
+                uploadError(entry, {status: response?.status ?? 0, detail: "the upload did not get through"});
+                return false;
+            }
+            diagnose("L008", response?.status ?? "network error");
+            // Resumes at the same offset: the server rolls back a chunk cut off mid-way and
+            // answers a chunk it already has with where its bytes end.
+            await pause(Math.min(config.uploadRetryDelay * 2 ** (failures - 1), 10000) * (0.7 + Math.random() * 0.6));
+        }
+        return false;
+    }
+
+    function uploadExternal(entry) {
+        entry.status = "uploading";
+        let meta = entry.external;
+        let reported = 0;
+        let lastReport = 0;
+        let reporting = Promise.resolve();
+        let report = (payload) => {
+            reporting = reporting.then(() => postEvent(entry.root, UPLOAD_PROGRESS_EVENT, JSON.stringify({token: entry.token, ...payload}), "application/json")).catch(() => {});
+            return reporting;
+        };
+        return new Promise((resolve) => {
+            let xhr = new XMLHttpRequest();
+            let body = new FormData();
+            for (let [key, value] of Object.entries(meta.fields || {})) {
+                body.append(key, value);
+            }
+            body.append("file", entry.file);
+            xhr.open(meta.method || "POST", meta.url);
+            xhr.upload.onprogress = (evt) => {
+                let percent = evt.lengthComputable ? Math.floor((evt.loaded * 99) / evt.total) : 0;
+                if (percent > reported && Date.now() - lastReport >= config.uploadProgressInterval) {
+                    reported = percent;
+                    lastReport = Date.now();
+                    report({progress: percent});
+                }
+            };
+            xhr.onload = async () => {
+                if (xhr.status >= 200 && xhr.status < 300) {
+                    entry.status = "done";
+                    await report({progress: 100});
+                    resolve(true);
+                } else {
+                    await report({error: `external uploader answered ${xhr.status}`});
+                    uploadError(entry, {status: xhr.status, detail: xhr.responseText});
+                    resolve(false);
+                }
+            };
+            xhr.onerror = async () => {
+                await report({error: "external uploader unreachable"});
+                uploadError(entry, {status: 0, detail: "external uploader unreachable"});
+                resolve(false);
+            };
+            xhr.send(body);
+        });
+    }
+
+    function pendingUploads(form) {
+        let root = rootOf(form);
+        let names = new Set([...form.querySelectorAll(`input[${ATTR_UPLOAD}]`)].map((input) => input.getAttribute(ATTR_UPLOAD)));
+        return [...uploadEntries.values()].filter((e) => e.root === root && names.has(e.upload) && (e.status === "ready" || e.status === "uploading"));
+    }
+
+    // Fields of live file inputs never go with an event: their files travel as uploads.
+    function stripUploadFields(elt, body) {
+        let form = elt?.closest?.("form") || elt?.form;
+        if (!form || !body?.delete) {
+            return;
+        }
+        for (let input of form.querySelectorAll(`input[${ATTR_UPLOAD}]`)) {
+            body.delete(input.name);
+        }
+    }
+
+    function fillPreviews() {
+        for (let img of document.querySelectorAll(`img[${ATTR_UPLOAD_PREVIEW}]:not([src])`)) {
+            let entry = uploadEntries.get(img.getAttribute(ATTR_UPLOAD_PREVIEW));
+            if (entry && entry.file.type.startsWith("image/") && !entry.previewFailed) {
+                entry.previewUrl ??= URL.createObjectURL(entry.file);
+                img.addEventListener("error", () => {
+                    entry.previewFailed = true; // not an image the browser can show: no preview, no retry
+                    img.removeAttribute("src");
+                }, {once: true});
+                img.src = entry.previewUrl;
+            }
+        }
+    }
+
+    function watchUploads() {
+        document.addEventListener("change", (evt) => {
+            let input = evt.target;
+            if (input?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation(); // the form's change event goes after the preflight, without the files
+                chooseFiles(input, input.files);
+            }
+        }, true);
+        document.addEventListener("input", (evt) => {
+            if (evt.target?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation();
+            }
+        }, true);
+        document.addEventListener("submit", (evt) => {
+            let form = evt.target;
+            if (!(form instanceof HTMLFormElement)) {
+                return;
+            }
+            if (form.__liveUploadsSent) {
+                form.__liveUploadsSent = false;
+                return;
+            }
+            let pending = pendingUploads(form);
+            if (!pending.length) {
+                return;
+            }
+            // LiveView's order: the files first, then the submit event (which consumes them).
+            evt.preventDefault();
+            evt.stopPropagation();
+            if (form.__liveUploading) {
+                return;
+            }
+            form.__liveUploading = true;
+            form.classList.add(CLASS_UPLOADING);
+            Promise.allSettled(pending.map(transfer)).then(() => {
+                form.__liveUploading = false;
+                form.classList.remove(CLASS_UPLOADING);
+                form.__liveUploadsSent = true;
+                form.requestSubmit();
+                pending.filter((entry) => entry.status === "done").forEach(dropEntry); // the submit consumes them
+            });
+        }, true);
+        let dropZone = (evt) => evt.target?.closest?.(`[${ATTR_DROP_TARGET}]`);
+        for (let type of ["dragenter", "dragover"]) {
+            document.addEventListener(type, (evt) => {
+                let zone = dropZone(evt);
+                if (zone) {
+                    evt.preventDefault();
+                    zone.classList.add(CLASS_DROP_ACTIVE);
+                }
+            });
+        }
+        document.addEventListener("dragleave", (evt) => {
+            let zone = dropZone(evt);
+            if (zone && !zone.contains(evt.relatedTarget)) {
+                zone.classList.remove(CLASS_DROP_ACTIVE);
+            }
+        });
+        document.addEventListener("drop", (evt) => {
+            let zone = dropZone(evt);
+            if (!zone) {
+                return;
+            }
+            evt.preventDefault();
+            zone.classList.remove(CLASS_DROP_ACTIVE);
+            let input = uploadInputOf(rootOf(zone), zone.getAttribute(ATTR_DROP_TARGET));
+            if (input) {
+                chooseFiles(input, evt.dataTransfer?.files);
+            }
+        });
+        // A remounted page has a fresh session: what was chosen before is gone with the old one.
+        document.addEventListener(EVENT_PREFIX + "remounted", (evt) => {
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === evt.target && entry.status !== "done") {
+                    uploadError(entry, {status: 410, detail: "the live session was remounted; choose the file again"});
+                    dropEntry(entry);
+                }
+            }
+        });
+        new MutationObserver(fillPreviews).observe(document.body, {subtree: true, childList: true});
+    }
+
     // ---- public API -------------------------------------------------------------------------------
     window.FastapiLive = {
         config,
@@ -698,11 +1063,15 @@
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
         },
+        chooseFiles(input, files) {
+            return chooseFiles(input, files);
+        },
     };
 
     function start() {
         scanHooks(document);
         observeHooks();
+        watchUploads();
     }
 
     if (document.readyState === "loading") {

@@ -6,6 +6,7 @@
   the notification widget, a settings form with auto-recover and tabs cached in the DOM.
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
+* ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok
 from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
+from .uploads import Uploads, human_size, media
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["filesize"] = human_size
 db = Database()
 live = LiveRouter(
     templates=templates,
@@ -156,8 +159,11 @@ class NotificationIn(BaseModel):
     message: str = Field(min_length=1, max_length=2000)
 
 
+live.page("/uploads", template="uploads.html")(Uploads)
+
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
+app.include_router(media)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

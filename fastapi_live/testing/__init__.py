@@ -23,6 +23,7 @@ from ..exceptions import MissingDependencyError
 try:
     from ._client import LiveTestClient
     from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning
+    from ._uploads import Upload, file_input, preflight_upload, render_upload
     from ._verbs import (
         ASSERT_TIMEOUT,
         DEFAULT_TIMEOUT,
@@ -66,14 +67,17 @@ __all__ = [
     "LiveTestError",
     "LiveTestView",
     "PendingTasksWarning",
+    "Upload",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
     "element",
+    "file_input",
     "follow_redirect",
     "has_element",
     "live",
     "live_isolated",
+    "preflight_upload",
     "render",
     "render_async",
     "render_blur",
@@ -84,5 +88,6 @@ __all__ = [
     "render_keydown",
     "render_keyup",
     "render_submit",
+    "render_upload",
     "send_info",
 ]
