@@ -3,7 +3,8 @@
 // Core hooks used: htmx_config_request (token and event headers), htmx_before_swap
 // (drops region updates older than what the DOM shows), htmx_process_live (the
 // <hx-live> client operations), htmx_after_swap (runs them after the DOM changed),
-// handle_swap (the "liveStream" swap style for stream inserts).
+// handle_swap (the "liveStream" swap style for stream inserts). Core events used:
+// htmx:before:history:restore (Back and Forward over the entries live navigation made).
 (() => {
     "use strict";
 
@@ -56,6 +57,16 @@
     const OP_REDIRECT = "redirect";
     const OP_NAVIGATE = "navigate";
     const OP_ERROR = "error";
+    const OP_PATCH = "patch";
+    const ATTR_LINK = "data-live-link";
+    const ATTR_LINK_STATE = "data-live-link-state";
+    const LINK_PATCH = "patch";
+    const LINK_NAVIGATE = "navigate";
+    const LINK_STATE_REPLACE = "replace";
+    const PATCH_EVENT = "live:patch";
+    const HEADER_NAVIGATE = "X-Live-Navigate";
+    const HEADER_CURRENT_URL = "HX-Current-URL";
+    const FLASH_COOKIE = "fastapi_live_flash";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -67,6 +78,7 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
     };
 
     const config = {
@@ -223,10 +235,15 @@
             } else if (op.kind === OP_ERROR) {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === OP_REDIRECT) {
-                window.location.assign(op.name);
+                redirectTo(op.name, op.payload);
             } else if (op.kind === OP_NAVIGATE) {
-                let replace = op.payload?.replace;
-                htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
+                navigateTo(op.name, {history: op.payload?.replace ? "replace" : "push", flash: op.payload?.flash});
+            } else if (op.kind === OP_PATCH) {
+                let root = document.querySelector(ROOT_SELECTOR);
+                if (root) {
+                    updateHistory(root, op.name, op.payload?.replace ? "replace" : "push");
+                    scrollToHash(new URL(op.name, location.href));
+                }
             }
         }
     }
@@ -294,19 +311,23 @@
         await htmx.swap({sourceElement: root, target: root, text, swap: SWAP_NONE, transition: false});
     }
 
+    function sendEvent(root, event, body, contentType) {
+        return fetch(root.getAttribute(ATTR_EVENT_URL), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {
+                "Content-Type": contentType,
+                [HEADER_HX_REQUEST]: "true",
+                [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
+                [HEADER_EVENT]: event,
+            },
+            body,
+        });
+    }
+
     async function postEvent(root, event, body, contentType) {
         let request = (async () => {
-            let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
-                method: "POST",
-                credentials: "same-origin",
-                headers: {
-                    "Content-Type": contentType,
-                    [HEADER_HX_REQUEST]: "true",
-                    [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
-                    [HEADER_EVENT]: event,
-                },
-                body,
-            });
+            let response = await sendEvent(root, event, body, contentType);
             let text = await response.text();
             if (!response.ok) {
                 diagnose("L002", text);
@@ -362,6 +383,236 @@
             }
             root.dispatchEvent(new CustomEvent(EVENT_REMOUNTED, {bubbles: true}));
         }
+    }
+
+    // ---- live navigation: patch and navigate links, history -----------------------------------------
+    // A patch changes this page's URL (handle_params runs on the server, only changed regions
+    // come back); a navigation mounts another live page and swaps it in without a document load.
+    // Each history entry they make says which page made it, so Back and Forward patch the page
+    // that is still here, and navigate to one that is not.
+    const pageIds = new WeakMap(); // root -> the id its history entries carry
+    const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
+    let navigationCount = 0; // the newest navigation wins over one still in flight
+
+    function pageId(root) {
+        let id = pageIds.get(root);
+        if (!id) {
+            id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+            pageIds.set(root, id);
+        }
+        return id;
+    }
+
+    function entryState(root, scroll) {
+        // htmx: true keeps htmx from replacing this state, and has it tell us about Back/Forward.
+        return {...(history.state || {}), htmx: true, live: {page: pageId(root), scroll}};
+    }
+
+    function tagEntry(root, scroll = window.scrollY) {
+        history.replaceState(entryState(root, scroll), "");
+        keepCurrentUrl(root);
+    }
+
+    function saveScroll() {
+        let live = history.state?.live;
+        if (live && live.scroll !== window.scrollY) {
+            history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+        }
+    }
+
+    // htmx reconnects a stream with the headers of its first request: the copy it keeps learns
+    // the patched URL, so a remount after a restart mounts the page the browser shows.
+    function keepCurrentUrl(root) {
+        let headers = streamHeaders.get(root);
+        if (headers) {
+            headers[HEADER_CURRENT_URL] = location.href;
+        }
+    }
+
+    function updateHistory(root, url, mode) {
+        if (mode === "push") {
+            saveScroll();
+            history.pushState(entryState(root, window.scrollY), "", url);
+        } else if (mode === "replace") {
+            history.replaceState(entryState(root, window.scrollY), "", url);
+        }
+        keepCurrentUrl(root);
+    }
+
+    function scrollToHash(url) {
+        let target = url.hash && document.getElementById(decodeURIComponent(url.hash.slice(1)));
+        target?.scrollIntoView();
+    }
+
+    function setFlashCookie(flash) {
+        if (flash) {
+            document.cookie = `${FLASH_COOKIE}=${flash}; path=/; max-age=60; samesite=lax`;
+        }
+    }
+
+    function redirectTo(url, payload) {
+        setFlashCookie(payload?.flash);
+        if (payload?.replace) {
+            window.location.replace(url);
+        } else {
+            window.location.assign(url);
+        }
+    }
+
+    async function patchTo(root, href, mode, scroll) {
+        let url = new URL(href, location.href);
+        let count = ++navigationCount;
+        let response;
+        let text;
+        try {
+            response = await sendEvent(root, PATCH_EVENT, JSON.stringify({url: url.pathname + url.search}), "application/json");
+            text = await response.text();
+        } catch (e) {
+            diagnose("L001", e);
+            return;
+        }
+        if (!response.ok) {
+            if (response.status === 410) {
+                window.location.assign(url.href); // the session is gone: load the page in full
+                return;
+            }
+            let detail = text;
+            try {
+                detail = JSON.parse(text);
+            } catch (e) {
+                // not JSON: keep the text
+            }
+            diagnose("L002", detail);
+            root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status: response.status, detail}}));
+            return;
+        }
+        if (count === navigationCount) {
+            updateHistory(root, url.pathname + url.search + url.hash, mode);
+        }
+        await applyResponse(root, text);
+        if (count === navigationCount) {
+            if (scroll != null) {
+                window.scrollTo(0, scroll);
+            } else {
+                scrollToHash(url);
+            }
+        }
+    }
+
+    function assetsOf(doc, base) {
+        let found = new Set();
+        for (let el of doc.head?.querySelectorAll("script[src], link[rel~='stylesheet'][href]") ?? []) {
+            found.add(new URL(el.getAttribute("src") ?? el.getAttribute("href"), base).href);
+        }
+        return found;
+    }
+
+    // Another live page of this router, with this page's scripts and stylesheets, replaces
+    // this one: its stream takes over (htmx closes this root's), and the page it leaves ends.
+    function replaceable(doc, root, base) {
+        let fresh = doc.querySelector(ROOT_SELECTOR);
+        if (!fresh || fresh.getAttribute(ATTR_SSE_CONNECT) !== root.getAttribute(ATTR_SSE_CONNECT)) {
+            return false;
+        }
+        let loaded = assetsOf(document, location.href);
+        return [...assetsOf(doc, base)].every((asset) => loaded.has(asset));
+    }
+
+    async function navigateTo(href, {history: mode = "push", flash, scroll} = {}) {
+        let url = new URL(href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (url.origin !== location.origin || !root) {
+            redirectTo(url.href, {flash, replace: mode !== "push"});
+            return;
+        }
+        setFlashCookie(flash);
+        let count = ++navigationCount;
+        let response;
+        let text;
+        try {
+            response = await fetch(url.href, {credentials: "same-origin", headers: {Accept: "text/html", [HEADER_NAVIGATE]: root.getAttribute(ATTR_TOKEN)}});
+            text = await response.text();
+        } catch (e) {
+            window.location.assign(url.href);
+            return;
+        }
+        if (count !== navigationCount) {
+            return;
+        }
+        let landed = new URL(response.url || url.href);
+        landed.hash = url.hash;
+        let doc = new DOMParser().parseFromString(text, "text/html");
+        if (!response.ok || landed.origin !== location.origin || !replaceable(doc, root, landed.href)) {
+            diagnose("L007", landed.href);
+            redirectTo(landed.href, {replace: mode !== "push"});
+            return;
+        }
+        // The URL first: the new page's stream opens with it as its HX-Current-URL.
+        if (mode === "push") {
+            saveScroll();
+            history.pushState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        } else {
+            history.replaceState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        }
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "outerHTML", transition: false});
+        let fresh = document.querySelector(ROOT_SELECTOR);
+        if (fresh) {
+            tagEntry(fresh, scroll ?? 0);
+        }
+        if (scroll != null) {
+            window.scrollTo(0, scroll);
+        } else if (landed.hash) {
+            scrollToHash(landed);
+        } else {
+            window.scrollTo(0, 0);
+        }
+    }
+
+    function onLinkClick(evt) {
+        if (evt.defaultPrevented || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey || evt.altKey) {
+            return;
+        }
+        let link = evt.target.closest?.(`a[${ATTR_LINK}]`);
+        if (!link || (link.target && link.target !== "_self") || link.hasAttribute("download")) {
+            return;
+        }
+        let url = new URL(link.href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        let here = new URL(location.href);
+        if (!root || url.origin !== location.origin || (url.pathname + url.search === here.pathname + here.search && url.hash)) {
+            return; // not a live page, another site, or an anchor on this page: the browser's own
+        }
+        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? "replace" : "push";
+        let kind = link.getAttribute(ATTR_LINK);
+        if (kind === LINK_PATCH) {
+            evt.preventDefault();
+            patchTo(root, url.href, mode);
+        } else if (kind === LINK_NAVIGATE) {
+            evt.preventDefault();
+            navigateTo(url.href, {history: mode});
+        }
+    }
+
+    // Back and Forward: htmx asks first; the entries this page made are ours to restore.
+    function onHistoryRestore(evt) {
+        let live = history.state?.live;
+        if (!live) {
+            return;
+        }
+        evt.preventDefault();
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (root && live.page === pageIds.get(root)) {
+            patchTo(root, location.href, "none", live.scroll ?? 0);
+        } else {
+            navigateTo(location.href, {history: "none", scroll: live.scroll ?? 0});
+        }
+    }
+
+    let scrollTimer = null;
+
+    function onScroll() {
+        clearTimeout(scrollTimer);
+        scrollTimer = setTimeout(saveScroll, 100);
     }
 
     // ---- connection state --------------------------------------------------------------------------
@@ -624,6 +875,9 @@
             let headers = ctx.request.headers;
             headers[HEADER_TOKEN] = root.getAttribute(ATTR_TOKEN);
             if (ctx.request.method === "GET") {
+                if (elt === root) {
+                    streamHeaders.set(root, headers);
+                }
                 return;
             }
             let name = eventNameFor(elt, ctx.sourceEvent);
@@ -698,11 +952,25 @@
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
         },
+        patch(url, {replace = false} = {}) {
+            let root = document.querySelector(ROOT_SELECTOR);
+            return root ? patchTo(root, url, replace ? "replace" : "push") : Promise.resolve();
+        },
+        navigate(url, {replace = false} = {}) {
+            return navigateTo(url, {history: replace ? "replace" : "push"});
+        },
     };
 
     function start() {
         scanHooks(document);
         observeHooks();
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (root) {
+            tagEntry(root);
+        }
+        document.addEventListener("click", onLinkClick);
+        document.addEventListener("htmx:before:history:restore", onHistoryRestore);
+        window.addEventListener("scroll", onScroll, {passive: true});
     }
 
     if (document.readyState === "loading") {

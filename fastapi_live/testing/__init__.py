@@ -26,6 +26,7 @@ try:
     from ._verbs import (
         ASSERT_TIMEOUT,
         DEFAULT_TIMEOUT,
+        assert_patch,
         assert_push_event,
         assert_redirect,
         assert_reply,
@@ -43,6 +44,7 @@ try:
         render_hook,
         render_keydown,
         render_keyup,
+        render_patch,
         render_submit,
         send_info,
     )
@@ -66,6 +68,7 @@ __all__ = [
     "LiveTestError",
     "LiveTestView",
     "PendingTasksWarning",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
@@ -83,6 +86,7 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
     "send_info",
 ]
