@@ -70,6 +70,7 @@ ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
 ATTR_LINK_STATE = "data-live-link-state"  # "push" (the default) or "replace": how the history changes
 LINK_PATCH = "patch"
 LINK_NAVIGATE = "navigate"
+LINK_STATE_PUSH = "push"
 LINK_STATE_REPLACE = "replace"
 PATCH_EVENT = "live:patch"  # the client asks the page to patch its URL: {"url": ...}
 LEAVE_EVENT = "live:leave"  # the page was left for another live page: its session ends
@@ -166,6 +167,7 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "ATTR_LINK_STATE": ATTR_LINK_STATE,
     "LINK_PATCH": LINK_PATCH,
     "LINK_NAVIGATE": LINK_NAVIGATE,
+    "LINK_STATE_PUSH": LINK_STATE_PUSH,
     "LINK_STATE_REPLACE": LINK_STATE_REPLACE,
     "PATCH_EVENT": PATCH_EVENT,
     "HEADER_NAVIGATE": _header_case(NAVIGATE_HEADER),

@@ -62,6 +62,7 @@
     const ATTR_LINK_STATE = "data-live-link-state";
     const LINK_PATCH = "patch";
     const LINK_NAVIGATE = "navigate";
+    const LINK_STATE_PUSH = "push";
     const LINK_STATE_REPLACE = "replace";
     const PATCH_EVENT = "live:patch";
     const HEADER_NAVIGATE = "X-Live-Navigate";
@@ -237,11 +238,11 @@
             } else if (op.kind === OP_REDIRECT) {
                 redirectTo(op.name, op.payload);
             } else if (op.kind === OP_NAVIGATE) {
-                navigateTo(op.name, {history: op.payload?.replace ? "replace" : "push", flash: op.payload?.flash});
+                navigateTo(op.name, {history: op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH, flash: op.payload?.flash});
             } else if (op.kind === OP_PATCH) {
                 let root = document.querySelector(ROOT_SELECTOR);
                 if (root) {
-                    updateHistory(root, op.name, op.payload?.replace ? "replace" : "push");
+                    updateHistory(root, op.name, op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH);
                     scrollToHash(new URL(op.name, location.href));
                 }
             }
@@ -393,6 +394,7 @@
     const pageIds = new WeakMap(); // root -> the id its history entries carry
     const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
     let navigationCount = 0; // the newest navigation wins over one still in flight
+    const HISTORY_KEEP = "keep"; // Back/Forward: the browser already moved to the entry
 
     function pageId(root) {
         let id = pageIds.get(root);
@@ -430,10 +432,10 @@
     }
 
     function updateHistory(root, url, mode) {
-        if (mode === "push") {
+        if (mode === LINK_STATE_PUSH) {
             saveScroll();
             history.pushState(entryState(root, window.scrollY), "", url);
-        } else if (mode === "replace") {
+        } else if (mode === LINK_STATE_REPLACE) {
             history.replaceState(entryState(root, window.scrollY), "", url);
         }
         keepCurrentUrl(root);
@@ -483,7 +485,7 @@
                 // not JSON: keep the text
             }
             diagnose("L002", detail);
-            root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status: response.status, detail}}));
+            root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status: response.status, detail}}));
             return;
         }
         if (count === navigationCount) {
@@ -518,11 +520,11 @@
         return [...assetsOf(doc, base)].every((asset) => loaded.has(asset));
     }
 
-    async function navigateTo(href, {history: mode = "push", flash, scroll} = {}) {
+    async function navigateTo(href, {history: mode = LINK_STATE_PUSH, flash, scroll} = {}) {
         let url = new URL(href, location.href);
         let root = document.querySelector(ROOT_SELECTOR);
         if (url.origin !== location.origin || !root) {
-            redirectTo(url.href, {flash, replace: mode !== "push"});
+            redirectTo(url.href, {flash, replace: mode !== LINK_STATE_PUSH});
             return;
         }
         setFlashCookie(flash);
@@ -544,11 +546,11 @@
         let doc = new DOMParser().parseFromString(text, "text/html");
         if (!response.ok || landed.origin !== location.origin || !replaceable(doc, root, landed.href)) {
             diagnose("L007", landed.href);
-            redirectTo(landed.href, {replace: mode !== "push"});
+            redirectTo(landed.href, {replace: mode !== LINK_STATE_PUSH});
             return;
         }
         // The URL first: the new page's stream opens with it as its HX-Current-URL.
-        if (mode === "push") {
+        if (mode === LINK_STATE_PUSH) {
             saveScroll();
             history.pushState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
         } else {
@@ -582,7 +584,7 @@
         if (!root || url.origin !== location.origin || (url.pathname + url.search === here.pathname + here.search && url.hash)) {
             return; // not a live page, another site, or an anchor on this page: the browser's own
         }
-        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? "replace" : "push";
+        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? LINK_STATE_REPLACE : LINK_STATE_PUSH;
         let kind = link.getAttribute(ATTR_LINK);
         if (kind === LINK_PATCH) {
             evt.preventDefault();
@@ -602,9 +604,9 @@
         evt.preventDefault();
         let root = document.querySelector(ROOT_SELECTOR);
         if (root && live.page === pageIds.get(root)) {
-            patchTo(root, location.href, "none", live.scroll ?? 0);
+            patchTo(root, location.href, HISTORY_KEEP, live.scroll ?? 0);
         } else {
-            navigateTo(location.href, {history: "none", scroll: live.scroll ?? 0});
+            navigateTo(location.href, {history: HISTORY_KEEP, scroll: live.scroll ?? 0});
         }
     }
 
@@ -954,10 +956,10 @@
         },
         patch(url, {replace = false} = {}) {
             let root = document.querySelector(ROOT_SELECTOR);
-            return root ? patchTo(root, url, replace ? "replace" : "push") : Promise.resolve();
+            return root ? patchTo(root, url, replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH) : Promise.resolve();
         },
         navigate(url, {replace = false} = {}) {
-            return navigateTo(url, {history: replace ? "replace" : "push"});
+            return navigateTo(url, {history: replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH});
         },
     };
 
