@@ -442,7 +442,7 @@
     }
 
     function scrollToHash(url) {
-        let target = url.hash && document.getElementById(decodeURIComponent(url.hash.slice(1)));
+        let target = url.hash ? document.getElementById(decodeURIComponent(url.hash.slice(1))) : null;
         target?.scrollIntoView();
     }
 
