@@ -394,6 +394,11 @@
     const pageIds = new WeakMap(); // root -> the id its history entries carry
     const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
     let navigationCount = 0; // the newest navigation wins over one still in flight
+    // Each entry's scroll position as last seen: history.state is written at most every 100 ms
+    // (browsers limit replaceState), so Back right after a scroll still finds where it was.
+    const scrolls = new Map(); // entry key -> scroll position
+    let currentKey = null;
+    let restoring = false; // Back/Forward under way: scroll events belong to no entry until it is restored
     const HISTORY_KEEP = "keep"; // Back/Forward: the browser already moved to the entry
 
     function pageId(root) {
@@ -406,8 +411,10 @@
     }
 
     function entryState(root, scroll) {
+        currentKey = Math.random().toString(36).slice(2);
+        scrolls.set(currentKey, scroll);
         // htmx: true keeps htmx from replacing this state, and has it tell us about Back/Forward.
-        return {...(history.state || {}), htmx: true, live: {page: pageId(root), scroll}};
+        return {...(history.state || {}), htmx: true, live: {page: pageId(root), key: currentKey, scroll}};
     }
 
     function tagEntry(root, scroll = window.scrollY) {
@@ -417,8 +424,11 @@
 
     function saveScroll() {
         let live = history.state?.live;
-        if (live && live.scroll !== window.scrollY) {
-            history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+        if (live) {
+            scrolls.set(live.key, window.scrollY);
+            if (live.scroll !== window.scrollY) {
+                history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+            }
         }
     }
 
@@ -603,16 +613,39 @@
         }
         evt.preventDefault();
         let root = document.querySelector(ROOT_SELECTOR);
-        if (root && live.page === pageIds.get(root)) {
-            patchTo(root, location.href, HISTORY_KEEP, live.scroll ?? 0);
-        } else {
-            navigateTo(location.href, {history: HISTORY_KEEP, scroll: live.scroll ?? 0});
+        let scroll = scrolls.get(live.key) ?? live.scroll ?? 0;
+        let restored = root && live.page === pageIds.get(root)
+            ? patchTo(root, location.href, HISTORY_KEEP, scroll)
+            : navigateTo(location.href, {history: HISTORY_KEEP, scroll});
+        restored.finally(() => {
+            restoring = false;
+        });
+    }
+
+    // Leaving an entry: where it was scrolled to (the navigation API says so before it moves).
+    function onTraverse(evt) {
+        if (evt.navigationType === "traverse" && currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+    }
+
+    function onPopState() {
+        currentKey = history.state?.live?.key ?? null;
+        restoring = currentKey !== null;
+        if (restoring && !htmx.config.history) {
+            onHistoryRestore({preventDefault() {}}); // htmx's history is off: it will not ask
         }
     }
 
     let scrollTimer = null;
 
     function onScroll() {
+        if (restoring) {
+            return;
+        }
+        if (currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
         clearTimeout(scrollTimer);
         scrollTimer = setTimeout(saveScroll, 100);
     }
@@ -972,6 +1005,9 @@
         }
         document.addEventListener("click", onLinkClick);
         document.addEventListener("htmx:before:history:restore", onHistoryRestore);
+        window.addEventListener("popstate", onPopState);
+        // The Navigation API's own event (not a wire name, though it reads like OP_NAVIGATE).
+        window.navigation?.addEventListener(`navigate`, onTraverse);
         window.addEventListener("scroll", onScroll, {passive: true});
     }
 

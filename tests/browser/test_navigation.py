@@ -241,3 +241,154 @@ def test_a_restart_after_a_patch_remounts_at_the_patched_url(page, restartable):
     expect(page.locator("#pager")).to_contain_text("Page 1 of 2")
     expect(page).to_have_url(server.url + "/dashboard/acme?tab=activity")
     assert "Traceback" not in server.log()
+
+
+# -- the fixture pages: flash, scroll, errors, other routers ------------------------------------------------
+
+
+@pytest.fixture
+def catalog(serve):
+    from tests.support.views.navigation import make_app
+
+    app, live = make_app()
+    return serve(app), live
+
+
+def open_catalog(page: Page, url: str, path: str = "/catalog") -> Requests:
+    page.goto(url + path)
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    expect(page.locator("#stock")).to_have_text("Stock: 42")
+    page.evaluate("window.__marker = 'same document'")
+    return Requests(page)
+
+
+def test_a_flash_put_before_push_navigate_shows_on_the_page_it_lands_on(page, catalog):
+    url, _ = catalog
+    requests = open_catalog(page, url)
+    page.click("#go-other")
+    expect(page).to_have_url(url + "/other")
+    expect(page.locator("#flash")).to_have_text(re.compile("Welcome from the catalog"))
+    assert page.get_attribute("#flash", "role") == "alert"
+    assert requests.documents == [] and page.evaluate("window.__marker") == "same document"
+    page.click("#flash .live-flash-close")
+    expect(page.locator("#flash .live-flash-message")).to_have_count(0)
+    # The carrier is spent: the next page shows no flash.
+    page.click("#catalog-b")
+    expect(page.locator("#panel-text")).to_have_text("Tab b, page 1, section all")
+    expect(page.locator("#flash .live-flash-message")).to_have_count(0)
+
+
+def test_a_flash_put_before_a_redirect_shows_after_the_full_load(page, catalog):
+    url, _ = catalog
+    requests = open_catalog(page, url)
+    page.click("#go-redirect")
+    expect(page).to_have_url(url + "/other")
+    expect(page.locator("#flash .live-flash-error")).to_contain_text("Redirected with a flash")
+    assert requests.documents == [url + "/other"]
+    page.reload()  # shown once: a reload of the page does not show it again
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    expect(page.locator("#flash .live-flash-message")).to_have_count(0)
+
+
+def test_back_and_forward_restore_the_scroll_position(page, catalog):
+    url, _ = catalog
+    open_catalog(page, url)
+    page.evaluate("window.scrollTo(0, 900)")
+    page.wait_for_function("window.scrollY === 900")
+    page.evaluate("document.getElementById('tab-b').click()")  # a click that scrolls nothing
+    expect(page).to_have_url(url + "/catalog?tab=b")
+    expect(page.locator("#panel-text")).to_have_text("Tab b, page 1, section all")
+    assert page.evaluate("window.scrollY") == 900  # a patch keeps the scroll position
+    page.evaluate("window.scrollTo(0, 300)")
+    page.wait_for_function("window.scrollY === 300")
+    page.go_back()
+    expect(page.locator("#panel-text")).to_have_text("Tab a, page 1, section all")
+    page.wait_for_function("window.scrollY === 900")
+    page.go_forward()
+    expect(page.locator("#panel-text")).to_have_text("Tab b, page 1, section all")
+    page.wait_for_function("window.scrollY === 300")
+
+
+def test_a_navigation_starts_at_the_top_and_back_restores_the_scroll(page, catalog):
+    url, _ = catalog
+    open_catalog(page, url)
+    page.evaluate("window.scrollTo(0, 700)")
+    page.wait_for_function("window.scrollY === 700")
+    page.evaluate("document.getElementById('go-other-link').click()")
+    expect(page.locator("#other-title")).to_have_text("Other page")
+    page.wait_for_function("window.scrollY === 0")
+    page.go_back()
+    expect(page.locator("#panel-text")).to_have_text("Tab a, page 1, section all")
+    page.wait_for_function("window.scrollY === 700")
+    assert page.evaluate("window.__marker") == "same document"
+
+
+def test_params_that_do_not_fit_are_an_error_event_and_the_page_stays_live(page, catalog):
+    url, _ = catalog
+    open_catalog(page, url)
+    page.evaluate("document.addEventListener('live:error', (e) => window.__error = e.detail.status)")
+    page.click("#bad")
+    page.wait_for_function("window.__error === 422")
+    expect(page).to_have_url(url + "/catalog")
+    page.click("#next")
+    expect(page).to_have_url(url + "/catalog?tab=a&page=2")
+    expect(page.locator("#panel-text")).to_have_text("Tab a, page 2, section all")
+
+
+def test_a_first_request_whose_params_do_not_fit_is_a_422(page, catalog):
+    url, _ = catalog
+    response = page.goto(url + "/catalog?page=zero")
+    assert response is not None and response.status == 422
+    assert "page" in page.content()
+
+
+def test_push_patch_with_replace_changes_the_entry_instead_of_adding_one(page, catalog):
+    url, _ = catalog
+    open_catalog(page, url)
+    page.click("#next")
+    expect(page).to_have_url(url + "/catalog?tab=a&page=2")
+    length = page.evaluate("history.length")
+    page.click("#first")
+    expect(page).to_have_url(url + "/catalog?tab=a")
+    expect(page.locator("#panel-text")).to_have_text("Tab a, page 1, section all")
+    assert page.evaluate("history.length") == length
+    page.click("#replace-c")
+    expect(page).to_have_url(url + "/catalog?tab=c")
+    assert page.evaluate("history.length") == length
+
+
+def test_a_patch_link_to_another_path_of_the_view_binds_its_path_params(page, catalog):
+    url, _ = catalog
+    requests = open_catalog(page, url)
+    mounted = page.text_content("#mount")
+    page.click("#section-shoes")
+    expect(page).to_have_url(url + "/catalog/shoes?tab=b")
+    expect(page.locator("#panel-text")).to_have_text("Tab b, page 1, section shoes")
+    assert page.text_content("#mount") == mounted  # patched, not remounted
+    assert requests.documents == []
+
+
+def test_a_patch_link_to_another_view_navigates(page, catalog):
+    url, _ = catalog
+    requests = open_catalog(page, url)
+    page.click("#to-other")
+    expect(page.locator("#other-title")).to_have_text("Other page")
+    expect(page).to_have_url(url + "/other")
+    page.go_back()
+    expect(page).to_have_url(url + "/catalog")
+    expect(page.locator("#panel-text")).to_have_text("Tab a, page 1, section all")
+    assert requests.documents == []
+
+
+def test_pages_of_another_router_and_plain_pages_are_full_loads(page, catalog):
+    url, _ = catalog
+    requests = open_catalog(page, url)
+    assert page.get_attribute("#nav-foreign", "data-live-link") is None  # rendered as a plain link
+    page.click("#nav-foreign")
+    expect(page.locator("#other-title")).to_have_text("Other page")
+    assert requests.documents == [url + "/foreign"]
+    page.go_back()
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.click("#go-plain")  # push_navigate to a page no live router serves: a redirect
+    expect(page.locator("#plain")).to_have_text("A plain page")
+    assert requests.documents[-1] == url + "/plain"
