@@ -250,7 +250,7 @@ class LiveTestView:
             elif op.kind in ("redirect", "navigate"):
                 flash = op.payload.get("flash") if isinstance(op.payload, dict) else None
                 if flash:  # fastapi-live.js: the flash rides to the next page in a cookie
-                    self._redirect_client.cookies.set(FLASH_COOKIE, flash)
+                    self._redirect_client.cookies.set(FLASH_COOKIE, flash, domain=_cookie_domain(self._redirect_client._origin))
                 if self._redirect is None:
                     self._redirect = op
         self._changes.notify()
@@ -465,6 +465,12 @@ class LiveTestView:
                 return []
             return asyncio.run_coroutine_threadsafe(self._shutdown_messages(), loop).result(_CLOSE_TIMEOUT)
         return loop.run_until_complete(self._shutdown_messages())
+
+
+def _cookie_domain(origin: str) -> str:
+    """The domain a cookie set by the page's script is stored under (as the cookie jar names hosts)."""
+    host = urlsplit(origin).hostname or ""
+    return host if "." in host else host + ".local"
 
 
 def _source_header(node: LexborNode) -> str:
