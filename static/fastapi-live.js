@@ -394,6 +394,8 @@
     const pageIds = new WeakMap(); // root -> the id its history entries carry
     const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
     let navigationCount = 0; // the newest navigation wins over one still in flight
+    let patchCount = 0; // ... and the newest patch over an older one
+    const leaving = new WeakSet(); // roots a navigation is replacing: their stream's end is no disconnect
     // Each entry's scroll position as last seen: history.state is written at most every 100 ms
     // (browsers limit replaceState), so Back right after a scroll still finds where it was.
     const scrolls = new Map(); // entry key -> scroll position
@@ -472,8 +474,11 @@
     }
 
     async function patchTo(root, href, mode, scroll) {
+        if (leaving.has(root)) {
+            return; // the page is being left: its session is ending
+        }
         let url = new URL(href, location.href);
-        let count = ++navigationCount;
+        let count = ++patchCount;
         let response;
         let text;
         try {
@@ -498,11 +503,11 @@
             root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status: response.status, detail}}));
             return;
         }
-        if (count === navigationCount) {
+        if (count === patchCount) {
             updateHistory(root, url.pathname + url.search + url.hash, mode);
         }
         await applyResponse(root, text);
-        if (count === navigationCount) {
+        if (count === patchCount) {
             if (scroll != null) {
                 window.scrollTo(0, scroll);
             } else {
@@ -538,6 +543,7 @@
             return;
         }
         setFlashCookie(flash);
+        leaving.add(root); // the server ends its session while it answers
         let count = ++navigationCount;
         let response;
         let text;
@@ -664,7 +670,7 @@
 
     function markDisconnected(root) {
         let s = state(root);
-        if (s.disconnected) {
+        if (s.disconnected || leaving.has(root)) {
             return;
         }
         s.disconnected = true;
