@@ -216,8 +216,9 @@ class Navigator:
         A ``push_patch`` or ``push_navigate`` it makes sends the page request elsewhere (the
         session redirects), so their URLs are only made absolute here.
         """
-        route = self.route(self.url)
-        await self._handle_params(socket, self.url, route.path_params if route is not None else {})
+        if self._binding.defined or socket._hooks_for("handle_params"):  # most pages have no handle_params
+            route = self.route(self.url)
+            await self._handle_params(socket, self.url, route.path_params if route is not None else {})
         self._absolute(socket)
 
     async def patch(self, socket: LiveSocket, to: str) -> None:

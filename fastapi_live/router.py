@@ -530,8 +530,10 @@ class LiveRouter(APIRouter):
                 await self._leave_previous(request)
         if isinstance(outcome, Redirected):
             redirect = RedirectResponse(outcome.location, status_code=303)
-            if outcome.flash is not None:
-                redirect.set_cookie(FLASH_COOKIE, outcome.flash, max_age=int(self.flash_carrier.max_age), httponly=True, samesite="lax", path="/")
+            if outcome.flash is not None:  # bound to this browser: it needs the browser cookie to be read
+                redirect.set_cookie(FLASH_COOKIE, outcome.flash, max_age=int(self.flash_carrier.max_age), samesite="lax", path="/")
+                if remount is None and request.cookies.get(BROWSER_COOKIE) != token.browser_id:
+                    redirect.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
             return redirect
         await self.locator.claim(session)
         if remount is not None:
@@ -540,7 +542,7 @@ class LiveRouter(APIRouter):
         if request.cookies.get(BROWSER_COOKIE) != token.browser_id:
             response.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
         if FLASH_COOKIE in request.cookies:
-            response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="lax")
+            response.delete_cookie(FLASH_COOKIE, path="/", samesite="lax")
         return response
 
     async def _leave_previous(self, request: Request) -> None:

@@ -225,6 +225,14 @@ async def test_redirect_carries_the_flash_too(live_client):
     assert "Redirected with a flash" in html and "live-flash-error" in html
 
 
+async def test_a_flash_put_before_a_mount_redirect_rides_the_303(live_client):
+    response = await live_client.get("/moved")
+    assert response.status_code == 303 and response.headers["location"] == "/other"
+    assert FLASH_COOKIE in response.headers["set-cookie"]
+    _, html = await live(live_client, "/other")
+    assert "The page moved here" in html
+
+
 async def test_push_navigate_to_a_page_no_live_router_serves_is_a_redirect(live_client):
     view, _ = await live(live_client, "/catalog")
     await render_click(view, "#go-plain")

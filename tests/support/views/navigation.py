@@ -92,6 +92,14 @@ class Other(LiveView):
         socket.push_navigate("/catalog?tab=b", replace=True)
 
 
+class Moved(LiveView):
+    """A page that moved: its mount redirects, with a flash for the page it lands on."""
+
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.put_flash("info", "The page moved here")
+        socket.redirect("/other")
+
+
 class Filters(BaseModel):
     q: str = ""
     tags: list[str] = []
@@ -142,6 +150,7 @@ def make_app() -> tuple[FastAPI, LiveRouter]:
     live.page("/aliased", template="params.html")(Aliased)
     live.page("/raw", template="params.html")(Raw)
     live.page("/guarded", template="params.html")(Guarded)
+    live.page("/moved", template="params.html")(Moved)
     # Another router of the same app: its pages are a full load away.
     foreign = LiveRouter(templates=templates, secret_key="test-secret", pubsub=MemoryPubSub(), live_prefix="/_foreign")
     foreign.page("/foreign", template="other_page.html")(Other)
