@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "fanout": "bench.fanout",
     "bytes": "bench.region_bytes",
     "uploads": "bench.uploads",
+    "navigation": "bench.navigation",
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -18,11 +19,16 @@ from .wire import (
     ATTR_CONFIG,
     ATTR_DROP_TARGET,
     ATTR_HOOK,
+    ATTR_LINK,
+    ATTR_LINK_STATE,
     ATTR_MORPH_SKIP,
     ATTR_UPLOAD,
     ATTR_UPLOAD_CONFIG,
     ATTR_UPLOAD_PREVIEW,
     ATTR_UPLOAD_URL,
+    LINK_NAVIGATE,
+    LINK_PATCH,
+    LINK_STATE_REPLACE,
     SWAP_NONE,
     binding_attribute,
     markup_attrs,
@@ -51,11 +57,21 @@ class TemplateHelpers:
     names the event from the ``data-live-*`` attribute matching the DOM event.
     """
 
-    def __init__(self, event_url: str, static_url: str, client_config: Mapping[str, Any] | None = None, *, upload_url: str | None = None) -> None:
+    def __init__(
+        self,
+        event_url: str,
+        static_url: str,
+        client_config: Mapping[str, Any] | None = None,
+        *,
+        upload_url: str | None = None,
+        resolve: Callable[[str], object | None] | None = None,
+    ) -> None:
         self.event_url = event_url
         self.upload_url = upload_url or event_url.rsplit("/", 1)[0] + "/upload"
         self.static_url = static_url
         self.client_config = dict(client_config or {})
+        self._resolve = resolve  # a path -> this router's live page serving it, or None
+        self._links: dict[tuple[str, str, bool], Markup] = {}
         self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
         self._scripts: tuple[dict[str, Any], Markup] | None = None
 
@@ -139,6 +155,46 @@ class TemplateHelpers:
     def focus(self, event: str, /, **values: Any) -> Markup:
         """Gaining focus sends ``event``."""
         return self._binding("focus", event, "focus", values)
+
+    def patch(self, url: str, /, *, replace: bool = False) -> Markup:
+        """On an ``<a>``: a link to this page with other params (LiveView's ``<.link patch>``).
+
+        Renders a plain ``href`` (so it works without JS and opens in a new tab with a modifier
+        key); with JS a click patches the page: ``handle_params`` runs, only changed regions
+        come back, the URL and history change. ``replace=True`` replaces the history entry.
+
+        ``<a {{ live.patch("?tab=settings") }}>Settings</a>``
+        """
+        return self._link(LINK_PATCH, url, replace)
+
+    def navigate(self, url: str, /, *, replace: bool = False) -> Markup:
+        """On an ``<a>``: a link to another live page of this router (LiveView's ``<.link navigate>``).
+
+        With JS the page it leads to mounts and replaces this one without a full page load;
+        a URL no live page of this router serves renders a plain link (a full load).
+
+        ``<a {{ live.navigate("/dashboard/acme") }}>Dashboard</a>``
+        """
+        kind = LINK_NAVIGATE
+        if self._resolve is not None and isinstance(url, str) and self._resolve(urlsplit(url).path or "/") is None and not url.startswith(("?", "#")):
+            kind = ""  # not a live page here: a plain link
+        return self._link(kind, url, replace)
+
+    def _link(self, kind: str, url: str, replace: bool) -> Markup:
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(f"live.{kind or 'navigate'}() needs a URL, got {url!r}")
+        key = (kind, url, replace)
+        markup = self._links.get(key)
+        if markup is None:
+            if len(self._links) > 4096:
+                self._links.clear()
+            attrs: list[tuple[str, str | None]] = [("href", url)]
+            if kind:
+                attrs.append((ATTR_LINK, kind))
+                if replace:
+                    attrs.append((ATTR_LINK_STATE, LINK_STATE_REPLACE))
+            markup = self._links[key] = markup_attrs(attrs)
+        return markup
 
     def hook(self, name: str) -> Markup:
         """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""

@@ -22,6 +22,8 @@ EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
 LAST_EVENT_ID_HEADER = "last-event-id"
 HX_REQUEST_HEADER = "hx-request"  # htmx's; the client sets it on the events it posts itself
+NAVIGATE_HEADER = "x-live-navigate"  # on a live navigation's page request: the token of the page it leaves
+CURRENT_URL_HEADER = "hx-current-url"  # htmx's; the client keeps the stream's copy current across patches
 
 # -- attributes the library writes into the page --------------------------------------------------
 ROOT_ID = "live-root"
@@ -63,6 +65,20 @@ PARAM_TARGET = "_target"  # the name of the input whose change sent the event
 PARAM_KEY = "key"  # keydown / keyup: the key
 PARAM_VALUE = "value"  # keydown / keyup: the element's value
 
+# -- live navigation: links, built-in events, the flash carrier ------------------------------------
+ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
+ATTR_LINK_STATE = "data-live-link-state"  # "push" (the default) or "replace": how the history changes
+LINK_PATCH = "patch"
+LINK_NAVIGATE = "navigate"
+LINK_STATE_PUSH = "push"
+LINK_STATE_REPLACE = "replace"
+PATCH_EVENT = "live:patch"  # the client asks the page to patch its URL: {"url": ...}
+LEAVE_EVENT = "live:leave"  # the page was left for another live page: its session ends
+CLEAR_FLASH_EVENT = "live:clear-flash"  # a flash's close button: {"kind": ...}
+RESERVED_EVENT_PREFIX = "live:"  # event names the library handles itself
+FLASH_COOKIE = "fastapi_live_flash"  # a signed flash carried to the page a navigate or redirect lands on
+FLASH_ID = "flash"  # the region the flash renders in (``live/flash.html``)
+
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
 CLASS_CONNECTED = "live-connected"
@@ -93,6 +109,7 @@ LIVE_TAG = "hx-live"  # a client operation, handled by the client's htmx_process
 OP_PUSH = "push"
 OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
+OP_PATCH = "patch"
 OP_ERROR = "error"
 
 # -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
@@ -170,6 +187,17 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "CLASS_UPLOADING": CLASS_UPLOADING,
     "UPLOAD_EVENT": UPLOAD_EVENT,
     "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
+    "OP_PATCH": OP_PATCH,
+    "ATTR_LINK": ATTR_LINK,
+    "ATTR_LINK_STATE": ATTR_LINK_STATE,
+    "LINK_PATCH": LINK_PATCH,
+    "LINK_NAVIGATE": LINK_NAVIGATE,
+    "LINK_STATE_PUSH": LINK_STATE_PUSH,
+    "LINK_STATE_REPLACE": LINK_STATE_REPLACE,
+    "PATCH_EVENT": PATCH_EVENT,
+    "HEADER_NAVIGATE": _header_case(NAVIGATE_HEADER),
+    "HEADER_CURRENT_URL": "HX-Current-URL",
+    "FLASH_COOKIE": FLASH_COOKIE,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

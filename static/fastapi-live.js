@@ -3,7 +3,8 @@
 // Core hooks used: htmx_config_request (token and event headers), htmx_before_swap
 // (drops region updates older than what the DOM shows), htmx_process_live (the
 // <hx-live> client operations), htmx_after_swap (runs them after the DOM changed),
-// handle_swap (the "liveStream" swap style for stream inserts).
+// handle_swap (the "liveStream" swap style for stream inserts). Core events used:
+// htmx:before:history:restore (Back and Forward over the entries live navigation made).
 (() => {
     "use strict";
 
@@ -68,6 +69,17 @@
     const CLASS_UPLOADING = "live-uploading";
     const UPLOAD_EVENT = "live:upload";
     const UPLOAD_PROGRESS_EVENT = "live:upload-progress";
+    const OP_PATCH = "patch";
+    const ATTR_LINK = "data-live-link";
+    const ATTR_LINK_STATE = "data-live-link-state";
+    const LINK_PATCH = "patch";
+    const LINK_NAVIGATE = "navigate";
+    const LINK_STATE_PUSH = "push";
+    const LINK_STATE_REPLACE = "replace";
+    const PATCH_EVENT = "live:patch";
+    const HEADER_NAVIGATE = "X-Live-Navigate";
+    const HEADER_CURRENT_URL = "HX-Current-URL";
+    const FLASH_COOKIE = "fastapi_live_flash";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -79,8 +91,9 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
-        L007: ["app", "an upload was refused by the server"],
-        L008: ["network", "an upload chunk did not get through; retrying"],
+        L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
+        L008: ["app", "an upload was refused by the server"],
+        L009: ["network", "an upload chunk did not get through; retrying"],
     };
 
     const config = {
@@ -240,10 +253,15 @@
             } else if (op.kind === OP_ERROR) {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === OP_REDIRECT) {
-                window.location.assign(op.name);
+                redirectTo(op.name, op.payload);
             } else if (op.kind === OP_NAVIGATE) {
-                let replace = op.payload?.replace;
-                htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
+                navigateTo(op.name, {history: op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH, flash: op.payload?.flash});
+            } else if (op.kind === OP_PATCH) {
+                let root = document.querySelector(ROOT_SELECTOR);
+                if (root) {
+                    updateHistory(root, op.name, op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH);
+                    scrollToHash(new URL(op.name, location.href));
+                }
             }
         }
     }
@@ -311,19 +329,23 @@
         await htmx.swap({sourceElement: root, target: root, text, swap: SWAP_NONE, transition: false});
     }
 
+    function sendEvent(root, event, body, contentType) {
+        return fetch(root.getAttribute(ATTR_EVENT_URL), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {
+                "Content-Type": contentType,
+                [HEADER_HX_REQUEST]: "true",
+                [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
+                [HEADER_EVENT]: event,
+            },
+            body,
+        });
+    }
+
     async function postEvent(root, event, body, contentType) {
         let request = (async () => {
-            let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
-                method: "POST",
-                credentials: "same-origin",
-                headers: {
-                    "Content-Type": contentType,
-                    [HEADER_HX_REQUEST]: "true",
-                    [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
-                    [HEADER_EVENT]: event,
-                },
-                body,
-            });
+            let response = await sendEvent(root, event, body, contentType);
             let text = await response.text();
             if (!response.ok) {
                 diagnose("L002", text);
@@ -381,6 +403,276 @@
         }
     }
 
+    // ---- live navigation: patch and navigate links, history -----------------------------------------
+    // A patch changes this page's URL (handle_params runs on the server, only changed regions
+    // come back); a navigation mounts another live page and swaps it in without a document load.
+    // Each history entry they make says which page made it, so Back and Forward patch the page
+    // that is still here, and navigate to one that is not.
+    const pageIds = new WeakMap(); // root -> the id its history entries carry
+    const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
+    let navigationCount = 0; // the newest navigation wins over one still in flight
+    let patchCount = 0; // ... and the newest patch over an older one
+    const leaving = new WeakSet(); // roots a navigation is replacing: their stream's end is no disconnect
+    // Each entry's scroll position as last seen: history.state is written at most every 100 ms
+    // (browsers limit replaceState), so Back right after a scroll still finds where it was.
+    const scrolls = new Map(); // entry key -> scroll position
+    let currentKey = null;
+    let restoring = false; // Back/Forward under way: scroll events belong to no entry until it is restored
+    const HISTORY_KEEP = "keep"; // Back/Forward: the browser already moved to the entry
+
+    function pageId(root) {
+        let id = pageIds.get(root);
+        if (!id) {
+            id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+            pageIds.set(root, id);
+        }
+        return id;
+    }
+
+    function entryState(root, scroll) {
+        currentKey = Math.random().toString(36).slice(2);
+        scrolls.set(currentKey, scroll);
+        // htmx: true keeps htmx from replacing this state, and has it tell us about Back/Forward.
+        return {...(history.state || {}), htmx: true, live: {page: pageId(root), key: currentKey, scroll}};
+    }
+
+    function tagEntry(root, scroll = window.scrollY) {
+        history.replaceState(entryState(root, scroll), "");
+        keepCurrentUrl(root);
+    }
+
+    function saveScroll() {
+        let live = history.state?.live;
+        if (live) {
+            scrolls.set(live.key, window.scrollY);
+            if (live.scroll !== window.scrollY) {
+                history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+            }
+        }
+    }
+
+    // htmx reconnects a stream with the headers of its first request: the copy it keeps learns
+    // the patched URL, so a remount after a restart mounts the page the browser shows.
+    function keepCurrentUrl(root) {
+        let headers = streamHeaders.get(root);
+        if (headers) {
+            headers[HEADER_CURRENT_URL] = location.href;
+        }
+    }
+
+    function updateHistory(root, url, mode) {
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, window.scrollY), "", url);
+        } else if (mode === LINK_STATE_REPLACE) {
+            history.replaceState(entryState(root, window.scrollY), "", url);
+        }
+        keepCurrentUrl(root);
+    }
+
+    function scrollToHash(url) {
+        let target = url.hash ? document.getElementById(decodeURIComponent(url.hash.slice(1))) : null;
+        target?.scrollIntoView();
+    }
+
+    function setFlashCookie(flash) {
+        if (flash) {
+            document.cookie = `${FLASH_COOKIE}=${flash}; path=/; max-age=60; samesite=lax`;
+        }
+    }
+
+    function redirectTo(url, payload) {
+        setFlashCookie(payload?.flash);
+        if (payload?.replace) {
+            window.location.replace(url);
+        } else {
+            window.location.assign(url);
+        }
+    }
+
+    async function patchTo(root, href, mode, scroll) {
+        if (leaving.has(root)) {
+            return; // the page is being left: its session is ending
+        }
+        let url = new URL(href, location.href);
+        let count = ++patchCount;
+        let response;
+        let text;
+        try {
+            response = await sendEvent(root, PATCH_EVENT, JSON.stringify({url: url.pathname + url.search}), "application/json");
+            text = await response.text();
+        } catch (e) {
+            diagnose("L001", e);
+            return;
+        }
+        if (!response.ok) {
+            if (response.status === 410) {
+                window.location.assign(url.href); // the session is gone: load the page in full
+                return;
+            }
+            let detail = text;
+            try {
+                detail = JSON.parse(text);
+            } catch (e) {
+                // not JSON: keep the text
+            }
+            diagnose("L002", detail);
+            root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status: response.status, detail}}));
+            return;
+        }
+        if (count === patchCount) {
+            updateHistory(root, url.pathname + url.search + url.hash, mode);
+        }
+        await applyResponse(root, text);
+        if (count === patchCount) {
+            if (scroll != null) {
+                window.scrollTo(0, scroll);
+            } else {
+                scrollToHash(url);
+            }
+        }
+    }
+
+    function assetsOf(doc, base) {
+        let found = new Set();
+        for (let el of doc.head?.querySelectorAll("script[src], link[rel~='stylesheet'][href]") ?? []) {
+            found.add(new URL(el.getAttribute("src") ?? el.getAttribute("href"), base).href);
+        }
+        return found;
+    }
+
+    // Another live page of this router, with this page's scripts and stylesheets, replaces
+    // this one: its stream takes over (htmx closes this root's), and the page it leaves ends.
+    function replaceable(doc, root, base) {
+        let fresh = doc.querySelector(ROOT_SELECTOR);
+        if (!fresh || fresh.getAttribute(ATTR_SSE_CONNECT) !== root.getAttribute(ATTR_SSE_CONNECT)) {
+            return false;
+        }
+        let loaded = assetsOf(document, location.href);
+        return [...assetsOf(doc, base)].every((asset) => loaded.has(asset));
+    }
+
+    async function navigateTo(href, {history: mode = LINK_STATE_PUSH, flash, scroll} = {}) {
+        let url = new URL(href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (url.origin !== location.origin || !root) {
+            redirectTo(url.href, {flash, replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        setFlashCookie(flash);
+        leaving.add(root); // the server ends its session while it answers
+        let count = ++navigationCount;
+        let response;
+        let text;
+        try {
+            response = await fetch(url.href, {credentials: "same-origin", headers: {Accept: "text/html", [HEADER_NAVIGATE]: root.getAttribute(ATTR_TOKEN)}});
+            text = await response.text();
+        } catch (e) {
+            window.location.assign(url.href);
+            return;
+        }
+        if (count !== navigationCount) {
+            return;
+        }
+        let landed = new URL(response.url || url.href);
+        landed.hash = url.hash;
+        let doc = new DOMParser().parseFromString(text, "text/html");
+        if (!response.ok || landed.origin !== location.origin || !replaceable(doc, root, landed.href)) {
+            diagnose("L007", landed.href);
+            redirectTo(landed.href, {replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        // The URL first: the new page's stream opens with it as its HX-Current-URL.
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        } else {
+            history.replaceState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        }
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "outerHTML", transition: false});
+        let fresh = document.querySelector(ROOT_SELECTOR);
+        if (fresh) {
+            tagEntry(fresh, scroll ?? 0);
+        }
+        if (scroll != null) {
+            window.scrollTo(0, scroll);
+        } else if (landed.hash) {
+            scrollToHash(landed);
+        } else {
+            window.scrollTo(0, 0);
+        }
+    }
+
+    function onLinkClick(evt) {
+        if (evt.defaultPrevented || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey || evt.altKey) {
+            return;
+        }
+        let link = evt.target.closest?.(`a[${ATTR_LINK}]`);
+        if (!link || (link.target && link.target !== "_self") || link.hasAttribute("download")) {
+            return;
+        }
+        let url = new URL(link.href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        let here = new URL(location.href);
+        if (!root || url.origin !== location.origin || (url.pathname + url.search === here.pathname + here.search && url.hash)) {
+            return; // not a live page, another site, or an anchor on this page: the browser's own
+        }
+        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? LINK_STATE_REPLACE : LINK_STATE_PUSH;
+        let kind = link.getAttribute(ATTR_LINK);
+        if (kind === LINK_PATCH) {
+            evt.preventDefault();
+            patchTo(root, url.href, mode);
+        } else if (kind === LINK_NAVIGATE) {
+            evt.preventDefault();
+            navigateTo(url.href, {history: mode});
+        }
+    }
+
+    // Back and Forward: htmx asks first; the entries this page made are ours to restore.
+    function onHistoryRestore(evt) {
+        let live = history.state?.live;
+        if (!live) {
+            return;
+        }
+        evt.preventDefault();
+        let root = document.querySelector(ROOT_SELECTOR);
+        let scroll = scrolls.get(live.key) ?? live.scroll ?? 0;
+        let restored = root && live.page === pageIds.get(root)
+            ? patchTo(root, location.href, HISTORY_KEEP, scroll)
+            : navigateTo(location.href, {history: HISTORY_KEEP, scroll});
+        restored.finally(() => {
+            restoring = false;
+        });
+    }
+
+    // Leaving an entry: where it was scrolled to (the navigation API says so before it moves).
+    function onTraverse(evt) {
+        if (evt.navigationType === "traverse" && currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+    }
+
+    function onPopState() {
+        currentKey = history.state?.live?.key ?? null;
+        restoring = currentKey !== null;
+        if (restoring && !htmx.config.history) {
+            onHistoryRestore({preventDefault() {}}); // htmx's history is off: it will not ask
+        }
+    }
+
+    let scrollTimer = null;
+
+    function onScroll() {
+        if (restoring) {
+            return;
+        }
+        if (currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+        clearTimeout(scrollTimer);
+        scrollTimer = setTimeout(saveScroll, 100);
+    }
+
     // ---- connection state --------------------------------------------------------------------------
     const connection = new WeakMap(); // root -> {timer, disconnected, everConnected, attempts}
 
@@ -395,7 +687,7 @@
 
     function markDisconnected(root) {
         let s = state(root);
-        if (s.disconnected) {
+        if (s.disconnected || leaving.has(root)) {
             return;
         }
         s.disconnected = true;
@@ -641,6 +933,9 @@
             let headers = ctx.request.headers;
             headers[HEADER_TOKEN] = root.getAttribute(ATTR_TOKEN);
             if (ctx.request.method === "GET") {
+                if (elt === root) {
+                    streamHeaders.set(root, headers);
+                }
                 return;
             }
             let name = eventNameFor(elt, ctx.sourceEvent);
@@ -877,7 +1172,7 @@
                 // Refused for good: the entry failed on the server (the page shows why), was
                 // cancelled, or its session is gone.
                 let detail = await response.text();
-                diagnose("L007", detail);
+                diagnose("L008", detail);
                 uploadError(entry, {status: response.status, detail});
                 return false;
             }
@@ -886,7 +1181,7 @@
                 uploadError(entry, {status: response?.status ?? 0, detail: "the upload did not get through"});
                 return false;
             }
-            diagnose("L008", response?.status ?? "network error");
+            diagnose("L009", response?.status ?? "network error");
             // Resumes at the same offset: the server rolls back a chunk cut off mid-way and
             // answers a chunk it already has with where its bytes end.
             await pause(Math.min(config.uploadRetryDelay * 2 ** (failures - 1), 10000) * (0.7 + Math.random() * 0.6));
@@ -1066,12 +1361,29 @@
         chooseFiles(input, files) {
             return chooseFiles(input, files);
         },
+        patch(url, {replace = false} = {}) {
+            let root = document.querySelector(ROOT_SELECTOR);
+            return root ? patchTo(root, url, replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH) : Promise.resolve();
+        },
+        navigate(url, {replace = false} = {}) {
+            return navigateTo(url, {history: replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH});
+        },
     };
 
     function start() {
         scanHooks(document);
         observeHooks();
         watchUploads();
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (root) {
+            tagEntry(root);
+        }
+        document.addEventListener("click", onLinkClick);
+        document.addEventListener("htmx:before:history:restore", onHistoryRestore);
+        window.addEventListener("popstate", onPopState);
+        // The Navigation API's own event (not a wire name, though it reads like OP_NAVIGATE).
+        window.navigation?.addEventListener(`navigate`, onTraverse);
+        window.addEventListener("scroll", onScroll, {passive: true});
     }
 
     if (document.readyState === "loading") {

@@ -1,4 +1,5 @@
-"""The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page and bench-only endpoints.
+"""The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page, a
+10-region page with tabs in its URL, and bench-only endpoints.
 
 ``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL.
 """
@@ -6,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.templating import Jinja2Templates
@@ -88,6 +89,24 @@ class Regions(LiveView):
         socket.update(f"m{int(index)}", lambda m: {**m, "note": note})
 
 
+TABS = ("overview", "activity", "settings")
+PANELS = {
+    "overview": "Everything at a glance: ten metrics, their notes and their tags, updated as they change.",
+    "activity": "Recent activity: three deploys, twelve comments and one rollback, newest first.",
+    "settings": "Settings: who is notified of each metric, how often, and through which channel.",
+}
+
+
+class Tabs(Regions):
+    """The 10-region page with tabs in its URL (``?tab=settings``): a tab is a patch."""
+
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(**regions_state(), tabs=TABS, panels=PANELS)
+
+    async def handle_params(self, socket: LiveSocket, tab: Literal["overview", "activity", "settings"] = "overview") -> None:
+        socket.assign(tab=tab)
+
+
 def create_app() -> FastAPI:
     gc_pauses = GcPauses.install()
     backend = os.environ.get("BENCH_PUBSUB", "memory")
@@ -104,6 +123,7 @@ def create_app() -> FastAPI:
     live.page("/dash/none/{slug}", template="dashboard.html")(NoLoadDashboard)
     live.page("/fan/{n}", template="fanout.html")(Fanout)
     live.page("/regions", template="regions.html")(Regions)
+    live.page("/tabs", template="tabs.html")(Tabs)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(live)
 

@@ -27,6 +27,7 @@ try:
     from ._verbs import (
         ASSERT_TIMEOUT,
         DEFAULT_TIMEOUT,
+        assert_patch,
         assert_push_event,
         assert_redirect,
         assert_reply,
@@ -44,6 +45,7 @@ try:
         render_hook,
         render_keydown,
         render_keyup,
+        render_patch,
         render_submit,
         send_info,
     )
@@ -68,6 +70,7 @@ __all__ = [
     "LiveTestView",
     "PendingTasksWarning",
     "Upload",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
@@ -87,6 +90,7 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
     "render_upload",
     "send_info",

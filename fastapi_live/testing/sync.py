@@ -536,6 +536,22 @@ def assert_reply(view: SyncLiveTestView, payload: Any = _MISSING) -> Any:
     return view.call(_verbs.assert_reply, view.view, payload)
 
 
+def render_patch(view: SyncLiveTestView, url: str, *, replace: bool = False, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``fastapi_live.testing.render_patch``, blocking.
+
+    >>> html = render_patch(view, "?tab=settings")
+    """
+    return view.call(_verbs.render_patch, view.view, url, replace=replace, timeout=timeout)
+
+
+def assert_patch(view: SyncLiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
+    """``fastapi_live.testing.assert_patch``, blocking.
+
+    >>> assert_patch(view, "/posts?page=2")
+    """
+    return view.call(_verbs.assert_patch, view.view, to, timeout=timeout)
+
+
 def assert_redirect(view: SyncLiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
     """``fastapi_live.testing.assert_redirect``, blocking.
 
@@ -570,6 +586,7 @@ __all__ = [
     "SyncLiveTestClient",
     "SyncLiveTestView",
     "SyncUpload",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
@@ -589,6 +606,7 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
     "render_upload",
     "send_info",
