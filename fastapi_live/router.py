@@ -610,6 +610,8 @@ class LiveRouter(APIRouter):
 
     async def _static_endpoint(self, request: Request) -> Response:
         relative = request.path_params["path"]
+        if "\0" in relative:  # no file has one, and the OS refuses to look one up
+            return JSONResponse({"detail": "not found"}, status_code=404)
         target = (self._static_dir / relative).resolve()
         if not target.is_relative_to(self._static_dir) or not target.is_file():
             return JSONResponse({"detail": "not found"}, status_code=404)

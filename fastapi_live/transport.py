@@ -20,6 +20,7 @@ _FIELD_FORBIDDEN = re.compile(r"[\r\n\0]")
 MAX_EVENT_BODY = 1_000_000
 MAX_EVENT_NAME = 200
 MAX_PARAMS = 1_000
+MAX_JSON_DEPTH = 64
 
 
 def encode_message(data: str, *, event_id: str | None = None, event: str | None = None, retry: int | None = None) -> bytes:
@@ -122,13 +123,33 @@ def parse_params(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _json_params(raw: bytes) -> dict[str, Any]:
+    too_deep = EventError(f"malformed JSON event body: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(raw)
+    except RecursionError:  # the decoder recurses once per level: thousands of them exhaust the stack
+        raise too_deep from None
     except ValueError as exc:
         raise EventError(f"malformed JSON event body: {exc}") from None
     if not isinstance(data, dict):
         raise EventError(f"event params must be a JSON object, got {type(data).__name__}")
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        # What parsed may still be too deep for what reads it next (validation, repr in logs).
+        raise too_deep
     return data
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _form_params(raw: bytes) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fastapi_live import LiveError
-from fastapi_live.transport import encode_comment, encode_message, parse_last_event_id
+from fastapi_live import EventError, LiveError
+from fastapi_live.transport import MAX_JSON_DEPTH, encode_comment, encode_message, parse_last_event_id, parse_params
 
 # No example database: the suite writes no files outside tests/ and runs in parallel.
 settings.register_profile("fastapi-live-transport", database=None, deadline=None, max_examples=300)
@@ -172,3 +173,16 @@ def test_any_frame_number_round_trips_through_last_event_id(n):
 def test_last_event_id_never_raises_on_a_latin1_header(raw):
     result = parse_last_event_id(raw)
     assert result is None or result == int(raw.strip())
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 100_000])
+def test_json_params_nested_past_the_limit_are_malformed(depth):
+    body = ('{"a":' + "[" * depth + "]" * depth + "}").encode()
+    with pytest.raises(EventError, match=rf"^malformed JSON event body: nested deeper than {MAX_JSON_DEPTH} levels$"):
+        parse_params(body, "application/json")
+
+
+def test_json_params_at_the_depth_limit_parse():
+    depth = MAX_JSON_DEPTH - 1
+    body = ('{"a":' + "[" * depth + "]" * depth + "}").encode()
+    assert parse_params(body, "application/json") == json.loads(body)
