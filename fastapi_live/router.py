@@ -37,6 +37,7 @@ from .exceptions import ConfigurationError, EventError, TokenError
 from .helpers import TemplateHelpers
 from .lifecycle import HALT, OnMountCall, callable_name
 from .locator import EventAnswer, LocalLocator, SessionLocator
+from .logs import oneline
 from .manager import SessionManager
 from .patches import Patcher, root_open
 from .pubsub import PubSub, create_pubsub
@@ -475,7 +476,7 @@ class LiveRouter(APIRouter):
         except ConfigurationError:
             raise  # a setup mistake: let it surface as such
         except Exception as exc:
-            log.error("%s: mounting %s failed", view_cls.__name__, token.url, exc_info=exc)
+            log.error("%s: mounting %s failed", view_cls.__name__, oneline(token.url), exc_info=exc)
             if remount is not None:
                 raise
             return self._error_page(token.url)
@@ -525,7 +526,7 @@ class LiveRouter(APIRouter):
 
     def _refuse(self, request: Request, exc: TokenError) -> Response:
         client = request.client.host if request.client else "?"
-        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, request.url.path, client, exc)
+        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, oneline(request.url.path), client, oneline(exc))
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
 
     async def _stream_endpoint(self, request: Request) -> Response:
@@ -573,7 +574,7 @@ class LiveRouter(APIRouter):
             try:
                 await app(scope, receive, send)
             except Exception as exc:
-                log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
+                log.error("fastapi-live: remounting %s failed", oneline(token.url), exc_info=exc)
                 answered.setdefault("error", f"remounting the page failed ({type(exc).__name__})")
             session = self.manager.get(token.session_id)
             if answered.get("status") == 204 and session is not None:
@@ -604,7 +605,7 @@ class LiveRouter(APIRouter):
             name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
             params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
         except EventError as exc:
-            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), exc)
+            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         return _answer_response(await self.locator.event(token.session_id, name, params))
 

@@ -18,6 +18,7 @@ from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
+from .logs import oneline
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
 from .patches import Patcher
 from .pubsub import PubSub
@@ -311,7 +312,7 @@ class LiveSession:
     def _fail(self, message: Message, exc: Exception) -> None:
         if isinstance(message, (Event, Call)):
             if isinstance(message, Event) and isinstance(exc, EventError):
-                log.warning("%s: refused event %r: %s", self.view_name, message.name, exc)
+                log.warning("%s: refused event %r: %s", self.view_name, message.name, oneline(exc))
             elif isinstance(message, Event):
                 log.error("%s: event %r raised", self.view_name, message.name, exc_info=exc)
             if not message.answer.done():
