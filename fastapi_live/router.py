@@ -467,7 +467,10 @@ class LiveRouter(APIRouter):
         else:
             browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
             url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url)
+            # The signature's timestamp is a whole second at or after this one, so the fast
+            # path's age check (``_verify``) never accepts a token the signature would not.
+            issued_at = float(int(time.time()))
+            token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url, issued_at)
             raw = self.signer.sign(token)
         session = self._new_session(view_cls, template_name, token, raw)
         view = session.view
@@ -501,6 +504,7 @@ class LiveRouter(APIRouter):
             token=raw,
             browser_id=token.browser_id,
             url=token.url,
+            token_issued_at=token.issued_at,
         )
 
     def _error_page(self, url: str) -> Response:
@@ -517,10 +521,11 @@ class LiveRouter(APIRouter):
             session is not None
             and browser_id is not None
             and hmac.compare_digest(session.browser_id, browser_id)
-            and time.monotonic() - session.created < self.signer.max_age
+            and time.time() - session.token_issued_at < self.signer.max_age
         ):
             # The exact token this process issued (or verified) for a session it holds, still
-            # within its max age: its signature needs no second check.
+            # within its max age (counted from when it was signed, which a remount keeps):
+            # its signature needs no second check.
             return session.page_token
         return self.signer.verify(raw, browser_id=browser_id)
 

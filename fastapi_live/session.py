@@ -67,7 +67,16 @@ class LiveSession:
     """One open page: owns its socket, runs one message at a time, emits frames."""
 
     def __init__(
-        self, host: SessionHost, *, session_id: str, view: LiveView, patcher: Patcher, token: str, browser_id: str, url: str
+        self,
+        host: SessionHost,
+        *,
+        session_id: str,
+        view: LiveView,
+        patcher: Patcher,
+        token: str,
+        browser_id: str,
+        url: str,
+        token_issued_at: float = 0.0,
     ) -> None:
         self.host = host
         self.id = session_id
@@ -76,6 +85,7 @@ class LiveSession:
         self.token = token
         self.browser_id = browser_id
         self.url = url
+        self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
         self.created = time.monotonic()
         self.config = host.config
         self.patcher = patcher
@@ -101,7 +111,7 @@ class LiveSession:
     @property
     def page_token(self) -> PageToken:
         """What this session's page token says."""
-        return PageToken(self.id, self.view_name, self.browser_id, self.url)
+        return PageToken(self.id, self.view_name, self.browser_id, self.url, self.token_issued_at)
 
     @property
     def last_frame_id(self) -> int:
