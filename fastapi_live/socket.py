@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from .exceptions import LiveError
+from .exceptions import LiveError, RedirectError
+from .redirects import external_url, local_path
 from .types import Runtime
 
 _RESERVED = frozenset({"live", "__live__", "socket", "streams"})
@@ -125,14 +126,22 @@ class SocketState:
         self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
         return self
 
-    def redirect(self, to: str) -> Self:
-        """Leave the live page for ``to`` with a full page load."""
-        self._client_ops.append(ClientOp("redirect", to, None))
+    def redirect(self, to: str | None = None, *, external: str | None = None) -> Self:
+        """Leave the live page with a full page load: for ``to``, a path on this site, or for
+        ``external``, an http(s) URL elsewhere (``RedirectError`` for anything else).
+
+        >>> socket.redirect("/login")  # doctest: +SKIP
+        >>> socket.redirect(external="https://example.com/docs")  # doctest: +SKIP
+        """
+        if (to is None) == (external is None):
+            raise RedirectError(f"socket.redirect() takes a path or external=URL, exactly one of them; got to={to!r}, external={external!r}")
+        target = local_path(to, "redirect") if external is None else external_url(external)
+        self._client_ops.append(ClientOp("redirect", target, None))
         return self
 
     def navigate(self, to: str, *, replace: bool = False) -> Self:
-        """Go to another live page without a full reload (pushes browser history)."""
-        self._client_ops.append(ClientOp("navigate", to, {"replace": replace}))
+        """Go to another live page (a path on this site) without a full reload (pushes browser history)."""
+        self._client_ops.append(ClientOp("navigate", local_path(to, "navigate"), {"replace": replace}))
         return self
 
     # -- used by the session ----------------------------------------------------------

@@ -46,6 +46,7 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "a redirect or navigation to an unsafe URL was refused"],
     };
 
     const config = {
@@ -202,8 +203,19 @@
             } else if (op.kind === "error") {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === "redirect") {
-                window.location.assign(op.name);
+                // The server only sends local paths and explicit external http(s) URLs; never
+                // run a script URL, whatever arrives.
+                let url = new URL(op.name, location.href);
+                if (url.protocol === "http:" || url.protocol === "https:") {
+                    window.location.assign(url.href);
+                } else {
+                    diagnose("L007", op.name);
+                }
             } else if (op.kind === "navigate") {
+                if (new URL(op.name, location.href).origin !== location.origin) {
+                    diagnose("L007", op.name);
+                    continue;
+                }
                 let replace = op.payload?.replace;
                 htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
             }

@@ -1,0 +1,52 @@
+"""Issue 14 in a real Chromium, where the browser is the attacker's tool."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.servers import ThreadedServer, free_port
+from tests.support.views import redirects
+
+pytestmark = pytest.mark.browser
+CONNECTED = re.compile(r"\blive-connected\b")
+SERVER_ERROR = re.compile(r"\blive-server-error\b")
+
+
+@pytest.fixture
+def redirects_url():
+    port = free_port()
+    app, _ = redirects.make_app(external=f"http://localhost:{port}/redirects?from=external")
+    with ThreadedServer(app, port=port) as server:
+        yield server.url
+
+
+@pytest.mark.parametrize("button", ["#go-script", "#go-protocol-relative", "#go-backslash", "#nav-away"])
+def test_a_redirect_to_a_script_or_another_site_is_refused_and_the_page_stays(page, redirects_url, button):
+    page.goto(redirects_url + "/redirects")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.click(button)
+    expect(page.locator("#live-root")).to_have_class(SERVER_ERROR)  # the handler raised: it is the app's bug
+    assert page.evaluate("window.__pwned") is None
+    assert page.url == redirects_url + "/redirects"
+
+
+def test_the_client_never_runs_a_script_url_even_if_the_server_sent_one(page, redirects_url):
+    page.goto(redirects_url + "/redirects")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    with page.expect_console_message(lambda message: "L007" in message.text):
+        page.click("#unchecked-script")
+    assert page.evaluate("window.__pwned") is None
+    assert page.url == redirects_url + "/redirects"
+
+
+def test_local_redirects_and_explicit_external_ones_still_go(page, redirects_url):
+    page.goto(redirects_url + "/redirects")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.click("#go-local")
+    page.wait_for_url(redirects_url + "/redirects?from=local")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    page.click("#go-external")
+    page.wait_for_url(re.compile(r"^http://localhost:\d+/redirects\?from=external$"))
