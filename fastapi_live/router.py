@@ -28,6 +28,7 @@ from fastapi.params import Depends as DependsParam
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
@@ -45,7 +46,7 @@ from .pubsub.redis import RedisPubSub
 from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
 from .tokens import PageToken, TokenSigner
-from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
+from .transport import cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
 from .view import LiveSocket, LiveView
 from .wire import EVENT_HEADER, LAST_EVENT_ID_HEADER, OP_REDIRECT, REPLY_HEADER, TOKEN_HEADER, push_element
@@ -166,32 +167,38 @@ def _answer_response(answer: EventAnswer) -> Response:
 
 
 class _FastPath:
-    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before."""
+    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before.
 
-    def __init__(self, app: ASGIApp, router: LiveRouter) -> None:
+    The live endpoints skip every middleware but the host guard: ``guards`` are the app's
+    ``TrustedHostMiddleware`` entries, applied to them too (a DNS-rebinding page must not pass).
+    """
+
+    def __init__(self, app: ASGIApp, router: LiveRouter, guards: Sequence[Any] = ()) -> None:
         self.app = app
         self.router = router
+        live: ASGIApp = self._serve
+        for guard in reversed(guards):
+            live = guard.cls(live, *guard.args, **guard.kwargs)
+        self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path, method, router = scope["path"], scope["method"], self.router
-            endpoint: Callable[[Request], typing.Awaitable[Response]]
-            if path == router.event_url and method == "POST":
-                endpoint = router._event_endpoint
-            elif path == router.stream_url and method == "GET":
-                endpoint = router._stream_endpoint
-            else:
-                await self.app(scope, receive, send)
+            if (path == router.event_url and method == "POST") or (path == router.stream_url and method == "GET"):
+                await self.live(scope, receive, send)
                 return
-            scope[_FAST_PATH_KEY] = True
-            try:
-                response = await endpoint(Request(scope, receive))
-            except Exception:  # the app's error middleware is not in front of us: do its job
-                log.exception("fastapi-live: %s %s failed", method, path)
-                response = JSONResponse({"detail": "internal error"}, status_code=500)
-            await response(scope, receive, send)
-            return
         await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router = self.router
+        endpoint = router._event_endpoint if scope["path"] == router.event_url else router._stream_endpoint
+        scope[_FAST_PATH_KEY] = True
+        try:
+            response = await endpoint(Request(scope, receive))
+        except Exception:  # the app's error middleware is not in front of us: do its job
+            log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
+            response = JSONResponse({"detail": "internal error"}, status_code=500)
+        await response(scope, receive, send)
 
 
 class LiveHook:
@@ -261,6 +268,23 @@ def _serves(loader: BaseLoader, directory: str) -> bool:
     return isinstance(loader, FileSystemLoader) and directory in loader.searchpath
 
 
+def _allowed_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
+    if origins is None:
+        return None
+    if isinstance(origins, str):
+        origins = [origins]
+    normal: set[str] = set()
+    for origin in origins:
+        value = normal_origin(origin) if isinstance(origin, str) else None
+        if value is None:
+            raise ConfigurationError(
+                "LiveRouter(allowed_origins=...) takes origins like 'https://app.example.com' or 'http://localhost:8000': "
+                f"a scheme (http or https) and a host, with an optional port and nothing after it\nGot: {origin!r}"
+            )
+        normal.add(value)
+    return frozenset(normal)
+
+
 class LiveRouter(APIRouter):
     """Serves live pages: include it in a FastAPI app like any router.
 
@@ -283,6 +307,9 @@ class LiveRouter(APIRouter):
         client_config: dict[str, Any] | None = None,
         token_max_age: float = 86_400.0,
         fast_path: bool = True,
+        allowed_origins: Sequence[str] | None = None,
+        cookie_secure: bool | None = None,
+        cookie_max_age: float | None = None,
         **router_kwargs: Any,
     ) -> None:
         super().__init__(lifespan=self._lifespan, **router_kwargs)
@@ -297,6 +324,9 @@ class LiveRouter(APIRouter):
             )
         self.signer = TokenSigner(secret_key, max_age=token_max_age)
         self.fast_path = fast_path
+        self.allowed_origins = _allowed_origins(allowed_origins)
+        self.cookie_secure = cookie_secure
+        self.cookie_max_age = token_max_age if cookie_max_age is None else cookie_max_age
         self.on_mount = list(on_mount)
         self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
         self.config = config or SessionConfig()
@@ -373,12 +403,14 @@ class LiveRouter(APIRouter):
 
         They authenticate by the signed page token and run no user dependencies, so the
         per-request machinery in front of them (middleware, route matching, dependency
-        solving) is pure cost on the hottest paths. Pass ``fast_path=False`` to keep them
+        solving) is pure cost on the hottest paths. The app's ``TrustedHostMiddleware`` still
+        guards them; every other middleware is skipped. Pass ``fast_path=False`` to keep them
         behind the app's middleware, e.g. for request logging of every event.
         """
         stack = getattr(app, "middleware_stack", None)
         if stack is not None and not isinstance(stack, _FastPath):
-            app.middleware_stack = _FastPath(stack, self)
+            guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
+            app.middleware_stack = _FastPath(stack, self, guards)
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
@@ -489,8 +521,11 @@ class LiveRouter(APIRouter):
         if remount is not None:
             return Response(status_code=204)
         response = HTMLResponse(outcome.html, headers={"Cache-Control": "no-store"})
-        if request.cookies.get(BROWSER_COOKIE) != token.browser_id:
-            response.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
+        # Set with every page, so the cookie lives as long as the newest page's token.
+        secure = request.url.scheme == "https" if self.cookie_secure is None else self.cookie_secure
+        response.set_cookie(
+            BROWSER_COOKIE, token.browser_id, max_age=int(self.cookie_max_age), httponly=True, samesite="lax", path="/", secure=secure
+        )
         return response
 
     def _new_session(self, view_cls: type[LiveView], template_name: str, token: PageToken, raw: str) -> LiveSession:
@@ -534,7 +569,18 @@ class LiveRouter(APIRouter):
         log.warning("fastapi-live: refused %s %s from %s: %s", request.method, oneline(request.url.path), client, oneline(exc))
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
 
+    def _refuse_cross_site(self, request: Request) -> Response | None:
+        refused = cross_site(_headers(request), request.scope.get("scheme", "http"), self.allowed_origins)
+        if refused is None:
+            return None
+        client = request.client.host if request.client else "?"
+        log.warning("fastapi-live: refused a cross-site %s %s from %s: %s", request.method, request.url.path, client, oneline(refused))
+        return JSONResponse({"detail": f"cross-site request refused: {refused}", "reason": "cross-site"}, status_code=403)
+
     async def _stream_endpoint(self, request: Request) -> Response:
+        refused = self._refuse_cross_site(request)
+        if refused is not None:
+            return refused
         try:
             token = self._verify(request)
         except TokenError as exc:
@@ -598,10 +644,9 @@ class LiveRouter(APIRouter):
 
     async def _event_endpoint(self, request: Request) -> Response:
         headers = _headers(request)
-        refused = cross_site(headers)
+        refused = self._refuse_cross_site(request)
         if refused is not None:
-            log.warning("fastapi-live: refused a cross-site event from %s: %s", request.client.host if request.client else "?", refused)
-            return JSONResponse({"detail": f"cross-site event refused: {refused}", "reason": "cross-site"}, status_code=403)
+            return refused
         try:
             token = self._verify(request)
         except TokenError as exc:

@@ -7,8 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import CHROMIUM_ARGS
 from tests.support.servers import ThreadedServer, free_port
 from tests.support.views import redirects
+from tests.support.views.counter import make_app as counter_app
 
 pytestmark = pytest.mark.browser
 CONNECTED = re.compile(r"\blive-connected\b")
@@ -50,3 +52,37 @@ def test_local_redirects_and_explicit_external_ones_still_go(page, redirects_url
     expect(page.locator("#live-root")).to_have_class(CONNECTED)
     page.click("#go-external")
     page.wait_for_url(re.compile(r"^http://localhost:\d+/redirects\?from=external$"))
+
+
+@pytest.fixture
+def rebinding_browser(chromium_path):
+    """A Chromium for which ``evil.test`` resolves to this machine: a DNS-rebinding attacker's page."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.test 127.0.0.1"])
+        yield browser
+        browser.close()
+
+
+def test_a_dns_rebinding_page_cannot_send_events_when_origins_are_configured(rebinding_browser):
+    port = free_port()
+    app, _ = counter_app(allowed_origins=[f"http://127.0.0.1:{port}"])
+    with ThreadedServer(app, port=port):
+        context = rebinding_browser.new_context()
+        try:
+            attacker = context.new_page()
+            attacker.goto(f"http://evil.test:{port}/counter")  # the attacker's name, this server's address
+            expect(attacker.locator("#live-root")).to_have_class(CONNECTED)
+            with attacker.expect_response(lambda response: "/_live/event" in response.url) as refused:
+                attacker.click("#inc")
+            assert refused.value.status == 403
+            expect(attacker.locator("#count")).to_have_text("Count: 0")
+
+            user = context.new_page()
+            user.goto(f"http://127.0.0.1:{port}/counter")
+            expect(user.locator("#live-root")).to_have_class(CONNECTED)
+            user.click("#inc")
+            expect(user.locator("#count")).to_have_text("Count: 1")
+        finally:
+            context.close()
