@@ -55,6 +55,7 @@ log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
 
 BROWSER_COOKIE = "fastapi_live_browser"
+SECRET_ENV = "FASTAPI_LIVE_SECRET"
 _REQUEST_PARAM = "live_request__"
 _REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being remounted
 _HEADERS_KEY = "fastapi_live.headers"
@@ -268,6 +269,22 @@ def _serves(loader: BaseLoader, directory: str) -> bool:
     return isinstance(loader, FileSystemLoader) and directory in loader.searchpath
 
 
+def _several_processes(pubsub: PubSub) -> str | None:
+    """Why this app's live sessions may span processes, or None when nothing says they do."""
+    if isinstance(pubsub, RedisPubSub):
+        return "the PubSub is Redis, which routes sessions across processes"
+    owner = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)  # the server, when it handles signals
+    workers = getattr(getattr(owner, "config", None), "workers", None)
+    if isinstance(workers, int) and workers > 1:
+        return f"uvicorn runs {workers} worker processes"
+    concurrency = os.environ.get("WEB_CONCURRENCY", "")
+    if concurrency.isdigit() and int(concurrency) > 1:
+        return f"WEB_CONCURRENCY is {concurrency}"
+    if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return "gunicorn runs the app in worker processes it restarts and multiplies"
+    return None
+
+
 def _allowed_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
     if origins is None:
         return None
@@ -315,14 +332,9 @@ class LiveRouter(APIRouter):
         super().__init__(lifespan=self._lifespan, **router_kwargs)
         self.environment = self._environment(templates)
         if secret_key is None:
-            secret_key = os.environ.get("FASTAPI_LIVE_SECRET")
-        if not secret_key:
-            secret_key = secrets.token_hex(32)
-            log.warning(
-                "fastapi-live: no secret_key given and FASTAPI_LIVE_SECRET is unset; using a random key, "
-                "so page tokens will not survive a restart or work across processes"
-            )
-        self.signer = TokenSigner(secret_key, max_age=token_max_age)
+            secret_key = os.environ.get(SECRET_ENV)
+        self._random_key = not secret_key  # checked at startup: fine for one process, refused for several
+        self.signer = TokenSigner(secret_key or secrets.token_hex(32), max_age=token_max_age)
         self.fast_path = fast_path
         self.allowed_origins = _allowed_origins(allowed_origins)
         self.cookie_secure = cookie_secure
@@ -367,6 +379,7 @@ class LiveRouter(APIRouter):
 
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.check_secret()
         self.check_templates()
         if self.fast_path:
             self._install_fast_path(app)
@@ -378,6 +391,30 @@ class LiveRouter(APIRouter):
             await self.manager.close_all()
             await self.locator.stop()
             await self.pubsub.stop()
+
+    def check_secret(self) -> None:
+        """Refuse to start without a secret key where sessions span processes; the startup calls this.
+
+        With one process, a random key works until the process ends (a warning says so). With
+        a Redis PubSub or several workers, each process would sign with its own key and about
+        half the events would fail their signature check, so the startup fails instead.
+        """
+        if not self._random_key:
+            return
+        reason = _several_processes(self.pubsub)
+        if reason is not None:
+            raise ConfigurationError(
+                f"LiveRouter needs a secret key: {reason}, so every process must sign page tokens with the same key\n"
+                f"Got: no LiveRouter(secret_key=...) and {SECRET_ENV} unset\n"
+                f"Set one key for every process, e.g. export {SECRET_ENV}=$(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or pass LiveRouter(secret_key=...) from your settings"
+            )
+        log.warning(
+            "fastapi-live: %s is unset and no secret_key was given: page tokens are signed with a random key for this run "
+            "(pages open now stop working when the process ends). Set %s for real use",
+            SECRET_ENV,
+            SECRET_ENV,
+        )
 
     def check_templates(self) -> None:
         """Compile and analyse every registered page's template; the app's startup calls this.

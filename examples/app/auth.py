@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -10,7 +12,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from fastapi_live import HALT, LiveSocket
 
 COOKIE = "example_user"
-_signer = URLSafeSerializer("example-app-session-secret", salt="example-login")
+# The same key as the live pages' (its own salt keeps the two apart); unset, a random one for
+# this run: sign-ins then last as long as the process, and no key is known to anyone.
+_signer = URLSafeSerializer(os.environ.get("FASTAPI_LIVE_SECRET") or secrets.token_hex(32), salt="example-login")
 
 
 @dataclass(frozen=True)

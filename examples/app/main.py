@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from pathlib import Path
@@ -31,11 +30,9 @@ from .notifications import NotificationWidget, new_notification, topic_for
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 db = Database()
-live = LiveRouter(
-    templates=templates,
-    secret_key=os.environ.get("FASTAPI_LIVE_SECRET", "example-app-dev-secret"),
-    client_config={"disconnectedTimeout": 1000},
-)
+# The signing key comes from FASTAPI_LIVE_SECRET (the library reads it). Unset, `make run` signs
+# with a random key for the run and logs so; with Redis or several workers it refuses to start.
+live = LiveRouter(templates=templates, client_config={"disconnectedTimeout": 1000})
 authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
 TABS = ("overview", "activity", "settings")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
