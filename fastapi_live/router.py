@@ -36,6 +36,7 @@ from .config import SessionConfig
 from .connection import Connection
 from .exceptions import ConfigurationError, EventError, TokenError
 from .helpers import TemplateHelpers
+from .identity import DISCONNECT, identity_topic
 from .lifecycle import HALT, OnMountCall, callable_name
 from .locator import EventAnswer, LocalLocator, SessionLocator
 from .logs import oneline
@@ -488,6 +489,16 @@ class LiveRouter(APIRouter):
         Callable from handlers, background tasks and plain FastAPI endpoints.
         """
         await self.pubsub.publish(topic, message)
+
+    async def disconnect(self, identity: str) -> None:
+        """End every live session that joined ``identity`` (``socket.identify``), in every process.
+
+        Their pages reload, as whoever the browser is by then: call it when a user signs out,
+        or signs in as someone else (LiveView's ``Endpoint.broadcast(live_socket_id, "disconnect", %{})``).
+
+        >>> await live.disconnect(f"login:{login_id}")
+        """
+        await self.pubsub.publish(identity_topic(identity), DISCONNECT)
 
     @staticmethod
     def _view_class(target: Any) -> type[LiveView]:

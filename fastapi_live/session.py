@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
+from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .logs import oneline
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
@@ -28,7 +29,7 @@ from .tasks import TaskSupervisor
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
 from .view import LiveSocket, LiveView, dispatch_event
-from .wire import OP_ERROR, REMOUNT_EVENT, push_element
+from .wire import OP_ERROR, OP_REDIRECT, REMOUNT_EVENT, push_element
 
 log = logging.getLogger("fastapi_live")
 _INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
@@ -145,6 +146,20 @@ class LiveSession:
 
     def _on_pubsub(self, topic: str, message: Any) -> None:
         self.post(Info(message))
+
+    async def identify(self, identity: str) -> None:
+        """Join ``identity``: disconnecting it (``LiveRouter.disconnect``) ends this session."""
+        topic = identity_topic(identity)
+        if topic not in self._unsubscribes and not self.closed:
+            self._unsubscribes[topic] = await self.host.pubsub.subscribe(topic, self._on_identity)
+
+    def _on_identity(self, topic: str, message: Any) -> None:
+        if message != DISCONNECT or self.closed:
+            return
+        log.info("%s: session %s disconnected with its identity %s", self.view_name, self.id, oneline(topic[len(IDENTITY_TOPIC) :]))
+        # A full reload of the page, as whoever the browser is now (signed out: the login page).
+        self._emit(push_element(OP_REDIRECT, self.url, None))
+        self.shut()
 
     # -- mount -------------------------------------------------------------------------------
     async def mount(
@@ -402,6 +417,10 @@ class LiveSession:
 
     async def close(self) -> None:
         """End the session: cancel its tasks, drop its subscriptions, close its stream."""
+        self.shut()
+
+    def shut(self) -> None:
+        """``close``, from code that cannot wait (a PubSub listener, the mailbox's overflow)."""
         if self.closed:
             return
         self.closed = True

@@ -2,6 +2,7 @@
 
 * ``/counter`` — the smallest live page.
 * ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
+* ``POST /logout`` — signs out; every live page of that sign-in ends (``live.disconnect``).
 * ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream,
   the notification widget, a settings form with auto-recover and tabs cached in the DOM.
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, event
 
-from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
+from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
 
@@ -167,9 +168,25 @@ async def index(request: Request) -> Response:
 async def login(request: Request, user: str | None = None) -> Response:
     if not user:
         return templates.TemplateResponse(request, "login.html", {"current_user": None, "live": live.helpers})
+    await _end_sign_in(request)  # signing in as someone else ends the old sign-in's live pages
     response = RedirectResponse("/dashboard/acme", status_code=303)
     response.set_cookie(COOKIE, login_cookie(user), httponly=True, samesite="lax")
     return response
+
+
+@app.post("/logout", response_model=None)
+async def logout(request: Request) -> Response:
+    await _end_sign_in(request)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+async def _end_sign_in(request: Request) -> None:
+    """Disconnect every live page of the browser's current sign-in, in every process."""
+    user = current_user(request)
+    if user is not None:
+        await live.disconnect(login_identity(user))
 
 
 @app.post("/api/notifications", status_code=202)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -86,3 +88,52 @@ def test_a_dns_rebinding_page_cannot_send_events_when_origins_are_configured(reb
             expect(user.locator("#count")).to_have_text("Count: 1")
         finally:
             context.close()
+
+
+@pytest.fixture
+def example_url(serve):
+    from examples.app.main import app
+
+    return serve(app)
+
+
+def signed_in_dashboard(context, url: str, user: str):
+    page = context.new_page()
+    page.goto(f"{url}/login?user={user}")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    expect(page.locator(".who strong")).to_have_text(user)
+    return page
+
+
+def test_signing_out_ends_the_live_pages_of_that_sign_in(browser, example_url):
+    alice = f"alice-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    try:
+        dashboard = signed_in_dashboard(context, example_url, alice)
+        elsewhere = context.new_page()
+        elsewhere.goto(example_url + "/")
+        elsewhere.get_by_role("button", name="Sign out").click()
+        elsewhere.wait_for_url(example_url + "/")
+        # The open dashboard reloads as whoever the browser is now: nobody, so the login page.
+        dashboard.wait_for_url(example_url + "/login")
+        httpx.post(example_url + "/api/notifications", json={"user": alice, "message": "for alice's eyes"})
+        expect(dashboard.get_by_role("heading", name="Sign in")).to_be_visible()
+        assert "for alice's eyes" not in dashboard.content()
+    finally:
+        context.close()
+
+
+def test_signing_in_as_someone_else_ends_the_old_sign_ins_pages(browser, example_url):
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    try:
+        dashboard = signed_in_dashboard(context, example_url, alice)
+        signed_in_dashboard(context, example_url, bob)  # another tab of the same browser
+        expect(dashboard.locator(".who strong")).to_have_text(bob)  # the old tab reloaded as bob
+        expect(dashboard.locator("#live-root")).to_have_class(CONNECTED)
+        httpx.post(example_url + "/api/notifications", json={"user": alice, "message": "for alice"})
+        httpx.post(example_url + "/api/notifications", json={"user": bob, "message": "for bob"})
+        expect(dashboard.locator("#notification-widget .notification p")).to_have_text(["for bob"])
+        expect(dashboard.locator("#notification-widget .badge")).to_have_text("1")
+    finally:
+        context.close()
