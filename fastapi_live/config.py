@@ -29,9 +29,11 @@ class SessionConfig:
     """Seconds between heartbeat comments on idle streams (one shared timer)."""
     mount_warning_ms: float | None = 50.0
     """Warn when ``mount`` blocks longer than this; None turns the warning off."""
+    mailbox_limit: int = 10_000
+    """Messages queued for one session before it is closed (logged; its page remounts on reconnect)."""
 
     def __post_init__(self) -> None:
-        for name in ("replay_size", "outbound_limit"):
+        for name in ("replay_size", "outbound_limit", "mailbox_limit"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(f"SessionConfig.{name} must be a whole number of at least 1\nGot: {value!r}")

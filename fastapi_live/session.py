@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,11 +21,12 @@ from .exceptions import EventError, LiveError
 from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .logs import oneline
+from .mailbox import Mailbox
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
 from .patches import Patcher
 from .pubsub import PubSub
 from .replay import ReplayBuffer
-from .runner import Runner
+from .runner import TIME_SLICE, Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
@@ -92,7 +94,8 @@ class LiveSession:
         self.patcher = patcher
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
-        self._inbox: list[Message] = []  # short: a list is lighter than a deque
+        self._inbox = Mailbox(host.config.mailbox_limit)
+        self._loop = _get_running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False  # the mailbox opens once mount and the first render are done
         self._tasks = TaskSupervisor(self.view_name, self.post)
@@ -202,13 +205,40 @@ class LiveSession:
 
     # -- mailbox -------------------------------------------------------------------------------
     def post(self, message: Message) -> None:
-        """Queue a message; the session handles messages one at a time, in order."""
+        """Queue a message; the session handles messages one at a time, in order.
+
+        From another thread or event loop (a test's, a worker thread's), the message is handed
+        to the session's own loop: the session, its stream and the server's transport are
+        only ever touched from there.
+        """
+        loop = self._loop
+        if loop is not None and _get_running_loop() is not loop:
+            loop.call_soon_threadsafe(self.post, message)
+            return
         if self.closed:
             refuse(message)
             return
-        self._inbox.append(message)
+        if not self._inbox.put(message):
+            self._overflow(message)
+            return
         if self._ready and self._drainer is None:
             self._schedule_drain()
+
+    def _overflow(self, message: Message) -> None:
+        """The mailbox is full: the session ends, rather than drop messages its state may need.
+
+        Its page's stream reconnects and remounts the page afresh, a consistent state again.
+        """
+        log.warning(
+            "fastapi-live: closed %s session %s: a message found its mailbox full (%d queued, SessionConfig.mailbox_limit=%d); "
+            "its page remounts when its stream reconnects",
+            self.view_name,
+            self.id,
+            len(self._inbox),
+            self._inbox.limit,
+        )
+        refuse(message)
+        self.shut()
 
     def send_info(self, message: Any) -> None:
         """Deliver ``message`` to ``handle_info`` (hooks first)."""
@@ -235,6 +265,8 @@ class LiveSession:
 
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
         """Run ``fn(socket)`` inside the session, between messages; its changes are rendered."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.call(fn), loop))
         message = Call(fn, asyncio.get_running_loop().create_future())
         self.post(message)
         return await message.answer
@@ -247,13 +279,18 @@ class LiveSession:
 
     async def _drain(self) -> None:
         self._drainer = asyncio.current_task()  # the task this drain keeps if it has to wait
+        turn_ends = time.perf_counter() + TIME_SLICE
         try:
             while self._inbox and not self.closed:
-                message = self._inbox.pop(0)
+                message = self._inbox.take()
                 try:
                     await self._handle(message)
                 except Exception:  # a bug in the library itself: log, keep the session alive
                     log.exception("%s: internal error while handling %s", self.view_name, type(message).__name__)
+                if self._inbox and time.perf_counter() > turn_ends:
+                    # Handlers that never wait would otherwise hold the loop for the whole backlog.
+                    await asyncio.sleep(0)
+                    turn_ends = time.perf_counter() + TIME_SLICE
         finally:
             self._drainer = None
             self._notify_idle()
@@ -350,6 +387,8 @@ class LiveSession:
 
     async def wait_idle(self) -> None:
         """Wait until no task is running and the mailbox is empty."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.wait_idle(), loop))
         while self._tasks or self._inbox or self._drainer is not None or not self._ready:
             waiter = asyncio.get_running_loop().create_future()
             self._idle_waiters.append(waiter)
@@ -417,7 +456,14 @@ class LiveSession:
 
     async def close(self) -> None:
         """End the session: cancel its tasks, drop its subscriptions, close its stream."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), loop))
         self.shut()
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The session's own loop, when the caller runs on another one."""
+        loop = self._loop
+        return loop if loop is not None and _get_running_loop() is not loop else None
 
     def shut(self) -> None:
         """``close``, from code that cannot wait (a PubSub listener, the mailbox's overflow)."""
