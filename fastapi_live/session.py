@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
+from .executor import SyncExecutor
 from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .logs import oneline
@@ -45,9 +46,14 @@ class SessionHost(Protocol):
     config: SessionConfig
     pubsub: PubSub
     runner: Runner
+    executor: SyncExecutor
     connections: set[Connection]
 
     def add(self, session: LiveSession) -> None: ...
+
+    def connected(self, session: LiveSession) -> None:
+        """The session's stream attached for the first time."""
+        ...
 
     def forget(self, session: LiveSession) -> None: ...
 
@@ -98,7 +104,8 @@ class LiveSession:
         self._loop = _get_running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False  # the mailbox opens once mount and the first render are done
-        self._tasks = TaskSupervisor(self.view_name, self.post)
+        self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
+        self._tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
         config = self.config
         self._out = Outbound(
             self,
@@ -411,7 +418,7 @@ class LiveSession:
         """Attach a stream, replacing any older one; replays what it missed, or resyncs."""
         if self.closed:
             raise LiveError("the live session is closed")
-        self._cancel_timer()
+        self._on_attach()
         return self._out.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
@@ -420,8 +427,14 @@ class LiveSession:
         The one ``live:remount`` message carries the container's fresh HTML; the client first
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
-        self._cancel_timer()
+        self._on_attach()
         return self._out.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
+
+    def _on_attach(self) -> None:
+        self._cancel_timer()
+        if not self._lane.connected:  # the first stream: someone is looking at this page
+            self._lane.connect()
+            self.host.connected(self)
 
     def detach(self, conn: Connection) -> None:
         if self._out.detach(conn) and not self.closed:
