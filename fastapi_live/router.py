@@ -339,7 +339,9 @@ class LiveRouter(APIRouter):
         self.fast_path = fast_path
         self.allowed_origins = _allowed_origins(allowed_origins)
         self.cookie_secure = cookie_secure
-        self.cookie_max_age = token_max_age if cookie_max_age is None else cookie_max_age
+        # A minute past the token's life: a browser rounds Max-Age down to whole seconds, and the
+        # cookie must never expire before the page token it binds does.
+        self.cookie_max_age = token_max_age + 60 if cookie_max_age is None else cookie_max_age
         self.on_mount = list(on_mount)
         self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
         self.config = config or SessionConfig()

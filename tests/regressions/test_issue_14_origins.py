@@ -89,9 +89,9 @@ async def test_the_browser_cookie_is_secure_over_https_and_has_a_max_age():
     app, _ = counter_app(token_max_age=3600)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:
         cookie = browser_cookie(await client.get("/counter"))
-        assert "; secure" in cookie and "max-age=3600" in cookie and "httponly" in cookie and "samesite=lax" in cookie
-        # Every page renews it, so it outlives the newest page's token.
-        assert "max-age=3600" in browser_cookie(await client.get("/counter"))
+        assert "; secure" in cookie and "max-age=3660" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+        # Every page renews it, so it outlives the newest page's token (by a minute).
+        assert "max-age=3660" in browser_cookie(await client.get("/counter"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         assert "; secure" not in browser_cookie(await client.get("/counter"))
 

@@ -80,6 +80,7 @@ async def test_a_remount_does_not_extend_the_life_of_the_token(serve):
         await eventually(lambda: not live.manager.sessions)  # its stream never came: dropped
         await eventually(lambda: time.time() >= issued + 1.6)
         async with client.stream("GET", "/_live/stream", headers=headers(token)) as stream:
+            assert stream.status_code == 200, (await stream.aread())
             message = await SSEReader(stream).next()
             assert message.event == "live:remount"  # a fresh session, 1.6 s into the token's 2 s
         assert (await client.post("/_live/event", headers=headers(token, "inc"))).status_code == 200
