@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "browser": "bench.browser",
     "fanout": "bench.fanout",
     "bytes": "bench.region_bytes",
+    "fairness": "bench.fairness",
 }
 
 
