@@ -6,6 +6,7 @@ scope's headers, and gets back frames, params and reasons.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -68,6 +69,7 @@ def header_dict(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(list(raw_headers))}
 
 
+@functools.lru_cache(maxsize=256)  # a browser sends the same Origin with every event
 def normal_origin(value: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) origin, lower case and without its default port;
     None when ``value`` is no such origin (a path, a query or a fragment make it none)."""
