@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "bytes": "bench.region_bytes",
     "uploads": "bench.uploads",
     "navigation": "bench.navigation",
+    "fairness": "bench.fairness",
 }
 
 

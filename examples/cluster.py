@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -63,6 +64,10 @@ def main() -> None:
         url = f"redis://127.0.0.1:{args.redis_port}/0"
     print(f"fastapi-live cluster: {args.workers} workers on http://{args.host}:{args.port}, PubSub through {url}", flush=True)
     env = {**os.environ, "REDIS_URL": url}
+    if not env.get("FASTAPI_LIVE_SECRET"):
+        # Every worker must sign with the same key: one random key for this run, never a fixed one.
+        env["FASTAPI_LIVE_SECRET"] = secrets.token_hex(32)
+        print("fastapi-live cluster: FASTAPI_LIVE_SECRET is unset; the workers share a random key for this run", flush=True)
     command = [
         sys.executable, "-m", "uvicorn", "examples.app.main:app",
         "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),

@@ -12,6 +12,7 @@ from .exceptions import (
     EventError,
     LiveError,
     MissingDependencyError,
+    RedirectError,
     TokenError,
 )
 from .lifecycle import CONT, HALT
@@ -39,6 +40,7 @@ __all__ = [
     "MissingDependencyError",
     "Ok",
     "PubSub",
+    "RedirectError",
     "SessionConfig",
     "StreamBatch",
     "TokenError",

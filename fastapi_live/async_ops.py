@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
@@ -146,11 +146,16 @@ def check_not_captured(operation: str, fn: Callable[..., Any], args: Sequence[An
 # ----------------------------------------------------------------------------------------
 
 
-async def call_user_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Await ``fn`` when async; run it in the thread pool when sync, so the loop never blocks."""
+RunSync = Callable[[Callable[[], Any]], Awaitable[Any]]
+"""Runs a sync call on a thread and returns its result (the session's lane of ``executor.SyncExecutor``)."""
+
+
+async def call_user_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], run_sync: RunSync | None = None) -> Any:
+    """Await ``fn`` when async; run it on a thread when sync (``run_sync``, else asyncio's pool), so the loop never blocks."""
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
         return await fn(*args, **kwargs)
-    result = await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+    call = functools.partial(fn, *args, **kwargs)
+    result = await (asyncio.to_thread(call) if run_sync is None else run_sync(call))
     if inspect.isawaitable(result):  # a sync callable that returned a coroutine
         return await result
     return result

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +38,7 @@ log = logging.getLogger("fastapi_live.cluster")
 
 NODE_TOPIC = "fastapi-live:node:"
 DIRECTORY_KEY = "fastapi-live:session:"
+RELEASE_TIMEOUT = 5.0  # seconds a shutdown waits for the directory entries of its sessions to go
 
 
 # -- operations between nodes: each a frozen dataclass the PubSub codec carries by type ------------
@@ -158,7 +159,9 @@ class Directory(Protocol):
 
     async def owner(self, session_id: str) -> str | None: ...
 
-    async def release(self, session_id: str, node_id: str) -> None: ...
+    async def release(self, session_ids: Collection[str], node_id: str) -> None:
+        """Remove the entries of ``session_ids`` that still name ``node_id``."""
+        ...
 
 
 class RedisDirectory:
@@ -178,9 +181,13 @@ class RedisDirectory:
         value = await self.client.get(DIRECTORY_KEY + session_id)
         return value.decode() if isinstance(value, bytes) else value
 
-    async def release(self, session_id: str, node_id: str) -> None:
-        # Only the owner removes its entry: a remount elsewhere may have claimed it since.
-        await self._release(keys=[DIRECTORY_KEY + session_id], args=[node_id])
+    async def release(self, session_ids: Collection[str], node_id: str) -> None:
+        # Only entries that still name ``node_id`` go: a remount elsewhere may have claimed one since.
+        # One round trip for many (a shutdown releases every session at once).
+        pipe = self.client.pipeline(transaction=False)
+        for session_id in session_ids:
+            await self._release(keys=[DIRECTORY_KEY + session_id], args=[node_id], client=pipe)
+        await pipe.execute()
 
 
 class ClusterLocator:
@@ -200,6 +207,8 @@ class ClusterLocator:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen: dict[str, float] = {}  # held connection id -> when its owner last spoke
         self._watchdog: asyncio.Task[None] | None = None
+        self._releasing: dict[str, set[str]] = {}  # node id -> session ids whose entries naming it go
+        self._releaser: asyncio.Task[None] | None = None
         manager.on_forget = self.release
 
     @property
@@ -211,6 +220,11 @@ class ClusterLocator:
             self._unsubscribe = await self.pubsub.subscribe(self.topic, self._on_message)
 
     async def stop(self) -> None:
+        # The sessions closed just before this (a graceful shutdown) release their entries
+        # first: left behind, each would name a dead node until its TTL (token_max_age).
+        releaser = self._releaser
+        if releaser is not None and not releaser.done():
+            await asyncio.wait([releaser], timeout=RELEASE_TIMEOUT)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -228,7 +242,22 @@ class ClusterLocator:
         await self.directory.claim(session.id, self.node_id)
 
     def release(self, session: LiveSession) -> None:
-        self._spawn(self.directory.release(session.id, self.node_id))
+        self._release_later(session.id, self.node_id)
+
+    def _release_later(self, session_id: str, node_id: str) -> None:
+        """Remove the directory entry of ``session_id`` if it still names ``node_id``, soon, in a batch."""
+        self._releasing.setdefault(node_id, set()).add(session_id)
+        if self._releaser is None or self._releaser.done():
+            self._releaser = asyncio.get_running_loop().create_task(self._release_batches(), name="fastapi-live directory release")
+
+    async def _release_batches(self) -> None:
+        while self._releasing:
+            batches, self._releasing = self._releasing, {}
+            for node_id, session_ids in batches.items():
+                try:
+                    await self.directory.release(session_ids, node_id)
+                except Exception as exc:  # Redis is down: the entries expire by their TTL
+                    log.warning("fastapi-live: could not release %d directory entries (%s); they expire with their TTL", len(session_ids), exc)
 
     async def _owner(self, session_id: str) -> str | None:
         owner = await self.directory.owner(session_id)
@@ -244,6 +273,9 @@ class ClusterLocator:
         self._replies[request_id] = answer
         try:
             if not await self._send(node_id, operation):
+                # Nobody listens on its topic: the node is dead, and its entry for the session is stale.
+                if isinstance(operation, (Attach, ForwardedEvent, ForwardedChunk)):
+                    self._release_later(operation.sid, node_id)
                 return None
             return await asyncio.wait_for(answer, self.reply_timeout)
         except TimeoutError:
@@ -303,10 +335,14 @@ class ClusterLocator:
         """Hold a stream here for a session owned by ``owner``; None when ``owner`` is gone."""
         connection_id = secrets.token_hex(8)
         connection = Connection(self.manager.config.outbound_limit, self.manager.config.outbound_bytes)
-        self._held[connection_id] = connection
-        answer = await self._ask(owner, connection_id, Attach(self.node_id, session_id, connection_id, last_event_id))
+        self._held[connection_id] = connection  # frames may come before the answer does
+        answer: Attached | Gone | Answer | ChunkAnswer | None = None
+        try:
+            answer = await self._ask(owner, connection_id, Attach(self.node_id, session_id, connection_id, last_event_id))
+        finally:
+            if not isinstance(answer, Attached):  # refused, silent, or the request was cancelled
+                self._held.pop(connection_id, None)
         if not isinstance(answer, Attached):
-            self._held.pop(connection_id, None)
             return None
         connection.remote = (owner, session_id, connection_id)
         self._seen[connection_id] = asyncio.get_running_loop().time()
@@ -360,7 +396,8 @@ class ClusterLocator:
     async def _pump(self, session: LiveSession, connection: Connection, holder: str, connection_id: str) -> None:
         heartbeat = encode_comment("hb")
         try:
-            await self._send(holder, Attached(self.node_id, connection_id))
+            if not await self._send(holder, Attached(self.node_id, connection_id)):
+                return  # the holder died while asking
             async for data in connection.frames():
                 # The holder beats its own browser stream; a beat here only says "alive".
                 operation: Operation

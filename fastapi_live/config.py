@@ -11,8 +11,9 @@ from .exceptions import ConfigurationError
 class SessionConfig:
     """Timing and size limits of sessions; every value has a serious default."""
 
-    connect_timeout: float = 30.0
-    """Seconds a rendered page may take to open its stream before its session is dropped."""
+    connect_timeout: float = 10.0
+    """Seconds a rendered page may take to open its stream before its session (and its work) is
+    dropped; a stream that comes later remounts the page."""
     disconnect_grace: float = 60.0
     """Seconds a session outlives its stream, so that a reconnect finds it."""
     replay_size: int = 256
@@ -33,9 +34,19 @@ class SessionConfig:
     """Where uploads' temporary files go; None: the system's temporary directory."""
     upload_progress_interval: float = 0.1
     """Seconds between progress renders of one upload entry while its bytes arrive."""
+    mailbox_limit: int = 10_000
+    """Messages queued for one session before it is closed (logged; its page remounts on reconnect)."""
+    max_unconnected_per_browser: int = 32
+    """Sessions one browser may hold whose stream never connected; past it, its oldest is dropped."""
+    max_unconnected: int = 2_000
+    """Sessions whose stream never connected, in the whole process; past it, the oldest is dropped."""
+    sync_threads: int | None = None
+    """Threads for sync functions given to async operations (None: asyncio's default, min(32, CPUs + 4))."""
+    unconnected_sync_threads: int | None = None
+    """Of those, how many sessions whose stream never connected may hold at once (None: half)."""
 
     def __post_init__(self) -> None:
-        for name in ("replay_size", "outbound_limit"):
+        for name in ("replay_size", "outbound_limit", "mailbox_limit", "max_unconnected_per_browser", "max_unconnected"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ConfigurationError(f"SessionConfig.{name} must be a whole number of at least 1\nGot: {value!r}")

@@ -68,14 +68,36 @@ class Connection:
         if self._writer is not None and waiter is not None and not waiter.done() and not self._frames and not self._writing:
             self._write_now(data)
             return
-        if len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit:
-            # A reader this far behind gets closed; its reconnect resyncs the page.
-            self.overflowed = True
-            self.close()
+        if self._frames and (len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit):
+            # A reader this far behind gets closed; its reconnect resyncs the page. One frame
+            # alone is always taken, however large: a resync bigger than the limit must still
+            # reach the page, or its every reconnect would render it again for nothing.
+            self._overflow(len(data))
             return
         self._frames.append(data)
         self._bytes += len(data)
         self._wake()
+
+    def _overflow(self, incoming: int) -> None:
+        log.warning(
+            "fastapi-live: closed the stream of %s: its reader fell behind by %d frames, %d bytes "
+            "(SessionConfig.outbound_limit=%d, outbound_bytes=%d); its reconnect resyncs the page",
+            self._describe(),
+            len(self._frames) + 1,
+            self._bytes + incoming,
+            self._limit,
+            self._byte_limit,
+        )
+        self.overflowed = True
+        self.close()
+
+    def _describe(self) -> str:
+        owner = self.owner
+        if owner is not None:
+            return f"{getattr(owner, 'view_name', type(owner).__name__)} session {getattr(owner, 'id', '?')}"
+        if self.remote is not None:
+            return f"session {self.remote[1]} (owned by node {self.remote[0]})"
+        return "a live session"
 
     def _write_now(self, data: bytes) -> None:
         assert self._writer is not None

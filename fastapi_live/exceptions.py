@@ -23,6 +23,10 @@ class CapturedSocketError(LiveError):
     """A function given to an async operation captures the socket or its assigns."""
 
 
+class RedirectError(LiveError):
+    """A redirect or navigation target that is not a local path, or an outside URL not marked ``external=``."""
+
+
 class TokenError(LiveError):
     """A page token failed verification; ``reason`` is invalid, expired, outdated or foreign."""
 

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -40,8 +41,10 @@ from .connection import Connection
 from .exceptions import ConfigurationError, EventError, TokenError
 from .flash import FlashCarrier
 from .helpers import TemplateHelpers
+from .identity import DISCONNECT, identity_topic
 from .lifecycle import HALT, OnMountCall, callable_name
 from .locator import EventAnswer, LocalLocator, SessionLocator
+from .logs import oneline
 from .manager import SessionManager
 from .navigation import PageRoute, params_binding
 from .patches import Patcher, root_open
@@ -50,7 +53,7 @@ from .pubsub.redis import RedisPubSub
 from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
 from .tokens import PageToken, TokenSigner
-from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
+from .transport import cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
 from .uploads import Chunk, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView
@@ -74,6 +77,7 @@ log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
 
 BROWSER_COOKIE = "fastapi_live_browser"
+SECRET_ENV = "FASTAPI_LIVE_SECRET"
 _REQUEST_PARAM = "live_request__"
 _REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being remounted
 _HEADERS_KEY = "fastapi_live.headers"
@@ -186,34 +190,48 @@ def _answer_response(answer: EventAnswer) -> Response:
 
 
 class _FastPath:
-    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before."""
+    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before.
 
-    def __init__(self, app: ASGIApp, router: LiveRouter) -> None:
+    The live endpoints skip every middleware but the host guard: ``guards`` are the app's
+    ``TrustedHostMiddleware`` entries, applied to them too (a DNS-rebinding page must not pass).
+    """
+
+    def __init__(self, app: ASGIApp, router: LiveRouter, guards: Sequence[Any] = ()) -> None:
         self.app = app
         self.router = router
+        live: ASGIApp = self._serve
+        for guard in reversed(guards):
+            live = guard.cls(live, *guard.args, **guard.kwargs)
+        self.live = live
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path, method, router = scope["path"], scope["method"], self.router
-            endpoint: Callable[[Request], typing.Awaitable[Response]]
-            if path == router.event_url and method == "POST":
-                endpoint = router._event_endpoint
-            elif path == router.stream_url and method == "GET":
-                endpoint = router._stream_endpoint
-            elif path == router.upload_url and method == "POST":
-                endpoint = router._upload_endpoint
-            else:
-                await self.app(scope, receive, send)
+            if (
+                (path == router.event_url and method == "POST")
+                or (path == router.stream_url and method == "GET")
+                or (path == router.upload_url and method == "POST")
+            ):
+                await self.live(scope, receive, send)
                 return
-            scope[_FAST_PATH_KEY] = True
-            try:
-                response = await endpoint(Request(scope, receive))
-            except Exception:  # the app's error middleware is not in front of us: do its job
-                log.exception("fastapi-live: %s %s failed", method, path)
-                response = JSONResponse({"detail": "internal error"}, status_code=500)
-            await response(scope, receive, send)
-            return
         await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router, path = self.router, scope["path"]
+        endpoint: Callable[[Request], typing.Awaitable[Response]]
+        if path == router.event_url:
+            endpoint = router._event_endpoint
+        elif path == router.upload_url:
+            endpoint = router._upload_endpoint
+        else:
+            endpoint = router._stream_endpoint
+        scope[_FAST_PATH_KEY] = True
+        try:
+            response = await endpoint(Request(scope, receive))
+        except Exception:  # the app's error middleware is not in front of us: do its job
+            log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
+            response = JSONResponse({"detail": "internal error"}, status_code=500)
+        await response(scope, receive, send)
 
 
 class LiveHook:
@@ -283,6 +301,39 @@ def _serves(loader: BaseLoader, directory: str) -> bool:
     return isinstance(loader, FileSystemLoader) and directory in loader.searchpath
 
 
+def _several_processes(pubsub: PubSub) -> str | None:
+    """Why this app's live sessions may span processes, or None when nothing says they do."""
+    if isinstance(pubsub, RedisPubSub):
+        return "the PubSub is Redis, which routes sessions across processes"
+    owner = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)  # the server, when it handles signals
+    workers = getattr(getattr(owner, "config", None), "workers", None)
+    if isinstance(workers, int) and workers > 1:
+        return f"uvicorn runs {workers} worker processes"
+    concurrency = os.environ.get("WEB_CONCURRENCY", "")
+    if concurrency.isdigit() and int(concurrency) > 1:
+        return f"WEB_CONCURRENCY is {concurrency}"
+    if os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return "gunicorn runs the app in worker processes it restarts and multiplies"
+    return None
+
+
+def _allowed_origins(origins: Sequence[str] | None) -> frozenset[str] | None:
+    if origins is None:
+        return None
+    if isinstance(origins, str):
+        origins = [origins]
+    normal: set[str] = set()
+    for origin in origins:
+        value = normal_origin(origin) if isinstance(origin, str) else None
+        if value is None:
+            raise ConfigurationError(
+                "LiveRouter(allowed_origins=...) takes origins like 'https://app.example.com' or 'http://localhost:8000': "
+                f"a scheme (http or https) and a host, with an optional port and nothing after it\nGot: {origin!r}"
+            )
+        normal.add(value)
+    return frozenset(normal)
+
+
 class LiveRouter(APIRouter):
     """Serves live pages: include it in a FastAPI app like any router.
 
@@ -305,21 +356,25 @@ class LiveRouter(APIRouter):
         client_config: dict[str, Any] | None = None,
         token_max_age: float = 86_400.0,
         fast_path: bool = True,
+        allowed_origins: Sequence[str] | None = None,
+        cookie_secure: bool | None = None,
+        cookie_max_age: float | None = None,
         **router_kwargs: Any,
     ) -> None:
         super().__init__(lifespan=self._lifespan, **router_kwargs)
         self.environment = self._environment(templates)
         if secret_key is None:
-            secret_key = os.environ.get("FASTAPI_LIVE_SECRET")
-        if not secret_key:
-            secret_key = secrets.token_hex(32)
-            log.warning(
-                "fastapi-live: no secret_key given and FASTAPI_LIVE_SECRET is unset; using a random key, "
-                "so page tokens will not survive a restart or work across processes"
-            )
+            secret_key = os.environ.get(SECRET_ENV)
+        self._random_key = not secret_key  # checked at startup: fine for one process, refused for several
+        secret_key = secret_key or secrets.token_hex(32)
         self.signer = TokenSigner(secret_key, max_age=token_max_age)
         self.flash_carrier = FlashCarrier(secret_key)
         self.fast_path = fast_path
+        self.allowed_origins = _allowed_origins(allowed_origins)
+        self.cookie_secure = cookie_secure
+        # A minute past the token's life: a browser rounds Max-Age down to whole seconds, and the
+        # cookie must never expire before the page token it binds does.
+        self.cookie_max_age = token_max_age + 60 if cookie_max_age is None else cookie_max_age
         self.on_mount = list(on_mount)
         self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
         self.config = config or SessionConfig()
@@ -363,6 +418,7 @@ class LiveRouter(APIRouter):
 
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.check_secret()
         self.check_templates()
         for _, view_cls in self._page_routes:
             params_binding(view_cls)  # a handle_params the URL cannot bind to fails the startup
@@ -376,6 +432,30 @@ class LiveRouter(APIRouter):
             await self.manager.close_all()
             await self.locator.stop()
             await self.pubsub.stop()
+
+    def check_secret(self) -> None:
+        """Refuse to start without a secret key where sessions span processes; the startup calls this.
+
+        With one process, a random key works until the process ends (a warning says so). With
+        a Redis PubSub or several workers, each process would sign with its own key and about
+        half the events would fail their signature check, so the startup fails instead.
+        """
+        if not self._random_key:
+            return
+        reason = _several_processes(self.pubsub)
+        if reason is not None:
+            raise ConfigurationError(
+                f"LiveRouter needs a secret key: {reason}, so every process must sign page tokens with the same key\n"
+                f"Got: no LiveRouter(secret_key=...) and {SECRET_ENV} unset\n"
+                f"Set one key for every process, e.g. export {SECRET_ENV}=$(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or pass LiveRouter(secret_key=...) from your settings"
+            )
+        log.warning(
+            "fastapi-live: %s is unset and no secret_key was given: page tokens are signed with a random key for this run "
+            "(pages open now stop working when the process ends). Set %s for real use",
+            SECRET_ENV,
+            SECRET_ENV,
+        )
 
     def check_templates(self) -> None:
         """Compile and analyse every registered page's template; the app's startup calls this.
@@ -401,12 +481,14 @@ class LiveRouter(APIRouter):
 
         They authenticate by the signed page token and run no user dependencies, so the
         per-request machinery in front of them (middleware, route matching, dependency
-        solving) is pure cost on the hottest paths. Pass ``fast_path=False`` to keep them
+        solving) is pure cost on the hottest paths. The app's ``TrustedHostMiddleware`` still
+        guards them; every other middleware is skipped. Pass ``fast_path=False`` to keep them
         behind the app's middleware, e.g. for request logging of every event.
         """
         stack = getattr(app, "middleware_stack", None)
         if stack is not None and not isinstance(stack, _FastPath):
-            app.middleware_stack = _FastPath(stack, self)
+            guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
+            app.middleware_stack = _FastPath(stack, self, guards)
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
@@ -464,6 +546,16 @@ class LiveRouter(APIRouter):
         """
         await self.pubsub.publish(topic, message)
 
+    async def disconnect(self, identity: str) -> None:
+        """End every live session that joined ``identity`` (``socket.identify``), in every process.
+
+        Their pages reload, as whoever the browser is by then: call it when a user signs out,
+        or signs in as someone else (LiveView's ``Endpoint.broadcast(live_socket_id, "disconnect", %{})``).
+
+        >>> await live.disconnect(f"login:{login_id}")
+        """
+        await self.pubsub.publish(identity_topic(identity), DISCONNECT)
+
     @staticmethod
     def _view_class(target: Any) -> type[LiveView]:
         if inspect.isclass(target) and issubclass(target, LiveView):
@@ -511,10 +603,14 @@ class LiveRouter(APIRouter):
         if remount is not None:  # the page's session is gone: a fresh one under the same page id and token
             if remount.view != view_cls.__name__:
                 return Response(status_code=409)  # the URL leads to another view than the token's page
-            token, raw = PageToken(remount.session_id, remount.view, remount.browser_id, url), _headers(request).get(TOKEN_HEADER, "")
+            token = PageToken(remount.session_id, remount.view, remount.browser_id, url, remount.issued_at)
+            raw = _headers(request).get(TOKEN_HEADER, "")
         else:
             browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
-            token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url)
+            # The signature's timestamp is a whole second at or after this one, so the fast
+            # path's age check (``_verify``) never accepts a token the signature would not.
+            issued_at = float(int(time.time()))
+            token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url, issued_at)
             raw = self.signer.sign(token)
             carried = self.flash_carrier.load(request.cookies.get(FLASH_COOKIE), request.cookies.get(BROWSER_COOKIE))
         session = self._new_session(view_cls, template_name, token, raw)
@@ -530,7 +626,7 @@ class LiveRouter(APIRouter):
             # parameter it cannot validate (and through the app's handler for it, if any).
             raise RequestValidationError(exc.errors) from None
         except Exception as exc:
-            log.error("%s: mounting %s failed", view_cls.__name__, token.url, exc_info=exc)
+            log.error("%s: mounting %s failed", view_cls.__name__, oneline(token.url), exc_info=exc)
             if remount is not None:
                 raise
             return self._error_page(token.url)
@@ -548,8 +644,11 @@ class LiveRouter(APIRouter):
         if remount is not None:
             return Response(status_code=204)
         response = HTMLResponse(outcome.html, headers={"Cache-Control": "no-store"})
-        if request.cookies.get(BROWSER_COOKIE) != token.browser_id:
-            response.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
+        # Set with every page, so the cookie lives as long as the newest page's token.
+        secure = request.url.scheme == "https" if self.cookie_secure is None else self.cookie_secure
+        response.set_cookie(
+            BROWSER_COOKIE, token.browser_id, max_age=int(self.cookie_max_age), httponly=True, samesite="lax", path="/", secure=secure
+        )
         if FLASH_COOKIE in request.cookies:
             response.delete_cookie(FLASH_COOKIE, path="/", samesite="lax")
         return response
@@ -583,6 +682,7 @@ class LiveRouter(APIRouter):
             url=token.url,
             resolve=self.resolve,
             flash_carrier=self.flash_carrier,
+            token_issued_at=token.issued_at,
         )
 
     def _error_page(self, url: str) -> Response:
@@ -599,19 +699,31 @@ class LiveRouter(APIRouter):
             session is not None
             and browser_id is not None
             and hmac.compare_digest(session.browser_id, browser_id)
-            and time.monotonic() - session.created < self.signer.max_age
+            and time.time() - session.token_issued_at < self.signer.max_age
         ):
             # The exact token this process issued (or verified) for a session it holds, still
-            # within its max age: its signature needs no second check.
+            # within its max age (counted from when it was signed, which a remount keeps):
+            # its signature needs no second check.
             return session.page_token
         return self.signer.verify(raw, browser_id=browser_id)
 
     def _refuse(self, request: Request, exc: TokenError) -> Response:
         client = request.client.host if request.client else "?"
-        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, request.url.path, client, exc)
+        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, oneline(request.url.path), client, oneline(exc))
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
 
+    def _refuse_cross_site(self, request: Request) -> Response | None:
+        refused = cross_site(_headers(request), request.scope.get("scheme", "http"), self.allowed_origins)
+        if refused is None:
+            return None
+        client = request.client.host if request.client else "?"
+        log.warning("fastapi-live: refused a cross-site %s %s from %s: %s", request.method, request.url.path, client, oneline(refused))
+        return JSONResponse({"detail": f"cross-site request refused: {refused}", "reason": "cross-site"}, status_code=403)
+
     async def _stream_endpoint(self, request: Request) -> Response:
+        refused = self._refuse_cross_site(request)
+        if refused is not None:
+            return refused
         try:
             token = self._verify(request)
         except TokenError as exc:
@@ -660,7 +772,7 @@ class LiveRouter(APIRouter):
             try:
                 await app(scope, receive, send)
             except Exception as exc:
-                log.error("fastapi-live: remounting %s failed", token.url, exc_info=exc)
+                log.error("fastapi-live: remounting %s failed", oneline(token.url), exc_info=exc)
                 answered.setdefault("error", f"remounting the page failed ({type(exc).__name__})")
             session = self.manager.get(token.session_id)
             if answered.get("status") == 204 and session is not None:
@@ -688,10 +800,9 @@ class LiveRouter(APIRouter):
 
     async def _event_endpoint(self, request: Request) -> Response:
         headers = _headers(request)
-        refused = cross_site(headers)
+        refused = self._refuse_cross_site(request)
         if refused is not None:
-            log.warning("fastapi-live: refused a cross-site event from %s: %s", request.client.host if request.client else "?", refused)
-            return JSONResponse({"detail": f"cross-site event refused: {refused}", "reason": "cross-site"}, status_code=403)
+            return refused
         try:
             token = self._verify(request)
         except TokenError as exc:
@@ -700,7 +811,7 @@ class LiveRouter(APIRouter):
             name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
             params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
         except EventError as exc:
-            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), exc)
+            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         return _answer_response(await self.locator.event(token.session_id, name, params))
 
@@ -708,9 +819,9 @@ class LiveRouter(APIRouter):
         """One chunk of an upload entry: the page token, the entry's upload token, its offset;
         the body is the raw bytes (``application/octet-stream``), written as they arrive."""
         headers = _headers(request)
-        refused = cross_site(headers)
-        if refused is not None:
-            return JSONResponse({"detail": f"cross-site upload refused: {refused}", "reason": "cross-site"}, status_code=403)
+        refused_response = self._refuse_cross_site(request)
+        if refused_response is not None:
+            return refused_response
         try:
             page = self._verify(request)
         except TokenError as exc:
@@ -741,6 +852,8 @@ class LiveRouter(APIRouter):
 
     async def _static_endpoint(self, request: Request) -> Response:
         relative = request.path_params["path"]
+        if "\0" in relative:  # no file has one, and the OS refuses to look one up
+            return JSONResponse({"detail": "not found"}, status_code=404)
         target = (self._static_dir / relative).resolve()
         if not target.is_relative_to(self._static_dir) or not target.is_file():
             return JSONResponse({"detail": "not found"}, status_code=404)

@@ -7,7 +7,9 @@ has to wait keeps the task it started in — so ``asyncio.current_task()``, time
 groups see one task from its start to its end — and the coroutines still queued move on
 to a fresh task at once, so one slow handler never delays the others.
 
-Each coroutine runs in its own copy of the context, as it would in a task of its own.
+Each coroutine runs in its own copy of the context, as it would in a task of its own. A long
+run of coroutines that never wait gives the loop back every ``TIME_SLICE`` seconds, so other
+requests and streams go on meanwhile.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 log = logging.getLogger("fastapi_live")
+
+TIME_SLICE = 0.002
+"""Seconds of work without a wait after which a runner, or a session's drain, yields to the loop."""
 
 Starter = Callable[[], Coroutine[Any, Any, None]]
 
@@ -47,8 +53,13 @@ class Runner:
 
     async def _run(self) -> None:
         queue = self._queue
+        turn_ends = time.perf_counter() + TIME_SLICE
         try:
             while queue:
+                if time.perf_counter() > turn_ends:
+                    await asyncio.sleep(0)  # others' turn: what is queued waits, in order
+                    turn_ends = time.perf_counter() + TIME_SLICE
+                    continue
                 start = queue.popleft()
                 context = contextvars.copy_context()
                 try:

@@ -20,14 +20,18 @@ from . import flash
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
+from .executor import SyncExecutor
 from .flash import FlashCarrier
+from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
+from .logs import oneline
+from .mailbox import Mailbox
 from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse
 from .navigation import Navigator, RouteResolver
 from .patches import Patcher
 from .pubsub import PubSub
 from .replay import ReplayBuffer
-from .runner import Runner
+from .runner import TIME_SLICE, Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
@@ -37,6 +41,7 @@ from .wire import (
     CLEAR_FLASH_EVENT,
     LEAVE_EVENT,
     OP_ERROR,
+    OP_REDIRECT,
     PATCH_EVENT,
     REMOUNT_EVENT,
     RESERVED_EVENT_PREFIX,
@@ -46,6 +51,15 @@ from .wire import (
 )
 
 log = logging.getLogger("fastapi_live")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop, or None outside one (a unit test building a session)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
 _INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
 _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
 _KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
@@ -58,10 +72,15 @@ class SessionHost(Protocol):
     config: SessionConfig
     pubsub: PubSub
     runner: Runner
+    executor: SyncExecutor
     connections: set[Connection]
     upload_signer: UploadSigner
 
     def add(self, session: LiveSession) -> None: ...
+
+    def connected(self, session: LiveSession) -> None:
+        """The session's stream attached for the first time."""
+        ...
 
     def forget(self, session: LiveSession) -> None: ...
 
@@ -99,6 +118,7 @@ class LiveSession:
         url: str,
         resolve: RouteResolver | None = None,
         flash_carrier: FlashCarrier | None = None,
+        token_issued_at: float = 0.0,
     ) -> None:
         self.host = host
         self.id = session_id
@@ -108,15 +128,18 @@ class LiveSession:
         self.browser_id = browser_id
         self.navigator = Navigator(view, url, resolve)
         self.flash_carrier = flash_carrier
+        self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
         self.created = time.monotonic()
         self.config = host.config
         self.patcher = patcher
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
-        self._inbox: list[Message] = []  # short: a list is lighter than a deque
+        self._inbox = Mailbox(host.config.mailbox_limit)
+        self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False  # the mailbox opens once mount and the first render are done
-        self._tasks = TaskSupervisor(self.view_name, self.post)
+        self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
+        self._tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
         config = self.config
         self._out = Outbound(
             self,
@@ -140,7 +163,7 @@ class LiveSession:
     @property
     def page_token(self) -> PageToken:
         """What this session's page token says."""
-        return PageToken(self.id, self.view_name, self.browser_id, self.url)
+        return PageToken(self.id, self.view_name, self.browser_id, self.url, self.token_issued_at)
 
     @property
     def last_frame_id(self) -> int:
@@ -174,6 +197,20 @@ class LiveSession:
 
     def _on_pubsub(self, topic: str, message: Any) -> None:
         self.post(Info(message))
+
+    async def identify(self, identity: str) -> None:
+        """Join ``identity``: disconnecting it (``LiveRouter.disconnect``) ends this session."""
+        topic = identity_topic(identity)
+        if topic not in self._unsubscribes and not self.closed:
+            self._unsubscribes[topic] = await self.host.pubsub.subscribe(topic, self._on_identity)
+
+    def _on_identity(self, topic: str, message: Any) -> None:
+        if message != DISCONNECT or self.closed:
+            return
+        log.info("%s: session %s disconnected with its identity %s", self.view_name, self.id, oneline(topic[len(IDENTITY_TOPIC) :]))
+        # A full reload of the page, as whoever the browser is now (signed out: the login page).
+        self._emit(push_element(OP_REDIRECT, self.url, None))
+        self.shut()
 
     # -- mount -------------------------------------------------------------------------------
     async def mount(
@@ -228,13 +265,40 @@ class LiveSession:
 
     # -- mailbox -------------------------------------------------------------------------------
     def post(self, message: Message) -> None:
-        """Queue a message; the session handles messages one at a time, in order."""
+        """Queue a message; the session handles messages one at a time, in order.
+
+        From another thread or event loop (a test's, a worker thread's), the message is handed
+        to the session's own loop: the session, its stream and the server's transport are
+        only ever touched from there.
+        """
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:
+            loop.call_soon_threadsafe(self.post, message)
+            return
         if self.closed:
             refuse(message)
             return
-        self._inbox.append(message)
+        if not self._inbox.put(message):
+            self._overflow(message)
+            return
         if self._ready and self._drainer is None:
             self._schedule_drain()
+
+    def _overflow(self, message: Message) -> None:
+        """The mailbox is full: the session ends, rather than drop messages its state may need.
+
+        Its page's stream reconnects and remounts the page afresh, a consistent state again.
+        """
+        log.warning(
+            "fastapi-live: closed %s session %s: a message found its mailbox full (%d queued, SessionConfig.mailbox_limit=%d); "
+            "its page remounts when its stream reconnects",
+            self.view_name,
+            self.id,
+            len(self._inbox),
+            self._inbox.limit,
+        )
+        refuse(message)
+        self.shut()
 
     def send_info(self, message: Any) -> None:
         """Deliver ``message`` to ``handle_info`` (hooks first)."""
@@ -277,6 +341,8 @@ class LiveSession:
 
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
         """Run ``fn(socket)`` inside the session, between messages; its changes are rendered."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.call(fn), loop))
         message = Call(fn, asyncio.get_running_loop().create_future())
         self.post(message)
         return await message.answer
@@ -289,13 +355,18 @@ class LiveSession:
 
     async def _drain(self) -> None:
         self._drainer = asyncio.current_task()  # the task this drain keeps if it has to wait
+        turn_ends = time.perf_counter() + TIME_SLICE
         try:
             while self._inbox and not self.closed:
-                message = self._inbox.pop(0)
+                message = self._inbox.take()
                 try:
                     await self._handle(message)
                 except Exception:  # a bug in the library itself: log, keep the session alive
                     log.exception("%s: internal error while handling %s", self.view_name, type(message).__name__)
+                if self._inbox and time.perf_counter() > turn_ends:
+                    # Handlers that never wait would otherwise hold the loop for the whole backlog.
+                    await asyncio.sleep(0)
+                    turn_ends = time.perf_counter() + TIME_SLICE
         finally:
             self._drainer = None
             self._notify_idle()
@@ -465,7 +536,7 @@ class LiveSession:
         if isinstance(message, (Event, Patch, Call)):
             name = message.name if isinstance(message, Event) else PATCH_EVENT
             if isinstance(message, (Event, Patch)) and isinstance(exc, EventError):
-                log.warning("%s: refused event %r: %s", self.view_name, name, exc)
+                log.warning("%s: refused event %r: %s", self.view_name, name, oneline(exc))
             elif isinstance(message, (Event, Patch)):
                 log.error("%s: event %r raised", self.view_name, name, exc_info=exc)
             if not message.answer.done():
@@ -478,6 +549,8 @@ class LiveSession:
 
     async def wait_idle(self) -> None:
         """Wait until no task is running and the mailbox is empty."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.wait_idle(), loop))
         while self._tasks or self._inbox or self._drainer is not None or not self._ready:
             waiter = asyncio.get_running_loop().create_future()
             self._idle_waiters.append(waiter)
@@ -500,7 +573,7 @@ class LiveSession:
         """Attach a stream, replacing any older one; replays what it missed, or resyncs."""
         if self.closed:
             raise LiveError("the live session is closed")
-        self._cancel_timer()
+        self._on_attach()
         return self._out.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
@@ -509,8 +582,14 @@ class LiveSession:
         The one ``live:remount`` message carries the container's fresh HTML; the client first
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
-        self._cancel_timer()
+        self._on_attach()
         return self._out.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
+
+    def _on_attach(self) -> None:
+        self._cancel_timer()
+        if not self._lane.connected:  # the first stream: someone is looking at this page
+            self._lane.connect()
+            self.host.connected(self)
 
     def detach(self, conn: Connection) -> None:
         if self._out.detach(conn) and not self.closed:
@@ -545,6 +624,17 @@ class LiveSession:
 
     async def close(self) -> None:
         """End the session: cancel its tasks, drop its subscriptions, close its stream."""
+        if (loop := self._foreign_loop()) is not None:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), loop))
+        self.shut()
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The session's own loop, when the caller runs on another one."""
+        loop = self._loop
+        return loop if loop is not None and _running_loop() is not loop else None
+
+    def shut(self) -> None:
+        """``close``, from code that cannot wait (a PubSub listener, the mailbox's overflow)."""
         if self.closed:
             return
         self.closed = True

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from .exceptions import LiveError
+from .exceptions import LiveError, RedirectError
+from .redirects import external_url, local_path
 from .types import Runtime
 
 _RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash"})
@@ -130,10 +131,17 @@ class SocketState:
         self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
         return self
 
-    def redirect(self, to: str) -> Self:
-        """Leave the live page for ``to`` with a full page load."""
-        _check_url("redirect", to)
-        self._client_ops.append(ClientOp("redirect", to, None))
+    def redirect(self, to: str | None = None, *, external: str | None = None) -> Self:
+        """Leave the live page with a full page load: for ``to``, a path on this site, or for
+        ``external``, an http(s) URL elsewhere (``RedirectError`` for anything else).
+
+        >>> socket.redirect("/login")  # doctest: +SKIP
+        >>> socket.redirect(external="https://example.com/docs")  # doctest: +SKIP
+        """
+        if (to is None) == (external is None):
+            raise RedirectError(f"socket.redirect() takes a path or external=URL, exactly one of them; got to={to!r}, external={external!r}")
+        target = local_path(to, "redirect") if external is None else external_url(external)
+        self._client_ops.append(ClientOp("redirect", target, None))
         return self
 
     def push_patch(self, to: str, *, replace: bool = False) -> Self:
@@ -144,6 +152,8 @@ class SocketState:
         >>> socket.push_patch(f"?tab=settings&page={page + 1}")  # doctest: +SKIP
         """
         _check_url("push_patch", to)
+        if not to.startswith("?"):
+            local_path(to, "push_patch")  # a query of this page, or a path on this site
         self._client_ops.append(ClientOp("patch", to, {"replace": replace}))
         return self
 
@@ -154,8 +164,7 @@ class SocketState:
 
         >>> socket.push_navigate("/dashboard/acme")  # doctest: +SKIP
         """
-        _check_url("push_navigate", to)
-        self._client_ops.append(ClientOp("navigate", to, {"replace": replace}))
+        self._client_ops.append(ClientOp("navigate", local_path(to, "push_navigate"), {"replace": replace}))
         return self
 
     def navigate(self, to: str, *, replace: bool = False) -> Self:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .async_ops import Exit, Ok, Outcome, StreamBatch, apply_assign_outcome, call_user_function, is_async_generator
+from .async_ops import Exit, Ok, Outcome, RunSync, StreamBatch, apply_assign_outcome, call_user_function, is_async_generator
 from .async_result import AsyncResult
 from .exceptions import CallbackReturnError
 from .lifecycle import callable_name
@@ -28,11 +28,12 @@ _Staged = tuple[bool, TaskKey, Any]  # (is a start, key, record or cancel reason
 class TaskSupervisor:
     """The running tasks of one session, by key; a newer task under a key replaces the older."""
 
-    __slots__ = ("_label", "_post", "_staged", "_tasks")
+    __slots__ = ("_label", "_post", "_run_sync", "_staged", "_tasks")
 
-    def __init__(self, label: str, post: Callable[[Message], None]) -> None:
+    def __init__(self, label: str, post: Callable[[Message], None], run_sync: RunSync | None = None) -> None:
         self._label = label
         self._post = post
+        self._run_sync = run_sync
         self._tasks: dict[TaskKey, tuple[asyncio.Task[None], TaskRecord]] = {}
         self._staged: list[_Staged] | None = None
 
@@ -110,7 +111,7 @@ class TaskSupervisor:
                     self._post(Batch(key, task, record, batch if isinstance(batch, StreamBatch) else StreamBatch(list(batch))))
                 outcome: Outcome = Ok(None)
             else:
-                outcome = Ok(await call_user_function(record.fn, *record.args, **record.kwargs))
+                outcome = Ok(await call_user_function(record.fn, record.args, record.kwargs, self._run_sync))
         except asyncio.CancelledError as exc:
             if task is not None and task.cancelling():
                 raise  # the library cancelled it (a newer call, cancel_async, the session's end): silent

@@ -1,28 +1,40 @@
-"""Signs and verifies page tokens; a failed check says why (invalid, expired, outdated, foreign)."""
+"""Signs and verifies page tokens; a failed check says why (invalid, expired, outdated, foreign).
+
+A token is bound to the browser that rendered the page by a keyed digest of the browser
+cookie, never by the cookie itself: the token is public (page source, HAR files, a proxy's
+log of ``X-Live-Token``), the cookie is not, and one must not give away the other.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode, base64_encode
+from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 
 from .exceptions import TokenError
 
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2
 _SALT = "fastapi-live.page-token"
+_BINDING_PURPOSE = b"fastapi-live.browser-binding"
 
 
 @dataclass(frozen=True, slots=True)
 class PageToken:
-    """What a page token carries: enough to find, or remount, the page's session."""
+    """What a page token stands for: enough to find, or remount, the page's session.
+
+    ``browser_id`` is the browser cookie the token was checked against (the token itself only
+    carries its digest); ``issued_at`` is when it was signed, in seconds since the epoch.
+    """
 
     session_id: str
     view: str
     browser_id: str
     url: str
+    issued_at: float = 0.0
 
 
 class _Serializer(URLSafeTimedSerializer):
@@ -37,10 +49,16 @@ class TokenSigner:
 
     def __init__(self, secret_key: str | bytes, *, max_age: float = 86_400.0) -> None:
         self._serializer = _Serializer(secret_key, salt=_SALT)
+        self._binding_key = hmac.new(want_bytes(secret_key), _BINDING_PURPOSE, hashlib.sha256).digest()
         self.max_age = max_age
 
+    def browser_digest(self, browser_id: str) -> str:
+        """The keyed digest that binds a token to ``browser_id``; it cannot be turned back into it."""
+        digest = hmac.new(self._binding_key, browser_id.encode("utf-8"), hashlib.sha256).digest()[:18]
+        return base64_encode(digest).decode("ascii")
+
     def sign(self, token: PageToken) -> str:
-        return self._serializer.dumps([TOKEN_VERSION, token.session_id, token.view, token.browser_id, token.url])
+        return self._serializer.dumps([TOKEN_VERSION, token.session_id, token.view, self.browser_digest(token.browser_id), token.url])
 
     def verify(self, raw: str | None, *, browser_id: str | None) -> PageToken:
         """Return the token's contents, or raise ``TokenError`` with the reason."""
@@ -49,7 +67,7 @@ class TokenSigner:
         if len(raw) > 4096:
             raise TokenError("invalid", "invalid page token: too long")
         try:
-            payload = self._serializer.loads(raw, max_age=int(self.max_age))
+            payload, signed_at = self._serializer.loads(raw, max_age=int(self.max_age), return_timestamp=True)
         except SignatureExpired:
             raise TokenError("expired", "expired page token: reload the page") from None
         except BadSignature:
@@ -60,12 +78,12 @@ class TokenSigner:
             raise TokenError("invalid", "invalid page token: not in the form it was issued in")
         if not (isinstance(payload, list) and len(payload) == 5 and all(isinstance(p, (str, int)) for p in payload)):
             raise TokenError("invalid", "invalid page token: malformed payload")
-        version, session_id, view, bound_browser, url = payload
+        version, session_id, view, binding, url = payload
         if version != TOKEN_VERSION:
             raise TokenError("outdated", f"outdated page token: version {version!r}, expected {TOKEN_VERSION}")
-        if browser_id is None or not hmac.compare_digest(str(bound_browser), browser_id):
+        if browser_id is None or not hmac.compare_digest(str(binding), self.browser_digest(browser_id)):
             raise TokenError("foreign", "foreign page token: it was issued to another browser session")
-        return PageToken(str(session_id), str(view), str(bound_browser), str(url))
+        return PageToken(str(session_id), str(view), browser_id, str(url), signed_at.timestamp())
 
 
 def _canonical(raw: str) -> bool:

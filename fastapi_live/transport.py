@@ -6,6 +6,7 @@ scope's headers, and gets back frames, params and reasons.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -20,6 +21,7 @@ _FIELD_FORBIDDEN = re.compile(r"[\r\n\0]")
 MAX_EVENT_BODY = 1_000_000
 MAX_EVENT_NAME = 200
 MAX_PARAMS = 1_000
+MAX_JSON_DEPTH = 64
 
 
 def encode_message(data: str, *, event_id: str | None = None, event: str | None = None, retry: int | None = None) -> bytes:
@@ -67,18 +69,46 @@ def header_dict(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(list(raw_headers))}
 
 
-def cross_site(headers: dict[str, str]) -> str | None:
-    """Why a request comes from another site, or None: Sec-Fetch-Site, then Origin vs Host."""
+@functools.lru_cache(maxsize=256)  # a browser sends the same Origin with every event
+def normal_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) origin, lower case and without its default port;
+    None when ``value`` is no such origin (a path, a query or a fragment make it none)."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def cross_site(headers: dict[str, str], scheme: str, allowed_origins: frozenset[str] | None = None) -> str | None:
+    """Why a request comes from another site, or None.
+
+    With ``allowed_origins``, an ``Origin`` header must be one of them. Without, it must be the
+    request's own origin (its ``scheme`` and ``Host``). A request without ``Origin`` is judged
+    by ``Sec-Fetch-Site``; one with neither is no browser's (the page token still guards it).
+    """
+    origin = headers.get("origin")
+    if origin is not None and allowed_origins is not None:
+        if normal_origin(origin) in allowed_origins:
+            return None
+        return f"Origin {origin!r} is not one of the allowed origins"
     fetch_site = headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return f"Sec-Fetch-Site is {fetch_site!r}"
-    origin = headers.get("origin")
+    if origin is None:
+        return None
     if origin == "null":
         return "Origin is 'null'"
-    if origin is not None:
-        host = headers.get("host", "")
-        if urlsplit(origin).netloc.lower() != host.lower():
-            return f"Origin {origin!r} does not match Host {host!r}"
+    own = normal_origin(f"{scheme}://{headers.get('host', '')}")
+    if own is None or normal_origin(origin) != own:
+        return f"Origin {origin!r} does not match this request's origin {own!r}"
     return None
 
 
@@ -122,13 +152,33 @@ def parse_params(raw: bytes, content_type: str) -> dict[str, Any]:
 
 
 def _json_params(raw: bytes) -> dict[str, Any]:
+    too_deep = EventError(f"malformed JSON event body: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         data = json.loads(raw)
+    except RecursionError:  # the decoder recurses once per level: thousands of them exhaust the stack
+        raise too_deep from None
     except ValueError as exc:
         raise EventError(f"malformed JSON event body: {exc}") from None
     if not isinstance(data, dict):
         raise EventError(f"event params must be a JSON object, got {type(data).__name__}")
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        # What parsed may still be too deep for what reads it next (validation, repr in logs).
+        raise too_deep
     return data
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _form_params(raw: bytes) -> dict[str, Any]:

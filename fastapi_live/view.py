@@ -47,6 +47,15 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
         """Stop receiving ``topic``."""
         await self._require_runtime("unsubscribe").unsubscribe(topic)
 
+    async def identify(self, identity: str) -> None:
+        """Join ``identity``: ``await live.disconnect(identity)`` then ends this page's session, in
+        every process, and reloads the page as whoever the browser is by then (LiveView's
+        ``live_socket_id``). Call it from an on_mount hook, with one identity per sign-in.
+
+        >>> await socket.identify(f"login:{user.login_id}")  # doctest: +SKIP
+        """
+        await self._require_runtime("identify").identify(identity)
+
 
 def event(name: str) -> Callable[[F], F]:
     """Bind a ``LiveView`` method to the client event ``name``; params bind by signature.

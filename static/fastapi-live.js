@@ -94,6 +94,7 @@
         L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
         L008: ["app", "an upload was refused by the server"],
         L009: ["network", "an upload chunk did not get through; retrying"],
+        L012: ["app", "a redirect or navigation to an unsafe URL was refused"],
     };
 
     const config = {
@@ -255,6 +256,10 @@
             } else if (op.kind === OP_REDIRECT) {
                 redirectTo(op.name, op.payload);
             } else if (op.kind === OP_NAVIGATE) {
+                if (new URL(op.name, location.href).origin !== location.origin) {
+                    diagnose("L012", op.name); // the server sends only local paths to navigate to
+                    continue;
+                }
                 navigateTo(op.name, {history: op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH, flash: op.payload?.flash});
             } else if (op.kind === OP_PATCH) {
                 let root = document.querySelector(ROOT_SELECTOR);
@@ -482,6 +487,13 @@
     }
 
     function redirectTo(url, payload) {
+        // The server sends only local paths and explicit external http(s) URLs; never run a
+        // script URL, whatever arrives.
+        let protocol = new URL(url, location.href).protocol;
+        if (protocol !== "http:" && protocol !== "https:") {
+            diagnose("L012", url);
+            return;
+        }
         setFlashCookie(payload?.flash);
         if (payload?.replace) {
             window.location.replace(url);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,10 @@ from tests.support.servers import ThreadedServer, redis_url
 # variable only tells the tests where Redis is.
 if "REDIS_URL" in os.environ:
     os.environ.setdefault("FASTAPI_LIVE_TEST_REDIS_URL", os.environ.pop("REDIS_URL"))
+
+# One signing key per test run, in the environment: example servers started as subprocesses
+# (several of them sharing Redis) sign with the key the tests sign their login cookies with.
+os.environ.setdefault("FASTAPI_LIVE_SECRET", secrets.token_hex(32))
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -385,12 +385,12 @@ async def test_async_functions_run_on_the_loop():
     async def where(x):
         return threading.get_ident(), x
 
-    assert await call_user_function(where, 1) == (loop_thread, 1)
+    assert await call_user_function(where, (1,), {}) == (loop_thread, 1)
 
 
 async def test_sync_functions_run_in_the_thread_pool():
     loop_thread = threading.get_ident()
-    thread, value = await call_user_function(lambda x, y=0: (threading.get_ident(), x + y), 1, y=2)
+    thread, value = await call_user_function(lambda x, y=0: (threading.get_ident(), x + y), (1,), {"y": 2})
     assert value == 3
     assert thread != loop_thread
 
@@ -399,7 +399,7 @@ async def test_a_partial_of_an_async_function_is_awaited_on_the_loop():
     async def add(a, b):
         return threading.get_ident(), a + b
 
-    assert await call_user_function(functools.partial(add, 1), 2) == (threading.get_ident(), 3)
+    assert await call_user_function(functools.partial(add, 1), (2,), {}) == (threading.get_ident(), 3)
 
 
 async def test_an_async_callable_object_is_awaited():
@@ -407,19 +407,19 @@ async def test_an_async_callable_object_is_awaited():
         async def __call__(self, x):
             return x * 2
 
-    assert await call_user_function(Loader(), 21) == 42
+    assert await call_user_function(Loader(), (21,), {}) == 42
 
 
 async def test_a_sync_function_returning_a_coroutine_is_awaited():
     async def inner():
         return "inner"
 
-    assert await call_user_function(lambda: inner()) == "inner"
+    assert await call_user_function(lambda: inner(), (), {}) == "inner"
 
 
 async def test_a_sync_function_blocking_does_not_block_the_loop():
     release = threading.Event()
-    task = asyncio.create_task(call_user_function(release.wait, 5))
+    task = asyncio.create_task(call_user_function(release.wait, (5,), {}))
     # The loop still runs other work while the sync function blocks its thread.
     await asyncio.sleep(0)  # why: yield once so the task reaches the thread pool
     assert not task.done()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 
 import pytest
 
@@ -168,3 +169,26 @@ async def test_cancelling_a_waiting_coroutines_task_cancels_that_coroutine():
     await asyncio.wait_for(cleaned.wait(), 5)
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_long_run_of_coroutines_that_never_wait_gives_the_loop_back_every_few_milliseconds():
+    runner = Runner()
+    done: list[int] = []
+
+    def starter(n: int):
+        async def run() -> None:
+            until = time.perf_counter() + 0.001
+            while time.perf_counter() < until:
+                pass
+            done.append(n)
+
+        return run
+
+    for n in range(300):
+        runner.submit(starter(n))
+    seen_by_others: list[int] = []
+    asyncio.get_running_loop().call_soon(lambda: seen_by_others.append(len(done)))
+    await eventually(lambda: len(done) == 300)
+    # 300 ms of work, yet another callback ran within its first few milliseconds.
+    assert seen_by_others and seen_by_others[0] < 30, seen_by_others
+    assert done == list(range(300))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fastapi_live import LiveError, LiveSocket
-from fastapi_live.socket import Assigns, ClientOp
+from fastapi_live import LiveError, LiveSocket, RedirectError
+from fastapi_live.socket import Assigns, ClientOp, SocketState
 
 
 @pytest.fixture
@@ -140,3 +140,42 @@ def test_the_assigns_view_stays_live_after_a_restore(socket):
 def test_a_new_socket_is_not_connected_or_mounted():
     socket = LiveSocket()
     assert (socket.connected, socket.mounted, socket.view_name) == (False, False, "LiveView")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["javascript:alert(1)", "JavaScript:alert(1)", "//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "evil", "", " /x"],
+)
+def test_redirect_and_navigate_take_only_local_paths(target):
+    socket = LiveSocket()
+    refused = r"^socket\.redirect\(\) takes a path on this site, got .*\nExpected: a path starting with a single '/'.*\n"
+    with pytest.raises(RedirectError, match=refused + r"For another site, say so: socket\.redirect\(external="):
+        socket.redirect(target)
+    with pytest.raises(RedirectError, match=r"^socket\.push_navigate\(\) takes a path on this site"):
+        socket.push_navigate(target)
+    with pytest.raises(RedirectError, match=r"^socket\.push_navigate\(\) takes a path on this site"):
+        socket.navigate(target)  # the alias
+    if target:  # an empty one "needs a URL" (tests/test_navigation.py)
+        with pytest.raises(RedirectError, match=r"^socket\.push_patch\(\) takes a path on this site"):
+            socket.push_patch(target)
+    assert socket._client_ops == []
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,hi", "//evil.example", "/local", "https:///nohost", "ftp://example.com/"])
+def test_an_external_redirect_takes_only_an_absolute_http_url(url):
+    with pytest.raises(RedirectError, match=r"^socket\.redirect\(external=\.\.\.\) takes an absolute http:// or https:// URL, got "):
+        SocketState().redirect(external=url)
+
+
+def test_local_and_explicit_external_redirects_are_queued():
+    socket = SocketState()
+    socket.redirect("/dashboard?tab=2").redirect(external="https://example.com/docs").navigate("/todos", replace=True)
+    assert [(op.kind, op.name) for op in socket._client_ops] == [
+        ("redirect", "/dashboard?tab=2"),
+        ("redirect", "https://example.com/docs"),
+        ("navigate", "/todos"),
+    ]
+    with pytest.raises(RedirectError, match="exactly one of them"):
+        socket.redirect("/a", external="https://example.com")
+    with pytest.raises(RedirectError, match="exactly one of them"):
+        socket.redirect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import pytest
@@ -20,8 +22,24 @@ def signer() -> TokenSigner:
 
 
 def test_a_signed_token_verifies_to_its_contents(signer):
+    before = int(time.time())
     raw = signer.sign(TOKEN)
-    assert signer.verify(raw, browser_id="browser-a") == TOKEN
+    verified = signer.verify(raw, browser_id="browser-a")
+    assert dataclasses.replace(verified, issued_at=0.0) == TOKEN
+    assert before <= verified.issued_at <= time.time()
+
+
+def test_a_token_carries_a_keyed_digest_of_the_browser_never_the_browser_itself(signer):
+    browser = "kq9VdXmW2pUeQz7N-abcdefgh"
+    raw = signer.sign(dataclasses.replace(TOKEN, browser_id=browser))
+    payload = URLSafeTimedSerializer(SECRET, salt=_SALT).loads(raw)
+    assert browser not in raw and browser not in json.dumps(payload)
+    assert payload[3] == signer.browser_digest(browser)
+    assert TokenSigner("another-secret").browser_digest(browser) != signer.browser_digest(browser)
+    assert signer.browser_digest(browser + "x") != signer.browser_digest(browser)
+    # Presenting the digest as the cookie gets the onlooker nowhere.
+    with pytest.raises(TokenError, match="foreign"):
+        signer.verify(raw, browser_id=payload[3])
 
 
 def test_a_token_is_opaque_text_safe_for_a_header(signer):
@@ -84,7 +102,7 @@ def test_a_token_within_its_max_age_is_accepted(signer, monkeypatch):
     raw = signer.sign(TOKEN)
     signed_at = int(time.time())
     monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: signed_at + 59)
-    assert signer.verify(raw, browser_id="browser-a") == TOKEN
+    assert signer.verify(raw, browser_id="browser-a").session_id == TOKEN.session_id
 
 
 def test_outdated(signer):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fastapi_live import LiveError
+from fastapi_live import EventError, LiveError
 from fastapi_live.testing._sse import SSEDecoder
-from fastapi_live.transport import encode_comment, encode_message, parse_last_event_id
+from fastapi_live.transport import MAX_JSON_DEPTH, cross_site, encode_comment, encode_message, normal_origin, parse_last_event_id, parse_params
 
 # No example database: the suite writes no files outside tests/ and runs in parallel.
 settings.register_profile("fastapi-live-transport", database=None, deadline=None, max_examples=300)
@@ -143,3 +144,54 @@ def test_any_frame_number_round_trips_through_last_event_id(n):
 def test_last_event_id_never_raises_on_a_latin1_header(raw):
     result = parse_last_event_id(raw)
     assert result is None or result == int(raw.strip())
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 100_000])
+def test_json_params_nested_past_the_limit_are_malformed(depth):
+    body = ('{"a":' + "[" * depth + "]" * depth + "}").encode()
+    with pytest.raises(EventError, match=rf"^malformed JSON event body: nested deeper than {MAX_JSON_DEPTH} levels$"):
+        parse_params(body, "application/json")
+
+
+def test_json_params_at_the_depth_limit_parse():
+    depth = MAX_JSON_DEPTH - 1
+    body = ('{"a":' + "[" * depth + "]" * depth + "}").encode()
+    assert parse_params(body, "application/json") == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://App.Example.com", "https://app.example.com"),
+        ("https://app.example.com:443/", "https://app.example.com"),
+        ("http://localhost:8000", "http://localhost:8000"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+        ("https://app.example.com/path", None),
+        ("app.example.com", None),
+        ("ftp://app.example.com", None),
+        ("https://user@app.example.com", None),
+        ("http://host:notaport", None),
+        ("null", None),
+    ],
+)
+def test_normal_origin(value, expected):
+    assert normal_origin(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "scheme", "allowed", "refused"),
+    [
+        ({"origin": "http://a.test:8000", "host": "a.test:8000"}, "http", None, False),
+        ({"origin": "https://a.test:8000", "host": "a.test:8000"}, "http", None, True),  # the scheme counts
+        ({"origin": "http://a.test", "host": "a.test:80"}, "http", None, False),  # default ports are the same origin
+        ({"origin": "http://b.test", "host": "a.test"}, "http", None, True),
+        ({"origin": "https://app.example.com", "host": "10.0.0.5:8000"}, "http", frozenset({"https://app.example.com"}), False),
+        ({"origin": "http://10.0.0.5:8000", "host": "10.0.0.5:8000"}, "http", frozenset({"https://app.example.com"}), True),
+        ({"sec-fetch-site": "cross-site", "host": "a.test"}, "http", None, True),
+        ({"sec-fetch-site": "same-origin", "host": "a.test"}, "http", None, False),
+        ({"host": "a.test"}, "http", frozenset({"https://app.example.com"}), False),  # no browser's: the token decides
+        ({"origin": "null", "host": "a.test"}, "http", None, True),
+    ],
+)
+def test_cross_site(headers, scheme, allowed, refused):
+    assert (cross_site(headers, scheme, allowed) is not None) is refused

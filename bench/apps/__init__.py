@@ -53,6 +53,25 @@ async def load_profile_rank(slug: str) -> dict[str, Any]:
     return profile_rank_of(slug)
 
 
+def load_org_blocking(slug: str) -> dict[str, str]:
+    """``load_org`` as a plain function: a blocking driver's call, run on a thread."""
+    time.sleep(ORG_LATENCY)
+    return org_of(slug)
+
+
+def load_profile_rank_blocking(slug: str) -> dict[str, Any]:
+    """``load_profile_rank`` as a plain function."""
+    time.sleep(PROFILE_LATENCY)
+    return profile_rank_of(slug)
+
+
+def busy_work(seconds: float) -> None:
+    """Hold the CPU (and the event loop, when called on it) for ``seconds``, never waiting."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
+
+
 class GcPauses:
     """With ``BENCH_GC_STATS=1``: how long the cyclic garbage collector paused the server, by generation."""
 

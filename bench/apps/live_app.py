@@ -15,7 +15,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, SessionConfig, create_pubsub, event
 
-from . import TEMPLATES, GcPauses, load_org, load_profile_rank, org_of, profile_rank_of, regions_state
+from . import (
+    TEMPLATES,
+    GcPauses,
+    busy_work,
+    load_org,
+    load_org_blocking,
+    load_profile_rank,
+    load_profile_rank_blocking,
+    org_of,
+    profile_rank_of,
+    regions_state,
+)
 
 
 class Counter(LiveView):
@@ -34,6 +45,27 @@ class AsyncDashboard(LiveView):
         socket.assign(slug=slug)
         socket.assign_async("org", load_org, slug)
         socket.assign_async(["profile", "rank"], load_profile_rank, slug)
+
+
+class BlockingDashboard(LiveView):
+    """The async dashboard with plain (blocking) loads: they run on the session's threads."""
+
+    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+        socket.assign(slug=slug)
+        socket.assign_async("org", load_org_blocking, slug)
+        socket.assign_async(["profile", "rank"], load_profile_rank_blocking, slug)
+
+
+class Busy(LiveView):
+    """A counter whose ``handle_info`` does 2 ms of work that never waits, one message at a time."""
+
+    async def mount(self, socket: LiveSocket) -> None:
+        await socket.subscribe("busy")
+        socket.assign(title="Busy", count=0, echo="")
+
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        busy_work(0.002)
+        socket.update("count", lambda n: n + 1)
 
 
 class AwaitedDashboard(LiveView):
@@ -121,6 +153,8 @@ def create_app() -> FastAPI:
     live.page("/dash/async/{slug}", template="dashboard.html")(AsyncDashboard)
     live.page("/dash/awaited/{slug}", template="dashboard.html")(AwaitedDashboard)
     live.page("/dash/none/{slug}", template="dashboard.html")(NoLoadDashboard)
+    live.page("/dash/blocking/{slug}", template="dashboard.html")(BlockingDashboard)
+    live.page("/busy", template="live_counter.html")(Busy)
     live.page("/fan/{n}", template="fanout.html")(Fanout)
     live.page("/regions", template="regions.html")(Regions)
     live.page("/tabs", template="tabs.html")(Tabs)
@@ -135,7 +169,26 @@ def create_app() -> FastAPI:
     async def stats() -> Response:
         sessions = list(live.manager.sessions.values())
         attached = sum(1 for session in sessions if session.attached)
-        return JSONResponse({"pid": os.getpid(), "sessions": len(sessions), "attached": attached, "gc": gc_pauses.as_json()})
+        executor = live.manager.executor
+        return JSONResponse(
+            {
+                "pid": os.getpid(),
+                "sessions": len(sessions),
+                "attached": attached,
+                "unconnected": len(live.manager.unconnected),
+                "sync_running": executor.running,
+                "sync_waiting": executor.waiting,
+                "gc": gc_pauses.as_json(),
+            }
+        )
+
+    @app.post("/bench/flood")
+    async def flood(request: Request) -> Response:
+        # Every message published at once, as a burst of POSTs to a notification endpoint does.
+        topic, count = request.query_params["topic"], int(request.query_params["n"])
+        for n in range(count):
+            await live.pubsub.publish(topic, n)
+        return Response(status_code=204)
 
     @app.post("/bench/publish")
     async def publish(request: Request) -> Response:

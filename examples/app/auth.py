@@ -1,7 +1,9 @@
-"""Demo login: a signed cookie naming the user, and the hooks that require it."""
+"""Demo login: a signed cookie naming the user and the sign-in, and the hooks that require it."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -10,17 +12,26 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from fastapi_live import HALT, LiveSocket
 
 COOKIE = "example_user"
-_signer = URLSafeSerializer("example-app-session-secret", salt="example-login")
+# The same key as the live pages' (its own salt keeps the two apart); unset, a random one for
+# this run: sign-ins then last as long as the process, and no key is known to anyone.
+_signer = URLSafeSerializer(os.environ.get("FASTAPI_LIVE_SECRET") or secrets.token_hex(32), salt="example-login")
 
 
 @dataclass(frozen=True)
 class User:
     id: str
     name: str
+    login: str = ""  # this sign-in's own id: its live pages join it, and signing out ends them
 
 
 def login_cookie(name: str) -> str:
-    return _signer.dumps(name)
+    """A signed-in cookie for ``name``: a fresh sign-in, with an id of its own."""
+    return _signer.dumps({"user": name, "login": secrets.token_urlsafe(12)})
+
+
+def login_identity(user: User) -> str:
+    """The live identity of one sign-in (``socket.identify`` / ``live.disconnect``)."""
+    return f"login:{user.login}"
 
 
 def current_user(request: Request) -> User | None:
@@ -29,18 +40,22 @@ def current_user(request: Request) -> User | None:
     if not raw:
         return None
     try:
-        name = _signer.loads(raw)
+        data = _signer.loads(raw)
     except BadSignature:
         return None
-    if not isinstance(name, str) or not name:
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) and data[key] for key in ("user", "login")):
         return None
-    return User(id=name, name=name)
+    return User(id=data["user"], name=data["user"], login=data["login"])
 
 
 async def ensure_authenticated(socket: LiveSocket, user: User | None = Depends(current_user)) -> object:
-    """on_mount hook: pages behind it need a signed-in user (LiveView's ``ensure_authenticated``)."""
+    """on_mount hook: pages behind it need a signed-in user (LiveView's ``ensure_authenticated``).
+
+    The page joins its sign-in's identity, so signing out (or in as someone else) ends it.
+    """
     if user is None:
         socket.redirect("/login")
         return HALT
+    await socket.identify(login_identity(user))
     socket.assign(current_user=user.name)
     return None

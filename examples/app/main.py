@@ -2,6 +2,7 @@
 
 * ``/counter`` — the smallest live page.
 * ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
+* ``POST /logout`` — signs out; every live page of that sign-in ends (``live.disconnect``).
 * ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream paged
   by ``?page=N``, the notification widget, a settings form with auto-recover, and tabs that are
   patch links (``?tab=settings``), read back by ``handle_params``.
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from pathlib import Path
@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event
 
-from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
+from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
 from .uploads import Uploads, human_size, media
@@ -36,11 +36,9 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["filesize"] = human_size
 db = Database()
-live = LiveRouter(
-    templates=templates,
-    secret_key=os.environ.get("FASTAPI_LIVE_SECRET", "example-app-dev-secret"),
-    client_config={"disconnectedTimeout": 1000},
-)
+# The signing key comes from FASTAPI_LIVE_SECRET (the library reads it). Unset, `make run` signs
+# with a random key for the run and logs so; with Redis or several workers it refuses to start.
+live = LiveRouter(templates=templates, client_config={"disconnectedTimeout": 1000})
 authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
 TABS = ("overview", "activity", "settings")
 Tab = Literal["overview", "activity", "settings"]
@@ -205,9 +203,25 @@ async def index(request: Request) -> Response:
 async def login(request: Request, user: str | None = None) -> Response:
     if not user:
         return templates.TemplateResponse(request, "login.html", {"current_user": None, "live": live.helpers})
+    await _end_sign_in(request)  # signing in as someone else ends the old sign-in's live pages
     response = RedirectResponse("/dashboard/acme", status_code=303)
     response.set_cookie(COOKIE, login_cookie(user), httponly=True, samesite="lax")
     return response
+
+
+@app.post("/logout", response_model=None)
+async def logout(request: Request) -> Response:
+    await _end_sign_in(request)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+async def _end_sign_in(request: Request) -> None:
+    """Disconnect every live page of the browser's current sign-in, in every process."""
+    user = current_user(request)
+    if user is not None:
+        await live.disconnect(login_identity(user))
 
 
 @app.post("/api/notifications", status_code=202)

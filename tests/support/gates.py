@@ -95,6 +95,11 @@ class GateRegistry:
                 gate = self._gates[(run, name)] = Gate(f"{run}/{name}")
             return gate
 
+    def started(self, run: str) -> list[str]:
+        """The names of ``run``'s gates that a waiter has reached."""
+        with self._lock:
+            return [name for (gate_run, name), gate in self._gates.items() if gate_run == run and gate.started.is_set()]
+
     def release(self, run: str) -> None:
         """Open every gate of ``run`` (so no thread stays blocked) and forget them."""
         with self._lock:

@@ -44,10 +44,9 @@ class Counter(LiveView):
             raise RuntimeError("a bug in handle_info")
 
 
-def make_app(config: SessionConfig | None = None) -> tuple[FastAPI, LiveRouter]:
-    live = LiveRouter(
-        templates=Jinja2Templates(directory=TEMPLATES), secret_key="test-secret", pubsub=MemoryPubSub(), config=config
-    )
+def make_app(config: SessionConfig | None = None, **router_kwargs: Any) -> tuple[FastAPI, LiveRouter]:
+    router_kwargs.setdefault("secret_key", "test-secret")
+    live = LiveRouter(templates=Jinja2Templates(directory=TEMPLATES), pubsub=MemoryPubSub(), config=config, **router_kwargs)
     live.page("/counter", template="counter.html")(Counter)
     app = FastAPI()
     app.include_router(live)
