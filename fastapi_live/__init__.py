@@ -15,6 +15,7 @@ from .exceptions import (
     TokenError,
 )
 from .lifecycle import CONT, HALT
+from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
 from .view import LiveSocket, LiveView, event
@@ -37,6 +38,8 @@ __all__ = [
     "LiveView",
     "MissingDependencyError",
     "Ok",
+    "Presence",
+    "PresenceDiff",
     "PubSub",
     "SessionConfig",
     "StreamBatch",

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from .config import SessionConfig
 from .connection import Connection
+from .presence import Presence
 from .pubsub import PubSub
 from .runner import Runner
 from .session import LiveSession
@@ -16,9 +17,10 @@ from .transport import encode_comment
 class SessionManager:
     """The sessions this process holds, the shared heartbeat and the PubSub backend."""
 
-    def __init__(self, config: SessionConfig, pubsub: PubSub) -> None:
+    def __init__(self, config: SessionConfig, pubsub: PubSub, presence: Presence | None = None) -> None:
         self.config = config
         self.pubsub = pubsub
+        self.presence = presence if presence is not None else Presence(pubsub)
         self.sessions: dict[str, LiveSession] = {}
         self.by_token: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from .exceptions import EventError, LiveError
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
 from .patches import Patcher
+from .presence import Presence
 from .pubsub import PubSub
 from .replay import ReplayBuffer
 from .runner import Runner
@@ -40,6 +41,7 @@ class SessionHost(Protocol):
 
     config: SessionConfig
     pubsub: PubSub
+    presence: Presence
     runner: Runner
     connections: set[Connection]
 
@@ -131,6 +133,17 @@ class LiveSession:
         remove = self._unsubscribes.pop(topic, None)
         if remove is not None:
             remove()
+
+    async def track(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
+        if self.closed:
+            raise LiveError(f"cannot track {topic!r}: the live session is closed")
+        return await self.host.presence.track(self.id, topic, key, meta)
+
+    async def untrack(self, topic: str, key: str) -> None:
+        await self.host.presence.untrack(self.id, topic, key)
+
+    async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
+        return await self.host.presence.update(self.id, topic, key, meta)
 
     def _on_pubsub(self, topic: str, message: Any) -> None:
         self.post(Info(message))
@@ -347,6 +360,7 @@ class LiveSession:
         if self.closed:
             raise LiveError("the live session is closed")
         self._cancel_timer()
+        self.host.presence.resume(self.id)
         return self._out.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
@@ -356,11 +370,13 @@ class LiveSession:
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
         self._cancel_timer()
+        self.host.presence.resume(self.id)
         return self._out.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
 
     def detach(self, conn: Connection) -> None:
         if self._out.detach(conn) and not self.closed:
             self._arm_timer(self.config.disconnect_grace)
+            self.host.presence.pause(self.id)  # a closed tab leaves at once, not after the grace
 
     @property
     def attached(self) -> bool:
@@ -402,6 +418,7 @@ class LiveSession:
         for remove in self._unsubscribes.values():
             remove()
         self._unsubscribes.clear()
+        self.host.presence.forget(self.id)
         self._out.close()
         for message in self._inbox:
             refuse(message)
