@@ -3,7 +3,8 @@
 * ``/counter`` — the smallest live page.
 * ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
 * ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream,
-  the notification widget, a settings form with auto-recover and tabs cached in the DOM.
+  the notification widget, who is online (presence), a settings form with auto-recover and
+  tabs cached in the DOM.
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
 """
@@ -27,6 +28,7 @@ from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok
 from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
+from .presence import PresenceWidget
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -36,7 +38,7 @@ live = LiveRouter(
     secret_key=os.environ.get("FASTAPI_LIVE_SECRET", "example-app-dev-secret"),
     client_config={"disconnectedTimeout": 1000},
 )
-authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
+authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget, PresenceWidget(live.presence)])
 TABS = ("overview", "activity", "settings")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
