@@ -132,6 +132,7 @@ class _Link:
         self._restoring: set[str] | None = None
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._connected = False
+        self._stopping = False
         self._attempt = 0
         self._up_at = 0.0
         self._last_read = 0.0
@@ -152,23 +153,34 @@ class _Link:
             self._wake.set()
         self._release_waiters(channel)
 
+    def refresh(self, channel: str) -> None:
+        """Subscribe ``channel`` again if it is wanted and the server dropped it."""
+        if channel in self.desired and channel not in self._requested:
+            self._changed.add(channel)
+            self._wake.set()
+
     def is_live(self, channel: str) -> bool:
         """Whether a message published now on ``channel`` will come back on this connection."""
         return self._connected and channel in self._subscribed and channel not in self._inflight
 
     def ensure_running(self) -> None:
         if self.task is None or self.task.done():
+            self._stopping = False
             self.state = "connecting"
             self._wake = asyncio.Event()  # a fresh one: an Event binds to the first loop that waits on it
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fastapi-live redis pubsub {self.where}")
 
     async def stop(self) -> None:
         task, self.task = self.task, None
-        if task is not None:
+        self._stopping = True
+        self._wake.set()
+        while task is not None and not task.done():
+            # again until it ends: on Python 3.11 a cancel that meets an expiring
+            # asyncio.timeout() can come out as a TimeoutError, which the loop survives
             task.cancel()
-            await asyncio.wait({task})
-            if not task.cancelled() and task.exception() is not None:  # pragma: no cover - _run never ends by itself
-                log.error("Redis pubsub reader ended with an error", exc_info=task.exception())
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled() and task.exception() is not None:  # pragma: no cover - _run never raises
+            log.error("Redis pubsub reader ended with an error", exc_info=task.exception())
         self.state = "idle"
         self._connected = False
         self._release_all_waiters()
@@ -197,7 +209,7 @@ class _Link:
 
     # -- the connection ----------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             connection: AbstractConnection | None = None
             try:
                 connection = await self._open()
@@ -213,7 +225,8 @@ class _Link:
                 self._connected = False
                 if connection is not None:
                     await connection.disconnect(nowait=True)
-            await asyncio.sleep(self._next_delay())
+            if not self._stopping:
+                await asyncio.sleep(self._next_delay())
 
     def _next_delay(self) -> float:
         owner = self.owner
@@ -251,7 +264,7 @@ class _Link:
                 await self._send(connection, self._subscribe_command, restore)
             else:
                 self._restored()
-            while not reader.done():
+            while not reader.done() and not self._stopping:
                 self._wake.clear()
                 await self._reconcile(connection)
                 timeout = await self._check_health(connection, loop.time())
@@ -262,6 +275,8 @@ class _Link:
                         await self._wake.wait()
                 except TimeoutError:
                     pass  # time for the health check at the top of the loop
+            if self._stopping:
+                return
             error = reader.exception()
             raise error if error is not None else RedisConnectionError("the Redis pubsub reader stopped")
         finally:
@@ -401,6 +416,8 @@ class RedisPubSub:
     """
 
     _kind = "RedisPubSub"
+    _publish_errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+    _unreachable_errors: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
     def __init__(
         self,
@@ -504,21 +521,20 @@ class RedisPubSub:
             own = self._own[seq] = _OwnPublish(topic, payload, now)
             if not self._is_live(channel):
                 self._deliver_own(own)  # Redis would not echo it back to us in time, or at all
-        if now < self._publish_paused_until:
+        if self._publish_paused(channel, now):
             self._deliver_own_if_due(seq)
             return None
         try:
             receivers = await self._send_publish(channel, payload)
-        except (RedisError, OSError) as exc:
+        except self._publish_errors as exc:
             self._deliver_own_if_due(seq)
-            if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-                self._publish_paused_until = time.monotonic() + _PUBLISH_PAUSE
+            if isinstance(exc, self._unreachable_errors):
+                self._pause_publishes(channel, time.monotonic() + _PUBLISH_PAUSE)
                 self._mark_down(exc)
             else:
                 self._log_once(f"publish:{type(exc).__name__}", "publishing to Redis at %s failed: %s", self._where, _describe_error(exc))
             return None
-        if self._outage_since is not None and (self.connected or not any(link.task for link in self._links())):
-            self._mark_up()
+        self._publish_succeeded(channel)
         return receivers
 
     def client(self) -> Any:
@@ -558,6 +574,16 @@ class RedisPubSub:
 
     async def _send_publish(self, channel: str, payload: bytes) -> int:
         return int(await self._publisher.publish(channel, payload))
+
+    def _publish_succeeded(self, channel: str) -> None:
+        if self._outage_since is not None and (self.connected or not any(link.task for link in self._links())):
+            self._mark_up()
+
+    def _publish_paused(self, channel: str, now: float) -> bool:
+        return now < self._publish_paused_until
+
+    def _pause_publishes(self, channel: str, until: float) -> None:
+        self._publish_paused_until = until
 
     async def _link_for(self, channel: str) -> _Link:
         """The link that holds ``channel``: the one connection of this backend."""
