@@ -51,8 +51,8 @@ async def test_each_signed_in_user_is_one_li_per_page_and_leaves_when_the_page_c
 
 
 @pytest.fixture
-def workers(redis_server_url):
-    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": redis_server_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
+def workers(any_redis_url):
+    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": any_redis_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
     a = SubprocessServer("examples.app.main:app", env=env).start()
     b = SubprocessServer("examples.app.main:app", env=env).start()
     yield a, b

@@ -1,5 +1,5 @@
-"""Presence across processes through a real Redis: one list everywhere, dead processes reaped
-within the bound, blips debounced, a join is one publish."""
+"""Presence across processes through a real Redis and a real Redis Cluster: one list everywhere,
+dead processes reaped within the bound, blips debounced, a join is one publish."""
 
 from __future__ import annotations
 
@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from fastapi_live import Presence, PresenceDiff
 from fastapi_live.presence import REF, RedisPresenceStore
 from fastapi_live.pubsub.redis import RedisPubSub
+from fastapi_live.pubsub.redis_cluster import RedisClusterPubSub, is_cluster_url
 from tests.support.proxy import RoundRobinProxy
 from tests.support.servers import RedisProcess
 from tests.support.waits import eventually
 
 pytestmark = pytest.mark.redis
+single = pytest.mark.parametrize("backend", ["redis"], indirect=True)  # through a TCP proxy to one server
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -66,12 +67,14 @@ def prefix() -> str:
 
 
 @pytest.fixture
-async def node(redis_server_url: str, prefix: str) -> AsyncIterator[Callable[..., Any]]:
+async def node(any_redis_url: str, prefix: str) -> AsyncIterator[Callable[..., Any]]:
     """``await node(url=None)``: a started process-like pair on its own names, stopped after the test."""
     made: list[Node] = []
 
     async def factory(url: str | None = None) -> Node:
-        pubsub = RedisPubSub(url or redis_server_url, channel_prefix=prefix, client_name=f"test-{uuid.uuid4().hex[:8]}", backoff_max=0.2)
+        url = url or any_redis_url
+        backend = RedisClusterPubSub if is_cluster_url(url) else RedisPubSub
+        pubsub = backend(url, channel_prefix=prefix, client_name=f"test-{uuid.uuid4().hex[:8]}", backoff_max=0.2)
         await pubsub.start()
         presence = Presence(pubsub, RedisPresenceStore(pubsub.client(), prefix=prefix))
         await presence.start()
@@ -126,31 +129,40 @@ def own_redis() -> Iterator[RedisProcess]:
     server.stop()
 
 
-async def test_a_join_on_a_topic_with_a_thousand_subscribers_costs_one_publish(node: Callable[..., Any], own_redis: RedisProcess) -> None:
-    a, b = await node(own_redis.url), await node(own_redis.url)
+async def command_calls(pubsub: RedisPubSub, *commands: str) -> dict[str, int]:
+    """How often each command ran on the server (on every master of a cluster), from INFO commandstats."""
+    client = pubsub.client()
+    if isinstance(pubsub, RedisClusterPubSub):
+        await client.initialize()
+        per_node = [await client.info("commandstats", target_nodes=node) for node in client.get_primaries()]
+    else:
+        per_node = [await client.info("commandstats")]
+    return {command: sum(int(stats.get(f"cmdstat_{command}", {}).get("calls", 0)) for stats in per_node) for command in commands}
+
+
+async def test_a_join_on_a_topic_with_a_thousand_subscribers_costs_one_publish(node: Callable[..., Any], backend: str, request: Any) -> None:
+    # a Redis of this test's own (a cluster's shards see no other test meanwhile: one per test worker)
+    url = request.getfixturevalue("own_redis").url if backend == "redis" else None
+    a, b = await node(url), await node(url)
     listeners = [Diffs() for _ in range(1000)]
     for n, listener in enumerate(listeners):
         await (a if n % 2 else b).pubsub.subscribe("crowd", listener)
-    async with Redis.from_url(own_redis.url) as admin:
-        before = await admin.info("commandstats")
-        await a.presence.track("s1", "crowd", "ann", {"name": "Ann"})
-        await eventually(lambda: all(listener.keys("joins") == ["ann"] for listener in listeners))
-        after = await admin.info("commandstats")
-
-    def calls(stats: dict[str, Any], command: str) -> int:
-        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
-
-    assert calls(after, "publish") - calls(before, "publish") == 1, "one publish for 1,000 subscribers in 2 processes"
-    assert calls(after, "hset") - calls(before, "hset") == 1
-    assert calls(after, "sadd") - calls(before, "sadd") <= 1
+    publish = "spublish" if backend == "cluster" else "publish"
+    before = await command_calls(a.pubsub, publish, "hset", "sadd")
+    await a.presence.track("s1", "crowd", "ann", {"name": "Ann"})
+    await eventually(lambda: all(listener.keys("joins") == ["ann"] for listener in listeners))
+    after = await command_calls(a.pubsub, publish, "hset", "sadd")
+    assert after[publish] - before[publish] == 1, "one publish for 1,000 subscribers in 2 processes"
+    assert after["hset"] - before["hset"] == 1
+    assert after["sadd"] - before["sadd"] <= 1
 
 
-async def test_a_sigkilled_process_leaves_every_list_within_the_bound(node: Callable[..., Any], redis_server_url: str, prefix: str) -> None:
+async def test_a_sigkilled_process_leaves_every_list_within_the_bound(node: Callable[..., Any], any_redis_url: str, prefix: str) -> None:
     b = await node()
     diffs = Diffs()
     await b.pubsub.subscribe("room", diffs)
     env = {**os.environ, "PYTHONPATH": ROOT_DIR}
-    command = [sys.executable, "-m", "tests.support.presence_child", redis_server_url, prefix, "room", "ann", "bob"]
+    command = [sys.executable, "-m", "tests.support.presence_child", any_redis_url, prefix, "room", "ann", "bob"]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None
@@ -181,6 +193,7 @@ def redis_proxy(redis_server_url: str) -> Iterator[RoundRobinProxy]:
     proxy.stop()
 
 
+@single
 async def test_a_blip_shorter_than_the_ttl_sends_no_leave_and_no_join(
     node: Callable[..., Any], redis_proxy: RoundRobinProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -212,6 +225,7 @@ async def test_a_blip_shorter_than_the_ttl_sends_no_leave_and_no_join(
     assert len(records) == 2 and "cannot reach Redis" in records[0] and "reaches Redis again" in records[1], records
 
 
+@single
 async def test_an_outage_past_the_ttl_is_one_leave_and_one_join_per_entry(node: Callable[..., Any], redis_proxy: RoundRobinProxy) -> None:
     a, b = await node(redis_proxy.url.replace("http://", "redis://") + "/0"), await node()
     diffs = Diffs()
