@@ -30,7 +30,7 @@ can read the whole picture with ``await live.presence.list("room:1")`` →
   entries.
 
 Keys (each Lua script touches exactly one key, so one Redis Cluster slot):
-``fastapi-live:presence:{<topic>}`` a hash ``<node>:<ref>`` → ``[key, meta]`` JSON;
+``fastapi-live:presence:{<topic>}`` a hash ``<node>:<ref>`` → ``[node, key, meta, tracked at]`` JSON;
 ``fastapi-live:presence:node:{<node>}`` the set of topics a node has entries in (for the
 reaper); ``fastapi-live:presence:{nodes}`` the sorted set of live nodes by deadline.
 """
@@ -425,14 +425,9 @@ _CLAIM_DEAD = _NOW + (
     "for _, node in ipairs(dead) do redis.call('ZREM', KEYS[1], node) end "
     "return dead"
 )
-# Fields are "<node>:<ref>": a node id never holds ':'.
-_LIST = (
-    "local live = {} for i = 1, #ARGV do live[ARGV[i]] = true end "
-    "local all = redis.call('HGETALL', KEYS[1]) local out = {} "
-    "for i = 1, #all, 2 do local f = all[i] local c = string.find(f, ':', 1, true) "
-    "if c and live[string.sub(f, 1, c - 1)] then out[#out + 1] = all[i + 1] end end "
-    "return '[' .. table.concat(out, ',') .. ']'"
-)
+# Fields are "<node>:<ref>" (a node id never holds ':'), values '["<node>", key, meta, at]' JSON: the
+# list is one HVALS joined into one JSON array in Lua, filtered by live node in Python.
+_LIST = "return '[' .. table.concat(redis.call('HVALS', KEYS[1]), ',') .. ']'"
 _REAP = (
     "local p = ARGV[1] local n = #p local all = redis.call('HGETALL', KEYS[1]) local out, gone = {}, {} "
     "for i = 1, #all, 2 do if string.sub(all[i], 1, n) == p then gone[#gone + 1] = all[i] out[#out + 1] = all[i + 1] end end "
@@ -534,7 +529,7 @@ class RedisPresenceStore:
             async with self._lock, asyncio.timeout(self.timeout):
                 pipe = self.client.pipeline(transaction=False)
                 pipe.sadd(node_topics_key(self.node_id, self.prefix), topic)
-                pipe.hset(entries_key(topic, self.prefix), f"{self.node_id}:{ref}", _dump(key, meta))
+                pipe.hset(entries_key(topic, self.prefix), f"{self.node_id}:{ref}", _dump(self.node_id, key, meta))
                 await pipe.execute()
         except Exception as exc:
             self._failed(exc)
@@ -558,12 +553,15 @@ class RedisPresenceStore:
     async def list(self, topic: str) -> builtins.list[tuple[str, dict[str, Any]]]:
         try:
             async with asyncio.timeout(self.timeout):
-                live = [_text(node) for node in await self._scripts["live"](keys=[nodes_key(self.prefix)])]
-                raw = await self._scripts["list"](keys=[entries_key(topic, self.prefix)], args=live)
+                live = {_text(node) for node in await self._scripts["live"](keys=[nodes_key(self.prefix)])}
+                raw = await self._scripts["list"](keys=[entries_key(topic, self.prefix)])
         except Exception as exc:
             self._failed(exc)
             return self._presence.local_list(topic) if self._presence is not None else []
-        return [(key, meta) for key, meta in json.loads(raw)]
+        # a node past its deadline and not reaped yet is left out: it is gone after the ttl, whoever reaps it
+        entries = [entry for entry in json.loads(raw) if entry[0] in live]
+        entries.sort(key=_joined_at)  # a hash keeps no order: oldest first, by the time each was tracked
+        return [(key, meta) for _node, key, meta, _at in entries]
 
     # -- heartbeat and reaper --------------------------------------------------------------------
     async def _run(self) -> None:
@@ -617,7 +615,7 @@ class RedisPresenceStore:
             if presence is not None:
                 for topic, key, meta in presence.joined_entries():
                     pipe.sadd(node_topics_key(self.node_id, self.prefix), topic)
-                    pipe.hset(entries_key(topic, self.prefix), f"{self.node_id}:{meta[REF]}", _dump(key, meta))
+                    pipe.hset(entries_key(topic, self.prefix), f"{self.node_id}:{meta[REF]}", _dump(self.node_id, key, meta))
             await pipe.execute()
         self._dirty = False
         self._deletes.clear()
@@ -632,7 +630,7 @@ class RedisPresenceStore:
                 for topic in topics:
                     raw = await self._scripts["reap"](keys=[entries_key(topic, self.prefix)], args=[node + ":"])
                     leaves: Presences = {}
-                    for key, meta in json.loads(raw):
+                    for _node, key, meta, _at in json.loads(raw):
                         leaves.setdefault(key, []).append(meta)
                     if leaves and self._presence is not None:
                         await self._presence.announce(topic, leaves=leaves)
@@ -655,8 +653,12 @@ class RedisPresenceStore:
             self._outage_since = None
 
 
-def _dump(key: str, meta: dict[str, Any]) -> str:
-    return json.dumps([key, meta], separators=(",", ":"))
+def _dump(node: str, key: str, meta: dict[str, Any]) -> str:
+    return json.dumps([node, key, meta, round(time.time(), 6)], separators=(",", ":"))
+
+
+def _joined_at(entry: builtins.list[Any]) -> float:
+    return float(entry[3])
 
 
 def _text(value: Any) -> str:
