@@ -1,7 +1,8 @@
 """The Redis PubSub backend: one pub/sub connection per process, fanned out locally.
 
-Every ``RedisPubSub`` holds exactly one Redis connection in subscribed mode, however many
-sessions listen. A topic's Redis channel (``channel_prefix + topic``) is SUBSCRIBEd when the
+Every ``RedisPubSub`` holds exactly one Redis connection in subscribed mode (a ``_Link``),
+however many sessions listen; ``RedisClusterPubSub`` (``redis_cluster.py``) holds one per
+shard. A topic's Redis channel (``channel_prefix + topic``) is SUBSCRIBEd when the
 topic gets its first local listener and UNSUBSCRIBEd when its last one leaves; incoming
 messages are decoded once and handed to the topic's listeners through a ``LocalFanout``.
 Publishing goes through a separate pooled client. The pub/sub connection is named
