@@ -47,7 +47,7 @@ def test_two_users_on_two_workers_see_each_other_come_and_go_within_a_second(bro
     expect(people).to_have_count(2, timeout=1000)
     expect(people).to_have_text([re.compile(ann), re.compile(bob)])
     expect(pages[bob].locator("#presence li")).to_have_count(2)
-    expect(pages[ann].locator("#presence .badge")).to_have_text("2")
+    expect(pages[ann].locator("#presence .pill")).to_have_text("2")
 
     pages[bob].context.close()  # the tab closes: its stream ends
     expect(people).to_have_count(1, timeout=1000)
