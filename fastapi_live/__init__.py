@@ -18,6 +18,7 @@ from .lifecycle import CONT, HALT
 from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
+from .uploads import UploadConfig, UploadEntry, consume_uploaded_entries, consume_uploaded_entry
 from .view import LiveSocket, LiveView, event
 
 __version__ = "0.1.0"
@@ -44,6 +45,10 @@ __all__ = [
     "SessionConfig",
     "StreamBatch",
     "TokenError",
+    "UploadConfig",
+    "UploadEntry",
+    "consume_uploaded_entries",
+    "consume_uploaded_entry",
     "create_pubsub",
     "event",
 ]

@@ -70,31 +70,38 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_root", "helpers", "page", "version")
+    __slots__ = ("_rendered", "_root", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
         self.page = page
         self.helpers = helpers
         self._root = root
         self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
+        self._rendered = False  # the page's first render (or a remount's resync) is done
 
-    def _context(self, assigns: Mapping[str, Any], stream_items: dict[str, list[tuple[str, Any]]] | None = None) -> dict[str, Any]:
+    def _context(
+        self, assigns: Mapping[str, Any], stream_items: dict[str, list[tuple[str, Any]]] | None = None, *, replace_streams: bool = False
+    ) -> dict[str, Any]:
         ctx = dict(assigns)
         ctx["live"] = self.helpers
-        ctx["__live__"] = PageContext(self._root, self.version, stream_items)
+        ctx["__live__"] = PageContext(self._root, self.version, stream_items, replace_streams=replace_streams)
         return ctx
+
+    def _first_stream_items(self, socket: LiveSocket) -> dict[str, list[tuple[str, Any]]]:
+        self._rendered = True
+        pending = socket._take_stream_ops()
+        socket._take_changes()
+        return {name: initial_items(ops) for name, ops in pending.items()}
 
     def render_page(self, socket: LiveSocket) -> str:
         """The first render: the whole page, with every pending stream item inline."""
-        pending = socket._take_stream_ops()
-        socket._take_changes()
-        items = {name: initial_items(ops) for name, ops in pending.items()}
-        return self.page.render_page(self._context(socket._data, items))
+        return self.page.render_page(self._context(socket._data, self._first_stream_items(socket)))
 
     def patch(self, socket: LiveSocket) -> str:
         """The fragments for what changed since the last render (empty when nothing did)."""
         changed, ops = socket._take_changes()
-        stream_ops = socket._take_stream_ops()
+        # Before a remount's first render, stream operations wait for it: it shows their items.
+        stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
         if changed or stream_ops:
             self.version += 1
@@ -122,7 +129,7 @@ class Patcher:
         container = slot.spec.dom_id
         for op in pending:
             if op.kind == "reset":
-                out.append(partial(container, "", SWAP_INNER_HTML))
+                out.append(partial(container, self.page.render_stream_statics(name, ctx), SWAP_INNER_HTML))
             elif op.kind == "delete":
                 out.append(partial(op.dom_id, "", SWAP_DELETE))
             else:
@@ -131,8 +138,17 @@ class Patcher:
         return out
 
     def resync(self, socket: LiveSocket) -> str:
-        """The live container's whole content, for a stream that cannot be replayed."""
-        return partial(ROOT_ID, self.page.render_root_inner(self._context(socket._data)), SWAP_INNER_MORPH)
+        """The live container's whole content, for a stream that cannot be replayed.
+
+        A stream's items are not kept, so a resync's stream containers are empty and the
+        client keeps the items it shows. A remounted page's first resync is its first render
+        instead: its containers hold the fresh items, and replace the dead render's.
+        """
+        if self._rendered:
+            ctx = self._context(socket._data)
+        else:
+            ctx = self._context(socket._data, self._first_stream_items(socket), replace_streams=True)
+        return partial(ROOT_ID, self.page.render_root_inner(ctx), SWAP_INNER_MORPH)
 
 
 def client_op(op: ClientOp) -> str:

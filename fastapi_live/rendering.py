@@ -9,6 +9,8 @@ those, as ``<hx-partial>`` fragments.
 
 from __future__ import annotations
 
+import dataclasses
+import html as html_module
 import math
 import re
 import weakref
@@ -27,11 +29,14 @@ from markupsafe import Markup, escape
 
 from .exceptions import ConfigurationError
 from .helpers import TemplateHelpers
-from .wire import ATTR_MORPH_SKIP_CHILDREN, ATTR_REGION, ATTR_STREAM, ATTR_VERSION, ROOT_ID
+from .wire import ATTR_MORPH_SKIP_CHILDREN, ATTR_REGION, ATTR_STREAM, ATTR_VERSION, ROOT_ID, items_markers
 
 ROOT_BLOCK = "live_root__"
 _REGION_BLOCK_PREFIX = "live_region__"
 _STREAM_BLOCK_PREFIX = "live_stream__"
+_STATICS_BEFORE = "__before"  # a stream's static children: blocks named after its item block
+_STATICS_AFTER = "__after"
+_SKIP_CHILDREN = Markup(f' {ATTR_MORPH_SKIP_CHILDREN}=""')
 _DOM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]*$")
 _TAG = re.compile(r"^[a-z][a-z0-9\-]*$")
 ALWAYS = "*"  # a dependency meaning "re-render on any change"
@@ -52,6 +57,33 @@ _PURE_NODES = (
 _PURE_GLOBALS = frozenset({"range", "dict"})
 _CONTEXT_NAMES = frozenset({"self", "super", "caller", "varargs", "kwargs", "__live__"})
 _MISSING = object()
+_STREAM_ITEM_FILTER = "live_stream_item__"  # checks each first-render item (see ``check_stream_item``)
+_ITEM_HEAD = re.compile(r"\s*(?:<!--.*?-->\s*)*<[A-Za-z][^\s/>]*([^>]*)>", re.S)
+_ID_ATTR = re.compile(r"""(?:^|\s)id\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+
+def check_stream_item(stream: str, item_var: str, dom_id: str, html: str) -> str:
+    """``html`` when its top element carries ``id="dom_id"``; a ``ConfigurationError`` otherwise.
+
+    Without it the client cannot find the item again: a later insert of the same item shows
+    it twice and a delete misses it. Only the head of the item is read.
+    """
+    head = html.lstrip()
+    if head.startswith("<") and f' id="{escape(dom_id)}"' in head[: head.find(">")]:
+        return html
+    match = _ITEM_HEAD.match(html)
+    if match is not None:
+        for attribute in _ID_ATTR.finditer(match.group(1)):
+            value = next(group for group in attribute.groups() if group is not None)
+            if html_module.unescape(value) == dom_id:
+                return html
+    got = " ".join(head.split())
+    raise ConfigurationError(
+        f"stream {stream!r} item rendered without its DOM id: the item template's top element must carry "
+        f'id="{{{{ dom_id }}}}", or the client cannot find the item again (a later insert shows it twice, a delete misses it)\n'
+        f'Expected: a top element with id="{dom_id}", e.g. {{% live_stream {stream} as {item_var} %}}<li id="{{{{ dom_id }}}}">…</li>{{% endlive_stream %}}\n'
+        f"Got: {got[:120] + '…' if len(got) > 120 else got}"
+    )
 
 
 
@@ -69,6 +101,7 @@ class RegionSpec:
     attrs: tuple[tuple[str, str], ...] = ()
     kind: str = "region"  # region | async | root | stream
     item_var: str = ""  # streams: the name the item template uses for one item
+    statics: bool = False  # streams: static children around the items ({% item %} part)
 
     def open_tag(self) -> str:
         return "".join(self.open_tag_parts())
@@ -117,10 +150,22 @@ class LiveExtension(Extension):
     its own; ``{% async_result org %}{% loading %}…{% failed reason %}…{% ok org %}…
     {% endasync_result %}`` the three states of an async assign, as its own region;
     ``{% live_stream posts as post id="posts" tag="ul" %}<li id="{{ dom_id }}">…</li>
-    {% endlive_stream %}`` a stream container and its item template.
+    {% endlive_stream %}`` a stream container and its item template. Static children of the
+    container (a header row, an empty state) stand around an ``{% item %}…{% enditem %}``
+    part, as they stand next to the ``:for`` in LiveView: inserts, limits and resets never
+    touch them, and a reset renders them again::
+
+        {% live_stream posts as post tag="ul" %}
+          <li id="posts-empty" class="only:block hidden">No posts yet</li>
+          {% item %}<li id="{{ dom_id }}">{{ post.title }}</li>{% enditem %}
+        {% endlive_stream %}
     """
 
     tags = {"live_root", "region", "async_result", "live_stream"}  # noqa: RUF012 - Extension declares it so
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters[_STREAM_ITEM_FILTER] = lambda html, stream, item_var, dom_id: Markup(check_stream_item(stream, item_var, dom_id, html))
 
     def parse(self, parser: Parser) -> list[nodes.Node]:
         token = next(parser.stream)
@@ -237,23 +282,52 @@ class LiveExtension(Extension):
         dom_id = options.get("id", name)
         options[ATTR_STREAM] = name
         options[ATTR_MORPH_SKIP_CHILDREN] = ""
-        body = parser.parse_statements(("name:endlive_stream",), drop_needle=True)
+        # Either the whole body is the item template, or an {% item %} part is, and what
+        # stands around it are static children of the container (a header, an empty state).
+        body = parser.parse_statements(("name:item", "name:endlive_stream"))
+        before: list[nodes.Node] | None = None
+        after: list[nodes.Node] = []
+        if next(parser.stream).value == "item":
+            before = body
+            body = parser.parse_statements(("name:enditem",), drop_needle=True)
+            after = parser.parse_statements(("name:item", "name:endlive_stream"))
+            if next(parser.stream).value == "item":
+                parser.fail(f"{{% live_stream {name} %}} has two {{% item %}} parts: a stream has one item template", lineno)
         spec = self._spec(parser, lineno, dom_id, _STREAM_BLOCK_PREFIX + name + "__", "stream", options, item)
-        # The item template is a block rendered once per item, with `item` and `dom_id` set.
+        if before is not None:
+            spec = _registry(self.environment)[(parser.name, spec.block)] = dataclasses.replace(spec, statics=True)
+        # The item template is a block rendered once per item, with `item` and `dom_id` set;
+        # each first-render item goes through the same check as a later insert.
         item_block = nodes.Block(spec.block, body, True, False).set_lineno(lineno)
+        checked = nodes.FilterBlock(
+            [item_block],
+            nodes.Filter(None, _STREAM_ITEM_FILTER, [nodes.Const(name), nodes.Const(item), nodes.Name("dom_id", "load")], [], None, None),
+        ).set_lineno(lineno)
         loop = nodes.For(
             nodes.Tuple([nodes.Name("dom_id", "store"), nodes.Name(item, "store")], "store"),
             nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "stream_items", "load"), [nodes.Const(name)], [], None, None),
-            [item_block],
+            [checked],
             [],
             None,
             False,
         ).set_lineno(lineno)
-        return [
-            nodes.Output([nodes.TemplateData(spec.open_tag())]).set_lineno(lineno),
-            loop,
-            nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno),
-        ]
+        # The container keeps its children through a morph, except in a remount's render,
+        # whose items replace the dead render's (``PageContext.stream_children_attr``).
+        prefix, _ = spec.open_tag_parts()
+        attrs = "".join(f' {attr}="{escape(value)}"' for attr, value in spec.attrs if attr != ATTR_MORPH_SKIP_CHILDREN)
+        skip = nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "stream_children_attr", "load"), [], [], None, None)
+        opening = nodes.Output([nodes.TemplateData(prefix + attrs), skip, nodes.TemplateData(">")]).set_lineno(lineno)
+        content: list[nodes.Node] = [loop]
+        if before is not None:
+            start, end = items_markers()
+            content = [
+                nodes.Block(spec.block + _STATICS_BEFORE, before, True, False).set_lineno(lineno),
+                nodes.Output([nodes.TemplateData(start)]).set_lineno(lineno),
+                loop,
+                nodes.Output([nodes.TemplateData(end)]).set_lineno(lineno),
+                nodes.Block(spec.block + _STATICS_AFTER, after, True, False).set_lineno(lineno),
+            ]
+        return [opening, *content, nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)]
 
 
 # ----------------------------------------------------------------------------------------
@@ -514,7 +588,18 @@ class PageTemplate:
 
     def render_stream_item(self, stream: str, context: Mapping[str, Any], dom_id: str, item: Any) -> str:
         slot = self.streams[stream]
-        return self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
+        html = self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
+        return check_stream_item(stream, slot.item_var, dom_id, html)
+
+    def render_stream_statics(self, stream: str, context: Mapping[str, Any]) -> str:
+        """A stream container's content with no items: its static children around the markers
+        (empty when it has none). A reset swaps it in, so the static children stay."""
+        slot = self.streams[stream]
+        if not slot.spec.statics:
+            return ""
+        start, end = items_markers()
+        before = self._render_block(slot.owner, slot.spec.block + _STATICS_BEFORE, context)
+        return before + start + end + self._render_block(slot.owner, slot.spec.block + _STATICS_AFTER, context)
 
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
         """The regions to re-render for ``changed`` keys, outermost only (a shared list: read it only)."""
@@ -540,21 +625,33 @@ class PageContext:
 
     The template tags compile calls to these methods: the live container's opening tag
     (with the page's token), the version every region of this render carries, and — in
-    the first render only — a stream's items.
+    the first render only — a stream's items. A remount's render (``replace_streams``)
+    lets the morph replace what stream containers hold, as LiveView's join does.
     """
 
-    __slots__ = ("_root", "_stream_items", "_version")
+    __slots__ = ("_root", "_stream_children_attr", "_stream_items", "_version")
 
-    def __init__(self, root: Markup, version: int = 0, stream_items: dict[str, list[tuple[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        root: Markup,
+        version: int = 0,
+        stream_items: dict[str, list[tuple[str, Any]]] | None = None,
+        *,
+        replace_streams: bool = False,
+    ) -> None:
         self._root = root
         self._version = version
         self._stream_items = stream_items
+        self._stream_children_attr = Markup("") if replace_streams else _SKIP_CHILDREN
 
     def root_open(self) -> Markup:
         return self._root
 
     def version_attr(self) -> Markup:
         return Markup(f' {ATTR_VERSION}="{self._version}"')
+
+    def stream_children_attr(self) -> Markup:
+        return self._stream_children_attr
 
     def stream_items(self, name: str) -> list[tuple[str, Any]]:
         if self._stream_items is None:

@@ -74,7 +74,22 @@ class StreamsMixin(SocketState):
         return self
 
     def stream_insert(self, name: str, item: Any, *, at: int = -1, limit: int | None = None, update_only: bool = False) -> Self:
-        """Insert ``item`` at ``at`` (-1 appends, 0 prepends); an item already shown is replaced in place."""
+        """Insert ``item`` at index ``at`` (-1 appends, 0 prepends); an item already shown is replaced in place.
+
+        ``limit`` then trims the stream: a positive one keeps the first ``limit`` items, a
+        negative one the last ``-limit``. ``update_only`` replaces an item shown and adds none.
+
+        >>> socket.stream_insert("posts", post, at=0, limit=-50)  # doctest: +SKIP
+        """
+        if isinstance(at, bool) or not isinstance(at, int) or at < -1:
+            raise LiveError(
+                f"invalid at for stream {name!r}: expected -1 (append), 0 (prepend) or a positive index\nGot: at={at!r}"
+            )
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise LiveError(
+                f"invalid limit for stream {name!r}: expected None, a positive int (keep the first items) "
+                f"or a negative one (keep the last)\nGot: limit={limit!r}"
+            )
         self._ops(name).append(StreamOp("insert", self._dom_id(name, item), item, at, limit, update_only))
         return self
 
@@ -96,22 +111,34 @@ class StreamsMixin(SocketState):
 
 
 def initial_items(ops: Iterable[StreamOp]) -> list[tuple[str, Any]]:
-    """The items a stream's first render shows after ``ops``, in order, as (dom id, item)."""
+    """The items a stream's first render shows after ``ops``, in order, as (dom id, item).
+
+    The same rules as the client's later inserts (LiveView's): a new item goes to index
+    ``at`` (-1 or past the end: last), then ``limit`` trims; an item already shown is replaced
+    where it stands, and an update trims nothing; ``update_only`` adds nothing new.
+    """
+    order: list[str] = []
     items: dict[str, Any] = {}
     for op in ops:
         if op.kind == "reset":
+            order.clear()
             items.clear()
         elif op.kind == "delete":
-            items.pop(op.dom_id, None)
-        elif not op.update_only or op.dom_id in items:
             if op.dom_id in items:
-                items[op.dom_id] = op.item
-            elif op.at == 0:
-                items = {op.dom_id: op.item, **items}
+                del items[op.dom_id]
+                order.remove(op.dom_id)
+        elif op.dom_id in items:
+            items[op.dom_id] = op.item
+        elif not op.update_only:
+            items[op.dom_id] = op.item
+            if 0 <= op.at < len(order):
+                order.insert(op.at, op.dom_id)
             else:
-                items[op.dom_id] = op.item
+                order.append(op.dom_id)
             if op.limit is not None:
-                keys = list(items)
-                keep = keys[: op.limit] if op.limit >= 0 else keys[op.limit :]
-                items = {k: items[k] for k in keep}
-    return list(items.items())
+                keep = order[: op.limit] if op.limit >= 0 else order[max(len(order) + op.limit, 0) :]
+                if len(keep) < len(order):
+                    for dom_id in set(order).difference(keep):
+                        del items[dom_id]
+                    order = keep
+    return [(dom_id, items[dom_id]) for dom_id in order]

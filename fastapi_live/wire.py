@@ -21,6 +21,9 @@ TOKEN_HEADER = "x-live-token"
 EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
 LAST_EVENT_ID_HEADER = "last-event-id"
+HX_REQUEST_HEADER = "hx-request"  # htmx's; the client sets it on the events it posts itself
+NAVIGATE_HEADER = "x-live-navigate"  # on a live navigation's page request: the token of the page it leaves
+CURRENT_URL_HEADER = "hx-current-url"  # htmx's; the client keeps the stream's copy current across patches
 
 # -- attributes the library writes into the page --------------------------------------------------
 ROOT_ID = "live-root"
@@ -33,12 +36,48 @@ ATTR_VIEW = "data-live-view"
 ATTR_EVENT_URL = "data-live-event-url"
 ATTR_HOOK = "data-live-hook"
 ATTR_AUTO_RECOVER = "data-live-auto-recover"
+AUTO_RECOVER_IGNORE = "ignore"  # data-live-auto-recover="ignore": the form is not recovered
 ATTR_CONFIG = "data-live-config"
 BINDING_PREFIX = "data-live-"
 BINDING_KINDS = ("click", "change", "submit", "keydown", "keyup", "blur", "focus")
+DOM_EVENT_BINDINGS = {  # the DOM event a binding listens to -> its kind (data-live-<kind>)
+    "click": "click",
+    "submit": "submit",
+    "input": "change",
+    "change": "change",
+    "keydown": "keydown",
+    "keyup": "keyup",
+    "blur": "blur",
+    "focus": "focus",
+    "focusout": "blur",
+    "focusin": "focus",
+}
 ATTR_SSE_CONNECT = "hx-sse:connect"
 ATTR_MORPH_SKIP = "hx-morph-skip"
 ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+# A stream container with static children (a header row, an empty-state placeholder) holds its
+# items between these two comments, so inserts, limits and resets never touch the others.
+MARKER_ITEMS_START = "live:items"
+MARKER_ITEMS_END = "/live:items"
+
+# -- parameters the client adds to an event's body --------------------------------------------------
+PARAM_TARGET = "_target"  # the name of the input whose change sent the event
+PARAM_KEY = "key"  # keydown / keyup: the key
+PARAM_VALUE = "value"  # keydown / keyup: the element's value
+
+# -- live navigation: links, built-in events, the flash carrier ------------------------------------
+ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
+ATTR_LINK_STATE = "data-live-link-state"  # "push" (the default) or "replace": how the history changes
+LINK_PATCH = "patch"
+LINK_NAVIGATE = "navigate"
+LINK_STATE_PUSH = "push"
+LINK_STATE_REPLACE = "replace"
+PATCH_EVENT = "live:patch"  # the client asks the page to patch its URL: {"url": ...}
+LEAVE_EVENT = "live:leave"  # the page was left for another live page: its session ends
+CLEAR_FLASH_EVENT = "live:clear-flash"  # a flash's close button: {"kind": ...}
+RESERVED_EVENT_PREFIX = "live:"  # event names the library handles itself
+FLASH_COOKIE = "fastapi_live_flash"  # a signed flash carried to the page a navigate or redirect lands on
+FLASH_ID = "flash"  # the region the flash renders in (``live/flash.html``)
 
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
@@ -50,7 +89,9 @@ CLASS_CLIENT_ERROR = "live-client-error"
 
 # -- named stream messages and DOM events -----------------------------------------------------------
 EVENT_PREFIX = "live:"
-REMOUNT_EVENT = "live:remount"
+REMOUNT_EVENT = "live:remount"  # the named message that carries a remounted page's fresh render
+EVENT_REMOUNTED = "live:remounted"  # dispatched on the root once that render is applied
+EVENT_ERROR = "live:error"  # dispatched when the server refused an event or a handler failed
 
 # -- swap styles -------------------------------------------------------------------------------------
 SWAP_MORPH = "outerMorph"
@@ -60,31 +101,33 @@ SWAP_DELETE = "delete"
 SWAP_NONE = "none"
 SWAP_STREAM = "liveStream"  # the client's own swap style for stream inserts
 
+# -- the elements a message is made of ---------------------------------------------------------------
+PARTIAL_TAG = "hx-partial"  # htmx 4 swaps each into its hx-target
+LIVE_TAG = "hx-live"  # a client operation, handled by the client's htmx_process_live
+
 # -- client operations carried in <hx-live> -----------------------------------------------------------
 OP_PUSH = "push"
 OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
+OP_PATCH = "patch"
 OP_ERROR = "error"
 
-CLIENT_CONSTANTS: dict[str, str] = {
-    "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
-    "ATTR_TOKEN": ATTR_TOKEN,
-    "ATTR_VERSION": ATTR_VERSION,
-    "ATTR_HOOK": ATTR_HOOK,
-    "ATTR_EVENT_URL": ATTR_EVENT_URL,
-    "ATTR_AUTO_RECOVER": ATTR_AUTO_RECOVER,
-    "HEADER_TOKEN": "X-Live-Token",
-    "HEADER_EVENT": "X-Live-Event",
-    "HEADER_REPLY": "X-Live-Reply",
-    "CLASS_LOADING": CLASS_LOADING,
-    "CLASS_CONNECTED": CLASS_CONNECTED,
-    "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
-    "CLASS_ERROR": CLASS_ERROR,
-    "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
-    "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
-    "EVENT_PREFIX": EVENT_PREFIX,
-}
-"""The client's constants block (``static/fastapi-live.js``), name by name."""
+# -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
+UPLOAD_TOKEN_HEADER = "x-live-upload-token"
+UPLOAD_REF_HEADER = "x-live-upload-ref"
+UPLOAD_OFFSET_HEADER = "x-live-upload-offset"
+ATTR_UPLOAD = "data-live-upload"  # on the file input: the upload's name
+ATTR_UPLOAD_CONFIG = "data-live-upload-config"  # on the file input: what the browser validates with
+ATTR_UPLOAD_URL = "data-live-upload-url"  # on the file input: where chunks go
+ATTR_DROP_TARGET = "data-live-drop-target"  # on a drop zone: the upload's name
+ATTR_UPLOAD_PREVIEW = "data-live-upload-preview"  # on an <img>: the entry ref whose file it previews
+CLASS_DROP_ACTIVE = "live-drop-active"
+CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
+UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
+UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
+
+def _header_case(name: str) -> str:
+    return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
 
 
 def binding_attribute(kind: str) -> str:
@@ -92,14 +135,85 @@ def binding_attribute(kind: str) -> str:
     return BINDING_PREFIX + kind
 
 
+ClientConstant = str | dict[str, str]
+
+CLIENT_CONSTANTS: dict[str, ClientConstant] = {
+    "ROOT_SELECTOR": f"[{ATTR_ROOT}]",
+    "ATTR_TOKEN": ATTR_TOKEN,
+    "ATTR_VERSION": ATTR_VERSION,
+    "ATTR_HOOK": ATTR_HOOK,
+    "ATTR_EVENT_URL": ATTR_EVENT_URL,
+    "ATTR_AUTO_RECOVER": ATTR_AUTO_RECOVER,
+    "AUTO_RECOVER_IGNORE": AUTO_RECOVER_IGNORE,
+    "ATTR_CONFIG": ATTR_CONFIG,
+    "ATTR_SSE_CONNECT": ATTR_SSE_CONNECT,
+    "ATTR_STREAM": ATTR_STREAM,
+    "ATTR_MORPH_SKIP_CHILDREN": ATTR_MORPH_SKIP_CHILDREN,
+    "MARKER_ITEMS_START": MARKER_ITEMS_START,
+    "MARKER_ITEMS_END": MARKER_ITEMS_END,
+    "BINDING_BY_DOM_EVENT": {dom_event: binding_attribute(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
+    "HEADER_TOKEN": _header_case(TOKEN_HEADER),
+    "HEADER_EVENT": _header_case(EVENT_HEADER),
+    "HEADER_REPLY": _header_case(REPLY_HEADER),
+    "HEADER_HX_REQUEST": _header_case(HX_REQUEST_HEADER),
+    "PARAM_TARGET": PARAM_TARGET,
+    "PARAM_KEY": PARAM_KEY,
+    "PARAM_VALUE": PARAM_VALUE,
+    "CLASS_LOADING": CLASS_LOADING,
+    "CLASS_CONNECTED": CLASS_CONNECTED,
+    "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
+    "CLASS_ERROR": CLASS_ERROR,
+    "CLASS_SERVER_ERROR": CLASS_SERVER_ERROR,
+    "CLASS_CLIENT_ERROR": CLASS_CLIENT_ERROR,
+    "EVENT_PREFIX": EVENT_PREFIX,
+    "REMOUNT_EVENT": REMOUNT_EVENT,
+    "EVENT_REMOUNTED": EVENT_REMOUNTED,
+    "EVENT_ERROR": EVENT_ERROR,
+    "SWAP_NONE": SWAP_NONE,
+    "SWAP_STREAM": SWAP_STREAM,
+    "OP_PUSH": OP_PUSH,
+    "OP_REDIRECT": OP_REDIRECT,
+    "OP_NAVIGATE": OP_NAVIGATE,
+    "OP_ERROR": OP_ERROR,
+    "HEADER_UPLOAD_TOKEN": _header_case(UPLOAD_TOKEN_HEADER),
+    "HEADER_UPLOAD_REF": _header_case(UPLOAD_REF_HEADER),
+    "HEADER_UPLOAD_OFFSET": _header_case(UPLOAD_OFFSET_HEADER),
+    "ATTR_UPLOAD": ATTR_UPLOAD,
+    "ATTR_UPLOAD_CONFIG": ATTR_UPLOAD_CONFIG,
+    "ATTR_UPLOAD_URL": ATTR_UPLOAD_URL,
+    "ATTR_DROP_TARGET": ATTR_DROP_TARGET,
+    "ATTR_UPLOAD_PREVIEW": ATTR_UPLOAD_PREVIEW,
+    "CLASS_DROP_ACTIVE": CLASS_DROP_ACTIVE,
+    "CLASS_UPLOADING": CLASS_UPLOADING,
+    "UPLOAD_EVENT": UPLOAD_EVENT,
+    "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
+    "OP_PATCH": OP_PATCH,
+    "ATTR_LINK": ATTR_LINK,
+    "ATTR_LINK_STATE": ATTR_LINK_STATE,
+    "LINK_PATCH": LINK_PATCH,
+    "LINK_NAVIGATE": LINK_NAVIGATE,
+    "LINK_STATE_PUSH": LINK_STATE_PUSH,
+    "LINK_STATE_REPLACE": LINK_STATE_REPLACE,
+    "PATCH_EVENT": PATCH_EVENT,
+    "HEADER_NAVIGATE": _header_case(NAVIGATE_HEADER),
+    "HEADER_CURRENT_URL": "HX-Current-URL",
+    "FLASH_COOKIE": FLASH_COOKIE,
+}
+"""The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
+holds the two equal."""
+
+
+_PARTIAL_CLOSE = f"</{PARTIAL_TAG}>"
+
+
 def partial(target_id: str, content: str, swap: str = SWAP_MORPH) -> str:
     """One ``<hx-partial>`` that htmx 4 swaps into ``#target_id``."""
-    return _partial_open(target_id, swap) + content + "</hx-partial>"
+    return _partial_open(target_id, swap) + content + _PARTIAL_CLOSE
 
 
 @functools.lru_cache(maxsize=4096)
 def _partial_open(target_id: str, swap: str) -> str:
-    return f'<hx-partial hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
+    return f'<{PARTIAL_TAG} hx-target="#{css_id(target_id)}" hx-swap="{swap}">'
 
 
 def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
@@ -112,6 +226,11 @@ def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
     return spec
 
 
+def items_markers() -> tuple[str, str]:
+    """The comments around a stream's items in a container that has static children too."""
+    return f"<!--{MARKER_ITEMS_START}-->", f"<!--{MARKER_ITEMS_END}-->"
+
+
 def push_element(kind: str, name: str, payload: Any) -> str:
     """A client operation (push event, redirect, navigation, error) as a ``<hx-live>`` element.
 
@@ -119,7 +238,7 @@ def push_element(kind: str, name: str, payload: Any) -> str:
     so a pushed event always sees the DOM its handler produced.
     """
     body = json.dumps({"kind": kind, "name": name, "payload": payload}, default=str, separators=(",", ":"))
-    return f"<hx-live>{html.escape(body, quote=False)}</hx-live>"
+    return f"<{LIVE_TAG}>{html.escape(body, quote=False)}</{LIVE_TAG}>"
 
 
 def css_id(dom_id: str) -> str:

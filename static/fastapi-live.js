@@ -3,17 +3,25 @@
 // Core hooks used: htmx_config_request (token and event headers), htmx_before_swap
 // (drops region updates older than what the DOM shows), htmx_process_live (the
 // <hx-live> client operations), htmx_after_swap (runs them after the DOM changed),
-// handle_swap (the "liveStream" swap style for stream inserts).
+// handle_swap (the "liveStream" swap style for stream inserts). Core events used:
+// htmx:before:history:restore (Back and Forward over the entries live navigation made).
 (() => {
     "use strict";
 
-    // ---- constants: every attribute, class and event name the client knows --------------
+    // ---- constants: every wire name the client knows (fastapi_live/wire.py CLIENT_CONSTANTS) ----
     const ROOT_SELECTOR = "[data-live-root]";
     const ATTR_TOKEN = "data-live-token";
     const ATTR_VERSION = "data-live-v";
     const ATTR_HOOK = "data-live-hook";
     const ATTR_EVENT_URL = "data-live-event-url";
     const ATTR_AUTO_RECOVER = "data-live-auto-recover";
+    const AUTO_RECOVER_IGNORE = "ignore";
+    const ATTR_CONFIG = "data-live-config";
+    const ATTR_SSE_CONNECT = "hx-sse:connect";
+    const ATTR_STREAM = "data-live-stream";
+    const ATTR_MORPH_SKIP_CHILDREN = "hx-morph-skip-children";
+    const MARKER_ITEMS_START = "live:items";
+    const MARKER_ITEMS_END = "/live:items";
     const BINDING_BY_DOM_EVENT = {
         click: "data-live-click",
         submit: "data-live-submit",
@@ -26,10 +34,13 @@
         focusout: "data-live-blur",
         focusin: "data-live-focus",
     };
-    const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
     const HEADER_TOKEN = "X-Live-Token";
     const HEADER_EVENT = "X-Live-Event";
     const HEADER_REPLY = "X-Live-Reply";
+    const HEADER_HX_REQUEST = "HX-Request";
+    const PARAM_TARGET = "_target";
+    const PARAM_KEY = "key";
+    const PARAM_VALUE = "value";
     const CLASS_LOADING = "live-loading";
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
@@ -37,8 +48,42 @@
     const CLASS_SERVER_ERROR = "live-server-error";
     const CLASS_CLIENT_ERROR = "live-client-error";
     const EVENT_PREFIX = "live:";
+    const REMOUNT_EVENT = "live:remount";
+    const EVENT_REMOUNTED = "live:remounted";
+    const EVENT_ERROR = "live:error";
+    const SWAP_NONE = "none";
+    const SWAP_STREAM = "liveStream";
+    const OP_PUSH = "push";
+    const OP_REDIRECT = "redirect";
+    const OP_NAVIGATE = "navigate";
+    const OP_ERROR = "error";
+    const HEADER_UPLOAD_TOKEN = "X-Live-Upload-Token";
+    const HEADER_UPLOAD_REF = "X-Live-Upload-Ref";
+    const HEADER_UPLOAD_OFFSET = "X-Live-Upload-Offset";
+    const ATTR_UPLOAD = "data-live-upload";
+    const ATTR_UPLOAD_CONFIG = "data-live-upload-config";
+    const ATTR_UPLOAD_URL = "data-live-upload-url";
+    const ATTR_DROP_TARGET = "data-live-drop-target";
+    const ATTR_UPLOAD_PREVIEW = "data-live-upload-preview";
+    const CLASS_DROP_ACTIVE = "live-drop-active";
+    const CLASS_UPLOADING = "live-uploading";
+    const UPLOAD_EVENT = "live:upload";
+    const UPLOAD_PROGRESS_EVENT = "live:upload-progress";
+    const OP_PATCH = "patch";
+    const ATTR_LINK = "data-live-link";
+    const ATTR_LINK_STATE = "data-live-link-state";
+    const LINK_PATCH = "patch";
+    const LINK_NAVIGATE = "navigate";
+    const LINK_STATE_PUSH = "push";
+    const LINK_STATE_REPLACE = "replace";
+    const PATCH_EVENT = "live:patch";
+    const HEADER_NAVIGATE = "X-Live-Navigate";
+    const HEADER_CURRENT_URL = "HX-Current-URL";
+    const FLASH_COOKIE = "fastapi_live_flash";
 
-    // Diagnostics carry a code and whose fault it is: internal, network or app.
+    // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
+    const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
+    const BINDING_CHANGE = BINDING_BY_DOM_EVENT.change;
     const DIAGNOSTICS = {
         L001: ["network", "the live stream could not connect; retrying"],
         L002: ["app", "an event was refused by the server"],
@@ -46,6 +91,9 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
+        L008: ["app", "an upload was refused by the server"],
+        L009: ["network", "an upload chunk did not get through; retrying"],
     };
 
     const config = {
@@ -53,24 +101,27 @@
         firstConnectDelay: 500,
         firstConnectMaxDelay: 10000,
         recoverTimeout: 3000,
+        uploadRetries: 6,
+        uploadRetryDelay: 250,
+        uploadProgressInterval: 100,
         debug: false,
     };
     const currentScript = document.currentScript;
-    if (currentScript?.dataset.liveConfig) {
+    if (currentScript?.hasAttribute(ATTR_CONFIG)) {
         try {
-            Object.assign(config, JSON.parse(currentScript.dataset.liveConfig));
+            Object.assign(config, JSON.parse(currentScript.getAttribute(ATTR_CONFIG)));
         } catch (e) {
-            console.error("fastapi-live: invalid data-live-config", e);
+            console.error(`fastapi-live: invalid ${ATTR_CONFIG}`, e);
         }
     }
 
     function diagnose(code, detail) {
         let [fault, message] = DIAGNOSTICS[code];
-        let level = fault === "internal" || code === "L002" ? "error" : "warn";
-        if (level === "warn" && !config.debug && code === "L006") {
+        let severe = fault === "internal" || code === "L002";
+        if (!severe && !config.debug && code === "L006") {
             return;
         }
-        console[level](`fastapi-live ${code} (${fault}): ${message}`, detail ?? "");
+        (severe ? console.error : console.warn)(`fastapi-live ${code} (${fault}): ${message}`, detail ?? "");
     }
 
     const hooks = window.LiveHooks || {};
@@ -197,15 +248,20 @@
         let ops = pendingOps;
         pendingOps = [];
         for (let op of ops) {
-            if (op.kind === "push") {
+            if (op.kind === OP_PUSH) {
                 dispatchPush(op.name, op.payload);
-            } else if (op.kind === "error") {
+            } else if (op.kind === OP_ERROR) {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
-            } else if (op.kind === "redirect") {
-                window.location.assign(op.name);
-            } else if (op.kind === "navigate") {
-                let replace = op.payload?.replace;
-                htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
+            } else if (op.kind === OP_REDIRECT) {
+                redirectTo(op.name, op.payload);
+            } else if (op.kind === OP_NAVIGATE) {
+                navigateTo(op.name, {history: op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH, flash: op.payload?.flash});
+            } else if (op.kind === OP_PATCH) {
+                let root = document.querySelector(ROOT_SELECTOR);
+                if (root) {
+                    updateHistory(root, op.name, op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH);
+                    scrollToHash(new URL(op.name, location.href));
+                }
             }
         }
     }
@@ -216,7 +272,7 @@
             return;
         }
         root.classList.add(CLASS_ERROR, CLASS_SERVER_ERROR);
-        root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail}));
+        root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail}));
     }
 
     function clearServerError(root) {
@@ -270,22 +326,26 @@
             recovering.deferred.push(text);
             return;
         }
-        await htmx.swap({sourceElement: root, target: root, text, swap: "none", transition: false});
+        await htmx.swap({sourceElement: root, target: root, text, swap: SWAP_NONE, transition: false});
+    }
+
+    function sendEvent(root, event, body, contentType) {
+        return fetch(root.getAttribute(ATTR_EVENT_URL), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {
+                "Content-Type": contentType,
+                [HEADER_HX_REQUEST]: "true",
+                [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
+                [HEADER_EVENT]: event,
+            },
+            body,
+        });
     }
 
     async function postEvent(root, event, body, contentType) {
         let request = (async () => {
-            let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
-                method: "POST",
-                credentials: "same-origin",
-                headers: {
-                    "Content-Type": contentType,
-                    "HX-Request": "true",
-                    [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
-                    [HEADER_EVENT]: event,
-                },
-                body,
-            });
+            let response = await sendEvent(root, event, body, contentType);
             let text = await response.text();
             if (!response.ok) {
                 diagnose("L002", text);
@@ -317,8 +377,8 @@
         try {
             for (let form of root.querySelectorAll("form[id]")) {
                 let recoverEvent = form.getAttribute(ATTR_AUTO_RECOVER);
-                let changeEvent = form.getAttribute("data-live-change");
-                if (recoverEvent === "ignore" || !(recoverEvent || changeEvent)) {
+                let changeEvent = form.getAttribute(BINDING_CHANGE);
+                if (recoverEvent === AUTO_RECOVER_IGNORE || !(recoverEvent || changeEvent)) {
                     continue;
                 }
                 let body = new URLSearchParams(new FormData(form));
@@ -330,12 +390,287 @@
         } finally {
             let deferred = recovering.deferred;
             recovering = null;
-            await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: "none", transition: false});
+            // The fresh render holds each stream's items afresh (LiveView's join): its morph
+            // replaces the dead render's items instead of keeping them.
+            for (let container of root.querySelectorAll(`[${ATTR_STREAM}][${ATTR_MORPH_SKIP_CHILDREN}]`)) {
+                container.removeAttribute(ATTR_MORPH_SKIP_CHILDREN);
+            }
+            await htmx.swap({sourceElement: root, target: root, text: freshHtml, swap: SWAP_NONE, transition: false});
             for (let text of deferred) {
                 await applyResponse(root, text);
             }
-            root.dispatchEvent(new CustomEvent(EVENT_PREFIX + "remounted", {bubbles: true}));
+            root.dispatchEvent(new CustomEvent(EVENT_REMOUNTED, {bubbles: true}));
         }
+    }
+
+    // ---- live navigation: patch and navigate links, history -----------------------------------------
+    // A patch changes this page's URL (handle_params runs on the server, only changed regions
+    // come back); a navigation mounts another live page and swaps it in without a document load.
+    // Each history entry they make says which page made it, so Back and Forward patch the page
+    // that is still here, and navigate to one that is not.
+    const pageIds = new WeakMap(); // root -> the id its history entries carry
+    const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
+    let navigationCount = 0; // the newest navigation wins over one still in flight
+    let patchCount = 0; // ... and the newest patch over an older one
+    const leaving = new WeakSet(); // roots a navigation is replacing: their stream's end is no disconnect
+    // Each entry's scroll position as last seen: history.state is written at most every 100 ms
+    // (browsers limit replaceState), so Back right after a scroll still finds where it was.
+    const scrolls = new Map(); // entry key -> scroll position
+    let currentKey = null;
+    let restoring = false; // Back/Forward under way: scroll events belong to no entry until it is restored
+    const HISTORY_KEEP = "keep"; // Back/Forward: the browser already moved to the entry
+
+    function pageId(root) {
+        let id = pageIds.get(root);
+        if (!id) {
+            id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+            pageIds.set(root, id);
+        }
+        return id;
+    }
+
+    function entryState(root, scroll) {
+        currentKey = Math.random().toString(36).slice(2);
+        scrolls.set(currentKey, scroll);
+        // htmx: true keeps htmx from replacing this state, and has it tell us about Back/Forward.
+        return {...(history.state || {}), htmx: true, live: {page: pageId(root), key: currentKey, scroll}};
+    }
+
+    function tagEntry(root, scroll = window.scrollY) {
+        history.replaceState(entryState(root, scroll), "");
+        keepCurrentUrl(root);
+    }
+
+    function saveScroll() {
+        let live = history.state?.live;
+        if (live) {
+            scrolls.set(live.key, window.scrollY);
+            if (live.scroll !== window.scrollY) {
+                history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+            }
+        }
+    }
+
+    // htmx reconnects a stream with the headers of its first request: the copy it keeps learns
+    // the patched URL, so a remount after a restart mounts the page the browser shows.
+    function keepCurrentUrl(root) {
+        let headers = streamHeaders.get(root);
+        if (headers) {
+            headers[HEADER_CURRENT_URL] = location.href;
+        }
+    }
+
+    function updateHistory(root, url, mode) {
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, window.scrollY), "", url);
+        } else if (mode === LINK_STATE_REPLACE) {
+            history.replaceState(entryState(root, window.scrollY), "", url);
+        }
+        keepCurrentUrl(root);
+    }
+
+    function scrollToHash(url) {
+        let target = url.hash ? document.getElementById(decodeURIComponent(url.hash.slice(1))) : null;
+        target?.scrollIntoView();
+    }
+
+    function setFlashCookie(flash) {
+        if (flash) {
+            document.cookie = `${FLASH_COOKIE}=${flash}; path=/; max-age=60; samesite=lax`;
+        }
+    }
+
+    function redirectTo(url, payload) {
+        setFlashCookie(payload?.flash);
+        if (payload?.replace) {
+            window.location.replace(url);
+        } else {
+            window.location.assign(url);
+        }
+    }
+
+    async function patchTo(root, href, mode, scroll) {
+        if (leaving.has(root)) {
+            return; // the page is being left: its session is ending
+        }
+        let url = new URL(href, location.href);
+        let count = ++patchCount;
+        let response;
+        let text;
+        try {
+            response = await sendEvent(root, PATCH_EVENT, JSON.stringify({url: url.pathname + url.search}), "application/json");
+            text = await response.text();
+        } catch (e) {
+            diagnose("L001", e);
+            return;
+        }
+        if (!response.ok) {
+            if (response.status === 410) {
+                window.location.assign(url.href); // the session is gone: load the page in full
+                return;
+            }
+            let detail = text;
+            try {
+                detail = JSON.parse(text);
+            } catch (e) {
+                // not JSON: keep the text
+            }
+            diagnose("L002", detail);
+            root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status: response.status, detail}}));
+            return;
+        }
+        if (count === patchCount) {
+            updateHistory(root, url.pathname + url.search + url.hash, mode);
+        }
+        await applyResponse(root, text);
+        if (count === patchCount) {
+            if (scroll != null) {
+                window.scrollTo(0, scroll);
+            } else {
+                scrollToHash(url);
+            }
+        }
+    }
+
+    function assetsOf(doc, base) {
+        let found = new Set();
+        for (let el of doc.head?.querySelectorAll("script[src], link[rel~='stylesheet'][href]") ?? []) {
+            found.add(new URL(el.getAttribute("src") ?? el.getAttribute("href"), base).href);
+        }
+        return found;
+    }
+
+    // Another live page of this router, with this page's scripts and stylesheets, replaces
+    // this one: its stream takes over (htmx closes this root's), and the page it leaves ends.
+    function replaceable(doc, root, base) {
+        let fresh = doc.querySelector(ROOT_SELECTOR);
+        if (!fresh || fresh.getAttribute(ATTR_SSE_CONNECT) !== root.getAttribute(ATTR_SSE_CONNECT)) {
+            return false;
+        }
+        let loaded = assetsOf(document, location.href);
+        return [...assetsOf(doc, base)].every((asset) => loaded.has(asset));
+    }
+
+    async function navigateTo(href, {history: mode = LINK_STATE_PUSH, flash, scroll} = {}) {
+        let url = new URL(href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (url.origin !== location.origin || !root) {
+            redirectTo(url.href, {flash, replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        setFlashCookie(flash);
+        leaving.add(root); // the server ends its session while it answers
+        let count = ++navigationCount;
+        let response;
+        let text;
+        try {
+            response = await fetch(url.href, {credentials: "same-origin", headers: {Accept: "text/html", [HEADER_NAVIGATE]: root.getAttribute(ATTR_TOKEN)}});
+            text = await response.text();
+        } catch (e) {
+            window.location.assign(url.href);
+            return;
+        }
+        if (count !== navigationCount) {
+            return;
+        }
+        let landed = new URL(response.url || url.href);
+        landed.hash = url.hash;
+        let doc = new DOMParser().parseFromString(text, "text/html");
+        if (!response.ok || landed.origin !== location.origin || !replaceable(doc, root, landed.href)) {
+            diagnose("L007", landed.href);
+            redirectTo(landed.href, {replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        // The URL first: the new page's stream opens with it as its HX-Current-URL.
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        } else {
+            history.replaceState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        }
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "outerHTML", transition: false});
+        let fresh = document.querySelector(ROOT_SELECTOR);
+        if (fresh) {
+            tagEntry(fresh, scroll ?? 0);
+        }
+        if (scroll != null) {
+            window.scrollTo(0, scroll);
+        } else if (landed.hash) {
+            scrollToHash(landed);
+        } else {
+            window.scrollTo(0, 0);
+        }
+    }
+
+    function onLinkClick(evt) {
+        if (evt.defaultPrevented || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey || evt.altKey) {
+            return;
+        }
+        let link = evt.target.closest?.(`a[${ATTR_LINK}]`);
+        if (!link || (link.target && link.target !== "_self") || link.hasAttribute("download")) {
+            return;
+        }
+        let url = new URL(link.href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        let here = new URL(location.href);
+        if (!root || url.origin !== location.origin || (url.pathname + url.search === here.pathname + here.search && url.hash)) {
+            return; // not a live page, another site, or an anchor on this page: the browser's own
+        }
+        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? LINK_STATE_REPLACE : LINK_STATE_PUSH;
+        let kind = link.getAttribute(ATTR_LINK);
+        if (kind === LINK_PATCH) {
+            evt.preventDefault();
+            patchTo(root, url.href, mode);
+        } else if (kind === LINK_NAVIGATE) {
+            evt.preventDefault();
+            navigateTo(url.href, {history: mode});
+        }
+    }
+
+    // Back and Forward: htmx asks first; the entries this page made are ours to restore.
+    function onHistoryRestore(evt) {
+        let live = history.state?.live;
+        if (!live) {
+            return;
+        }
+        evt.preventDefault();
+        let root = document.querySelector(ROOT_SELECTOR);
+        let scroll = scrolls.get(live.key) ?? live.scroll ?? 0;
+        let restored = root && live.page === pageIds.get(root)
+            ? patchTo(root, location.href, HISTORY_KEEP, scroll)
+            : navigateTo(location.href, {history: HISTORY_KEEP, scroll});
+        restored.finally(() => {
+            restoring = false;
+        });
+    }
+
+    // Leaving an entry: where it was scrolled to (the navigation API says so before it moves).
+    function onTraverse(evt) {
+        if (evt.navigationType === "traverse" && currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+    }
+
+    function onPopState() {
+        currentKey = history.state?.live?.key ?? null;
+        restoring = currentKey !== null;
+        if (restoring && !htmx.config.history) {
+            onHistoryRestore({preventDefault() {}}); // htmx's history is off: it will not ask
+        }
+    }
+
+    let scrollTimer = null;
+
+    function onScroll() {
+        if (restoring) {
+            return;
+        }
+        if (currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+        clearTimeout(scrollTimer);
+        scrollTimer = setTimeout(saveScroll, 100);
     }
 
     // ---- connection state --------------------------------------------------------------------------
@@ -352,7 +687,7 @@
 
     function markDisconnected(root) {
         let s = state(root);
-        if (s.disconnected) {
+        if (s.disconnected || leaving.has(root)) {
             return;
         }
         s.disconnected = true;
@@ -397,7 +732,7 @@
         clearTimeout(s.retry);
         s.retry = setTimeout(() => {
             if (!root._htmx?.sse && root.isConnected) {
-                htmx.ajax("GET", root.getAttribute("hx-sse:connect"), {source: root});
+                htmx.ajax("GET", root.getAttribute(ATTR_SSE_CONNECT), {source: root});
             }
         }, delay);
     }
@@ -432,7 +767,7 @@
         }
         let s = state(root);
         let message = evt.detail.message;
-        if (message.event === "live:remount") {
+        if (message.event === REMOUNT_EVENT) {
             s.reconnecting = false;
             evt.detail.waitUntil(recover(root, message.data));
             return;
@@ -506,7 +841,7 @@
         if (status >= 500) {
             showServerError(root, {status, message: detail?.detail ?? "Something went wrong on the server."});
         } else {
-            source?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "error", {bubbles: true, detail: {status, detail}}));
+            source?.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status, detail}}));
         }
     });
     document.addEventListener("htmx:after:request", (evt) => {
@@ -523,26 +858,62 @@
         return value == null ? -1 : Number(value);
     }
 
+    // A stream container holds its items as its element children or, when its template gives
+    // it static children too (a header, an empty state), between two marker comments.
+    function streamBounds(target) {
+        let start = null;
+        for (let node of target.childNodes) {
+            if (node.nodeType === Node.COMMENT_NODE) {
+                if (node.data === MARKER_ITEMS_START) {
+                    start = node;
+                } else if (start && node.data === MARKER_ITEMS_END) {
+                    return {start, end: node};
+                }
+            }
+        }
+        return {start: null, end: null};
+    }
+
+    function streamItems(target, bounds) {
+        if (!bounds.start) {
+            return [...target.children];
+        }
+        let items = [];
+        for (let node = bounds.start.nextSibling; node && node !== bounds.end; node = node.nextSibling) {
+            if (node.nodeType === Node.ELEMENT_NODE) {
+                items.push(node);
+            }
+        }
+        return items;
+    }
+
+    // LiveView's rules (and streams.initial_items'): an item already shown is replaced where it
+    // stands and trims nothing; a new one goes to index `at` (-1, or past the end: last), then
+    // `limit` trims the items: a positive one keeps the first, a negative one the last.
     function streamInsert(target, fragment, spec) {
         let at = Number(spec.at ?? -1);
         let limit = spec.limit == null ? null : Number(spec.limit);
         let inserted = [];
         for (let child of [...fragment.children]) {
-            let existing = child.id ? target.querySelector(`:scope > #${CSS.escape(child.id)}`) : null;
+            let bounds = streamBounds(target);
+            let items = streamItems(target, bounds);
+            let existing = child.id ? items.find((item) => item.id === child.id) : null;
             if (existing) {
                 existing.replaceWith(child);
-            } else if (spec.updateOnly) {
+                inserted.push(child);
                 continue;
-            } else if (at === -1 || at >= target.children.length) {
-                target.append(child);
-            } else {
-                target.insertBefore(child, target.children[Math.max(at, 0)]);
             }
+            if (spec.updateOnly) {
+                continue;
+            }
+            target.insertBefore(child, at >= 0 && at < items.length ? items[at] : bounds.end);
             inserted.push(child);
-        }
-        if (limit != null) {
-            while (target.children.length > Math.abs(limit)) {
-                (limit >= 0 ? target.lastElementChild : target.firstElementChild).remove();
+            if (limit != null && !Number.isNaN(limit)) {
+                items = streamItems(target, bounds);
+                let excess = limit >= 0 ? items.slice(limit) : items.slice(0, Math.max(items.length + limit, 0));
+                for (let el of excess) {
+                    el.remove();
+                }
             }
         }
         for (let el of inserted) {
@@ -562,6 +933,9 @@
             let headers = ctx.request.headers;
             headers[HEADER_TOKEN] = root.getAttribute(ATTR_TOKEN);
             if (ctx.request.method === "GET") {
+                if (elt === root) {
+                    streamHeaders.set(root, headers);
+                }
                 return;
             }
             let name = eventNameFor(elt, ctx.sourceEvent);
@@ -570,18 +944,19 @@
             }
             let evt = ctx.sourceEvent;
             let body = ctx.request.body;
+            stripUploadFields(elt, body);
             // A bound input outside a form still sends its own value, as LiveView does.
             if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
                 body.set(elt.name, elt.value);
             }
             if ((evt?.type === "keydown" || evt?.type === "keyup") && body?.set) {
-                body.set("key", evt.key);
+                body.set(PARAM_KEY, evt.key);
                 if (elt.value !== undefined) {
-                    body.set("value", elt.value);
+                    body.set(PARAM_VALUE, elt.value);
                 }
             }
             if (evt?.type === "input" && body?.set && evt.target?.name) {
-                body.set("_target", evt.target.name);
+                body.set(PARAM_TARGET, evt.target.name);
             }
         },
 
@@ -619,12 +994,359 @@
         },
 
         handle_swap(style, target, fragment, spec) {
-            if (style !== "liveStream") {
+            if (style !== SWAP_STREAM) {
                 return false;
             }
             return streamInsert(target, fragment, spec);
         },
     });
+
+    // ---- uploads ------------------------------------------------------------------------------------
+    // Chosen files stay here, by entry ref: the server learns of them in a preflight (an event
+    // that answers with a signed token per accepted entry), then each goes over in raw chunks
+    // (POST, offset in a header) to the upload URL, or straight to an external uploader.
+    const uploadEntries = new Map(); // ref -> {ref, upload, file, root, url, token, chunkSize, external, status, promise}
+    let uploadCounter = 0;
+
+    function uploadConfigOf(input) {
+        try {
+            return JSON.parse(input.getAttribute(ATTR_UPLOAD_CONFIG) || "{}");
+        } catch (e) {
+            return {};
+        }
+    }
+
+    function uploadInputOf(root, name) {
+        return root?.querySelector(`input[${ATTR_UPLOAD}="${CSS.escape(name)}"]`);
+    }
+
+    function accepts(accept, file) {
+        if (!accept?.length || accept.includes("*")) {
+            return true;
+        }
+        let name = file.name.toLowerCase();
+        let type = (file.type || "").toLowerCase();
+        return accept.some((item) => {
+            if (item.startsWith(".")) {
+                return name.endsWith(item);
+            }
+            return item.endsWith("/*") ? type.startsWith(item.slice(0, -1)) : type === item;
+        });
+    }
+
+    // The browser's own check, before a byte is sent; the server checks again (and counts).
+    function localErrors(config, file) {
+        let errors = [];
+        if (!accepts(config.accept, file)) {
+            errors.push("Not accepted");
+        }
+        if (config.max_file_size != null && file.size > config.max_file_size) {
+            errors.push("Too large");
+        }
+        return errors;
+    }
+
+    function dropEntry(entry) {
+        entry.status = entry.status === "done" ? "done" : "cancelled";
+        uploadEntries.delete(entry.ref);
+        if (entry.previewUrl) {
+            URL.revokeObjectURL(entry.previewUrl);
+        }
+    }
+
+    function uploadError(entry, detail) {
+        entry.status = "failed";
+        let target = uploadInputOf(entry.root, entry.upload) || entry.root;
+        target?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "upload-error", {bubbles: true, detail: {ref: entry.ref, upload: entry.upload, ...detail}}));
+    }
+
+    async function chooseFiles(input, files) {
+        let root = rootOf(input);
+        let name = input.getAttribute(ATTR_UPLOAD);
+        if (!root || !name || !files?.length) {
+            return;
+        }
+        let config = uploadConfigOf(input);
+        let chosen = [...files].map((file) => ({
+            ref: `u${++uploadCounter}-${Math.random().toString(36).slice(2, 8)}`,
+            upload: name,
+            file,
+            root,
+            url: input.getAttribute(ATTR_UPLOAD_URL),
+            status: "chosen",
+            errors: localErrors(config, file),
+        }));
+        if (config.max_entries === 1 && chosen.length === 1) {
+            // A single-file upload: the new file replaces the old one (the server does the same).
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === root && entry.upload === name) {
+                    dropEntry(entry);
+                }
+            }
+        }
+        for (let entry of chosen) {
+            uploadEntries.set(entry.ref, entry);
+        }
+        input.value = ""; // the files are kept here; choosing the same file again is a change again
+        let described = chosen.map(({ref, file}) => ({ref, name: file.name, size: file.size, type: file.type, last_modified: file.lastModified}));
+        let reply;
+        try {
+            reply = await postEvent(root, UPLOAD_EVENT, JSON.stringify({upload: name, entries: described}), "application/json");
+        } catch (e) {
+            chosen.forEach((entry) => uploadError(entry, {status: 0, detail: String(e)}));
+            return;
+        }
+        for (let entry of chosen) {
+            let grant = reply?.entries?.[entry.ref];
+            if (grant?.token && !entry.errors.length) {
+                Object.assign(entry, {token: grant.token, chunkSize: grant.chunk_size, external: grant.external, status: "ready"});
+            } else {
+                entry.status = "refused";
+            }
+        }
+        fillPreviews();
+        let form = input.form;
+        let changeEvent = form?.getAttribute(BINDING_BY_DOM_EVENT.input);
+        if (changeEvent) {
+            // The form's change event, as LiveView sends it: after the server knows the entries.
+            let body = new URLSearchParams();
+            for (let [key, value] of new FormData(form)) {
+                if (typeof value === "string") {
+                    body.append(key, value);
+                }
+            }
+            body.set(PARAM_TARGET, name);
+            await postEvent(root, changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
+        }
+        if (config.auto_upload) {
+            chosen.filter((entry) => entry.status === "ready").forEach(transfer);
+        }
+    }
+
+    function transfer(entry) {
+        if (!entry.promise) {
+            entry.promise = entry.external ? uploadExternal(entry) : uploadChunks(entry);
+        }
+        return entry.promise;
+    }
+
+    function pause(ms) {
+        return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+
+    async function uploadChunks(entry) {
+        entry.status = "uploading";
+        let size = entry.file.size;
+        let offset = 0;
+        let failures = 0;
+        while (entry.status === "uploading") {
+            let end = Math.min(offset + entry.chunkSize, size);
+            let response = null;
+            try {
+                response = await fetch(entry.url, {
+                    method: "POST",
+                    credentials: "same-origin",
+                    headers: {
+                        "Content-Type": "application/octet-stream",
+                        [HEADER_TOKEN]: entry.root.getAttribute(ATTR_TOKEN),
+                        [HEADER_UPLOAD_TOKEN]: entry.token,
+                        [HEADER_UPLOAD_REF]: entry.ref,
+                        [HEADER_UPLOAD_OFFSET]: String(offset),
+                    },
+                    body: entry.file.slice(offset, end),
+                });
+            } catch (e) {
+                response = null; // the network: retried below
+            }
+            if (response?.ok) {
+                let answer = await response.json();
+                offset = answer.offset;
+                failures = 0;
+                if (answer.done) {
+                    entry.status = "done";
+                    return true;
+                }
+                continue;
+            }
+            if (response && response.status < 500 && response.status !== 408 && response.status !== 429) {
+                // Refused for good: the entry failed on the server (the page shows why), was
+                // cancelled, or its session is gone.
+                let detail = await response.text();
+                diagnose("L008", detail);
+                uploadError(entry, {status: response.status, detail});
+                return false;
+            }
+            failures += 1;
+            if (failures > config.uploadRetries) {
+                uploadError(entry, {status: response?.status ?? 0, detail: "the upload did not get through"});
+                return false;
+            }
+            diagnose("L009", response?.status ?? "network error");
+            // Resumes at the same offset: the server rolls back a chunk cut off mid-way and
+            // answers a chunk it already has with where its bytes end.
+            await pause(Math.min(config.uploadRetryDelay * 2 ** (failures - 1), 10000) * (0.7 + Math.random() * 0.6));
+        }
+        return false;
+    }
+
+    function uploadExternal(entry) {
+        entry.status = "uploading";
+        let meta = entry.external;
+        let reported = 0;
+        let lastReport = 0;
+        let reporting = Promise.resolve();
+        let report = (payload) => {
+            reporting = reporting.then(() => postEvent(entry.root, UPLOAD_PROGRESS_EVENT, JSON.stringify({token: entry.token, ...payload}), "application/json")).catch(() => {});
+            return reporting;
+        };
+        return new Promise((resolve) => {
+            let xhr = new XMLHttpRequest();
+            let body = new FormData();
+            for (let [key, value] of Object.entries(meta.fields || {})) {
+                body.append(key, value);
+            }
+            body.append("file", entry.file);
+            xhr.open(meta.method || "POST", meta.url);
+            xhr.upload.onprogress = (evt) => {
+                let percent = evt.lengthComputable ? Math.floor((evt.loaded * 99) / evt.total) : 0;
+                if (percent > reported && Date.now() - lastReport >= config.uploadProgressInterval) {
+                    reported = percent;
+                    lastReport = Date.now();
+                    report({progress: percent});
+                }
+            };
+            xhr.onload = async () => {
+                if (xhr.status >= 200 && xhr.status < 300) {
+                    entry.status = "done";
+                    await report({progress: 100});
+                    resolve(true);
+                } else {
+                    await report({error: `external uploader answered ${xhr.status}`});
+                    uploadError(entry, {status: xhr.status, detail: xhr.responseText});
+                    resolve(false);
+                }
+            };
+            xhr.onerror = async () => {
+                await report({error: "external uploader unreachable"});
+                uploadError(entry, {status: 0, detail: "external uploader unreachable"});
+                resolve(false);
+            };
+            xhr.send(body);
+        });
+    }
+
+    function pendingUploads(form) {
+        let root = rootOf(form);
+        let names = new Set([...form.querySelectorAll(`input[${ATTR_UPLOAD}]`)].map((input) => input.getAttribute(ATTR_UPLOAD)));
+        return [...uploadEntries.values()].filter((e) => e.root === root && names.has(e.upload) && (e.status === "ready" || e.status === "uploading"));
+    }
+
+    // Fields of live file inputs never go with an event: their files travel as uploads.
+    function stripUploadFields(elt, body) {
+        let form = elt?.closest?.("form") || elt?.form;
+        if (!form || !body?.delete) {
+            return;
+        }
+        for (let input of form.querySelectorAll(`input[${ATTR_UPLOAD}]`)) {
+            body.delete(input.name);
+        }
+    }
+
+    function fillPreviews() {
+        for (let img of document.querySelectorAll(`img[${ATTR_UPLOAD_PREVIEW}]:not([src])`)) {
+            let entry = uploadEntries.get(img.getAttribute(ATTR_UPLOAD_PREVIEW));
+            if (entry && entry.file.type.startsWith("image/") && !entry.previewFailed) {
+                entry.previewUrl ??= URL.createObjectURL(entry.file);
+                img.addEventListener("error", () => {
+                    entry.previewFailed = true; // not an image the browser can show: no preview, no retry
+                    img.removeAttribute("src");
+                }, {once: true});
+                img.src = entry.previewUrl;
+            }
+        }
+    }
+
+    function watchUploads() {
+        document.addEventListener("change", (evt) => {
+            let input = evt.target;
+            if (input?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation(); // the form's change event goes after the preflight, without the files
+                chooseFiles(input, input.files);
+            }
+        }, true);
+        document.addEventListener("input", (evt) => {
+            if (evt.target?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation();
+            }
+        }, true);
+        document.addEventListener("submit", (evt) => {
+            let form = evt.target;
+            if (!(form instanceof HTMLFormElement)) {
+                return;
+            }
+            if (form.__liveUploadsSent) {
+                form.__liveUploadsSent = false;
+                return;
+            }
+            let pending = pendingUploads(form);
+            if (!pending.length) {
+                return;
+            }
+            // LiveView's order: the files first, then the submit event (which consumes them).
+            evt.preventDefault();
+            evt.stopPropagation();
+            if (form.__liveUploading) {
+                return;
+            }
+            form.__liveUploading = true;
+            form.classList.add(CLASS_UPLOADING);
+            Promise.allSettled(pending.map(transfer)).then(() => {
+                form.__liveUploading = false;
+                form.classList.remove(CLASS_UPLOADING);
+                form.__liveUploadsSent = true;
+                form.requestSubmit();
+                pending.filter((entry) => entry.status === "done").forEach(dropEntry); // the submit consumes them
+            });
+        }, true);
+        let dropZone = (evt) => evt.target?.closest?.(`[${ATTR_DROP_TARGET}]`);
+        for (let type of ["dragenter", "dragover"]) {
+            document.addEventListener(type, (evt) => {
+                let zone = dropZone(evt);
+                if (zone) {
+                    evt.preventDefault();
+                    zone.classList.add(CLASS_DROP_ACTIVE);
+                }
+            });
+        }
+        document.addEventListener("dragleave", (evt) => {
+            let zone = dropZone(evt);
+            if (zone && !zone.contains(evt.relatedTarget)) {
+                zone.classList.remove(CLASS_DROP_ACTIVE);
+            }
+        });
+        document.addEventListener("drop", (evt) => {
+            let zone = dropZone(evt);
+            if (!zone) {
+                return;
+            }
+            evt.preventDefault();
+            zone.classList.remove(CLASS_DROP_ACTIVE);
+            let input = uploadInputOf(rootOf(zone), zone.getAttribute(ATTR_DROP_TARGET));
+            if (input) {
+                chooseFiles(input, evt.dataTransfer?.files);
+            }
+        });
+        // A remounted page has a fresh session: what was chosen before is gone with the old one.
+        document.addEventListener(EVENT_PREFIX + "remounted", (evt) => {
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === evt.target && entry.status !== "done") {
+                    uploadError(entry, {status: 410, detail: "the live session was remounted; choose the file again"});
+                    dropEntry(entry);
+                }
+            }
+        });
+        new MutationObserver(fillPreviews).observe(document.body, {subtree: true, childList: true});
+    }
 
     // ---- public API -------------------------------------------------------------------------------
     window.FastapiLive = {
@@ -636,11 +1358,32 @@
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
         },
+        chooseFiles(input, files) {
+            return chooseFiles(input, files);
+        },
+        patch(url, {replace = false} = {}) {
+            let root = document.querySelector(ROOT_SELECTOR);
+            return root ? patchTo(root, url, replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH) : Promise.resolve();
+        },
+        navigate(url, {replace = false} = {}) {
+            return navigateTo(url, {history: replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH});
+        },
     };
 
     function start() {
         scanHooks(document);
         observeHooks();
+        watchUploads();
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (root) {
+            tagEntry(root);
+        }
+        document.addEventListener("click", onLinkClick);
+        document.addEventListener("htmx:before:history:restore", onHistoryRestore);
+        window.addEventListener("popstate", onPopState);
+        // The Navigation API's own event (not a wire name, though it reads like OP_NAVIGATE).
+        window.navigation?.addEventListener(`navigate`, onTraverse);
+        window.addEventListener("scroll", onScroll, {passive: true});
     }
 
     if (document.readyState === "loading") {

@@ -23,9 +23,11 @@ from ..exceptions import MissingDependencyError
 try:
     from ._client import LiveTestClient
     from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning
+    from ._uploads import Upload, file_input, preflight_upload, render_upload
     from ._verbs import (
         ASSERT_TIMEOUT,
         DEFAULT_TIMEOUT,
+        assert_patch,
         assert_push_event,
         assert_redirect,
         assert_reply,
@@ -43,6 +45,7 @@ try:
         render_hook,
         render_keydown,
         render_keyup,
+        render_patch,
         render_submit,
         send_info,
     )
@@ -66,14 +69,18 @@ __all__ = [
     "LiveTestError",
     "LiveTestView",
     "PendingTasksWarning",
+    "Upload",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
     "element",
+    "file_input",
     "follow_redirect",
     "has_element",
     "live",
     "live_isolated",
+    "preflight_upload",
     "render",
     "render_async",
     "render_blur",
@@ -83,6 +90,8 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
+    "render_upload",
     "send_info",
 ]

@@ -15,7 +15,33 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MissingDependencyError
 from ..socket import ClientOp
-from ..wire import ATTR_ROOT, ATTR_VERSION
+from ..wire import ATTR_AUTO_RECOVER as ATTR_AUTO_RECOVER  # the toolkit's other modules import these from here
+from ..wire import ATTR_EVENT_URL as ATTR_EVENT_URL
+from ..wire import ATTR_HOOK as ATTR_HOOK
+from ..wire import (
+    ATTR_MORPH_SKIP,
+    ATTR_MORPH_SKIP_CHILDREN,
+    ATTR_ROOT,
+    ATTR_SSE_CONNECT,
+    ATTR_VERSION,
+    BINDING_KINDS,
+    CLASS_CLIENT_ERROR,
+    CLASS_CONNECTED,
+    CLASS_DISCONNECTED,
+    CLASS_ERROR,
+    CLASS_LOADING,
+    CLASS_SERVER_ERROR,
+    LIVE_TAG,
+    MARKER_ITEMS_END,
+    MARKER_ITEMS_START,
+    SWAP_DELETE,
+    SWAP_INNER_HTML,
+    SWAP_INNER_MORPH,
+    SWAP_MORPH,
+    SWAP_NONE,
+    SWAP_STREAM,
+    binding_attribute,
+)
 from ._errors import LiveTestError
 
 if TYPE_CHECKING:
@@ -23,17 +49,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fastapi_live.testing")
 
-# Names shared with static/fastapi-live.js and session.py (the root's opening tag).
-ATTR_EVENT_URL = "data-live-event-url"
-ATTR_STREAM_URL = "hx-sse:connect"
-ATTR_HOOK = "data-live-hook"
-CLASS_LOADING = "live-loading"
-CLASS_CONNECTED = "live-connected"
-CLASS_ERROR = "live-error"
-CLASS_SERVER_ERROR = "live-server-error"
-ATTR_AUTO_RECOVER = "data-live-auto-recover"
-MORPH_SKIP = "hx-morph-skip"
-MORPH_SKIP_CHILDREN = "hx-morph-skip-children"
+# The wire's names under the names the rest of the toolkit knows them by.
+ATTR_STREAM_URL = ATTR_SSE_CONNECT
+MORPH_SKIP = ATTR_MORPH_SKIP
+MORPH_SKIP_CHILDREN = ATTR_MORPH_SKIP_CHILDREN
 
 # htmx 4 turns <hx-partial …> into <template hx type="partial" …> before parsing (htmx.js #Ie).
 _HX_OPEN = re.compile(r"<hx-([a-z]+)(\s+|>)", re.IGNORECASE)
@@ -41,6 +60,7 @@ _HX_CLOSE = re.compile(r"</hx-[a-z]+>", re.IGNORECASE)
 _HEAD = re.compile(r"<head(\s[^>]*)?>[\s\S]*?</head>", re.IGNORECASE)
 _FIRST_TAG = re.compile(r"<([a-z][^/>\x20\t\r\n\f]*)", re.IGNORECASE)
 _SPEC_PAIR = re.compile(r"""(?:"([^"]+)"|'([^']+)'|([^\s,:]+))(?:\s*:\s*(?:"([^"]*)"|'([^']*)'|<((?:[^/]|/(?!>))+)/>|([^\s,]+)))?(?=\s|,|$)""")
+_LIVE_KIND = LIVE_TAG.removeprefix("hx-")  # <hx-live> is <template hx type="live"> once converted
 _SWAP_ALIASES = {"before": "beforebegin", "after": "afterend", "prepend": "afterbegin", "append": "beforeend"}
 
 
@@ -107,7 +127,7 @@ class SwapSpec:
     modifiers: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str | None, default: str = "innerHTML") -> SwapSpec:
+    def parse(cls, text: str | None, default: str = SWAP_INNER_HTML) -> SwapSpec:
         text = (text or "").strip()
         style = default
         if text and not re.match(r"^\S*:", text):
@@ -152,9 +172,7 @@ def child_nodes(node: LexborNode) -> list[LexborNode]:
     return list(node.iter(include_text=True))
 
 
-_DESCRIBED_ATTRIBUTES = frozenset({"name", "type", "value", "href", ATTR_HOOK}) | {
-    f"data-live-{kind}" for kind in ("click", "change", "submit", "keydown", "keyup", "blur", "focus")
-}
+_DESCRIBED_ATTRIBUTES = frozenset({"name", "type", "value", "href", ATTR_HOOK}) | {binding_attribute(kind) for kind in BINDING_KINDS}
 
 
 def describe(node: LexborNode, limit: int = 120) -> str:
@@ -234,7 +252,7 @@ class LiveDocument:
     def mark_connected(self) -> None:
         """markConnected(): loading is over, the page is live (a server error stays shown)."""
         server_error = CLASS_SERVER_ERROR in (self.require_root().attrs.get("class") or "").split()
-        remove = (CLASS_LOADING, "live-disconnected", "live-client-error") + (() if server_error else (CLASS_ERROR,))
+        remove = (CLASS_LOADING, CLASS_DISCONNECTED, CLASS_CLIENT_ERROR) + (() if server_error else (CLASS_ERROR,))
         self.set_root_classes(add=(CLASS_CONNECTED,), remove=remove)
 
     def show_server_error(self) -> None:
@@ -246,7 +264,7 @@ class LiveDocument:
         root = self.root()
         if root is None:
             return
-        client_error = "live-client-error" in (root.attrs.get("class") or "").split()
+        client_error = CLASS_CLIENT_ERROR in (root.attrs.get("class") or "").split()
         self.set_root_classes(remove=(CLASS_SERVER_ERROR,) + (() if client_error else (CLASS_ERROR,)))
 
     # -- applying updates ----------------------------------------------------------------------
@@ -278,7 +296,7 @@ class LiveDocument:
                     continue
                 swap = SwapSpec.parse(template.attrs.get("hx-swap") or template.attrs.get("data-hx-swap"))
                 tasks.append(_PartialTask(selector, swap, content[0], []))
-            elif kind == "live":
+            elif kind == _LIVE_KIND:
                 ops.append(_client_op(content[0].text(deep=True) if content else ""))
             # Other <hx-*> types fire htmx:process:<type>, which nothing in the client handles.
         self._drop_stale(tasks)
@@ -313,11 +331,11 @@ class LiveDocument:
 
     def _swap(self, target: LexborNode, spec: SwapSpec, fragment: LexborNode) -> None:
         style = spec.style
-        if style == "none":
+        if style == SWAP_NONE:
             return
-        if style == "delete":
+        if style == SWAP_DELETE:
             target.decompose()
-        elif style == "innerHTML":
+        elif style == SWAP_INNER_HTML:
             for child in child_nodes(target):
                 child.decompose()
             self._append_copies(target, fragment)
@@ -328,9 +346,9 @@ class LiveDocument:
         elif style == "outerHTML":
             self._insert_copies_before(target, fragment)
             target.decompose()
-        elif style == "outerMorph":
+        elif style == SWAP_MORPH:
             self._morph(target, fragment, inner=False)
-        elif style == "innerMorph":
+        elif style == SWAP_INNER_MORPH:
             self._morph(target, fragment, inner=True)
         elif style == "beforebegin":
             self._insert_copies_before(target, fragment)
@@ -350,13 +368,13 @@ class LiveDocument:
                     self._append_copies(parent, fragment)
             else:
                 self._insert_copies_before(following, fragment)
-        elif style == "liveStream":
+        elif style == SWAP_STREAM:
             self._stream_insert(target, fragment, spec.modifiers)
         else:
             raise LiveTestError(
                 f"unknown swap style {style!r} in an update\n"
-                "Expected one of: none, innerHTML, outerHTML, innerMorph, outerMorph, delete, textContent, "
-                f"beforebegin, afterbegin, beforeend, afterend, liveStream\nGot: {style!r}"
+                f"Expected one of: {SWAP_NONE}, {SWAP_INNER_HTML}, outerHTML, {SWAP_INNER_MORPH}, {SWAP_MORPH}, {SWAP_DELETE}, textContent, "
+                f"beforebegin, afterbegin, beforeend, afterend, {SWAP_STREAM}\nGot: {style!r}"
             )
 
     # -- copying nodes from a message into the page ----------------------------------------------
@@ -407,24 +425,52 @@ class LiveDocument:
         update_only = _truthy(modifiers.get("updateOnly"))
         for child in element_children(fragment):
             dom_id = child.attrs.get("id")
-            existing = next((c for c in element_children(target) if dom_id and c.attrs.get("id") == dom_id), None)
+            bounds = _items_bounds(target)
+            items = _stream_items(target, bounds)
+            existing = next((item for item in items if dom_id and item.attrs.get("id") == dom_id), None)
             if existing is not None:
                 _copy_in(child, before=existing)
                 existing.decompose()
-            elif update_only:
                 continue
+            if update_only:
+                continue
+            anchor = items[int(at)] if 0 <= at < len(items) else (None if bounds is None else bounds[1])
+            if anchor is None:
+                _copy_in(child, into=target)
             else:
-                children = element_children(target)
-                if at == -1 or at >= len(children):
-                    _copy_in(child, into=target)
-                else:
-                    _copy_in(child, before=children[max(int(at), 0)])
-        if limit is not None and not math.isnan(limit):
-            while True:
-                children = element_children(target)
-                if len(children) <= abs(limit):
-                    break
-                (children[-1] if limit >= 0 else children[0]).decompose()
+                _copy_in(child, before=anchor)
+            if limit is not None and not math.isnan(limit):
+                items = _stream_items(target, _items_bounds(target))
+                excess = items[int(limit) :] if limit >= 0 else items[: max(len(items) + int(limit), 0)]
+                for item in excess:
+                    item.decompose()
+
+
+def _items_bounds(container: LexborNode) -> tuple[LexborNode, LexborNode] | None:
+    """The marker comments around a stream's items, when its container has static children too."""
+    start = None
+    for node in child_nodes(container):
+        if node.is_comment_node:
+            if node.comment_content == MARKER_ITEMS_START:
+                start = node
+            elif start is not None and node.comment_content == MARKER_ITEMS_END:
+                return start, node
+    return None
+
+
+def _stream_items(container: LexborNode, bounds: tuple[LexborNode, LexborNode] | None) -> list[LexborNode]:
+    """A stream's items: its container's element children, or those between the markers."""
+    if bounds is None:
+        return element_children(container)
+    items, inside = [], False
+    for node in child_nodes(container):
+        if node.mem_id == bounds[0].mem_id:
+            inside = True
+        elif node.mem_id == bounds[1].mem_id:
+            break
+        elif inside and node.is_element_node:
+            items.append(node)
+    return items
 
 
 def _client_op(text: str) -> ClientOp:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.support import stream_cases
+from tests.support.servers import SubprocessServer
+from tests.support.stream_cases import CASES
 from tests.support.views.async_views import make_app
+from tests.support.views.stored_feed import STORE_ENV, write_store
 
 pytestmark = pytest.mark.browser
 CONNECTED = re.compile(r"\blive-connected\b")
@@ -71,3 +76,90 @@ def test_re_rendering_the_live_container_keeps_the_streamed_items(page, feed_url
     push(page, "retitle", heading="Renamed feed")
     expect(page.locator("h1")).to_have_text("Renamed feed")
     assert items(page) == ["post-1:Post 1", "post-2:Post 2", "post-3:Post 3", "post-4:Streamed later"]
+
+
+
+def test_static_children_stay_and_an_empty_state_shows_when_no_item_is_left(page, serve):
+    app, _ = make_app()
+    page.goto(serve(app) + "/feed-statics?n=1")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    children = "els => els.map(e => e.id)"
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-1", "posts-empty"]
+    expect(page.locator("#posts-empty")).to_be_hidden()
+    push(page, "insert", id=0, title="Zero", at=0)
+    push(page, "delete", id=1)
+    expect(page.locator("#post-1")).to_have_count(0)
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-0", "posts-empty"]
+    push(page, "reset")
+    expect(page.locator("#post-0")).to_have_count(0)
+    expect(page.locator("#posts-empty")).to_be_visible()
+    expect(page.locator("#posts-header")).to_have_text("Feed: newest first")
+    push(page, "insert", id=5, title="Five", at=0, limit=1)
+    expect(page.locator("#post-5")).to_be_visible()
+    expect(page.locator("#posts-empty")).to_be_hidden()
+    assert page.eval_on_selector_all("#posts > li", children) == ["posts-header", "post-5", "posts-empty"]
+
+
+# -- a remount ---------------------------------------------------------------------------------------
+
+ROOT_DIR = str(Path(__file__).resolve().parents[2])
+
+
+@pytest.fixture
+def stored_feed(tmp_path):
+    store = tmp_path / "feed.json"
+    write_store(store, [1, 2, 3])
+    server = SubprocessServer("tests.support.views.stored_feed_app:app", env={"PYTHONPATH": ROOT_DIR, STORE_ENV: str(store)}).start()
+    yield server, store
+    server.stop()
+
+
+def test_after_a_restart_the_remount_drops_the_items_the_server_no_longer_has(page, stored_feed):
+    server, store = stored_feed
+    page.goto(server.url + "/stored")
+    expect(page.locator("#live-root")).to_have_class(CONNECTED)
+    ids = "els => els.map(e => e.id)"
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-1", "post-2", "post-3", "posts-empty"]
+    push(page, "delete", id=1)
+    expect(page.locator("#post-1")).to_have_count(0)
+    page.evaluate("document.getElementById('post-3').__same = true; document.addEventListener('live:remounted', () => window.__remounted = true)")
+
+    server.stop()
+    write_store(store, [3, 4])  # meanwhile post-2 was deleted and post-4 added elsewhere
+    server.start()
+
+    page.wait_for_function("window.__remounted === true", timeout=20000)
+    # The fresh render is what the page shows now, as after LiveView's join: the dead render's
+    # post-2 is gone, post-3 stays (the same element), the static children stay.
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-3", "post-4", "posts-empty"]
+    assert page.evaluate("document.getElementById('post-3').__same") is True
+    push(page, "delete", id=3)  # still live, and its items still found by id
+    expect(page.locator("#post-3")).to_have_count(0)
+    assert page.eval_on_selector_all("#posts > li", ids) == ["posts-header", "post-4", "posts-empty"]
+    assert "Traceback" not in server.log()
+
+# -- one set of stream cases, applied by the real client (the same run against the testing DOM
+# and the first render: tests/test_streams.py) ------------------------------------------------------
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+APPLY_MESSAGES = """async ([container, messages]) => {
+    document.body.innerHTML = container;
+    for (const text of messages) {
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "none", transition: false});
+    }
+    return [...document.getElementById("posts").children].map((el) => `${el.id}:${el.textContent}`);
+}"""
+
+
+def test_stream_cases_in_the_real_client(page):
+    page.set_content("<!doctype html><html><head></head><body></body></html>")
+    for script in ("vendor/htmx.min.js", "fastapi-live.js"):
+        page.add_script_tag(path=str(STATIC / script))
+    page.wait_for_function("() => window.FastapiLive !== undefined")
+    mismatches = {}
+    for case in CASES:
+        html, messages = stream_cases.initial_html_and_messages(case)
+        got = page.evaluate(APPLY_MESSAGES, [stream_cases.container_html(html), messages])
+        if got != case.expected_children():
+            mismatches[case.name] = {"expected": case.expected_children(), "got": got}
+    assert not mismatches, f"the client disagrees with the stream cases: {mismatches}"

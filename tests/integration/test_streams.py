@@ -7,10 +7,13 @@ import re
 import httpx
 import pytest
 
+from fastapi_live.testing import element, live, render, render_async, render_click
 from tests.support.gates import GATES
 from tests.support.live_client import live_page, partials
 from tests.support.sse import open_page
 from tests.support.views.async_views import make_app
+from tests.support.views.stored_feed import make_app as make_stored_app
+from tests.support.views.stored_feed import write_store
 
 
 @pytest.fixture
@@ -168,3 +171,56 @@ async def test_re_rendering_the_live_container_sends_an_empty_stream_container_t
         assert "<h1>Renamed</h1>" in content
         # The items are not kept, so they are not re-sent: the morph skips the container's children.
         assert re.search(r'<ul id="posts"[^>]*hx-morph-skip-children=""[^>]*></ul>', content)
+
+
+# -- static children in the container --------------------------------------------------------------------
+
+
+def children(view) -> list[str]:
+    return re.findall(r'<li id="([^"]+)"', render(element(view, "#posts")))
+
+
+async def test_static_children_stay_through_inserts_deletes_and_resets():
+    app, _ = make_app()
+    view, html = await live(app, "/feed-statics?n=2")
+    assert "<!--live:items-->" in html
+    assert children(view) == ["posts-header", "post-1", "post-2", "posts-empty"]
+    await render_click(view, "insert", {"id": 0, "title": "Zero", "at": 0})
+    await render_click(view, "insert", {"id": 3, "title": "Three", "limit": -3})
+    assert children(view) == ["posts-header", "post-1", "post-2", "post-3", "posts-empty"]
+    await render_click(view, "delete", {"id": 2})
+    assert children(view) == ["posts-header", "post-1", "post-3", "posts-empty"]
+    await render_click(view, "reset", {"ids": ""})
+    assert children(view) == ["posts-header", "posts-empty"]
+    await render_click(view, "reset", {"ids": "7"})
+    assert children(view) == ["posts-header", "post-7", "posts-empty"]
+
+
+async def test_a_reset_re_renders_the_static_children_with_the_assigns_of_now(url):
+    async with live_page(url, "/feed-statics?n=1") as page:
+        await page.event("retitle", heading="News")
+        response = await page.event("reset", ids="")
+        ((target, swap, content),) = stream_ops(response.text)
+        assert (target, swap) == ("posts", "innerHTML")
+        assert re.fullmatch(
+            r'\s*<li id="posts-header" class="header">News: newest first</li>\s*<!--live:items--><!--/live:items-->'
+            r'\s*<li id="posts-empty" class="empty">No posts yet</li>\s*',
+            content,
+        )
+
+
+# -- a remount --------------------------------------------------------------------------------------------
+
+
+async def test_a_remount_clears_the_items_its_fresh_render_does_not_show_again(tmp_path):
+    store = tmp_path / "feed.json"
+    write_store(store, [1, 2, 3])
+    view, _ = await live(make_stored_app(store), "/stored")
+    assert children(view) == ["posts-header", "post-1", "post-2", "post-3", "posts-empty"]
+    write_store(store, [1, 3, 4])  # while the page's session is lost: 2 deleted, 4 added
+    await view.session.close()  # the server lost the session (a restart, an expiry)
+    await render_async(view)  # the stream reconnects and the server remounts the page
+    assert view.remounts == 1
+    assert children(view) == ["posts-header", "post-1", "post-3", "post-4", "posts-empty"]
+    await render_click(view, "delete", {"id": 3})
+    assert children(view) == ["posts-header", "post-1", "post-4", "posts-empty"]

@@ -182,6 +182,7 @@ def make_app(config: SessionConfig | None = None) -> tuple[FastAPI, LiveRouter]:
     live.page("/pair", template="async_pair.html")(PairPage)
     live.page("/slow-mount", template="async_clicks.html")(SlowMountPage)
     live.page("/feed", template="stream_feed.html")(FeedPage)
+    live.page("/feed-statics", template="stream_statics.html")(FeedPage)
     app = FastAPI()
     app.include_router(live)
     return app, live
