@@ -258,7 +258,10 @@ async def redis_cluster(settings: Settings) -> AsyncIterator[str]:
             os.makedirs(node_dir)
             command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", node_dir]
             command += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"]
-            procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # free to run on any CPU, like the machine's own redis-server: not pinned with this client
+            os.sched_setaffinity(proc.pid, range(os.cpu_count() or 1))
+            procs.append(proc)
         for port in ports:
             await _until(lambda port=port: _answers(port), 10, f"redis-server on port {port}")  # type: ignore[misc]
         create = [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-replicas", "0", "--cluster-yes"]
