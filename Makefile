@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 3
+REDIS ?= single
 PYTEST_ARGS ?=
 
 .PHONY: run run-cluster test test-deps lint bench install install-test clean
@@ -32,9 +33,10 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/uvicorn examples.app.main:app --host $(HOST) --port $(PORT)
 
-## The example app on several worker processes sharing one local Redis.
+## The example app on several worker processes sharing one local Redis (REDIS=cluster: a local
+## Redis Cluster of three masters, sharded pub/sub).
 run-cluster: install
-	$(PY) -m examples.cluster --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(PY) -m examples.cluster --host $(HOST) --port $(PORT) --workers $(WORKERS) --redis $(REDIS)
 
 ## What the tests need beyond Python: Chromium and redis-server (Debian's, installed when
 ## missing and run as root; otherwise it stops with the command to run).

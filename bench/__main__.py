@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "uploads": "bench.uploads",
     "navigation": "bench.navigation",
     "fairness": "bench.fairness",
+    "presence": "bench.presence",
 }
 
 
@@ -55,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), help="Redis for the Redis fan-out (loopback only)"
     )
     parser.add_argument(
+        "--redis-cluster-url",
+        default=os.environ.get("BENCH_REDIS_CLUSTER_URL"),
+        help="Redis Cluster (…?cluster=true) for the cluster rows; default: three local masters the bench starts",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the servers with py-spy while measuring: bench/results/profile-*.txt (see python -m bench.profiles)",
@@ -71,7 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_settings(args: argparse.Namespace) -> Settings:
-    settings = Settings(quick=args.quick, redis_url=args.redis_url, profile=args.profile, gc_stats=args.gc_stats)
+    settings = Settings(
+        quick=args.quick, redis_url=args.redis_url, redis_cluster_url=args.redis_cluster_url, profile=args.profile, gc_stats=args.gc_stats
+    )
     settings.loop = _resolved(args.loop, "uvloop", "asyncio")
     settings.http = _resolved(args.http, "httptools", "h11")
     cpus = sorted(os.sched_getaffinity(0))
@@ -88,7 +96,7 @@ def settings_text(settings: Settings) -> str:
     )
     client = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
     return (
-        f"servers: uvicorn 1 worker (2 for the Redis cluster fan-out) loop={settings.loop} http={settings.http}; "
+        f"servers: uvicorn 1 worker (2 for the Redis and Redis Cluster 2-worker rows) loop={settings.loop} http={settings.http}; "
         f"client: raw HTTP/1.1 and WebSocket on {client}; {pin}; "
         f"{'quick' if settings.quick else 'full'} counts; fastapi-live @ {revision()}; {_version('pyview-web')} (uvicorn ws=auto, no permessage-deflate)"
     )

@@ -12,6 +12,8 @@ p99 / max per publish, median over several publishes.
   beside the floor doing the same (one Redis subscription per worker, local fan-out). pyview
   has no cross-process PubSub, so it has no figure here. Both workers are pinned to the
   server CPU, like every other server in the suite.
+* Redis Cluster, 2 workers: the same through a local 3-master Redis Cluster (sharded pub/sub,
+  one connection per shard per worker), beside the one-Redis 2-worker figure of this run.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import LivePage, bounded, guarded, open_live_page
 from .pyview import PyviewPage, open_pyview_page
 from .report import Row, median, percentile
-from .servers import ServerProcess, Settings
+from .servers import ServerProcess, Settings, redis_cluster
 
 NAME = "fanout"
 TARGET_MEMORY = 1.3
 TARGET_PYVIEW = 0.6
 TARGET_REDIS = 2.0
 TARGET_CLUSTER = 1.3
+TARGET_SHARDED = 1.3  # Redis Cluster beside one Redis, both fastapi-live on 2 workers
 WARMUP = 1  # publishes before the measured ones, for every contender alike
 WORKERS = 2
 _WORKER = re.compile(r'data-worker="(\d+)"')
@@ -142,7 +145,8 @@ def _spread(pids: list[int], server: ServerProcess) -> dict[str, Any]:
 
 
 async def measure_live(settings: Settings, count: int, rounds: int, pubsub: str, workers: int = 1) -> dict[str, Any]:
-    label = f"live-{'memory' if pubsub == 'memory' else 'redis'}" + (f"-{workers}w" if workers > 1 else "")
+    kind = "memory" if pubsub == "memory" else "redis-cluster" if "cluster=true" in pubsub else "redis"
+    label = f"live-{kind}" + (f"-{workers}w" if workers > 1 else "")
     async with ServerProcess(LIVE_APP, settings, label=label, env={"BENCH_PUBSUB": pubsub}, workers=workers) as server:
         arrivals = Arrivals(count)
         pages: list[LivePage] = []
@@ -305,4 +309,17 @@ async def run(settings: Settings) -> list[Row]:
         rows.append(
             Row(f"fan-out to {count:,} sessions, {kind}", None, cluster_hand["max_ms"], "ms", target=f"≤ {TARGET_CLUSTER}× floor", error=error, group=NAME)
         )
+        return rows
+    sharded_kind = f"Redis Cluster (3 masters), {WORKERS} workers"
+
+    async def over_redis_cluster() -> dict[str, Any]:
+        async with redis_cluster(settings) as url:
+            return await measure_live(settings, count, rounds, url, WORKERS)
+
+    sharded, error = await guarded(over_redis_cluster(), f"{sharded_kind} fan-out")
+    if sharded is not None:
+        rows.extend(_rows(sharded_kind, count, sharded, cluster, TARGET_SHARDED, floor=f"fastapi-live over one Redis, {WORKERS} workers, this run"))
+    else:
+        name = f"fan-out to {count:,} sessions, {sharded_kind}"
+        rows.append(Row(name, None, cluster["max_ms"], "ms", target=f"≤ {TARGET_SHARDED}×", error=error, group=NAME))
     return rows

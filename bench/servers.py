@@ -36,6 +36,7 @@ class Settings:
     loop: str = "auto"
     http: str = "auto"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster_url: str | None = None
     profile: bool = False
     gc_stats: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -227,3 +228,74 @@ class ServerProcess:
                 await asyncio.get_running_loop().run_in_executor(None, proc.wait, seconds + 15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.asynccontextmanager
+async def redis_cluster(settings: Settings) -> AsyncIterator[str]:
+    """The Redis Cluster of the cluster rows: ``settings.redis_cluster_url`` when given (``?cluster=true``),
+    else three masters of the bench's own on free loopback ports, made with ``redis-cli --cluster create``."""
+    if settings.redis_cluster_url:
+        yield settings.redis_cluster_url
+        return
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise RuntimeError("the Redis Cluster rows need redis-server and redis-cli (apt-get install redis-server), or --redis-cluster-url")
+    ports: list[int] = []
+    while len(ports) < 3:
+        port = free_port()
+        if port + 10000 <= 65535 and port not in ports:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 10000))  # the cluster bus port must be free too
+                except OSError:
+                    continue
+            ports.append(port)
+    workdir = tempfile.mkdtemp(prefix="bench-redis-cluster-")
+    procs = []
+    try:
+        for port in ports:
+            node_dir = os.path.join(workdir, str(port))
+            os.makedirs(node_dir)
+            command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", node_dir]
+            command += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"]
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # free to run on any CPU, like the machine's own redis-server: not pinned with this client
+            os.sched_setaffinity(proc.pid, range(os.cpu_count() or 1))
+            procs.append(proc)
+        for port in ports:
+            await _until(lambda port=port: _answers(port), 10, f"redis-server on port {port}")  # type: ignore[misc]
+        create = [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-replicas", "0", "--cluster-yes"]
+        created = await asyncio.to_thread(subprocess.run, create, capture_output=True, text=True, timeout=60)
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout} {created.stderr}")
+
+        def ok() -> bool:
+            infos = [subprocess.run([cli, "-p", str(port), "cluster", "info"], capture_output=True, text=True).stdout for port in ports]
+            return all("cluster_state:ok" in info for info in infos)
+
+        await _until(ok, 30, "the Redis Cluster to be ok")
+        yield f"redis://127.0.0.1:{ports[0]}/0?cluster=true"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+async def _until(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -16,6 +16,7 @@ from .exceptions import (
     TokenError,
 )
 from .lifecycle import CONT, HALT
+from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
 from .uploads import UploadConfig, UploadEntry, consume_uploaded_entries, consume_uploaded_entry
@@ -39,6 +40,8 @@ __all__ = [
     "LiveView",
     "MissingDependencyError",
     "Ok",
+    "Presence",
+    "PresenceDiff",
     "PubSub",
     "RedirectError",
     "SessionConfig",

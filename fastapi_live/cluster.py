@@ -41,6 +41,11 @@ DIRECTORY_KEY = "fastapi-live:session:"
 RELEASE_TIMEOUT = 5.0  # seconds a shutdown waits for the directory entries of its sessions to go
 
 
+def directory_key(session_id: str) -> str:
+    """The session's directory key, hash-tagged by its id: on Redis Cluster each script touches one slot."""
+    return f"{DIRECTORY_KEY}{{{session_id}}}"
+
+
 # -- operations between nodes: each a frozen dataclass the PubSub codec carries by type ------------
 @dataclass(frozen=True, slots=True)
 class Attach:
@@ -175,10 +180,10 @@ class RedisDirectory:
         self._release = client.register_script(self._RELEASE)  # EVALSHA, reloaded on NOSCRIPT
 
     async def claim(self, session_id: str, node_id: str) -> None:
-        await self.client.set(DIRECTORY_KEY + session_id, node_id, ex=self.ttl)
+        await self.client.set(directory_key(session_id), node_id, ex=self.ttl)
 
     async def owner(self, session_id: str) -> str | None:
-        value = await self.client.get(DIRECTORY_KEY + session_id)
+        value = await self.client.get(directory_key(session_id))
         return value.decode() if isinstance(value, bytes) else value
 
     async def release(self, session_ids: Collection[str], node_id: str) -> None:
@@ -186,7 +191,7 @@ class RedisDirectory:
         # One round trip for many (a shutdown releases every session at once).
         pipe = self.client.pipeline(transaction=False)
         for session_id in session_ids:
-            await self._release(keys=[DIRECTORY_KEY + session_id], args=[node_id], client=pipe)
+            await self._release(keys=[directory_key(session_id)], args=[node_id], client=pipe)
         await pipe.execute()
 
 

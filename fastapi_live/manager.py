@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from .config import SessionConfig
 from .connection import Connection
 from .executor import SyncExecutor
+from .presence import Presence
 from .pubsub import PubSub
 from .runner import Runner
 from .session import LiveSession
@@ -30,9 +31,12 @@ log = logging.getLogger("fastapi_live")
 class SessionManager:
     """The sessions this process holds, the shared heartbeat and the PubSub backend."""
 
-    def __init__(self, config: SessionConfig, pubsub: PubSub, *, upload_signer: UploadSigner | None = None) -> None:
+    def __init__(
+        self, config: SessionConfig, pubsub: PubSub, presence: Presence | None = None, *, upload_signer: UploadSigner | None = None
+    ) -> None:
         self.config = config
         self.pubsub = pubsub
+        self.presence = presence if presence is not None else Presence(pubsub)
         self.upload_signer = upload_signer or UploadSigner(secrets.token_hex(32))
         self.sessions: dict[str, LiveSession] = {}
         self.by_token: dict[str, LiveSession] = {}

@@ -48,6 +48,7 @@ from .logs import oneline
 from .manager import SessionManager
 from .navigation import PageRoute, params_binding
 from .patches import Patcher, root_open
+from .presence import Presence, RedisPresenceStore
 from .pubsub import PubSub, create_pubsub
 from .pubsub.redis import RedisPubSub
 from .rendering import LiveExtension, PageTemplate
@@ -383,7 +384,9 @@ class LiveRouter(APIRouter):
         self.event_url = base + "/event"
         self.static_url = base + "/static"
         self.upload_url = base + "/upload"
-        self.manager = SessionManager(self.config, self.pubsub, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
+        # Who is on each topic (``await live.presence.list(topic)``): in Redis when the PubSub is.
+        self.presence = Presence(self.pubsub, RedisPresenceStore(self.pubsub.client()) if isinstance(self.pubsub, RedisPubSub) else None)
+        self.manager = SessionManager(self.config, self.pubsub, self.presence, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
             self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
@@ -425,11 +428,13 @@ class LiveRouter(APIRouter):
         if self.fast_path:
             self._install_fast_path(app)
         await self.pubsub.start()
+        await self.presence.start()
         await self.locator.start()
         try:
             yield
         finally:
             await self.manager.close_all()
+            await self.presence.stop()
             await self.locator.stop()
             await self.pubsub.stop()
 

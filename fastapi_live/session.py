@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from .mailbox import Mailbox
 from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse
 from .navigation import Navigator, RouteResolver
 from .patches import Patcher
+from .presence import Presence
 from .pubsub import PubSub
 from .replay import ReplayBuffer
 from .runner import TIME_SLICE, Runner
@@ -71,6 +72,7 @@ class SessionHost(Protocol):
 
     config: SessionConfig
     pubsub: PubSub
+    presence: Presence
     runner: Runner
     executor: SyncExecutor
     connections: set[Connection]
@@ -194,6 +196,17 @@ class LiveSession:
         remove = self._unsubscribes.pop(topic, None)
         if remove is not None:
             remove()
+
+    async def track(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
+        if self.closed:
+            raise LiveError(f"cannot track {topic!r}: the live session is closed")
+        return await self.host.presence.track(self.id, topic, key, meta)
+
+    async def untrack(self, topic: str, key: str) -> None:
+        await self.host.presence.untrack(self.id, topic, key)
+
+    async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
+        return await self.host.presence.update(self.id, topic, key, meta)
 
     def _on_pubsub(self, topic: str, message: Any) -> None:
         self.post(Info(message))
@@ -587,6 +600,7 @@ class LiveSession:
 
     def _on_attach(self) -> None:
         self._cancel_timer()
+        self.host.presence.resume(self.id)
         if not self._lane.connected:  # the first stream: someone is looking at this page
             self._lane.connect()
             self.host.connected(self)
@@ -594,6 +608,7 @@ class LiveSession:
     def detach(self, conn: Connection) -> None:
         if self._out.detach(conn) and not self.closed:
             self._arm_timer(self.config.disconnect_grace)
+            self.host.presence.pause(self.id)  # a closed tab leaves at once, not after the grace
 
     @property
     def attached(self) -> bool:
@@ -647,6 +662,7 @@ class LiveSession:
         for remove in self._unsubscribes.values():
             remove()
         self._unsubscribes.clear()
+        self.host.presence.forget(self.id)
         self._out.close()
         for message in self._inbox:
             refuse(message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -60,3 +60,8 @@ class Runtime(Protocol):
     async def unsubscribe(self, topic: str) -> None: ...
 
     async def identify(self, identity: str) -> None: ...
+    async def track(self, topic: str, key: str, meta: Mapping[str, Any]) -> str: ...
+
+    async def untrack(self, topic: str, key: str) -> None: ...
+
+    async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str: ...

@@ -31,6 +31,7 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
     * async: ``assign_async``, ``start_async``, ``stream_async``, ``cancel_async``
     * streams: ``stream_configure``, ``stream``, ``stream_insert``, ``stream_delete``
     * hooks: ``attach_hook``, ``detach_hook``; PubSub: ``await socket.subscribe(topic)``
+    * presence: ``await socket.track(topic, key, meta)``, ``untrack``, ``update_presence``
     * URL: ``push_patch`` (same view, new params), ``push_navigate`` (another live page)
     * client: ``push_event``, ``redirect``; flash: ``put_flash``, ``clear_flash``
     * uploads: ``allow_upload``, ``cancel_upload``, ``consume_uploaded_entries``
@@ -55,6 +56,23 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
         >>> await socket.identify(f"login:{user.login_id}")  # doctest: +SKIP
         """
         await self._require_runtime("identify").identify(identity)
+    async def track(self, topic: str, key: str, meta: Mapping[str, Any] | None = None) -> str:
+        """Show this page on ``topic``'s presence as ``key`` (one per user) with ``meta``; returns its ref.
+
+        Subscribers of ``topic`` get a ``PresenceDiff`` in ``handle_info``; the entry leaves
+        when the page closes. ``live.presence.list(topic)`` reads them all.
+
+        >>> await socket.track("room:1", user.id, {"name": user.name})  # doctest: +SKIP
+        """
+        return await self._require_runtime("track").track(topic, key, meta if meta is not None else {})
+
+    async def untrack(self, topic: str, key: str) -> None:
+        """Remove this page's presence on ``topic`` under ``key``."""
+        await self._require_runtime("untrack").untrack(topic, key)
+
+    async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
+        """Replace the meta of this page's presence (``socket.update`` is taken by assigns)."""
+        return await self._require_runtime("update_presence").update_presence(topic, key, meta)
 
 
 def event(name: str) -> Callable[[F], F]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.gates import GATES
 from tests.support.real_parts import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - hooks: a skip fails in CI
-from tests.support.servers import ThreadedServer, redis_url
+from tests.support.servers import ThreadedServer, redis_cluster_url, redis_url
 
 # The library picks Redis when REDIS_URL is set; tests choose backends explicitly, so the
 # variable only tells the tests where Redis is.
@@ -38,6 +38,25 @@ CHROMIUM_ARGS = [
 def redis_server_url() -> Iterator[str]:
     with redis_url() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server_url() -> Iterator[str]:
+    """A 3-master Redis Cluster of the test run's own (``?cluster=true`` URL), one per test worker."""
+    with redis_cluster_url() as url:
+        yield url
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which Redis a suite runs against: one server, or a Redis Cluster (sharded pub/sub)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def any_redis_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """The URL of the ``backend`` Redis: ``redis_server_url`` or ``redis_cluster_server_url``."""
+    return str(request.getfixturevalue("redis_cluster_server_url" if backend == "cluster" else "redis_server_url"))
 
 
 @pytest.fixture

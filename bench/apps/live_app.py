@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, SessionConfig, create_pubsub, event
+from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, PresenceDiff, SessionConfig, create_pubsub, event
 
 from . import (
     TEMPLATES,
@@ -105,6 +106,18 @@ class Fanout(LiveView):
         socket.assign(news=str(message))
 
 
+class PresenceWatch(LiveView):
+    """Subscribes to a room's presence and shows who joined last: 1,000 of them measure a join's delivery."""
+
+    async def mount(self, socket: LiveSocket, n: int) -> None:  # type: ignore[override]  # path params, as the library documents
+        await socket.subscribe("room")
+        socket.assign(n=n, joined="", pid=os.getpid())
+
+    async def handle_info(self, message: Any, socket: LiveSocket) -> None:
+        if isinstance(message, PresenceDiff) and message.joins:
+            socket.assign(joined=" ".join(sorted(message.joins)))
+
+
 class Regions(LiveView):
     """Ten regions, each reading its own assign ``m0`` … ``m9``: one change re-renders one region."""
 
@@ -158,6 +171,7 @@ def create_app() -> FastAPI:
     live.page("/fan/{n}", template="fanout.html")(Fanout)
     live.page("/regions", template="regions.html")(Regions)
     live.page("/tabs", template="tabs.html")(Tabs)
+    live.page("/presence/{n}", template="presence_watch.html")(PresenceWatch)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(live)
 
@@ -189,6 +203,27 @@ def create_app() -> FastAPI:
         for n in range(count):
             await live.pubsub.publish(topic, n)
         return Response(status_code=204)
+
+    @app.post("/bench/presence/join")
+    async def presence_join(request: Request) -> Response:
+        """Track ``key`` on ``topic`` (as a session would); 204 once stored and its diff published."""
+        key = request.query_params["key"]
+        await live.presence.track(f"bench-{key}", request.query_params["topic"], key, {"name": key})
+        return Response(status_code=204)
+
+    @app.post("/bench/presence/fill")
+    async def presence_fill(request: Request) -> Response:
+        topic, count = request.query_params["topic"], int(request.query_params["count"])
+        for n in range(count):
+            await live.presence.track(f"bench-fill-{topic}-{n}", topic, f"user-{n}", {"name": f"User {n}", "joined_at": "2026-12-01T09:00:00Z"})
+        return Response(status_code=204)
+
+    @app.get("/bench/presence/list")
+    async def presence_list(request: Request) -> Response:
+        """Times one ``live.presence.list(topic)`` here, in the server: ``{"ms": ..., "keys": ...}``."""
+        started = time.perf_counter()
+        listed = await live.presence.list(request.query_params["topic"])
+        return JSONResponse({"ms": (time.perf_counter() - started) * 1000.0, "keys": len(listed)})
 
     @app.post("/bench/publish")
     async def publish(request: Request) -> Response:

@@ -4,8 +4,8 @@
 * ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
 * ``POST /logout`` — signs out; every live page of that sign-in ends (``live.disconnect``).
 * ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream paged
-  by ``?page=N``, the notification widget, a settings form with auto-recover, and tabs that are
-  patch links (``?tab=settings``), read back by ``handle_params``.
+  by ``?page=N``, the notification widget, who is online (presence), a settings form with
+  auto-recover, and tabs that are patch links (``?tab=settings``), read back by ``handle_params``.
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
 * ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
@@ -30,6 +30,7 @@ from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok
 from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
+from .presence import PresenceWidget
 from .uploads import Uploads, human_size, media
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +40,7 @@ db = Database()
 # The signing key comes from FASTAPI_LIVE_SECRET (the library reads it). Unset, `make run` signs
 # with a random key for the run and logs so; with Redis or several workers it refuses to start.
 live = LiveRouter(templates=templates, client_config={"disconnectedTimeout": 1000})
-authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
+authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget, PresenceWidget(live.presence)])
 TABS = ("overview", "activity", "settings")
 Tab = Literal["overview", "activity", "settings"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

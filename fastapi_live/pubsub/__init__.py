@@ -24,8 +24,16 @@ class PubSub(Protocol):
 
 
 def create_pubsub(url: str | None = None) -> PubSub:
-    """The backend for ``url``: Redis for ``redis://`` / ``rediss://`` URLs, else in-memory."""
+    """The backend for ``url``: Redis for ``redis://`` / ``rediss://`` URLs, else in-memory.
+
+    A URL with ``cluster=true`` in its query (``redis://node:7000/0?cluster=true``) selects Redis
+    Cluster: sharded pub/sub through ``redis.asyncio.RedisCluster`` (``RedisClusterPubSub``).
+    """
     if url and url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_cluster import RedisClusterPubSub, is_cluster_url
+
+        if is_cluster_url(url):
+            return RedisClusterPubSub(url)
         from .redis import RedisPubSub
 
         return RedisPubSub(url)

@@ -1,7 +1,8 @@
 """The Redis PubSub backend: one pub/sub connection per process, fanned out locally.
 
-Every ``RedisPubSub`` holds exactly one Redis connection in subscribed mode, however many
-sessions listen. A topic's Redis channel (``channel_prefix + topic``) is SUBSCRIBEd when the
+Every ``RedisPubSub`` holds exactly one Redis connection in subscribed mode (a ``_Link``),
+however many sessions listen; ``RedisClusterPubSub`` (``redis_cluster.py``) holds one per
+shard. A topic's Redis channel (``channel_prefix + topic``) is SUBSCRIBEd when the
 topic gets its first local listener and UNSUBSCRIBEd when its last one leaves; incoming
 messages are decoded once and handed to the topic's listeners through a ``LocalFanout``.
 Publishing goes through a separate pooled client. The pub/sub connection is named
@@ -94,6 +95,311 @@ class _OwnPublish:
     delivered: bool = False
 
 
+class _Link:
+    """One connection in subscribed mode to one Redis server, and the channels it should hold.
+
+    It reconnects with jittered backoff, restores its channels, keeps them in step with what
+    its owner wants and PINGs after a silence. ``sharded`` links speak SSUBSCRIBE / SUNSUBSCRIBE
+    and read ``smessage``s (Redis Cluster's sharded pub/sub); plain ones SUBSCRIBE.
+    """
+
+    def __init__(
+        self,
+        owner: RedisPubSub,
+        options: dict[str, Any],
+        where: str,
+        *,
+        sharded: bool = False,
+        group: Callable[[list[str]], list[list[str]]] | None = None,
+    ) -> None:
+        self.owner = owner
+        self.where = where
+        self.sharded = sharded
+        self._options = options
+        self._group = group or _batches
+        self._subscribe_command, self._unsubscribe_command = ("SSUBSCRIBE", "SUNSUBSCRIBE") if sharded else ("SUBSCRIBE", "UNSUBSCRIBE")
+        self._message_kind = b"smessage" if sharded else b"message"
+        self._acks = {b"ssubscribe": True, b"sunsubscribe": False} if sharded else {b"subscribe": True, b"unsubscribe": False}
+        self.task: asyncio.Task[None] | None = None
+        self.state: _State = "idle"
+        self._wake = asyncio.Event()
+        # channels: wanted (have local listeners), changed since the last reconcile, sent to the
+        # current connection, confirmed subscribed there, and commands awaiting their reply
+        self.desired: set[str] = set()
+        self._changed: set[str] = set()
+        self._requested: set[str] = set()
+        self._subscribed: set[str] = set()
+        self._inflight: dict[str, int] = {}
+        self._restoring: set[str] | None = None
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._connected = False
+        self._stopping = False
+        self._attempt = 0
+        self._up_at = 0.0
+        self._last_read = 0.0
+        self._ping_sent_at: float | None = None
+
+    # -- what the owner asks -----------------------------------------------------------------------
+    def want(self, channel: str) -> None:
+        if channel not in self.desired:
+            self.desired.add(channel)
+            self._changed.add(channel)
+            self._wake.set()
+        self.ensure_running()
+
+    def unwant(self, channel: str) -> None:
+        if channel in self.desired:
+            self.desired.discard(channel)
+            self._changed.add(channel)
+            self._wake.set()
+        self._release_waiters(channel)
+
+    def refresh(self, channel: str) -> None:
+        """Subscribe ``channel`` again if it is wanted and the server dropped it."""
+        if channel in self.desired and channel not in self._requested:
+            self._changed.add(channel)
+            self._wake.set()
+
+    def is_live(self, channel: str) -> bool:
+        """Whether a message published now on ``channel`` will come back on this connection."""
+        return self._connected and channel in self._subscribed and channel not in self._inflight
+
+    def ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self._stopping = False
+            self.state = "connecting"
+            self._wake = asyncio.Event()  # a fresh one: an Event binds to the first loop that waits on it
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"fastapi-live redis pubsub {self.where}")
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        self._stopping = True
+        self._wake.set()
+        while task is not None and not task.done():
+            # again until it ends: on Python 3.11 a cancel that meets an expiring
+            # asyncio.timeout() can come out as a TimeoutError, which the loop survives
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled() and task.exception() is not None:  # pragma: no cover - _run never raises
+            log.error("Redis pubsub reader ended with an error", exc_info=task.exception())
+        self.state = "idle"
+        self._connected = False
+        self._release_all_waiters()
+
+    async def wait_live(self, channel: str, timeout: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            self.owner._log_once(
+                f"subscribe-timeout:{channel}",
+                "Redis at %s did not confirm %s %r within %g s; it stays requested",
+                self.where,
+                self._subscribe_command,
+                channel,
+                timeout,
+            )
+        finally:
+            waiters = self._waiters.get(channel)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[channel]
+
+    # -- the connection ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping:
+            connection: AbstractConnection | None = None
+            try:
+                connection = await self._open()
+                await self._serve(connection)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._connection_lost(exc)
+            except Exception as exc:  # a bug here must not end the reader: log it and reconnect
+                key = f"reader:{type(exc).__name__}"
+                log.log(logging.DEBUG if key in self.owner._logged else logging.ERROR, "Redis pubsub reader failed; reconnecting", exc_info=True)
+                self.owner._logged.add(key)
+                self._connection_lost(exc)
+            finally:
+                self._connected = False
+                if connection is not None:
+                    await connection.disconnect(nowait=True)
+            if not self._stopping:
+                await asyncio.sleep(self._next_delay())
+
+    def _next_delay(self) -> float:
+        owner = self.owner
+        delay = min(owner._backoff_max, owner._backoff_initial * 2.0**self._attempt)
+        self._attempt = min(self._attempt + 1, 32)
+        return delay * random.uniform(0.5, 1.0)  # jitter: processes that lost Redis together don't return together
+
+    async def _open(self) -> AbstractConnection:
+        connection = self.owner._connection_class(**self._options)
+        connect: Callable[[], Awaitable[None]] = connection.connect  # untyped in redis-py
+        try:
+            async with asyncio.timeout(self.owner._connect_timeout):
+                await connect()
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+        return connection
+
+    async def _serve(self, connection: AbstractConnection) -> None:
+        """Own one connection: restore subscriptions, then keep them in step until it fails."""
+        loop = asyncio.get_running_loop()
+        self._requested.clear()
+        self._subscribed.clear()
+        self._inflight.clear()
+        self._connected = True
+        self._last_read = loop.time()
+        self._ping_sent_at = None
+        reader = loop.create_task(self._read(connection), name="fastapi-live redis pubsub reader")
+        reader.add_done_callback(lambda _: self._wake.set())
+        try:
+            restore = sorted(self.desired)
+            self._changed.clear()
+            self._restoring = set(restore)
+            if restore:
+                await self._send(connection, self._subscribe_command, restore)
+            else:
+                self._restored()
+            while not reader.done() and not self._stopping:
+                self._wake.clear()
+                await self._reconcile(connection)
+                timeout = await self._check_health(connection, loop.time())
+                if reader.done():
+                    break
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass  # time for the health check at the top of the loop
+            if self._stopping:
+                return
+            error = reader.exception()
+            raise error if error is not None else RedisConnectionError("the Redis pubsub reader stopped")
+        finally:
+            if not reader.done():
+                reader.cancel()
+            await asyncio.wait({reader})
+            if not reader.cancelled():
+                reader.exception()  # retrieved, so asyncio does not log it again
+
+    def _connection_lost(self, exc: BaseException) -> None:
+        was_up = self.state == "up"
+        self.state = "down"
+        self._restoring = None
+        self._requested.clear()
+        self._subscribed.clear()
+        self._inflight.clear()
+        if was_up and time.monotonic() - self._up_at >= _RESET_BACKOFF_AFTER:
+            self._attempt = 0
+        log.debug("Redis pubsub connection to %s lost: %s", self.where, _describe_error(exc))
+        self._release_all_waiters()
+        self.owner._link_down(self, exc)
+
+    def _restored(self) -> None:
+        self._restoring = None
+        self.state = "up"
+        self._up_at = time.monotonic()
+        self.owner._link_up(self)
+
+    # -- the connection: writing -----------------------------------------------------------------
+    async def _reconcile(self, connection: AbstractConnection) -> None:
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, set()
+        subscribe = sorted(channel for channel in changed if channel in self.desired and channel not in self._requested)
+        unsubscribe = sorted(channel for channel in changed if channel not in self.desired and channel in self._requested)
+        if subscribe:
+            await self._send(connection, self._subscribe_command, subscribe)
+        if unsubscribe:
+            await self._send(connection, self._unsubscribe_command, unsubscribe)
+
+    async def _send(self, connection: AbstractConnection, command: str, channels: list[str]) -> None:
+        subscribing = command == self._subscribe_command
+        for batch in self._group(channels):
+            # bookkeeping first: the reply can be read before send_command returns
+            for channel in batch:
+                self._inflight[channel] = self._inflight.get(channel, 0) + 1
+            if subscribing:
+                self._requested.update(batch)
+            else:
+                self._requested.difference_update(batch)
+            await self._write(connection, command, *batch)
+
+    async def _write(self, connection: AbstractConnection, *args: str) -> None:
+        # redis-py reconnects a closed connection on send; that one is ours to replace instead
+        if not connection.is_connected:
+            raise RedisConnectionError("the Redis pubsub connection is closed")
+        await connection.send_command(*args, check_health=False)
+
+    async def _check_health(self, connection: AbstractConnection, now: float) -> float:
+        """PING after a silence, fail after an unanswered PING; returns seconds until the next check."""
+        interval = self.owner._health_check_interval
+        if self._ping_sent_at is not None:
+            if now - self._ping_sent_at >= interval:
+                raise RedisTimeoutError(f"no reply to PING within {interval:g} s")
+            return self._ping_sent_at + interval - now
+        if now - self._last_read >= interval:
+            self._ping_sent_at = now
+            await self._write(connection, "PING")
+            return interval
+        return self._last_read + interval - now
+
+    # -- the connection: reading -----------------------------------------------------------------
+    async def _read(self, connection: AbstractConnection) -> None:
+        loop = asyncio.get_running_loop()
+        message_kind, acks, owner = self._message_kind, self._acks, self.owner
+        while True:
+            reply = await connection.read_response(timeout=math.inf)
+            self._last_read = loop.time()
+            self._ping_sent_at = None
+            if not isinstance(reply, list) or len(reply) < 3:
+                continue  # PONG, or ["pong", ""] in subscribed mode
+            kind = reply[0]
+            if kind == message_kind:
+                owner._on_message(reply[1], reply[2])
+            elif kind in acks:
+                self._on_ack(acks[kind], _text(reply[1]))
+
+    def _on_ack(self, subscribed: bool, channel: str) -> None:
+        pending = self._inflight.get(channel, 0) - 1
+        if pending > 0:
+            self._inflight[channel] = pending
+        else:
+            self._inflight.pop(channel, None)
+        if subscribed:
+            self._subscribed.add(channel)
+        else:
+            self._subscribed.discard(channel)
+            if pending < 0 and channel in self.desired:
+                # unasked: the server dropped it (its slot moved to another shard)
+                self._requested.discard(channel)
+                self.owner._link_lost_channel(self, channel)
+        if pending <= 0:
+            self._release_waiters(channel)
+        if self._restoring is not None:
+            self._restoring.discard(channel)
+            if not self._restoring:
+                self._restored()
+
+    def _release_waiters(self, channel: str) -> None:
+        for future in self._waiters.pop(channel, ()):
+            if not future.done():
+                future.set_result(None)
+
+    def _release_all_waiters(self) -> None:
+        for channel in list(self._waiters):
+            self._release_waiters(channel)
+
+
+def _batches(channels: list[str]) -> list[list[str]]:
+    return [channels[start : start + _SUBSCRIBE_BATCH] for start in range(0, len(channels), _SUBSCRIBE_BATCH)]
+
+
 class RedisPubSub:
     """PubSub across processes and machines through Redis, one pub/sub connection per process.
 
@@ -110,6 +416,10 @@ class RedisPubSub:
     in ``CLIENT LIST``.
     """
 
+    _kind = "RedisPubSub"
+    _publish_errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+    _unreachable_errors: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
     def __init__(
         self,
         url: str,
@@ -125,10 +435,10 @@ class RedisPubSub:
             options: dict[str, Any] = dict(parse_url(url))
         except ValueError as exc:
             raise ConfigurationError(
-                f"invalid Redis URL for RedisPubSub: {exc}. Expected one of: redis://host:port/db, rediss://..., unix:///path. Got: {url!r}"
+                f"invalid Redis URL for {self._kind}: {exc}. Expected one of: redis://host:port/db, rediss://..., unix:///path. Got: {url!r}"
             ) from None
         if not client_name or any(char.isspace() for char in client_name):
-            raise ConfigurationError(f"invalid client_name for RedisPubSub: expected a non-empty name without spaces, got {client_name!r}")
+            raise ConfigurationError(f"invalid client_name for {self._kind}: expected a non-empty name without spaces, got {client_name!r}")
         for name, value in (
             ("subscribe_timeout", subscribe_timeout),
             ("health_check_interval", health_check_interval),
@@ -136,7 +446,7 @@ class RedisPubSub:
             ("backoff_max", backoff_max),
         ):
             if not value > 0:
-                raise ConfigurationError(f"invalid {name} for RedisPubSub: expected a number of seconds > 0, got {value!r}")
+                raise ConfigurationError(f"invalid {name} for {self._kind}: expected a number of seconds > 0, got {value!r}")
         self.url = url
         self.channel_prefix = channel_prefix
         self.client_name = client_name
@@ -164,52 +474,31 @@ class RedisPubSub:
         self._origin = uuid.uuid4().hex
         self._seq = 0
         self._stopped = False
-        self._publisher: Redis | None = None
-        self._reader_task: asyncio.Task[None] | None = None
-        self._state: _State = "idle"
-        self._wake = asyncio.Event()
-        # channels: wanted (have local listeners), changed since the last reconcile, sent to the
-        # current connection, confirmed subscribed there, and commands awaiting their reply
-        self._desired: set[str] = set()
-        self._changed: set[str] = set()
-        self._requested: set[str] = set()
-        self._subscribed: set[str] = set()
-        self._inflight: dict[str, int] = {}
-        self._restoring: set[str] | None = None
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._connected = False
-        self._attempt = 0
-        self._up_at = 0.0
-        self._last_read = 0.0
-        self._ping_sent_at: float | None = None
+        self._publisher: Any = None
         self._outage_since: float | None = None
         self._publish_paused_until = 0.0
         self._own: OrderedDict[int, _OwnPublish] = OrderedDict()
         self._logged: set[str] = set()
+        self._link: _Link | None = None
 
     # -- public API ------------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
         """True while the pub/sub connection is up and every wanted channel was resubscribed."""
-        return self._state == "up"
+        links = self._links()
+        return bool(links) and all(link.state == "up" for link in links)
 
     async def start(self) -> None:
         """Open the pub/sub connection now (``subscribe`` and ``publish`` also start lazily)."""
         self._stopped = False
         self._ensure_publisher()
-        self._ensure_reader()
+        self._single_link().ensure_running()
 
     async def stop(self) -> None:
-        """Close both connections; listeners stay registered for a later ``start()``."""
+        """Close every connection; listeners stay registered for a later ``start()``."""
         self._stopped = True
-        task, self._reader_task = self._reader_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})
-            if not task.cancelled() and task.exception() is not None:  # pragma: no cover - _run never ends by itself
-                log.error("Redis pubsub reader ended with an error", exc_info=task.exception())
-        self._state = "idle"
-        self._release_all_waiters()
+        for link in self._links():
+            await link.stop()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
             await publisher.aclose()
@@ -222,7 +511,7 @@ class RedisPubSub:
         docstring); raises ``MessageEncodeError`` when ``message`` cannot be carried.
         """
         self._require_running("publish", topic)
-        publisher = self._ensure_publisher()
+        self._ensure_publisher()
         self._seq += 1
         seq = self._seq
         payload = encode(message, origin=self._origin, seq=seq)
@@ -233,24 +522,23 @@ class RedisPubSub:
             own = self._own[seq] = _OwnPublish(topic, payload, now)
             if not self._is_live(channel):
                 self._deliver_own(own)  # Redis would not echo it back to us in time, or at all
-        if now < self._publish_paused_until:
+        if self._publish_paused(channel, now):
             self._deliver_own_if_due(seq)
             return None
         try:
-            receivers = int(await publisher.publish(channel, payload))
-        except (RedisError, OSError) as exc:
+            receivers = await self._send_publish(channel, payload)
+        except self._publish_errors as exc:
             self._deliver_own_if_due(seq)
-            if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-                self._publish_paused_until = time.monotonic() + _PUBLISH_PAUSE
+            if isinstance(exc, self._unreachable_errors):
+                self._pause_publishes(channel, time.monotonic() + _PUBLISH_PAUSE)
                 self._mark_down(exc)
             else:
                 self._log_once(f"publish:{type(exc).__name__}", "publishing to Redis at %s failed: %s", self._where, _describe_error(exc))
             return None
-        if self._outage_since is not None and (self._state == "up" or self._reader_task is None):
-            self._mark_up()
+        self._publish_succeeded(channel)
         return receivers
 
-    def client(self) -> Redis:
+    def client(self) -> Any:
         """The pooled Redis client used for publishing (also for small keyed lookups)."""
         return self._ensure_publisher()
 
@@ -259,13 +547,12 @@ class RedisPubSub:
         self._require_running("subscribe", topic)
         channel = self.channel_prefix + topic
         remove, first = self.fanout.add(topic, listener)
+        link = await self._link_for(channel)
         if first:
-            self._desired.add(channel)
-            self._changed.add(channel)
-            self._wake.set()
-        self._ensure_reader()
-        if not self._is_live(channel) and self._state != "down":
-            await self._wait_live(channel)
+            link.want(channel)
+        link.ensure_running()
+        if not link.is_live(channel) and link.state != "down":
+            await link.wait_live(channel, self._subscribe_timeout)
         return remove
 
     async def connection_counts(self) -> dict[str, int]:
@@ -278,122 +565,69 @@ class RedisPubSub:
         names = [client.get("name") for client in clients]
         return {"pubsub": names.count(self.pubsub_client_name), "publish": names.count(self.publish_client_name)}
 
+    # -- what a cluster backend changes ----------------------------------------------------------
+    def _make_publisher(self) -> Any:
+        return Redis.from_url(
+            self.url,
+            client_name=self.publish_client_name,
+            retry=Retry(NoBackoff(), 1),  # one retry replaces a pooled connection Redis closed meanwhile
+        )
+
+    async def _send_publish(self, channel: str, payload: bytes) -> int:
+        return int(await self._publisher.publish(channel, payload))
+
+    def _publish_succeeded(self, channel: str) -> None:
+        if self._outage_since is not None and (self.connected or not any(link.task for link in self._links())):
+            self._mark_up()
+
+    def _publish_paused(self, channel: str, now: float) -> bool:
+        return now < self._publish_paused_until
+
+    def _pause_publishes(self, channel: str, until: float) -> None:
+        self._publish_paused_until = until
+
+    async def _link_for(self, channel: str) -> _Link:
+        """The link that holds ``channel``: the one connection of this backend."""
+        return self._single_link()
+
+    def _link_of(self, channel: str) -> _Link | None:
+        """The link holding ``channel`` now, without waiting (None: none yet)."""
+        return self._link
+
+    def _links(self) -> list[_Link]:
+        return [self._link] if self._link is not None else []
+
+    def _single_link(self) -> _Link:
+        if self._link is None:
+            self._link = _Link(self, self._connection_options, self._where)
+        return self._link
+
+    def _link_up(self, link: _Link) -> None:
+        if self.connected:
+            self._publish_paused_until = 0.0
+            self._mark_up()
+
+    def _link_down(self, link: _Link, exc: BaseException) -> None:
+        self._mark_down(exc)
+        for own in list(self._own.values()):
+            if not own.delivered and self._link_of(self.channel_prefix + own.topic) in (link, None):
+                self._deliver_own(own)  # its echo can no longer arrive on this connection
+
+    def _link_lost_channel(self, link: _Link, channel: str) -> None:
+        """The server dropped ``channel`` without being asked (only sharded links see this)."""
+        link.want(channel)  # pragma: no cover - a plain Redis never unsubscribes a client by itself
+
     # -- lifecycle -------------------------------------------------------------------------------
     def _require_running(self, action: str, topic: str) -> None:
         if self._stopped:
-            raise LiveError(f"cannot {action} on a stopped RedisPubSub: expected start() before {action}(), got {action}({topic!r}) after stop()")
-
-    def _ensure_publisher(self) -> Redis:
-        if self._publisher is None:
-            self._publisher = Redis.from_url(
-                self.url,
-                client_name=self.publish_client_name,
-                retry=Retry(NoBackoff(), 1),  # one retry replaces a pooled connection Redis closed meanwhile
+            raise LiveError(
+                f"cannot {action} on a stopped {self._kind}: expected start() before {action}(), got {action}({topic!r}) after stop()"
             )
+
+    def _ensure_publisher(self) -> Any:
+        if self._publisher is None:
+            self._publisher = self._make_publisher()
         return self._publisher
-
-    def _ensure_reader(self) -> None:
-        if self._reader_task is None or self._reader_task.done():
-            self._state = "connecting"
-            self._wake = asyncio.Event()  # a fresh one: an Event binds to the first loop that waits on it
-            self._reader_task = asyncio.get_running_loop().create_task(self._run(), name="fastapi-live redis pubsub")
-
-    async def _run(self) -> None:
-        while True:
-            connection: AbstractConnection | None = None
-            try:
-                connection = await self._open()
-                await self._serve(connection)
-            except (RedisError, OSError, TimeoutError) as exc:
-                self._connection_lost(exc)
-            except Exception as exc:  # a bug here must not end the reader: log it and reconnect
-                key = f"reader:{type(exc).__name__}"
-                log.log(logging.DEBUG if key in self._logged else logging.ERROR, "Redis pubsub reader failed; reconnecting", exc_info=True)
-                self._logged.add(key)
-                self._connection_lost(exc)
-            finally:
-                self._connected = False
-                if connection is not None:
-                    await connection.disconnect(nowait=True)
-            await asyncio.sleep(self._next_delay())
-
-    def _next_delay(self) -> float:
-        delay = min(self._backoff_max, self._backoff_initial * 2.0**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return delay * random.uniform(0.5, 1.0)  # jitter: processes that lost Redis together don't return together
-
-    async def _open(self) -> AbstractConnection:
-        connection = self._connection_class(**self._connection_options)
-        connect: Callable[[], Awaitable[None]] = connection.connect  # untyped in redis-py
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                await connect()
-        except BaseException:
-            await connection.disconnect(nowait=True)
-            raise
-        return connection
-
-    async def _serve(self, connection: AbstractConnection) -> None:
-        """Own one connection: restore subscriptions, then keep them in step until it fails."""
-        loop = asyncio.get_running_loop()
-        self._requested.clear()
-        self._subscribed.clear()
-        self._inflight.clear()
-        self._connected = True
-        self._last_read = loop.time()
-        self._ping_sent_at = None
-        reader = loop.create_task(self._read(connection), name="fastapi-live redis pubsub reader")
-        reader.add_done_callback(lambda _: self._wake.set())
-        try:
-            restore = sorted(self._desired)
-            self._changed.clear()
-            self._restoring = set(restore)
-            if restore:
-                await self._send(connection, "SUBSCRIBE", restore)
-            else:
-                self._restored()
-            while not reader.done():
-                self._wake.clear()
-                await self._reconcile(connection)
-                timeout = await self._check_health(connection, loop.time())
-                if reader.done():
-                    break
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass  # time for the health check at the top of the loop
-            error = reader.exception()
-            raise error if error is not None else RedisConnectionError("the Redis pubsub reader stopped")
-        finally:
-            if not reader.done():
-                reader.cancel()
-            await asyncio.wait({reader})
-            if not reader.cancelled():
-                reader.exception()  # retrieved, so asyncio does not log it again
-
-    def _connection_lost(self, exc: BaseException) -> None:
-        was_up = self._state == "up"
-        self._state = "down"
-        self._restoring = None
-        self._requested.clear()
-        self._subscribed.clear()
-        self._inflight.clear()
-        if was_up and time.monotonic() - self._up_at >= _RESET_BACKOFF_AFTER:
-            self._attempt = 0
-        log.debug("Redis pubsub connection to %s lost: %s", self._where, _describe_error(exc))
-        self._mark_down(exc)
-        self._release_all_waiters()
-        for own in list(self._own.values()):
-            if not own.delivered:
-                self._deliver_own(own)  # its echo can no longer arrive on this connection
-
-    def _restored(self) -> None:
-        self._restoring = None
-        self._state = "up"
-        self._up_at = time.monotonic()
-        self._publish_paused_until = 0.0
-        self._mark_up()
 
     def _mark_down(self, exc: BaseException) -> None:
         if self._outage_since is None:
@@ -409,83 +643,10 @@ class RedisPubSub:
         if self._outage_since is not None:
             took = time.monotonic() - self._outage_since
             self._outage_since = None
-            log.info("Redis at %s is reachable again after %.1f s; %d channel(s) subscribed", self._where, took, len(self._subscribed))
+            subscribed = sum(len(link._subscribed) for link in self._links())
+            log.info("Redis at %s is reachable again after %.1f s; %d channel(s) subscribed", self._where, took, subscribed)
 
-    # -- the connection: writing -----------------------------------------------------------------
-    async def _reconcile(self, connection: AbstractConnection) -> None:
-        if not self._changed:
-            return
-        changed, self._changed = self._changed, set()
-        subscribe = sorted(channel for channel in changed if channel in self._desired and channel not in self._requested)
-        unsubscribe = sorted(channel for channel in changed if channel not in self._desired and channel in self._requested)
-        if subscribe:
-            await self._send(connection, "SUBSCRIBE", subscribe)
-        if unsubscribe:
-            await self._send(connection, "UNSUBSCRIBE", unsubscribe)
-
-    async def _send(self, connection: AbstractConnection, command: str, channels: list[str]) -> None:
-        for start in range(0, len(channels), _SUBSCRIBE_BATCH):
-            batch = channels[start : start + _SUBSCRIBE_BATCH]
-            # bookkeeping first: the reply can be read before send_command returns
-            for channel in batch:
-                self._inflight[channel] = self._inflight.get(channel, 0) + 1
-            if command == "SUBSCRIBE":
-                self._requested.update(batch)
-            else:
-                self._requested.difference_update(batch)
-            await self._write(connection, command, *batch)
-
-    async def _write(self, connection: AbstractConnection, *args: str) -> None:
-        # redis-py reconnects a closed connection on send; that one is ours to replace instead
-        if not connection.is_connected:
-            raise RedisConnectionError("the Redis pubsub connection is closed")
-        await connection.send_command(*args, check_health=False)
-
-    async def _check_health(self, connection: AbstractConnection, now: float) -> float:
-        """PING after a silence, fail after an unanswered PING; returns seconds until the next check."""
-        interval = self._health_check_interval
-        if self._ping_sent_at is not None:
-            if now - self._ping_sent_at >= interval:
-                raise RedisTimeoutError(f"no reply to PING within {interval:g} s")
-            return self._ping_sent_at + interval - now
-        if now - self._last_read >= interval:
-            self._ping_sent_at = now
-            await self._write(connection, "PING")
-            return interval
-        return self._last_read + interval - now
-
-    # -- the connection: reading -----------------------------------------------------------------
-    async def _read(self, connection: AbstractConnection) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            reply = await connection.read_response(timeout=math.inf)
-            self._last_read = loop.time()
-            self._ping_sent_at = None
-            if not isinstance(reply, list) or len(reply) < 3:
-                continue  # PONG, or ["pong", ""] in subscribed mode
-            kind = reply[0]
-            if kind == b"message":
-                self._on_message(reply[1], reply[2])
-            elif kind in (b"subscribe", b"unsubscribe"):
-                self._on_ack(kind == b"subscribe", _text(reply[1]))
-
-    def _on_ack(self, subscribed: bool, channel: str) -> None:
-        pending = self._inflight.get(channel, 0) - 1
-        if pending > 0:
-            self._inflight[channel] = pending
-        else:
-            self._inflight.pop(channel, None)
-        if subscribed:
-            self._subscribed.add(channel)
-        else:
-            self._subscribed.discard(channel)
-        if pending <= 0:
-            self._release_waiters(channel)
-        if self._restoring is not None:
-            self._restoring.discard(channel)
-            if not self._restoring:
-                self._restored()
-
+    # -- incoming --------------------------------------------------------------------------------
     def _on_message(self, raw_channel: bytes, data: bytes) -> None:
         channel = _text(raw_channel)
         if not channel.startswith(self.channel_prefix):
@@ -510,43 +671,14 @@ class RedisPubSub:
     # -- subscriptions ---------------------------------------------------------------------------
     def _topic_emptied(self, topic: str) -> None:
         channel = self.channel_prefix + topic
-        self._desired.discard(channel)
-        self._changed.add(channel)
-        self._wake.set()
+        link = self._link_of(channel)
+        if link is not None:
+            link.unwant(channel)
 
     def _is_live(self, channel: str) -> bool:
-        """Whether a message published now on ``channel`` will come back on our connection."""
-        return self._connected and channel in self._subscribed and channel not in self._inflight
-
-    async def _wait_live(self, channel: str) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(channel, []).append(future)
-        try:
-            async with asyncio.timeout(self._subscribe_timeout):
-                await future
-        except TimeoutError:
-            self._log_once(
-                f"subscribe-timeout:{channel}",
-                "Redis at %s did not confirm SUBSCRIBE %r within %g s; it stays requested",
-                self._where,
-                channel,
-                self._subscribe_timeout,
-            )
-        finally:
-            waiters = self._waiters.get(channel)
-            if waiters is not None and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._waiters[channel]
-
-    def _release_waiters(self, channel: str) -> None:
-        for future in self._waiters.pop(channel, ()):
-            if not future.done():
-                future.set_result(None)
-
-    def _release_all_waiters(self) -> None:
-        for channel in list(self._waiters):
-            self._release_waiters(channel)
+        """Whether a message published now on ``channel`` will come back to this process."""
+        link = self._link_of(channel)
+        return link is not None and link.is_live(channel)
 
     # -- own publishes ---------------------------------------------------------------------------
     def _deliver_own(self, own: _OwnPublish) -> None:

@@ -1,4 +1,4 @@
-"""Scale-out without sticky sessions: two server processes sharing one real Redis."""
+"""Scale-out without sticky sessions: two server processes sharing one real Redis, or one Redis Cluster."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 
 @pytest.fixture
-def pair(redis_server_url, tmp_path_factory):
-    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": redis_server_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
+def pair(any_redis_url, tmp_path_factory):
+    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": any_redis_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
     env["EXAMPLE_MEDIA_DIR"] = str(tmp_path_factory.mktemp("media"))
     a = SubprocessServer("examples.app.main:app", env=env).start()
     b = SubprocessServer("examples.app.main:app", env=env).start()

@@ -1,4 +1,6 @@
-"""The Redis PubSub backend against a real Redis: two instances stand for two processes."""
+"""The Redis PubSub backends against a real Redis and a real Redis Cluster: two instances stand
+for two processes. Tests of the plain server's internals (CLIENT LIST, PUBSUB CHANNELS, its
+faults) run on one server; the cluster's own (connections per shard, failover) are at the end."""
 
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ from fastapi_live.exceptions import LiveError
 from fastapi_live.pubsub import create_pubsub
 from fastapi_live.pubsub._codec import MessageEncodeError, encode
 from fastapi_live.pubsub.redis import RedisPubSub
+from fastapi_live.pubsub.redis_cluster import RedisClusterPubSub, is_cluster_url
 from tests.support.servers import RedisProcess
 from tests.support.waits import eventually
 
 pytestmark = pytest.mark.redis
 
 LOGGER = "fastapi_live.pubsub"
+single = pytest.mark.parametrize("backend", ["redis"], indirect=True)  # about one server's internals
 
 
 class Kind(enum.Enum):
@@ -90,14 +94,15 @@ async def redis_client(redis_server_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-async def make(redis_server_url: str, prefix: str) -> AsyncIterator[Callable[..., RedisPubSub]]:
-    """``make(**options)``: a RedisPubSub on the shared Redis, stopped after the test."""
+async def make(any_redis_url: str, prefix: str) -> AsyncIterator[Callable[..., RedisPubSub]]:
+    """``make(**options)``: a RedisPubSub (or RedisClusterPubSub) on the shared Redis, stopped after the test."""
     created: list[RedisPubSub] = []
 
     def factory(url: str | None = None, **options: Any) -> RedisPubSub:
         options.setdefault("channel_prefix", prefix)
         options.setdefault("client_name", f"test-{uuid.uuid4().hex[:8]}")
-        pubsub = RedisPubSub(url or redis_server_url, **options)
+        url = url or any_redis_url
+        pubsub = (RedisClusterPubSub if is_cluster_url(url) else RedisPubSub)(url, **options)
         created.append(pubsub)
         return pubsub
 
@@ -181,6 +186,7 @@ async def test_plain_endpoint_publish_from_a_fresh_instance(make: Callable[..., 
 # -- one connection, subscribe / unsubscribe ---------------------------------------------------
 
 
+@single
 async def test_a_thousand_local_subscriptions_use_one_pubsub_connection(
     make: Callable[..., RedisPubSub], redis_client: Redis, prefix: str
 ) -> None:
@@ -215,6 +221,7 @@ def _no_channels(client: Redis, prefix: str) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+@single
 async def test_last_unsubscribe_unsubscribes_the_channel(make: Callable[..., RedisPubSub], redis_client: Redis, prefix: str) -> None:
     a = make()
     channel = f"{prefix}room"
@@ -258,9 +265,9 @@ async def test_subscribing_before_start_and_restarting(make: Callable[..., Redis
 
     await a.stop()
     assert not a.connected
-    with pytest.raises(LiveError, match=r"cannot subscribe on a stopped RedisPubSub: expected start\(\) before subscribe\(\), got"):
+    with pytest.raises(LiveError, match=r"cannot subscribe on a stopped Redis(Cluster)?PubSub: expected start\(\) before subscribe\(\), got"):
         await a.subscribe("early", Inbox())
-    with pytest.raises(LiveError, match=r"cannot publish on a stopped RedisPubSub"):
+    with pytest.raises(LiveError, match=r"cannot publish on a stopped Redis(Cluster)?PubSub"):
         await a.publish("early", 2)
 
     await a.start()  # listeners stay registered: their channels are subscribed again
@@ -269,17 +276,17 @@ async def test_subscribing_before_start_and_restarting(make: Callable[..., Redis
     await inbox.wait_for_message(3)
 
 
-async def test_create_pubsub_returns_a_working_redis_backend(redis_server_url: str) -> None:
-    pubsub = create_pubsub(redis_server_url)
-    assert isinstance(pubsub, RedisPubSub)
+async def test_create_pubsub_returns_a_working_redis_backend(any_redis_url: str, backend: str) -> None:
+    pubsub = create_pubsub(any_redis_url)
+    assert type(pubsub) is (RedisClusterPubSub if backend == "cluster" else RedisPubSub)
     await pubsub.start()
     inbox = Inbox()
     await pubsub.subscribe(f"create-{uuid.uuid4().hex}", inbox)
     await pubsub.stop()
 
 
-async def test_pool_options_in_the_url_are_fine(make: Callable[..., RedisPubSub], redis_server_url: str) -> None:
-    a = make(f"{redis_server_url}?max_connections=4&socket_timeout=3&health_check_interval=30")
+async def test_pool_options_in_the_url_are_fine(make: Callable[..., RedisPubSub], any_redis_url: str) -> None:
+    a = make(f"{any_redis_url}{'&' if '?' in any_redis_url else '?'}max_connections=4&socket_timeout=3&health_check_interval=30")
     inbox = Inbox()
     await a.subscribe("pool", inbox)
     assert a.connected
@@ -294,11 +301,16 @@ def test_bad_configuration_is_refused() -> None:
         RedisPubSub("redis://127.0.0.1", client_name="a b")
     with pytest.raises(LiveError, match=r"invalid backoff_max for RedisPubSub: expected a number of seconds > 0, got 0"):
         RedisPubSub("redis://127.0.0.1", backoff_max=0)
+    with pytest.raises(LiveError, match=r"a Redis Cluster has database 0 only. Expected: redis://host:port/0\?cluster=true. Got: 'redis://h:7000/3\?cluster=true'"):
+        RedisClusterPubSub("redis://h:7000/3?cluster=true")
+    assert is_cluster_url("redis://h:7000/0?cluster=true") and is_cluster_url("redis://h:7000?Cluster=YES".replace("Cluster", "cluster"))
+    assert not is_cluster_url("redis://h:7000/0?cluster=false") and not is_cluster_url("redis://h:7000/0")
 
 
 # -- bad input from Redis ----------------------------------------------------------------------
 
 
+@single
 async def test_undecodable_messages_are_logged_once_per_kind_and_dropped(
     make: Callable[..., RedisPubSub], redis_client: Redis, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -381,6 +393,7 @@ async def test_redis_outage_local_delivery_continues_and_subscriptions_come_back
             await other.stop()
 
 
+@single
 async def test_a_killed_pubsub_connection_is_replaced(
     make: Callable[..., RedisPubSub], redis_client: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -401,6 +414,7 @@ async def test_a_killed_pubsub_connection_is_replaced(
     assert [level for level, _ in outage_records(caplog)] == ["WARNING", "INFO"]
 
 
+@single
 async def test_a_silent_redis_is_detected_by_the_health_check(
     make: Callable[..., RedisPubSub], own_redis: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -428,3 +442,113 @@ async def test_stop_while_redis_is_unreachable_is_clean(prefix: str) -> None:
     await a.publish("nowhere", "local")  # Redis never answered: delivered locally, no exception
     assert inbox.messages == ["local"]
     await a.stop()
+
+
+# -- Redis Cluster: sharded pub/sub --------------------------------------------------------------
+cluster_only = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
+
+
+@cluster_only
+async def test_one_pubsub_connection_per_shard_not_per_topic(make: Callable[..., RedisPubSub]) -> None:
+    a, b = make(), make()
+    assert isinstance(a, RedisClusterPubSub)
+    inboxes = [Inbox() for _ in range(1000)]
+    removers = [await a.subscribe(f"user:{n % 100}", inbox) for n, inbox in enumerate(inboxes)]
+    shards = {a.shard_of(f"user:{n}") for n in range(100)}
+    assert len(shards) == 3, "100 topics hash to every shard"
+    counts = await a.connection_counts()
+    assert counts["pubsub"] == 3 and counts["shards"] == 3, counts
+
+    for n in (0, 7, 42):
+        await b.publish(f"user:{n}", f"hello {n}")
+    for n in (0, 7, 42):
+        for inbox in inboxes[n::100]:
+            await inbox.wait_for_message(f"hello {n}")
+    assert sum(len(inbox.messages) for inbox in inboxes) == 30
+
+    for remove in removers:
+        remove()
+
+    async def closed() -> bool:
+        return (await a.connection_counts())["pubsub"] == 0
+
+    await eventually(closed, timeout=5)  # a shard left without channels closes its connection
+
+
+@pytest.fixture
+def failover_cluster() -> Iterator[Any]:
+    from tests.support.servers import RedisClusterProcess
+
+    cluster = RedisClusterProcess(masters=3, replicas=1, node_timeout_ms=1000).start()
+    yield cluster
+    cluster.stop()
+
+
+async def test_a_master_killed_under_traffic_fails_over_and_delivery_resumes(
+    failover_cluster: Any, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    url = failover_cluster.url
+    a = RedisClusterPubSub(url, channel_prefix=prefix, client_name="failover-a", backoff_max=0.5)
+    b = RedisClusterPubSub(url, channel_prefix=prefix, client_name="failover-b", backoff_max=0.5)
+    try:
+        topics = [f"t{n}" for n in range(30)]
+        inboxes = {topic: Inbox() for topic in topics}
+        for topic in topics:
+            await a.subscribe(topic, inboxes[topic])
+        victim = a.shard_of(topics[0])
+        assert victim is not None
+        on_victim = [topic for topic in topics if a.shard_of(topic) == victim]
+        accepted: dict[str, list[int]] = {topic: [] for topic in topics}
+        refused: dict[str, int] = dict.fromkeys(topics, 0)
+        seq = 0
+
+        async def publish_round() -> bool:
+            """One message to every topic; whether Redis accepted them all."""
+            nonlocal seq
+            seq += 1
+            all_accepted = True
+            for topic in topics:
+                if await b.publish(topic, seq) is None:
+                    refused[topic] += 1  # Redis could not be asked: the message reached b's own subscribers only
+                    all_accepted = False
+                else:
+                    accepted[topic].append(seq)
+            return all_accepted
+
+        for _ in range(20):
+            await publish_round()
+        await eventually(lambda: all(len(inbox.messages) == 20 for inbox in inboxes.values()))
+
+        failover_cluster.kill(int(victim.rsplit(":", 1)[1]))
+        killed_at = time.monotonic()
+        # traffic goes on through the failover, until the promoted replica delivers again
+        while not await publish_round() or a.shard_of(on_victim[0]) == victim or not a.connected or seq < 60:
+            await asyncio.sleep(0.02)  # why: pacing the publishes (~50 rounds a second) across the failover
+            assert time.monotonic() - killed_at < 30, "the cluster did not fail over within 30 s"
+        resumed_at = seq
+        for _ in range(20):
+            await publish_round()
+        last = seq
+        await eventually(lambda: all(last in inbox.messages for inbox in inboxes.values()), timeout=10)
+
+        lost = {topic: len(set(accepted[topic]) - set(inboxes[topic].messages)) for topic in topics}
+        on_others = [topic for topic in topics if topic not in on_victim]
+        assert sum(lost[topic] for topic in on_others) == 0, "the shards that kept their master lost nothing"
+        assert all(inboxes[topic].messages == sorted(set(inboxes[topic].messages)) for topic in topics), "no duplicates, in order"
+        assert a.shard_of(on_victim[0]) != victim
+        counts = await a.connection_counts()
+        assert counts["pubsub"] == 3 and counts["shards"] == 3, counts
+        records = outage_records(caplog)  # a and b (two processes) each log the outage once, then its end
+        assert sorted(level for level, _ in records) == ["INFO", "INFO", "WARNING", "WARNING"], records
+        never_arrived = sum(seq - len(inboxes[topic].messages) for topic in topics)
+        assert never_arrived == sum(refused.values()) + sum(lost.values())
+        print(
+            f"\nfailover: delivery resumed {time.monotonic() - killed_at:.1f} s after the kill (round {resumed_at}); "
+            f"{len(on_victim)} of {len(topics)} topics on the killed shard; {seq * len(topics)} messages published, "
+            f"{never_arrived} lost (at-most-once): {sum(refused.values())} refused while the shard had no master "
+            f"({sum(refused[t] for t in on_others)} of them on other shards), {sum(lost.values())} accepted by Redis but not delivered"
+        )
+    finally:
+        await a.stop()
+        await b.stop()

@@ -14,7 +14,8 @@ class RoundRobinProxy:
     """Forwards each new connection to the next backend that accepts it.
 
     ``pin(i)`` sends every new connection to backend ``i`` (while it is up) until
-    ``spread()`` goes back to round robin.
+    ``spread()`` goes back to round robin. ``cut()`` drops every open connection and refuses
+    new ones, as a network blip does, until ``restore()``.
     """
 
     def __init__(self, backends: list[int]) -> None:
@@ -28,6 +29,7 @@ class RoundRobinProxy:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._pipes: set[asyncio.Task[Any]] = set()
+        self._down = False
 
     def start(self) -> RoundRobinProxy:
         self._thread.start()
@@ -39,6 +41,18 @@ class RoundRobinProxy:
 
     def spread(self) -> None:
         self._pinned = None
+
+    def cut(self) -> None:
+        async def drop() -> None:
+            self._down = True
+            for task in list(self._pipes):
+                task.cancel()
+            await asyncio.gather(*self._pipes, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(5)
+
+    def restore(self) -> None:
+        self._down = False
 
     def stop(self) -> None:
         async def shutdown() -> None:
@@ -68,6 +82,9 @@ class RoundRobinProxy:
         return [self.backends[(first + i) % len(self.backends)] for i in range(len(self.backends))]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down:
+            writer.close()
+            return
         for port in self._order():
             try:
                 upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
