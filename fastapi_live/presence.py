@@ -224,7 +224,9 @@ class Presence:
             idents.discard((owner, topic, key))
             if not idents:
                 del self._owners[owner]
-                self._cancel_pause(owner)
+                if owner in self._paused:  # nothing left to leave; still without a stream
+                    self._cancel_pause(owner)
+                    self._paused[owner] = None
         async with self._lock:
             await self._leave([entry])
 
@@ -237,10 +239,10 @@ class Presence:
                 f"not tracked: socket.update_presence({topic!r}, {key!r}, ...) needs socket.track({topic!r}, {key!r}, meta) first"
             )
         async with self._lock:
+            old_ref, old_meta = entry.ref, self._meta_of(entry)
             entry.meta = stored
             if not entry.joined:
                 return entry.ref
-            old_ref, old_meta = entry.ref, self._meta_of(entry)
             entry.ref = _new_ref()
             new_meta = {**self._meta_of(entry), REF_PREV: old_ref}
             await self.store.put(topic, key, self._meta_of(entry))

@@ -56,7 +56,7 @@ async def test_sessions_see_each_other_join_update_and_leave() -> None:
         update = session.view.diffs[-1]
         (joined,) = update.joins["bob"]
         (left,) = update.leaves["bob"]
-        assert joined[REF_PREV] == left[REF] and joined[REF] != left[REF] and joined["mood"] == "free"
+        assert joined[REF_PREV] == left[REF] and joined[REF] != left[REF] and joined["mood"] == "free" and left["mood"] == "busy"
 
         await second_tab.close()
         await eventually(lambda: 'data-key="ann">Ann (calm)' in render(bob))
