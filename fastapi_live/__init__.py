@@ -14,6 +14,7 @@ from .exceptions import (
     MissingDependencyError,
     TokenError,
 )
+from .forms import Form, FormField, to_form
 from .lifecycle import CONT, HALT
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
@@ -30,6 +31,8 @@ __all__ = [
     "ConfigurationError",
     "EventError",
     "Exit",
+    "Form",
+    "FormField",
     "LiveError",
     "LiveHook",
     "LiveRouter",
@@ -43,4 +46,5 @@ __all__ = [
     "TokenError",
     "create_pubsub",
     "event",
+    "to_form",
 ]

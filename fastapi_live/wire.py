@@ -62,6 +62,10 @@ MARKER_ITEMS_END = "/live:items"
 PARAM_TARGET = "_target"  # the name of the input whose change sent the event
 PARAM_KEY = "key"  # keydown / keyup: the key
 PARAM_VALUE = "value"  # keydown / keyup: the element's value
+PARAM_UNUSED_PREFIX = "_unused_"  # _unused_<name>: the user has not touched that field yet (LiveView's)
+
+# -- forms -------------------------------------------------------------------------------------------
+ATTR_TOUCHED = "data-live-touched"  # on a control the server's form counts as touched
 
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
