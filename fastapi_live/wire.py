@@ -66,6 +66,12 @@ PARAM_UNUSED_PREFIX = "_unused_"  # _unused_<name>: the user has not touched tha
 
 # -- forms -------------------------------------------------------------------------------------------
 ATTR_TOUCHED = "data-live-touched"  # on a control the server's form counts as touched
+ATTR_DISABLE_WITH = "data-live-disable-with"  # a submit button's text while its form's submit is in flight
+
+
+def loading_class(kind: str) -> str:
+    """``live-click-loading`` and friends: on an element (and its form) while its event is in flight."""
+    return f"live-{kind}-loading"
 
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
@@ -133,6 +139,10 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "PARAM_TARGET": PARAM_TARGET,
     "PARAM_KEY": PARAM_KEY,
     "PARAM_VALUE": PARAM_VALUE,
+    "PARAM_UNUSED_PREFIX": PARAM_UNUSED_PREFIX,
+    "ATTR_TOUCHED": ATTR_TOUCHED,
+    "ATTR_DISABLE_WITH": ATTR_DISABLE_WITH,
+    "LOADING_CLASS_BY_DOM_EVENT": {dom_event: loading_class(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
     "CLASS_LOADING": CLASS_LOADING,
     "CLASS_CONNECTED": CLASS_CONNECTED,
     "CLASS_DISCONNECTED": CLASS_DISCONNECTED,

@@ -1,9 +1,12 @@
 // fastapi-live client: an htmx 4 extension ("live") plus JS hooks and connection state.
 //
-// Core hooks used: htmx_config_request (token and event headers), htmx_before_swap
-// (drops region updates older than what the DOM shows), htmx_process_live (the
-// <hx-live> client operations), htmx_after_swap (runs them after the DOM changed),
-// handle_swap (the "liveStream" swap style for stream inserts).
+// Core hooks used: htmx_config_request (token and event headers, a form's untouched fields, the
+// submit lock), htmx_before_swap (drops region updates older than what the DOM shows; notes what
+// a submit's reply re-renders), htmx_before_morph_node (keeps the submit lock and loading classes
+// on re-rendered elements), htmx_before_morph_attr (a field the server no longer counts as
+// touched), htmx_process_live (the <hx-live> client operations), htmx_after_swap (runs them after
+// the DOM changed), handle_swap (the "liveStream" swap style for stream inserts). Events listened
+// to: htmx:before:request and htmx:finally:request (loading classes, the end of the lock).
 (() => {
     "use strict";
 
@@ -40,6 +43,21 @@
     const PARAM_TARGET = "_target";
     const PARAM_KEY = "key";
     const PARAM_VALUE = "value";
+    const PARAM_UNUSED_PREFIX = "_unused_";
+    const ATTR_TOUCHED = "data-live-touched";
+    const ATTR_DISABLE_WITH = "data-live-disable-with";
+    const LOADING_CLASS_BY_DOM_EVENT = {
+        click: "live-click-loading",
+        submit: "live-submit-loading",
+        input: "live-change-loading",
+        change: "live-change-loading",
+        keydown: "live-keydown-loading",
+        keyup: "live-keyup-loading",
+        blur: "live-blur-loading",
+        focus: "live-focus-loading",
+        focusout: "live-blur-loading",
+        focusin: "live-focus-loading",
+    };
     const CLASS_LOADING = "live-loading";
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
@@ -342,7 +360,9 @@
                 if (recoverEvent === AUTO_RECOVER_IGNORE || !(recoverEvent || changeEvent)) {
                     continue;
                 }
-                let body = new URLSearchParams(new FormData(form));
+                let data = new FormData(form);
+                addUnusedMarkers(form, data);
+                let body = new URLSearchParams(data);
                 postEvent(root, recoverEvent || changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
             }
             forEachHook("reconnected");
@@ -543,6 +563,265 @@
         }
     });
 
+    // ---- forms: which fields the user has touched (LiveView's used inputs) -------------------------------
+    // A control is touched once the user typed into it or submitted its form, or when the server's
+    // form says so (the helpers render ATTR_TOUCHED). Every form event tells the server which fields
+    // are not touched yet with an _unused_<name> param, so it shows the errors of the others only.
+    const touchedByUser = new WeakSet();
+
+    function isTouched(control) {
+        return touchedByUser.has(control) || control.hasAttribute(ATTR_TOUCHED);
+    }
+
+    function addUnusedMarkers(form, body, submitter) {
+        let touched = new Map();
+        let hiddenOnly = new Map();
+        for (let control of form.elements) {
+            let name = control.name;
+            if (!name || control.disabled) {
+                continue;
+            }
+            touched.set(name, touched.get(name) === true || isTouched(control));
+            hiddenOnly.set(name, hiddenOnly.get(name) !== false && control.type === "hidden");
+        }
+        for (let [name, used] of touched) {
+            if (!used && !hiddenOnly.get(name) && submitter?.name !== name && body.has(name)) {
+                body.set(PARAM_UNUSED_PREFIX + name, "");
+            }
+        }
+    }
+
+    function touchForm(form) {
+        for (let control of form.elements) {
+            if (control.name) {
+                touchedByUser.add(control);
+            }
+        }
+    }
+
+    for (let type of ["input", "change"]) {
+        document.addEventListener(type, (evt) => {
+            let control = evt.target;
+            if (control?.form && control.name) {
+                touchedByUser.add(control);
+            }
+        }, true);
+    }
+    document.addEventListener("submit", (evt) => touchForm(evt.target), true);
+    // A reset button forgets what was touched, and tells the server (a change event) so the
+    // form it renders forgets it too.
+    document.addEventListener("reset", (evt) => {
+        let form = evt.target;
+        for (let control of form.elements) {
+            touchedByUser.delete(control);
+            control.removeAttribute?.(ATTR_TOUCHED);
+        }
+        if (form.hasAttribute(BINDING_CHANGE)) {
+            setTimeout(() => form.dispatchEvent(new Event("input", {bubbles: true})));
+        }
+    });
+
+    // ---- forms: the submit lock (LiveView's phx-submit) -----------------------------------------------
+    // From the submit until its reply has been applied, the form's inputs are read-only and its
+    // submit buttons disabled, showing their disable-with text; a second submit is dropped. A morph
+    // meanwhile keeps the lock (and learns the server's own states to restore). When the reply lands,
+    // every control it re-rendered takes the server's value, even the focused one, then the lock lifts.
+    const locks = new Map(); // form -> {ctx, controls: Map(control -> readOnly), buttons: Map(button -> {disabled, label}), targets}
+
+    function isSubmitButton(el) {
+        return (el.tagName === "BUTTON" || el.tagName === "INPUT") && (el.type === "submit" || el.type === "image");
+    }
+
+    function isTextControl(el) {
+        return el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && !["checkbox", "radio", "file", "hidden", "submit", "image", "button", "reset"].includes(el.type));
+    }
+
+    function lockOf(el) {
+        let form = el?.form || el?.closest?.("form");
+        return form ? locks.get(form) : undefined;
+    }
+
+    function setLabel(button, text) {
+        if (button.tagName === "INPUT") {
+            button.value = text;
+        } else {
+            button.textContent = text;
+        }
+    }
+
+    function labelOf(button) {
+        return button.tagName === "INPUT" ? button.value : button.innerHTML;
+    }
+
+    function lockControls(form, lock) {
+        for (let control of form.elements) {
+            if (isSubmitButton(control)) {
+                if (!lock.buttons.has(control)) {
+                    let text = control.getAttribute(ATTR_DISABLE_WITH) ?? form.getAttribute(ATTR_DISABLE_WITH);
+                    lock.buttons.set(control, {disabled: control.disabled, label: text == null ? null : labelOf(control), text});
+                    control.disabled = true;
+                    if (text != null) {
+                        setLabel(control, text);
+                    }
+                }
+            } else if (isTextControl(control) && !lock.controls.has(control)) {
+                lock.controls.set(control, control.readOnly);
+                control.readOnly = true;
+            }
+        }
+    }
+
+    function lockForm(form, ctx) {
+        let lock = {ctx, controls: new Map(), buttons: new Map(), targets: []};
+        locks.set(form, lock);
+        lockControls(form, lock);
+    }
+
+    // The server's value, as its render wrote it into the attributes.
+    function applyServerValue(control) {
+        if (control.type === "checkbox" || control.type === "radio") {
+            control.checked = control.defaultChecked;
+        } else if (control.tagName === "SELECT") {
+            let options = [...control.options];
+            for (let option of options) {
+                option.selected = option.defaultSelected;
+            }
+            if (!control.multiple && !options.some((option) => option.defaultSelected) && options.length) {
+                control.selectedIndex = 0;
+            }
+        } else if (control.tagName === "TEXTAREA" || isTextControl(control)) {
+            control.value = control.defaultValue;
+        }
+    }
+
+    function unlockForm(form, lock) {
+        locks.delete(form);
+        for (let control of form.elements) {
+            if (lock.targets.some((target) => target.contains(control))) {
+                applyServerValue(control);
+            }
+        }
+        for (let [control, readOnly] of lock.controls) {
+            control.readOnly = readOnly;
+        }
+        for (let [button, {disabled, label}] of lock.buttons) {
+            button.disabled = disabled;
+            if (label != null) {
+                if (button.tagName === "INPUT") {
+                    button.value = label;
+                } else {
+                    button.innerHTML = label;
+                }
+            }
+        }
+    }
+
+    // A morph keeps what the lock changed, and records the server's new states to restore.
+    function keepLock(oldNode, newNode) {
+        for (let lock of locks.values()) {
+            if (lock.controls.has(oldNode)) {
+                lock.controls.set(oldNode, newNode.hasAttribute("readonly"));
+                newNode.setAttribute("readonly", "");
+            }
+            let button = lock.buttons.get(oldNode);
+            if (button) {
+                button.disabled = newNode.hasAttribute("disabled");
+                newNode.setAttribute("disabled", "");
+                if (button.text != null) {
+                    button.label = newNode.tagName === "INPUT" ? newNode.defaultValue : newNode.innerHTML;
+                    setLabel(newNode, button.text);
+                }
+            }
+        }
+    }
+
+    // A second submit of a locked form is dropped; its checkboxes, radios and selects stay put.
+    document.addEventListener("submit", (evt) => {
+        if (locks.has(evt.target)) {
+            evt.preventDefault();
+            evt.stopImmediatePropagation();
+        }
+    }, true);
+    document.addEventListener("click", (evt) => {
+        let control = evt.target;
+        if ((control?.type === "checkbox" || control?.type === "radio") && lockOf(control)) {
+            evt.preventDefault();
+        }
+    }, true);
+    for (let type of ["mousedown", "keydown"]) {
+        document.addEventListener(type, (evt) => {
+            if (evt.target?.tagName === "SELECT" && lockOf(evt.target) && !(type === "keydown" && evt.key === "Tab")) {
+                evt.preventDefault();
+            }
+        }, true);
+    }
+
+    // ---- loading states: live-click-loading and friends, on the element and its form --------------------
+    const loading = new Map(); // element -> Map(class -> requests in flight)
+
+    function addLoading(el, cls) {
+        let counts = loading.get(el) || new Map();
+        loading.set(el, counts);
+        counts.set(cls, (counts.get(cls) || 0) + 1);
+        el.classList.add(cls);
+    }
+
+    function removeLoading(el, cls) {
+        let counts = loading.get(el);
+        let left = (counts?.get(cls) || 1) - 1;
+        if (left > 0) {
+            counts.set(cls, left);
+            return;
+        }
+        counts?.delete(cls);
+        if (!counts?.size) {
+            loading.delete(el);
+        }
+        el.classList.remove(cls);
+    }
+
+    function loadingElements(ctx) {
+        let evt = ctx.sourceEvent;
+        let source = ctx.sourceElement;
+        let el = evt?.type === "submit" ? (evt.submitter || source) : (evt?.type === "input" || evt?.type === "change") ? (evt.target || source) : source;
+        let form = el?.form || el?.closest?.("form");
+        return [...new Set([el, form, source.matches?.("form") ? source : null].filter(Boolean))];
+    }
+
+    function keepLoading(oldNode, newNode) {
+        let counts = loading.get(oldNode);
+        if (counts) {
+            for (let cls of counts.keys()) {
+                newNode.classList.add(cls);
+            }
+        }
+    }
+
+    document.addEventListener("htmx:before:request", (evt) => {
+        let ctx = evt.detail.ctx;
+        let cls = LOADING_CLASS_BY_DOM_EVENT[ctx?.sourceEvent?.type];
+        if (!cls || ctx.request?.method === "GET" || !rootOf(ctx.sourceElement)) {
+            return;
+        }
+        ctx.liveLoading = {cls, elements: loadingElements(ctx)};
+        for (let el of ctx.liveLoading.elements) {
+            addLoading(el, cls);
+        }
+    });
+    document.addEventListener("htmx:finally:request", (evt) => {
+        let ctx = evt.detail.ctx;
+        if (ctx?.liveLoading) {
+            for (let el of ctx.liveLoading.elements) {
+                removeLoading(el, ctx.liveLoading.cls);
+            }
+        }
+        for (let [form, lock] of locks) {
+            if (lock.ctx === ctx) {
+                unlockForm(form, lock);
+            }
+        }
+    });
+
     // ---- the extension -------------------------------------------------------------------------------
     function versionOf(el) {
         let value = el?.getAttribute?.(ATTR_VERSION);
@@ -631,6 +910,12 @@
                 headers[HEADER_EVENT] = name;
             }
             let evt = ctx.sourceEvent;
+            if (evt?.type === "submit" && ctx.request.form) {
+                if (locks.has(ctx.request.form)) {
+                    return false; // already in flight: a double click submits once
+                }
+                lockForm(ctx.request.form, ctx);
+            }
             let body = ctx.request.body;
             // A bound input outside a form still sends its own value, as LiveView does.
             if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
@@ -645,9 +930,37 @@
             if (evt?.type === "input" && body?.set && evt.target?.name) {
                 body.set(PARAM_TARGET, evt.target.name);
             }
+            if (ctx.request.form && body?.set) {
+                addUnusedMarkers(ctx.request.form, body, ctx.request.submitter);
+            }
         },
 
-        htmx_before_swap(elt, {tasks}) {
+        htmx_before_morph_attr(elt, {attrName, newValue}) {
+            // The server's form no longer counts the field as touched (it was rebuilt fresh): forget it.
+            if (attrName === ATTR_TOUCHED && newValue === null) {
+                touchedByUser.delete(elt);
+            }
+        },
+
+        htmx_before_morph_node(oldNode, {newNode}) {
+            if (oldNode.nodeType !== Node.ELEMENT_NODE || newNode.nodeType !== Node.ELEMENT_NODE) {
+                return;
+            }
+            if (locks.size) {
+                keepLock(oldNode, newNode);
+            }
+            if (loading.size) {
+                keepLoading(oldNode, newNode);
+            }
+        },
+
+        htmx_before_swap(elt, {ctx, tasks}) {
+            for (let lock of locks.values()) {
+                if (lock.ctx === ctx) {
+                    // The submit's reply: what it re-renders takes the server's values once applied.
+                    lock.targets = tasks.filter((task) => task.target).map((task) => task.target);
+                }
+            }
             // A region fragment older than the region in the DOM is dropped: event
             // replies and stream frames may arrive in either order.
             for (let i = tasks.length - 1; i >= 0; i--) {
@@ -674,6 +987,9 @@
         },
 
         htmx_after_swap() {
+            for (let [form, lock] of locks) {
+                lockControls(form, lock); // controls a swap added while the submit is in flight
+            }
             if (pendingOps.length) {
                 // After the swap's DOM changes, so a push event sees the new DOM.
                 queueMicrotask(runClientOps);

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..wire import ATTR_TOUCHED, PARAM_UNUSED_PREFIX
 from ._dom import LiveDocument, parse_attribute_object
 from ._errors import LiveTestError
 
@@ -286,6 +287,41 @@ def request_params(document: LiveDocument, bound: LexborNode, submitter: LexborN
     for key, value in hx_vals(document, bound).items():
         set_pair(pairs, key, js_string(value))
     return pairs
+
+
+def form_key(form: LexborNode) -> str:
+    """What the test browser knows a form by across re-renders: its id."""
+    return form.attrs.get("id") or ""
+
+
+def touched_in_dom(document: LiveDocument) -> set[tuple[str, str]]:
+    """``(form, name)`` of every control the server's form marks as touched (``ATTR_TOUCHED``)."""
+    found = set()
+    for node in document.select(f"[{ATTR_TOUCHED}]"):
+        form = form_owner(document, node)
+        name = node.attrs.get("name")
+        if form is not None and name:
+            found.add((form_key(form), name))
+    return found
+
+
+def add_unused_markers(document: LiveDocument, form: LexborNode, pairs: Pairs, touched: set[str], submitter: LexborNode | None = None) -> None:
+    """fastapi-live.js addUnusedMarkers(): ``_unused_<name>`` for each field of ``form`` sent but
+    not touched (by the user, ``touched``, or as the server's form says), unless only hidden
+    inputs carry it or it is the submitter."""
+    used: dict[str, bool] = {}
+    hidden_only: dict[str, bool] = {}
+    for node in form_elements(document, form):
+        name = node.attrs.get("name")
+        if not name or is_disabled(node):
+            continue
+        used[name] = used.get(name, False) or name in touched or ATTR_TOUCHED in node.attrs
+        hidden_only[name] = hidden_only.get(name, True) and element_type(node) == "hidden"
+    sent = {key for key, _ in pairs}
+    submitter_name = submitter.attrs.get("name") if submitter is not None else None
+    for name, was_used in used.items():
+        if not was_used and not hidden_only[name] and name != submitter_name and name in sent:
+            set_pair(pairs, PARAM_UNUSED_PREFIX + name, "")
 
 
 def has_value_property(node: LexborNode) -> bool:

@@ -18,6 +18,7 @@ from ._dom import ATTR_HOOK, describe
 from ._errors import LiveRedirect, LiveTestError
 from ._forms import (
     Pairs,
+    add_unused_markers,
     control_value,
     element_type,
     field_names,
@@ -318,6 +319,18 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         set_pair(pairs, "_target", event_target.attrs.get("name") or "")
     for key, value in values.items():
         _set_value(pairs, key, value)
+    owner = form_owner(document, bound)
+    if owner is not None:
+        # fastapi-live.js: typing touches a field, a submit touches them all; every event from a
+        # form names the fields not touched yet.
+        touched = view.touched_fields(owner)
+        if kind == "submit":
+            touched.update(field_names(document, owner))
+        elif kind == "change":
+            touched.update(key for key in values if key in field_names(document, owner))
+            if event_target.attrs.get("name"):
+                touched.add(event_target.attrs.get("name") or "")
+        add_unused_markers(document, owner, pairs, touched, submitter)
     _check_required(view, bound, submitter, pairs, event, verb)
     return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
 

@@ -16,7 +16,7 @@ from ..wire import ATTR_TOKEN, EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER
 from ._client import LiveTestClient, find_session
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
-from ._forms import form_data
+from ._forms import add_unused_markers, form_data, form_key, touched_in_dom
 from ._httpx import httpx
 from ._open_views import register_open, unregister_open, warn_pending
 from ._server_errors import ServerError, request_errors, unwatch, watch_session
@@ -102,6 +102,8 @@ class LiveTestView:
         self._redirect: ClientOp | None = None
         self._redirect_client = client
         """The client a redirect is followed with (for an isolated view: the app's)."""
+        self._touched: dict[str, set[str]] = {}
+        """The fields of each form (by id) the user typed into or submitted, as fastapi-live.js keeps them."""
         self._closed = False
         self._owns_client = owns_client
         self._cleanups = list(cleanups)
@@ -222,7 +224,9 @@ class LiveTestView:
             event = recover_event or form.attrs.get("data-live-change")
             if recover_event == "ignore" or not event:
                 continue
-            body = urlencode(form_data(self._document, form)).encode()
+            pairs = form_data(self._document, form)
+            add_unused_markers(self._document, form, pairs, self.touched_fields(form))
+            body = urlencode(pairs).encode()
             response, _ = await self._send(event, body, self._event_headers(event, "application/x-www-form-urlencoded"))
             if response.status_code == 200:
                 deferred.append(response.text)
@@ -234,9 +238,18 @@ class LiveTestView:
             self.session = session
         self._remounts += 1
 
+    def touched_fields(self, form: LexborNode) -> set[str]:
+        """The fields of ``form`` the user touched in this test (typed into, or submitted)."""
+        return self._touched.setdefault(form_key(form), set())
+
     def _apply(self, text: str, frame_id: int | None = None) -> None:
         """Apply a stream message (frame ``frame_id``) or an event reply, then run its client operations."""
-        for op in self._document.apply(text):
+        marked = touched_in_dom(self._document)
+        ops = self._document.apply(text)
+        # A field the server's form no longer marks as touched (a fresh form) is forgotten, as the client does.
+        for key, name in marked - touched_in_dom(self._document):
+            self._touched.get(key, set()).discard(name)
+        for op in ops:
             if op.kind == "push":
                 self._push_events.append((op.name, op.payload))
             elif op.kind == "error":
