@@ -31,6 +31,7 @@ try:
         assert_reply,
         element,
         follow_redirect,
+        form,
         has_element,
         live,
         live_isolated,
@@ -46,7 +47,7 @@ try:
         render_submit,
         send_info,
     )
-    from ._view import Element, LiveTestView
+    from ._view import Element, FormElement, LiveTestView
 except MissingDependencyError as missing:  # pragma: no cover - reason: the test extra is always installed in this repository
     # The pytest plugin lives in this package and loads without the test extra; the
     # toolkit itself says what to install when it is used.
@@ -61,6 +62,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Element",
     "EventFailedError",
+    "FormElement",
     "LiveRedirect",
     "LiveTestClient",
     "LiveTestError",
@@ -71,6 +73,7 @@ __all__ = [
     "assert_reply",
     "element",
     "follow_redirect",
+    "form",
     "has_element",
     "live",
     "live_isolated",

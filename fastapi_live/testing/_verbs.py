@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from ..pubsub.memory import MemoryPubSub
 from ..router import LiveRouter, OnMount
@@ -27,12 +28,13 @@ from ._forms import (
     has_value_property,
     hx_vals,
     is_disabled,
+    is_text_control,
     js_string,
     key_filter,
     request_params,
     set_pair,
 )
-from ._view import Element, LiveTestView, open_view
+from ._view import Element, FormElement, LiveTestView, open_view
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborNode
@@ -42,7 +44,7 @@ DEFAULT_TIMEOUT = 5.0
 ASSERT_TIMEOUT = 1.0
 """Seconds ``assert_push_event`` and ``assert_redirect`` wait for what they expect."""
 
-Values = Mapping[str, Any]
+Values = Mapping[str, Any] | BaseModel
 _MISSING: Any = object()
 _BUBBLING = frozenset({"click", "change", "submit", "keydown", "keyup"})
 _SELECTOR_HINT = re.compile(r"^[#.\[]|[\s>+~:\[]")
@@ -170,6 +172,29 @@ def element(view: LiveTestView, selector: str, text: str | re.Pattern[str] | Non
     return found
 
 
+def form(view: LiveTestView, selector: str, values: Values | None = None) -> FormElement:
+    """The one form of the view matching ``selector``, with ``values`` to type into it (a mapping
+    or a pydantic model; each must be a field of the form, as a user can only type into those).
+
+    >>> settings = form(view, "#settings-form", Settings(name="Ada", email="ada@example.com"))
+    >>> html = await render_submit(settings)
+    >>> settings.errors, settings.touched
+    ({}, frozenset({'name', 'email'}))
+    """
+    if not isinstance(view, LiveTestView):
+        raise LiveTestError(f"form() takes the view the form is on\nExpected: form(view, '#settings-form', {{...}})\nGot: {view!r}")
+    typed = _typed_values(values, "form")
+    found = FormElement(view, selector, typed)
+    node = found.resolve()
+    if node.tag != "form":
+        raise LiveTestError(f"form(view, {selector!r}) matched an element that is not a form\nExpected: a <form>\nGot: {describe(node, 100)}")
+    names = field_names(view._document, node)
+    for key in typed:
+        if key not in names:
+            raise LiveTestError(f"form(): {describe(node, 80)} has no field {key!r}\nExpected one of: {', '.join(names) or '(no fields)'}\nGot: {key!r}")
+    return found
+
+
 def has_element(target: LiveTestView | Element, selector: str | None = None, text: str | re.Pattern[str] | None = None) -> bool:
     """Whether the page shows an element matching ``selector`` (and ``text``).
 
@@ -232,13 +257,21 @@ def _set_value(pairs: Pairs, key: str, value: Any) -> None:
         set_pair(pairs, key, js_string(value))
 
 
-def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Values, verb: str) -> None:
+def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Mapping[str, Any], verb: str) -> None:
     allowed = [*field_names(view._document, form), *hx_vals(view._document, bound), "_target"]
     for key in values:
         if key not in allowed:
             raise LiveTestError(
                 f"{verb}(): {describe(form, 80)} has no field {key!r}\n"
                 f"Expected one of: {', '.join(a for a in allowed if a != '_target')}\nGot: {key!r}"
+            )
+        control = _field_named(view, form, key)
+        if control is not None and is_text_control(control) and "readonly" in control.attrs:
+            why = "its form's submit is in flight (the form is locked until the reply lands)" if view._is_locked(form) else "it is rendered readonly"
+            raise LiveTestError(
+                f"{verb}(): nothing can be typed into the field {key!r}: {why}\n"
+                f"Expected: a field the user can type into{'; await the render_submit first' if view._is_locked(form) else ''}\n"
+                f"Got: {describe(control, 100)}"
             )
 
 
@@ -269,7 +302,7 @@ def _check_required(view: LiveTestView, bound: LexborNode, submitter: LexborNode
             )
 
 
-async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Values, timeout: float) -> str:
+async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Mapping[str, Any], timeout: float) -> str:
     document = view._document
     submitter: LexborNode | None = None
     event_target = node
@@ -296,6 +329,8 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
             f"Got: none"
         )
     event = bound.attrs.get(f"data-live-{kind}") or ""
+    if kind == "submit" and form is not None and view._is_locked(form):
+        return view._html()  # in flight already: the browser drops a second submit (a double click submits once)
     if form is None and kind == "change":
         form = form_owner(document, bound)
     if form is not None and kind in ("change", "submit"):
@@ -332,18 +367,40 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
                 touched.add(event_target.attrs.get("name") or "")
         add_unused_markers(document, owner, pairs, touched, submitter)
     _check_required(view, bound, submitter, pairs, event, verb)
-    return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
+    # fastapi-live.js loadingElements(): the element (the input typed into, the submitter), its form.
+    element = submitter or bound if kind == "submit" else event_target if kind == "change" else bound
+    loading = [node for node in (element, owner, bound if bound.tag == "form" else None) if node is not None]
+    unique = list({node.mem_id: node for node in loading}.values())
+    with view._in_flight(kind, unique, lock=form if kind == "submit" else None):
+        return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
+
+
+def _typed_values(values: Any, verb: str) -> dict[str, Any]:
+    """The values a test types: a mapping, or a pydantic model (its fields as a form sends them)."""
+    if values is None:
+        return {}
+    if isinstance(values, BaseModel):
+        dumped = values.model_dump(mode="json")
+        return {key: "" if value is None else value for key, value in dumped.items()}
+    if isinstance(values, Mapping):
+        return dict(values)
+    raise LiveTestError(
+        f"{verb}() takes the values typed as a mapping or a pydantic model\nExpected: {{'email': 'ada@example.com'}} or Settings(...)\nGot: {values!r}"
+    )
 
 
 async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, values: Values | None, timeout: float) -> str:
     verb = f"render_{kind}"
     if isinstance(target, Element):
-        if isinstance(second, Mapping) and values is None:
+        if isinstance(second, (Mapping, BaseModel)) and values is None:
             values, second = second, None
         if second is not None:
             raise LiveTestError(f"{verb}(element, values) takes the values as its second argument\nExpected: a mapping such as {{'by': 2}}\nGot: {second!r}")
         target.view._require_usable(verb)
-        return await _from_node(target.view, kind, verb, target.resolve(), dict(values or {}), timeout)
+        typed = _typed_values(values, verb)
+        if isinstance(target, FormElement):
+            typed = {**target.given, **typed}
+        return await _from_node(target.view, kind, verb, target.resolve(), typed, timeout)
     if not isinstance(target, LiveTestView):
         raise LiveTestError(f"{verb}() takes a view or an element\nExpected: {verb}(view, '#id') or {verb}(element(view, '#id'))\nGot: {target!r}")
     if not isinstance(second, str) or not second:
@@ -351,9 +408,9 @@ async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, valu
     target._require_usable(verb)
     node = _node_or_event(target, second, verb)
     if node is not None:
-        return await _from_node(target, kind, verb, node, dict(values or {}), timeout)
+        return await _from_node(target, kind, verb, node, _typed_values(values, verb), timeout)
     note = f"{second!r} matched no element, so it was sent as an event name" if _looks_like_selector(second) else ""
-    return await target._post_event(second, payload=dict(values or {}), sent_as=note, timeout=timeout)
+    return await target._post_event(second, payload=_typed_values(values, verb), sent_as=note, timeout=timeout)
 
 
 @overload
