@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
+from .commands import JS
 from .config import SessionConfig
 from .exceptions import (
     CallbackReturnError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONT",
     "HALT",
+    "JS",
     "AsyncResult",
     "CallbackReturnError",
     "CapturedSocketError",

@@ -10,8 +10,13 @@ from typing import Any
 from markupsafe import Markup
 
 from . import forms
+from .commands import JS
 from .exceptions import ConfigurationError
-from .wire import ATTR_AUTO_RECOVER, ATTR_CONFIG, ATTR_DISABLE_WITH, ATTR_HOOK, SWAP_NONE, binding_attribute, markup_attrs
+from .wire import ATTR_AUTO_RECOVER, ATTR_CONFIG, ATTR_DISABLE_WITH, ATTR_HOOK, ATTR_KEY, SWAP_NONE, binding_attribute, markup_attrs
+
+Event = str | JS
+"""What a binding does: send the named event to the server, or run a ``JS`` chain in the browser."""
+_EMPTY_JS = JS()
 
 
 def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
@@ -52,19 +57,21 @@ class TemplateHelpers:
         self._scripts: tuple[dict[str, Any], Markup] | None = None
 
     def _binding(
-        self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all", disable_with: str | None = None
+        self, kind: str, event: Event, trigger: str, values: Mapping[str, Any], sync: str = "queue all", disable_with: str | None = None, key: str | None = None
     ) -> Markup:
+        if isinstance(event, JS):
+            return self._chain_binding(kind, event, trigger, values, disable_with, key)
         if not isinstance(event, str) or not event:
-            raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
+            raise ConfigurationError(f"live.{kind}() needs an event name or a live.js chain, got {event!r}")
         vals = json.dumps(values, default=str) if values else None
         # Pages render the same bindings over and over: build each one once.
-        key = (kind, event, trigger, sync, vals, disable_with)
+        cache_key = (kind, event, trigger, sync, vals, disable_with)
         cache = self._bindings
-        markup = cache.get(key)
+        markup = cache.get(cache_key)
         if markup is None:
             if len(cache) > 4096:
                 cache.clear()
-            markup = cache[key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
+            markup = cache[cache_key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
         return markup
 
     def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None, disable_with: str | None) -> Markup:
@@ -81,15 +88,41 @@ class TemplateHelpers:
             attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
         return markup_attrs(attrs)
 
-    def click(self, event: str, /, **values: Any) -> Markup:
+    def _chain_binding(self, kind: str, js: JS, trigger: str, values: Mapping[str, Any], disable_with: str | None, key: str | None) -> Markup:
+        # A chain runs in the browser: no htmx request unless it pushes (fastapi-live.js sends those).
+        if not js:
+            raise ConfigurationError(f"live.{kind}() got an empty live.js chain\nExpected: a chain with commands, e.g. live.js.toggle('#menu')\nGot: {js!r}")
+        if " delay:" in trigger or " throttle:" in trigger:
+            raise ConfigurationError(
+                f"live.{kind}(): debounce and throttle apply to events sent to the server; a live.js chain runs at once\n"
+                f"Expected: live.{kind}(live.js...) without debounce= or throttle=\nGot: {js!r}"
+            )
+        attrs: list[tuple[str, str | None]] = [(binding_attribute(kind), js.to_json())]
+        if key is not None:
+            attrs.append((ATTR_KEY, key))
+        if values:
+            attrs.append(("hx-vals", json.dumps(values, default=str)))
+        if disable_with is not None:
+            attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
+        return markup_attrs(attrs)
+
+    @property
+    def js(self) -> JS:
+        """An empty chain of client-side commands (LiveView's ``JS``) to bind to any event.
+
+        ``<button {{ live.click(live.js.toggle("#menu").toggle_attribute("aria-expanded", "true", "false")) }}>``
+        """
+        return _EMPTY_JS
+
+    def click(self, event: Event, /, **values: Any) -> Markup:
         """A click sends ``event`` with ``values`` as params (LiveView's ``phx-click`` + ``phx-value-*``)."""
         return self._binding("click", event, "click", values)
 
-    def change(self, event: str, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
+    def change(self, event: Event, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
         """On a form or input: each change sends ``event`` with the form's values."""
         return self._binding("change", event, "input" + _timing(debounce, throttle), values, "queue last")
 
-    def submit(self, event: str, /, *, disable_with: str | None = None, **values: Any) -> Markup:
+    def submit(self, event: Event, /, *, disable_with: str | None = None, **values: Any) -> Markup:
         """On a form: submitting sends ``event`` with the form's values (LiveView's ``phx-submit``).
 
         Until the reply has been applied the form is locked: its inputs are read-only, its submit
@@ -102,8 +135,8 @@ class TemplateHelpers:
     def form(
         self,
         *,
-        change: str | None = None,
-        submit: str | None = None,
+        change: Event | None = None,
+        submit: Event | None = None,
         recover: str | None = None,
         debounce: int | str | None = None,
         throttle: int | str | None = None,
@@ -115,15 +148,18 @@ class TemplateHelpers:
             raise ConfigurationError("live.form() needs change=, submit= or both")
         triggers = []
         attrs: list[tuple[str, str | None]] = []
-        if change is not None:
-            attrs.append((binding_attribute("change"), change))
-            triggers.append("input" + _timing(debounce, throttle))
-        if submit is not None:
-            attrs.append((binding_attribute("submit"), submit))
-            triggers.append("submit")
+        for kind, event, trigger in (("change", change, "input" + _timing(debounce, throttle)), ("submit", submit, "submit")):
+            if isinstance(event, JS):
+                attrs.append((binding_attribute(kind), event.to_json()))  # run by the client, as live.click(live.js...)
+            elif event is not None:
+                if not isinstance(event, str) or not event:
+                    raise ConfigurationError(f"live.form({kind}=...) needs an event name or a live.js chain, got {event!r}")
+                attrs.append((binding_attribute(kind), event))
+                triggers.append(trigger)
         if recover is not None:
             attrs.append((ATTR_AUTO_RECOVER, recover))
-        attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", SWAP_NONE), ("hx-sync", "this:queue all")]
+        if triggers:
+            attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", SWAP_NONE), ("hx-sync", "this:queue all")]
         if disable_with is not None:
             attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
         return markup_attrs(attrs)
@@ -135,21 +171,21 @@ class TemplateHelpers:
         """
         return markup_attrs([(ATTR_DISABLE_WITH, _disable_with_text(text))])
 
-    def keydown(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+    def keydown(self, event: Event, /, *, key: str | None = None, **values: Any) -> Markup:
         """A key press sends ``event`` with ``key`` (and the input's value); ``key=`` filters."""
         trigger = "keydown" if key is None else f"keydown[key=={json.dumps(key)}]"
-        return self._binding("keydown", event, trigger, values)
+        return self._binding("keydown", event, trigger, values, key=key)
 
-    def keyup(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+    def keyup(self, event: Event, /, *, key: str | None = None, **values: Any) -> Markup:
         """Like ``keydown``, on key release."""
         trigger = "keyup" if key is None else f"keyup[key=={json.dumps(key)}]"
-        return self._binding("keyup", event, trigger, values)
+        return self._binding("keyup", event, trigger, values, key=key)
 
-    def blur(self, event: str, /, **values: Any) -> Markup:
+    def blur(self, event: Event, /, **values: Any) -> Markup:
         """Losing focus sends ``event``."""
         return self._binding("blur", event, "blur", values)
 
-    def focus(self, event: str, /, **values: Any) -> Markup:
+    def focus(self, event: Event, /, **values: Any) -> Markup:
         """Gaining focus sends ``event``."""
         return self._binding("focus", event, "focus", values)
 

@@ -104,6 +104,29 @@ OP_PUSH = "push"
 OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_ERROR = "error"
+OP_JS = "js"  # client-side commands the server sends (socket.exec_js)
+
+# -- client-side commands (commands.py, LiveView's JS) --------------------------------------------------
+# A binding whose value is a JSON list of [command, arguments] runs in the browser, no request sent.
+JS_COMMANDS = (
+    "show",
+    "hide",
+    "toggle",
+    "add_class",
+    "remove_class",
+    "toggle_class",
+    "set_attribute",
+    "remove_attribute",
+    "toggle_attribute",
+    "transition",
+    "focus",
+    "focus_first",
+    "dispatch",
+    "push",
+)
+ATTR_KEY = "data-live-key"  # the key a keydown / keyup chain waits for
+DISPLAY_HIDDEN = "none"  # the style display JS.hide() gives (the client and the testing DOM agree on it)
+DISPLAY_SHOWN = "block"  # JS.show()'s default display
 
 
 def _header_case(name: str) -> str:
@@ -159,6 +182,11 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "OP_REDIRECT": OP_REDIRECT,
     "OP_NAVIGATE": OP_NAVIGATE,
     "OP_ERROR": OP_ERROR,
+    "OP_JS": OP_JS,
+    "JS_COMMANDS": {name: name for name in JS_COMMANDS},
+    "ATTR_KEY": ATTR_KEY,
+    "DISPLAY_HIDDEN": DISPLAY_HIDDEN,
+    "DISPLAY_SHOWN": DISPLAY_SHOWN,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

@@ -74,6 +74,26 @@
     const OP_REDIRECT = "redirect";
     const OP_NAVIGATE = "navigate";
     const OP_ERROR = "error";
+    const OP_JS = "js";
+    const JS_COMMANDS = {
+        show: "show",
+        hide: "hide",
+        toggle: "toggle",
+        add_class: "add_class",
+        remove_class: "remove_class",
+        toggle_class: "toggle_class",
+        set_attribute: "set_attribute",
+        remove_attribute: "remove_attribute",
+        toggle_attribute: "toggle_attribute",
+        transition: "transition",
+        focus: "focus",
+        focus_first: "focus_first",
+        dispatch: "dispatch",
+        push: "push",
+    };
+    const ATTR_KEY = "data-live-key";
+    const DISPLAY_HIDDEN = "none";
+    const DISPLAY_SHOWN = "block";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -85,6 +105,8 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "malformed client-side commands (live.js)"],
+        L008: ["app", "unknown client-side command"],
     };
 
     const config = {
@@ -151,6 +173,7 @@
             handlers.push(entry);
             return entry;
         };
+        instance.execJS = (commands) => execJS(el, commands);
         instance.removeHandleEvent = (entry) => {
             let index = handlers.indexOf(entry);
             if (index >= 0) {
@@ -242,6 +265,8 @@
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === OP_REDIRECT) {
                 window.location.assign(op.name);
+            } else if (op.kind === OP_JS) {
+                execCommands(null, op.payload, null);
             } else if (op.kind === OP_NAVIGATE) {
                 let replace = op.payload?.replace;
                 htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
@@ -286,12 +311,13 @@
         if (attribute) {
             let bound = elt.closest?.(`[${attribute}]`);
             if (bound) {
-                return bound.getAttribute(attribute);
+                let name = bound.getAttribute(attribute);
+                return isChain(name) ? null : name;
             }
         }
         // htmx.ajax() or a custom trigger: take the element's only binding, if it has one.
         for (let attr of BINDING_ATTRIBUTES) {
-            if (elt.hasAttribute?.(attr)) {
+            if (elt.hasAttribute?.(attr) && !isChain(elt.getAttribute(attr))) {
                 return elt.getAttribute(attr);
             }
         }
@@ -822,6 +848,240 @@
         }
     });
 
+    // ---- client-side commands (live.js, LiveView's JS) -------------------------------------------------
+    // A binding whose value is a JSON list of [command, arguments] runs here, with no request sent
+    // (a push command sends its event, through htmx like any binding). What a command changes on an
+    // element -- classes, attributes, visibility -- sticks to it: a morph of the element keeps it.
+    const sticky = new WeakMap(); // element -> {add: Set, remove: Set, attrs: Map(name -> value | null), display}
+    let stickyUsed = false;
+    const FOCUSABLE = "a[href], area[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1']), [contenteditable=true]";
+
+    function isChain(value) {
+        return typeof value === "string" && value.trimStart().startsWith("[");
+    }
+
+    function parseCommands(commands) {
+        if (Array.isArray(commands)) {
+            return commands;
+        }
+        try {
+            let parsed = JSON.parse(commands);
+            if (Array.isArray(parsed)) {
+                return parsed;
+            }
+        } catch (e) {
+            // reported below
+        }
+        diagnose("L007", commands);
+        return [];
+    }
+
+    function stickyState(el) {
+        let state = sticky.get(el);
+        if (!state) {
+            state = {add: new Set(), remove: new Set(), attrs: new Map(), display: null};
+            sticky.set(el, state);
+            stickyUsed = true;
+        }
+        return state;
+    }
+
+    function applySticky(el, state) {
+        for (let name of state.add) {
+            el.classList.add(name);
+        }
+        for (let name of state.remove) {
+            el.classList.remove(name);
+        }
+        for (let [name, value] of state.attrs) {
+            if (value === null) {
+                el.removeAttribute(name);
+            } else {
+                el.setAttribute(name, value);
+            }
+        }
+        if (state.display !== null) {
+            el.style.display = state.display;
+        }
+    }
+
+    function addClasses(el, names) {
+        let state = stickyState(el);
+        for (let name of names) {
+            el.classList.add(name);
+            state.add.add(name);
+            state.remove.delete(name);
+        }
+    }
+
+    function removeClasses(el, names) {
+        let state = stickyState(el);
+        for (let name of names) {
+            el.classList.remove(name);
+            state.remove.add(name);
+            state.add.delete(name);
+        }
+    }
+
+    function setAttr(el, name, value) {
+        if (value === null) {
+            el.removeAttribute(name);
+        } else {
+            el.setAttribute(name, value);
+        }
+        stickyState(el).attrs.set(name, value);
+    }
+
+    function setDisplay(el, display) {
+        el.style.display = display;
+        stickyState(el).display = display;
+    }
+
+    function isVisible(el) {
+        return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length > 0);
+    }
+
+    function splitClasses(value) {
+        return (value || "").split(/\s+/).filter(Boolean);
+    }
+
+    // A transition: its classes for `time` ms, or LiveView's three sets (running, start, end).
+    function runTransition(el, spec, time, done) {
+        if (!spec) {
+            done?.();
+            return;
+        }
+        let [running, start, end] = Array.isArray(spec) ? spec.map(splitClasses) : [splitClasses(spec), [], []];
+        el.classList.add(...running, ...start);
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+            el.classList.remove(...start);
+            el.classList.add(...end);
+        }));
+        setTimeout(() => {
+            el.classList.remove(...running, ...end);
+            done?.();
+        }, time ?? 200);
+    }
+
+    function show(el, args) {
+        if (!isVisible(el)) {
+            setDisplay(el, args.display || DISPLAY_SHOWN);
+            runTransition(el, args.transition, args.time);
+        }
+    }
+
+    function hide(el, args) {
+        if (isVisible(el)) {
+            runTransition(el, args.transition, args.time, () => setDisplay(el, DISPLAY_HIDDEN));
+        }
+    }
+
+    const COMMANDS = {
+        [JS_COMMANDS.show]: show,
+        [JS_COMMANDS.hide]: hide,
+        [JS_COMMANDS.toggle]: (el, args) => {
+            if (isVisible(el)) {
+                hide(el, {transition: args.transition_out, time: args.time});
+            } else {
+                show(el, {transition: args.transition_in, time: args.time, display: args.display});
+            }
+        },
+        [JS_COMMANDS.add_class]: (el, args) => {
+            addClasses(el, args.names);
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.remove_class]: (el, args) => {
+            removeClasses(el, args.names);
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.toggle_class]: (el, args) => {
+            for (let name of args.names) {
+                if (el.classList.contains(name)) {
+                    removeClasses(el, [name]);
+                } else {
+                    addClasses(el, [name]);
+                }
+            }
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.set_attribute]: (el, args) => setAttr(el, args.name, args.value),
+        [JS_COMMANDS.remove_attribute]: (el, args) => setAttr(el, args.name, null),
+        [JS_COMMANDS.toggle_attribute]: (el, args) => {
+            let value = args.value ?? "";
+            if (args.alt == null) {
+                setAttr(el, args.name, el.hasAttribute(args.name) ? null : value);
+            } else {
+                setAttr(el, args.name, el.getAttribute(args.name) === value ? args.alt : value);
+            }
+        },
+        [JS_COMMANDS.transition]: (el, args) => runTransition(el, args.transition, args.time),
+        [JS_COMMANDS.focus]: (el) => el.focus(),
+        [JS_COMMANDS.focus_first]: (el) => el.querySelector(FOCUSABLE)?.focus(),
+        [JS_COMMANDS.dispatch]: (el, args) => el.dispatchEvent(new CustomEvent(args.event, {bubbles: args.bubbles !== false, detail: args.detail})),
+    };
+
+    function targetsOf(source, to) {
+        if (to == null) {
+            return source ? [source] : [];
+        }
+        return source ? htmx.findAll(source, to) : [...document.querySelectorAll(to)];
+    }
+
+    // A push sends its event through htmx, as a binding does: the element's form and hx-vals, the
+    // page token, loading classes, and for a submit the form's lock.
+    function pushCommand(source, args, domEvent) {
+        let el = source?.isConnected ? source : document.querySelector(ROOT_SELECTOR);
+        let root = rootOf(el);
+        if (!root) {
+            return;
+        }
+        htmx.ajax("POST", root.getAttribute(ATTR_EVENT_URL), {source: el, event: domEvent || undefined, values: args.value, swap: SWAP_NONE, livePush: args.event});
+    }
+
+    function execCommands(source, commands, domEvent) {
+        for (let [name, args = {}] of parseCommands(commands)) {
+            if (name === JS_COMMANDS.push) {
+                pushCommand(source, args, domEvent);
+                continue;
+            }
+            let run = COMMANDS[name];
+            if (!run) {
+                diagnose("L008", name);
+                continue;
+            }
+            for (let el of targetsOf(source, args.to)) {
+                run(el, args, domEvent);
+            }
+        }
+    }
+
+    function execJS(el, commands) {
+        execCommands(el, commands, null);
+    }
+
+    // The DOM events chains listen to (an input's change is its "input" event, as live.change's).
+    const CHAIN_EVENTS = {click: true, submit: true, input: true, keydown: true, keyup: true, focusout: false, focusin: false}; // bubbles to the binding?
+
+    for (let [type, bubbles] of Object.entries(CHAIN_EVENTS)) {
+        let attribute = BINDING_BY_DOM_EVENT[type];
+        document.addEventListener(type, (evt) => {
+            let target = evt.target;
+            let el = bubbles ? target?.closest?.(`[${attribute}]`) : target;
+            let commands = el?.getAttribute?.(attribute);
+            if (!isChain(commands) || !rootOf(el)) {
+                return;
+            }
+            let key = el.getAttribute(ATTR_KEY);
+            if (key != null && evt.key !== key) {
+                return;
+            }
+            if (type === "submit" || (type === "click" && isSubmitButton(el))) {
+                evt.preventDefault();
+            }
+            execCommands(el, commands, evt);
+        });
+    }
+
     // ---- the extension -------------------------------------------------------------------------------
     function versionOf(el) {
         let value = el?.getAttribute?.(ATTR_VERSION);
@@ -905,7 +1165,7 @@
             if (ctx.request.method === "GET") {
                 return;
             }
-            let name = eventNameFor(elt, ctx.sourceEvent);
+            let name = ctx.livePush ?? eventNameFor(elt, ctx.sourceEvent);
             if (name) {
                 headers[HEADER_EVENT] = name;
             }
@@ -951,6 +1211,10 @@
             }
             if (loading.size) {
                 keepLoading(oldNode, newNode);
+            }
+            let state = stickyUsed ? sticky.get(oldNode) : undefined;
+            if (state) {
+                applySticky(newNode, state);
             }
         },
 
@@ -1013,6 +1277,9 @@
         },
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
+        },
+        execJS(el, commands) {
+            execJS(el, commands);
         },
     };
 

@@ -371,7 +371,7 @@ def test_key_bindings_filter_by_key(helpers):
 
 @pytest.mark.parametrize("event", ["", None])
 def test_a_binding_needs_an_event_name(helpers, event):
-    with pytest.raises(ConfigurationError, match=rf"^live\.click\(\) needs an event name, got {event!r}$"):
+    with pytest.raises(ConfigurationError, match=rf"^live\.click\(\) needs an event name or a live\.js chain, got {event!r}$"):
         helpers.click(event)
 
 

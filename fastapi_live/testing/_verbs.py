@@ -14,7 +14,9 @@ from pydantic import BaseModel
 
 from ..pubsub.memory import MemoryPubSub
 from ..router import LiveRouter, OnMount
+from ..wire import ATTR_KEY
 from ._client import LiveTestClient, live_routers
+from ._commands import PUSH, Command, chain_of
 from ._dom import ATTR_HOOK, describe
 from ._errors import LiveRedirect, LiveTestError
 from ._forms import (
@@ -329,6 +331,7 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
             f"Got: none"
         )
     event = bound.attrs.get(f"data-live-{kind}") or ""
+    chain = chain_of(event)
     if kind == "submit" and form is not None and view._is_locked(form):
         return view._html()  # in flight already: the browser drops a second submit (a double click submits once)
     if form is None and kind == "change":
@@ -341,7 +344,7 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         # fastapi-live.js: a bound input outside a form still sends its own value.
         set_pair(pairs, own_name, control_value(bound))
     if kind in ("keydown", "keyup"):
-        wanted = key_filter(bound, kind)
+        wanted = bound.attrs.get(ATTR_KEY) if chain is not None else key_filter(bound, kind)
         key = values.get("key", wanted)
         if key is None:
             raise LiveTestError(f"{verb}() needs the key that was pressed\nExpected: {verb}(..., {{'key': 'Enter'}})\nGot: {dict(values)!r}")
@@ -371,8 +374,30 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
     element = submitter or bound if kind == "submit" else event_target if kind == "change" else bound
     loading = [node for node in (element, owner, bound if bound.tag == "form" else None) if node is not None]
     unique = list({node.mem_id: node for node in loading}.values())
+    if chain is not None:
+        return await _run_chain(view, kind, chain, bound, pairs, unique, form if kind == "submit" else None, timeout)
     with view._in_flight(kind, unique, lock=form if kind == "submit" else None):
         return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
+
+
+async def _run_chain(
+    view: LiveTestView, kind: str, chain: list[Command], bound: LexborNode, pairs: Pairs, loading: list[LexborNode], lock: LexborNode | None, timeout: float
+) -> str:
+    """fastapi-live.js execCommands(): DOM commands change the test DOM at once, in order; each push
+    sends its event (with what the element sends, its own values on top), and its reply lands after."""
+    view._commands.run(bound, chain)
+    source: LexborNode | None = bound
+    for name, args in chain:
+        if name != PUSH:
+            continue
+        sent = list(pairs)
+        for key, value in (args.get("value") or {}).items():
+            set_pair(sent, key, js_string(value))
+        with view._in_flight(kind, loading, lock=lock):
+            await view._post_event(str(args.get("event")), form=sent, source=source, timeout=timeout)
+        # The reply may have replaced the element: later pushes go without it (the browser's are all sent already).
+        source, loading, lock = None, [], None
+    return view._html()
 
 
 def _typed_values(values: Any, verb: str) -> dict[str, Any]:

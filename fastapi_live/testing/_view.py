@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
-from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, REPLY_HEADER, TOKEN_HEADER, loading_class
+from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, OP_JS, REPLY_HEADER, TOKEN_HEADER, loading_class
 from ._client import LiveTestClient, find_session
+from ._commands import CommandRunner, chain_of
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
 from ._forms import FormLock, add_unused_markers, form_data, form_elements, form_key, is_disabled, touched_in_dom
@@ -104,6 +105,8 @@ class LiveTestView:
         """The client a redirect is followed with (for an isolated view: the app's)."""
         self._touched: dict[str, set[str]] = {}
         """The fields of each form (by id) the user typed into or submitted, as fastapi-live.js keeps them."""
+        self._commands = CommandRunner(document)
+        """Client-side commands run on this view's DOM (live.js), kept sticky across swaps."""
         self._locks: list[FormLock] = []
         """The forms whose submit is in flight."""
         self._loading: list[tuple[str | None, str]] = []
@@ -263,6 +266,8 @@ class LiveTestView:
             elif op.kind in ("redirect", "navigate"):
                 if self._redirect is None:
                     self._redirect = op
+            elif op.kind == OP_JS:
+                self._commands.run(None, chain_of(json.dumps(op.payload)) or [])
         self._changes.notify()
 
     def _raise_stream_errors(self) -> None:
@@ -361,6 +366,7 @@ class LiveTestView:
                     _remove_class(node, css)
 
     def _keep_in_flight(self) -> None:
+        self._commands.reapply()
         for lock in self._locks:
             lock.relock(self._document)
         for dom_id, css in self._loading:
