@@ -185,3 +185,39 @@ def test_loading_classes_mark_the_element_and_its_form_while_the_event_is_in_fli
     expect(page.locator("#signup-name-error")).to_have_text("Name must be at least 2 characters")
     expect(page.locator("#signup-name")).not_to_have_class(changing)
     expect(page.locator("#signup")).not_to_have_class(changing)
+
+
+def test_a_patch_of_the_form_while_its_submit_is_in_flight_keeps_it_locked(page, forms_url):
+    open_page(page, f"{forms_url}/signup")
+    page.fill("#signup-name", "Ada")
+    page.fill("#signup-email", "ada@example.com")
+    page.check("#signup-terms")
+    expect(page.locator("#signup-terms-error")).to_have_text("")
+    replies = HeldReplies(page, "save")
+    page.click("#save")
+    expect(page.locator("#save")).to_have_text("Saving…")
+    page.click("#ping")  # its reply re-renders the whole form while the save's is held
+    expect(page.locator("#pings")).to_have_text("Pings: 1")
+    expect(page.locator("#save")).to_be_disabled()
+    expect(page.locator("#save")).to_have_text("Saving…")
+    expect(page.locator("#signup-name")).to_have_js_property("readOnly", True)
+    replies.release()
+    expect(page.locator("#status")).to_have_text("saves: 1 · clicks: 1 · saved Ada")
+    expect(page.locator("#save")).to_be_enabled()
+    expect(page.locator("#save")).to_have_text("Sign up")
+    expect(page.locator("#signup-name")).to_have_js_property("readOnly", False)
+
+
+def test_the_examples_tips_open_in_the_browser_alone(page, example_url):
+    signed_in_dashboard(page, example_url)
+    events: list[str] = []
+    page.on("request", lambda request: events.append(request.headers.get("x-live-event", "")) if "/_live/event" in request.url else None)
+    toggle = page.locator("#settings-tips-toggle")
+    expect(page.locator("#settings-tips")).to_be_hidden()
+    toggle.click()
+    expect(page.locator("#settings-tips")).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    page.fill("#settings-name", "Ada")  # a real event after the toggle, and a patch of the card
+    expect(page.locator("#settings-name")).to_have_attribute("data-live-touched", "")
+    expect(page.locator("#settings-tips")).to_be_visible()
+    assert events == ["validate"]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from fastapi_live.testing import LiveTestError, element, form, has_element, live, render_change, render_click, render_submit
+from fastapi_live.testing import LiveTestError, element, form, has_element, live, render_change, render_click, render_hook, render_submit
 from fastapi_live.testing import sync as live_sync
 from tests.support.gates import GATES, flag
 from tests.support.views.forms import Signup, make_app
@@ -128,6 +128,21 @@ async def test_a_field_rendered_readonly_cannot_be_typed_into(app):
         "Expected: a field the user can type into\n"
         'Got: <input#task-list name="list" value="Inbox">'
     )
+
+
+async def test_params_that_do_not_fit_the_model_never_reach_the_handler_as_data(app):
+    view, _ = await live(app, "/signup")
+    garbage = {"name": {"first": "A"}, "email": ["x", "ada@example.com"], "plan": "gold", "terms": "maybe", "bio": "x" * 100, "role": "admin"}
+    await render_hook(view, "save", garbage)  # JSON, as a script could send it
+    assert view.assigns.saved is None and view.assigns.form.data is None
+    assert form(view, "#signup").errors == {
+        "name": "Input should be a valid string",
+        "plan": "Input should be 'free' or 'pro'",
+        "terms": "Input should be a valid boolean, unable to interpret input",
+        "bio": "String should have at most 40 characters",
+    }
+    assert element(view, "#signup-email").attributes["value"] == "ada@example.com"  # the last of repeated values
+    assert element(view, "#status").text() == "saves: 1 · clicks: 0"
 
 
 async def test_form_refuses_what_a_user_could_not_type(app):
