@@ -297,6 +297,12 @@ def html_value(value: Any) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+@typing.overload
+def to_form(source: type[M], data: Mapping[str, Any] | None = None, *, errors: ErrorsArg = None, id: str | None = None) -> Form[M]: ...
+@typing.overload
+def to_form(source: M, data: Mapping[str, Any] | None = None, *, errors: ErrorsArg = None, id: str | None = None) -> Form[M]: ...
+@typing.overload
+def to_form(source: Mapping[str, Any], data: Mapping[str, Any] | None = None, *, errors: ErrorsArg = None, id: str | None = None) -> Form[Any]: ...
 def to_form(source: Any, data: Mapping[str, Any] | None = None, *, errors: ErrorsArg = None, id: str | None = None) -> Form[Any]:
     """A ``Form`` for templates: from a pydantic model class (its defaults), a model instance
     (its values) or a mapping (fields and values, no validation), with ``data`` (an event's
