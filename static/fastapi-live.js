@@ -105,8 +105,8 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
-        L007: ["app", "malformed client-side commands (live.js)"],
-        L008: ["app", "unknown client-side command"],
+        L010: ["app", "malformed client-side commands (live.js)"],
+        L011: ["app", "unknown client-side command"],
     };
 
     const config = {
@@ -872,7 +872,7 @@
         } catch (e) {
             // reported below
         }
-        diagnose("L007", commands);
+        diagnose("L010", commands);
         return [];
     }
 
@@ -1046,7 +1046,7 @@
             }
             let run = COMMANDS[name];
             if (!run) {
-                diagnose("L008", name);
+                diagnose("L011", name);
                 continue;
             }
             for (let el of targetsOf(source, args.to)) {
