@@ -32,6 +32,8 @@ BENCHMARKS: dict[str, str] = {
     "browser": "bench.browser",
     "fanout": "bench.fanout",
     "bytes": "bench.region_bytes",
+    "uploads": "bench.uploads",
+    "navigation": "bench.navigation",
 }
 
 

@@ -19,6 +19,7 @@ from .forms import Form, FormField, to_form
 from .lifecycle import CONT, HALT
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
+from .uploads import UploadConfig, UploadEntry, consume_uploaded_entries, consume_uploaded_entry
 from .view import LiveSocket, LiveView, event
 
 __version__ = "0.1.0"
@@ -46,6 +47,10 @@ __all__ = [
     "SessionConfig",
     "StreamBatch",
     "TokenError",
+    "UploadConfig",
+    "UploadEntry",
+    "consume_uploaded_entries",
+    "consume_uploaded_entry",
     "create_pubsub",
     "event",
     "to_form",

@@ -9,6 +9,8 @@ on one PubSub topic of its own (``fastapi-live:node:<id>``) for routed work:
   session's frames to B's node topic; B writes them to the browser. When B's stream ends it
   tells A to ``detach``.
 * an event posted to C: C sends it to A, which handles it and sends the reply back.
+* an upload chunk posted to C: C reads it (at most the chunk size its token allows), sends
+  its bytes to A, which writes them and answers.
 * a publish to the owner's topic that reaches nobody means the owner died: the stream's
   process remounts the page itself (the reconnect recovery applies).
 
@@ -21,15 +23,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .connection import Connection
-from .locator import CLOSED, GONE, EventAnswer, LocalLocator, answer_event
+from .locator import CLOSED, GONE, UPLOAD_GONE, EventAnswer, LocalLocator, UploadAnswer, answer_chunk, answer_event
 from .manager import SessionManager
 from .session import LiveSession
 from .transport import encode_comment
+from .uploads import Chunk
 
 log = logging.getLogger("fastapi_live.cluster")
 
@@ -122,7 +125,30 @@ class Answer:
     errors: list[Any] = field(default_factory=list)
 
 
-Operation = Attach | Attached | Gone | Frame | Beat | End | Detach | ForwardedEvent | Answer
+@dataclass(frozen=True, slots=True)
+class ForwardedChunk:
+    """Any node → owner: write this upload chunk and answer request ``rid``."""
+
+    sender: str
+    sid: str
+    rid: str
+    chunk: Chunk
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkAnswer:
+    """Owner → asker: the answer to the chunk of request ``rid``."""
+
+    sender: str
+    rid: str
+    status: int
+    offset: int = 0
+    done: bool = False
+    detail: str = ""
+
+
+Operation = Attach | Attached | Gone | Frame | Beat | End | Detach | ForwardedEvent | Answer | ForwardedChunk | ChunkAnswer
 
 
 class Directory(Protocol):
@@ -168,7 +194,7 @@ class ClusterLocator:
         self.node_id = secrets.token_hex(8)
         self.reply_timeout = reply_timeout
         self._unsubscribe: Callable[[], None] | None = None
-        self._replies: dict[str, asyncio.Future[Attached | Gone | Answer]] = {}
+        self._replies: dict[str, asyncio.Future[Attached | Gone | Answer | ChunkAnswer]] = {}
         self._held: dict[str, Connection] = {}  # streams this node holds for remote sessions
         self._served: dict[str, asyncio.Task[None]] = {}  # pumps of this node's streams held elsewhere
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -212,9 +238,9 @@ class ClusterLocator:
         """Send to another node; False when nobody listens there (the node is gone)."""
         return await self.pubsub.publish(NODE_TOPIC + node_id, operation) != 0
 
-    async def _ask(self, node_id: str, request_id: str, operation: Operation) -> Attached | Gone | Answer | None:
+    async def _ask(self, node_id: str, request_id: str, operation: Operation) -> Attached | Gone | Answer | ChunkAnswer | None:
         """Send ``operation`` and wait for its answer; None when the node is gone or silent."""
-        answer: asyncio.Future[Attached | Gone | Answer] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Attached | Gone | Answer | ChunkAnswer] = asyncio.get_running_loop().create_future()
         self._replies[request_id] = answer
         try:
             if not await self._send(node_id, operation):
@@ -254,6 +280,25 @@ class ClusterLocator:
             return GONE
         return EventAnswer(answer.status, answer.body, answer.reply, answer.detail, answer.errors)
 
+    async def upload(self, session_id: str, chunk: Chunk, body: AsyncIterator[bytes]) -> UploadAnswer:
+        if self.manager.get(session_id) is not None:
+            return await self.local.upload(session_id, chunk, body)
+        owner = await self._owner(session_id)
+        if owner is None:
+            return UPLOAD_GONE
+        # The bytes travel to the owner whole: at most the chunk size the token allows (plus
+        # one byte, so the owner sees a body past its limit and refuses it as it would its own).
+        data = bytearray()
+        async for piece in body:
+            data += piece
+            if len(data) > chunk.token.chunk_size:
+                break
+        request_id = secrets.token_hex(8)
+        answer = await self._ask(owner, request_id, ForwardedChunk(self.node_id, session_id, request_id, chunk, bytes(data)))
+        if not isinstance(answer, ChunkAnswer):
+            return UPLOAD_GONE
+        return UploadAnswer(answer.status, answer.offset, answer.done, answer.detail)
+
     async def _attach_remote(self, session_id: str, owner: str, last_event_id: int | None) -> Connection | None:
         """Hold a stream here for a session owned by ``owner``; None when ``owner`` is gone."""
         connection_id = secrets.token_hex(8)
@@ -280,7 +325,7 @@ class ClusterLocator:
                 held = self._held.pop(conn, None)
                 if held is not None:
                     held.close()
-            case Attached(conn=request) | Gone(conn=request) | Answer(rid=request):
+            case Attached(conn=request) | Gone(conn=request) | Answer(rid=request) | ChunkAnswer(rid=request):
                 future = self._replies.get(request)
                 if future is not None and not future.done():
                     future.set_result(operation)
@@ -292,6 +337,8 @@ class ClusterLocator:
                     pump.cancel()
             case ForwardedEvent():
                 self._spawn(self._serve_event(operation))
+            case ForwardedChunk():
+                self._spawn(self._serve_chunk(operation))
             case _:
                 log.warning("fastapi-live: ignored a message on this node's topic that is no cluster operation: %r", operation)
 
@@ -335,6 +382,15 @@ class ClusterLocator:
         session = self.manager.get(event.sid)
         answer = CLOSED if session is None or session.closed else await answer_event(session, event.name, event.params)
         await self._send(event.sender, Answer(self.node_id, event.rid, answer.status, answer.body, answer.reply, answer.detail, answer.errors))
+
+    async def _serve_chunk(self, forwarded: ForwardedChunk) -> None:
+        session = self.manager.get(forwarded.sid)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield forwarded.data
+
+        answer = UPLOAD_GONE if session is None or session.closed else await answer_chunk(session, forwarded.chunk, body())
+        await self._send(forwarded.sender, ChunkAnswer(self.node_id, forwarded.rid, answer.status, answer.offset, answer.done, answer.detail))
 
     def _ensure_watchdog(self) -> None:
         if self._watchdog is None or self._watchdog.done():

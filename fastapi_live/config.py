@@ -29,6 +29,10 @@ class SessionConfig:
     """Seconds between heartbeat comments on idle streams (one shared timer)."""
     mount_warning_ms: float | None = 50.0
     """Warn when ``mount`` blocks longer than this; None turns the warning off."""
+    upload_dir: str | None = None
+    """Where uploads' temporary files go; None: the system's temporary directory."""
+    upload_progress_interval: float = 0.1
+    """Seconds between progress renders of one upload entry while its bytes arrive."""
 
     def __post_init__(self) -> None:
         for name in ("replay_size", "outbound_limit"):

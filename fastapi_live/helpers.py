@@ -4,15 +4,39 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from . import forms
 from .commands import JS
 from .exceptions import ConfigurationError
-from .wire import ATTR_AUTO_RECOVER, ATTR_CONFIG, ATTR_DISABLE_WITH, ATTR_HOOK, ATTR_KEY, SWAP_NONE, binding_attribute, markup_attrs
+from .uploads import UPLOADS_KEY, UploadConfig, UploadEntry, Uploads
+from .wire import (
+    ATTR_AUTO_RECOVER,
+    ATTR_CONFIG,
+    ATTR_DISABLE_WITH,
+    ATTR_DROP_TARGET,
+    ATTR_HOOK,
+    ATTR_KEY,
+    ATTR_LINK,
+    ATTR_LINK_STATE,
+    ATTR_MORPH_SKIP,
+    ATTR_UPLOAD,
+    ATTR_UPLOAD_CONFIG,
+    ATTR_UPLOAD_PREVIEW,
+    ATTR_UPLOAD_URL,
+    LINK_NAVIGATE,
+    LINK_PATCH,
+    LINK_STATE_REPLACE,
+    SWAP_NONE,
+    binding_attribute,
+    markup_attrs,
+)
 
 Event = str | JS
 """What a binding does: send the named event to the server, or run a ``JS`` chain in the browser."""
@@ -49,10 +73,21 @@ class TemplateHelpers:
     names the event from the ``data-live-*`` attribute matching the DOM event.
     """
 
-    def __init__(self, event_url: str, static_url: str, client_config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        event_url: str,
+        static_url: str,
+        client_config: Mapping[str, Any] | None = None,
+        *,
+        upload_url: str | None = None,
+        resolve: Callable[[str], object | None] | None = None,
+    ) -> None:
         self.event_url = event_url
+        self.upload_url = upload_url or event_url.rsplit("/", 1)[0] + "/upload"
         self.static_url = static_url
         self.client_config = dict(client_config or {})
+        self._resolve = resolve  # a path -> this router's live page serving it, or None
+        self._links: dict[tuple[str, str, bool], Markup] = {}
         self._bindings: dict[tuple[str, str, str, str, str | None, str | None], Markup] = {}
         self._scripts: tuple[dict[str, Any], Markup] | None = None
 
@@ -189,6 +224,46 @@ class TemplateHelpers:
         """Gaining focus sends ``event``."""
         return self._binding("focus", event, "focus", values)
 
+    def patch(self, url: str, /, *, replace: bool = False) -> Markup:
+        """On an ``<a>``: a link to this page with other params (LiveView's ``<.link patch>``).
+
+        Renders a plain ``href`` (so it works without JS and opens in a new tab with a modifier
+        key); with JS a click patches the page: ``handle_params`` runs, only changed regions
+        come back, the URL and history change. ``replace=True`` replaces the history entry.
+
+        ``<a {{ live.patch("?tab=settings") }}>Settings</a>``
+        """
+        return self._link(LINK_PATCH, url, replace)
+
+    def navigate(self, url: str, /, *, replace: bool = False) -> Markup:
+        """On an ``<a>``: a link to another live page of this router (LiveView's ``<.link navigate>``).
+
+        With JS the page it leads to mounts and replaces this one without a full page load;
+        a URL no live page of this router serves renders a plain link (a full load).
+
+        ``<a {{ live.navigate("/dashboard/acme") }}>Dashboard</a>``
+        """
+        kind = LINK_NAVIGATE
+        if self._resolve is not None and isinstance(url, str) and self._resolve(urlsplit(url).path or "/") is None and not url.startswith(("?", "#")):
+            kind = ""  # not a live page here: a plain link
+        return self._link(kind, url, replace)
+
+    def _link(self, kind: str, url: str, replace: bool) -> Markup:
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(f"live.{kind or 'navigate'}() needs a URL, got {url!r}")
+        key = (kind, url, replace)
+        markup = self._links.get(key)
+        if markup is None:
+            if len(self._links) > 4096:
+                self._links.clear()
+            attrs: list[tuple[str, str | None]] = [("href", url)]
+            if kind:
+                attrs.append((ATTR_LINK, kind))
+                if replace:
+                    attrs.append((ATTR_LINK_STATE, LINK_STATE_REPLACE))
+            markup = self._links[key] = markup_attrs(attrs)
+        return markup
+
     def hook(self, name: str) -> Markup:
         """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""
         return markup_attrs([(ATTR_HOOK, name)])
@@ -257,3 +332,76 @@ class TemplateHelpers:
         )
         self._scripts = (dict(self.client_config), markup)
         return markup
+
+    # -- uploads (``uploads.py``) ----------------------------------------------------------------
+    @pass_context
+    def file_input(self, context: Context, upload: str | UploadConfig, /, **attrs: Any) -> Markup:
+        """The file input of an upload (``socket.allow_upload(name, ...)``), as LiveView's ``live_file_input``.
+
+        ``{{ live.file_input("avatar") }}`` renders ``<input type="file" name="avatar" accept=".png,.jpg" …>``
+        with what the browser validates with; extra keyword arguments become attributes
+        (``class_="..."`` for ``class``).
+        """
+        config = _upload_config(context, upload, "file_input")
+        pairs: list[tuple[str, str | None]] = [
+            ("type", "file"),
+            ("id", str(attrs.pop("id", config.ref))),
+            ("name", config.name),
+            (ATTR_UPLOAD, config.name),
+            (ATTR_UPLOAD_URL, self.upload_url),
+            (ATTR_UPLOAD_CONFIG, json.dumps(config.client_config(), separators=(",", ":"))),
+        ]
+        if "*" not in config.accept:
+            pairs.append(("accept", ",".join(config.accept)))
+        if config.max_entries > 1:
+            pairs.append(("multiple", None))
+        pairs += _extra_attributes(attrs)
+        return Markup(f"<input {markup_attrs(pairs)}>")
+
+    @pass_context
+    def drop_target(self, context: Context, upload: str | UploadConfig, /) -> Markup:
+        """Make an element a drop zone for an upload's files: ``<div {{ live.drop_target("avatar") }}>``.
+
+        While files are dragged over it, it has the class ``live-drop-active``.
+        """
+        config = _upload_config(context, upload, "drop_target")
+        return markup_attrs([(ATTR_DROP_TARGET, config.name)])
+
+    def img_preview(self, entry: UploadEntry, /, **attrs: Any) -> Markup:
+        """An ``<img>`` the browser fills with a chosen image before it is uploaded (LiveView's ``live_img_preview``)."""
+        if not isinstance(entry, UploadEntry):
+            raise ConfigurationError(f"live.img_preview() takes an upload entry (for entry in uploads.avatar.entries)\nGot: {entry!r}")
+        pairs: list[tuple[str, str | None]] = [
+            ("id", str(attrs.pop("id", f"live-preview-{entry.ref}"))),
+            (ATTR_UPLOAD_PREVIEW, entry.ref),
+            (ATTR_UPLOAD, entry.upload),
+            (ATTR_MORPH_SKIP, None),  # the browser set its src: a re-render must not take it away
+            ("alt", str(attrs.pop("alt", entry.client_name))),
+        ]
+        pairs += _extra_attributes(attrs)
+        return Markup(f"<img {markup_attrs(pairs)}>")
+
+
+def _upload_config(context: Context, upload: str | UploadConfig, helper: str) -> UploadConfig:
+    if isinstance(upload, UploadConfig):
+        return upload
+    uploads = context.get(UPLOADS_KEY)
+    config = uploads.get(upload) if isinstance(uploads, Uploads) and isinstance(upload, str) else None
+    if config is None:
+        allowed = sorted(uploads) if isinstance(uploads, Uploads) else []
+        raise ConfigurationError(
+            f"live.{helper}({upload!r}) names no upload of this page\n"
+            f"Expected one of: {', '.join(allowed) or '(none: call socket.allow_upload(name, accept=...) in mount)'}\nGot: {upload!r}"
+        )
+    return config
+
+
+def _extra_attributes(attrs: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for name, value in attrs.items():
+        name = name.rstrip("_").replace("_", "-")
+        if value is True:
+            out.append((name, None))
+        elif value is not False and value is not None:
+            out.append((name, str(value)))
+    return out

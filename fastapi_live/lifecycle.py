@@ -62,9 +62,10 @@ class HooksMixin(SocketState):
     def attach_hook(self, name: str, stage: str, fn: HookFn) -> Self:
         """Run ``fn`` at ``stage`` before the view's callback, in attach order.
 
-        Stages and signatures: ``handle_event(event, params, socket)``,
-        ``handle_info(message, socket)``, ``handle_async(name, outcome, socket)`` — each
-        returns ``CONT`` or ``HALT`` — and ``after_render(socket)``.
+        Stages and signatures: ``handle_params(params, url, socket)``,
+        ``handle_event(event, params, socket)``, ``handle_info(message, socket)``,
+        ``handle_async(name, outcome, socket)`` — each returns ``CONT`` or ``HALT`` — and
+        ``after_render(socket)``.
 
         >>> socket.attach_hook("notifications", "handle_info", on_info)  # doctest: +SKIP
         """
@@ -142,7 +143,7 @@ async def run_on_mount(socket: SocketState, hooks: Sequence[OnMountCall]) -> boo
         if redirected and not halted:
             raise ConfigurationError(
                 f"{where} redirected without halting: the page would mount and render for nobody\n"
-                "Return HALT after socket.redirect(url) (or socket.navigate(url)); return CONT or None only to let the page mount"
+                "Return HALT after socket.redirect(url) (or socket.push_navigate(url)); return CONT or None only to let the page mount"
             )
         if halted:
             return True

@@ -8,6 +8,8 @@ everywhere: the stream then remounts the page, the event answers 410.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +17,9 @@ from .connection import Connection
 from .exceptions import EventError, LiveError
 from .manager import SessionManager
 from .session import LiveSession
+from .uploads import Chunk, UploadRefused
+
+log = logging.getLogger("fastapi_live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +33,33 @@ class EventAnswer:
     errors: list[Any] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class UploadAnswer:
+    """A chunk's outcome as HTTP will carry it: 200 with the entry's offset, or a status and why."""
+
+    status: int
+    offset: int = 0
+    done: bool = False
+    detail: str = ""
+
+
 GONE = EventAnswer(410, detail="the live session is gone; its stream will remount it")
 CLOSED = EventAnswer(410, detail="the live session is gone; reload the page")
+UPLOAD_GONE = UploadAnswer(410, detail="the live session is gone; reload the page and choose the file again")
+
+
+async def answer_chunk(session: LiveSession, chunk: Chunk, body: AsyncIterator[bytes]) -> UploadAnswer:
+    """Have ``session`` take one upload chunk; a refusal becomes its 4xx answer, never an escape."""
+    try:
+        result = await session.receive_chunk(chunk, body)
+    except UploadRefused as exc:
+        if exc.status < 500 and exc.status != 499:
+            log.info("fastapi-live: refused an upload chunk for %s: %s", session.view_name, exc)
+        return UploadAnswer(exc.status, detail=str(exc))
+    except Exception as exc:
+        log.error("%s: receiving an upload chunk failed", session.view_name, exc_info=exc)
+        return UploadAnswer(500, detail=f"receiving the chunk failed on the server ({type(exc).__name__}); see the server log")
+    return UploadAnswer(200, offset=result["offset"], done=result["done"])
 
 
 async def answer_event(session: LiveSession, name: str, params: dict[str, Any]) -> EventAnswer:
@@ -70,6 +100,10 @@ class SessionLocator(Protocol):
         """The session's answer to an event (``GONE`` when it is gone)."""
         ...
 
+    async def upload(self, session_id: str, chunk: Chunk, body: AsyncIterator[bytes]) -> UploadAnswer:
+        """The session's answer to an upload chunk (410 when it is gone)."""
+        ...
+
 
 class LocalLocator:
     """Sessions of this process only: a dict lookup, nothing serialized."""
@@ -99,3 +133,9 @@ class LocalLocator:
         if session is None:
             return GONE
         return await answer_event(session, name, params)
+
+    async def upload(self, session_id: str, chunk: Chunk, body: AsyncIterator[bytes]) -> UploadAnswer:
+        session = self.manager.get(session_id)
+        if session is None:
+            return UPLOAD_GONE
+        return await answer_chunk(session, chunk, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
 
 from .config import SessionConfig
@@ -11,14 +12,16 @@ from .pubsub import PubSub
 from .runner import Runner
 from .session import LiveSession
 from .transport import encode_comment
+from .uploads import UploadSigner
 
 
 class SessionManager:
     """The sessions this process holds, the shared heartbeat and the PubSub backend."""
 
-    def __init__(self, config: SessionConfig, pubsub: PubSub) -> None:
+    def __init__(self, config: SessionConfig, pubsub: PubSub, *, upload_signer: UploadSigner | None = None) -> None:
         self.config = config
         self.pubsub = pubsub
+        self.upload_signer = upload_signer or UploadSigner(secrets.token_hex(32))
         self.sessions: dict[str, LiveSession] = {}
         self.by_token: dict[str, LiveSession] = {}
         self.connections: set[Connection] = set()

@@ -23,6 +23,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Patch:
+    """The browser patched the page's URL (a patch link, Back or Forward); answered like an event."""
+
+    url: str
+    answer: asyncio.Future[tuple[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """``fn(socket)`` run between messages (the testing toolkit's and the server's own calls)."""
 
@@ -57,10 +65,18 @@ class Batch:
     batch: StreamBatch
 
 
-Message = Event | Call | Info | TaskDone | Batch
+@dataclass(frozen=True, slots=True)
+class UploadChanged:
+    """An upload entry's bytes arrived (throttled), it completed or it failed: run its ``progress=`` and render."""
+
+    upload: str
+    ref: str
+
+
+Message = Event | Patch | Call | Info | TaskDone | Batch | UploadChanged
 
 
 def refuse(message: Message) -> None:
     """A message for a closed session: an event or call waiting on it hears so."""
-    if isinstance(message, (Event, Call)) and not message.answer.done():
+    if isinstance(message, (Event, Patch, Call)) and not message.answer.done():
         message.answer.set_exception(LiveError("the live session is closed"))

@@ -22,22 +22,28 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
 from .config import SessionConfig
 from .connection import Connection
 from .exceptions import ConfigurationError, EventError, TokenError
+from .flash import FlashCarrier
 from .helpers import TemplateHelpers
 from .lifecycle import HALT, OnMountCall, callable_name
 from .locator import EventAnswer, LocalLocator, SessionLocator
 from .manager import SessionManager
+from .navigation import PageRoute, params_binding
 from .patches import Patcher, root_open
 from .pubsub import PubSub, create_pubsub
 from .pubsub.redis import RedisPubSub
@@ -46,8 +52,23 @@ from .session import LiveSession, Redirected
 from .tokens import PageToken, TokenSigner
 from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
+from .uploads import Chunk, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView
-from .wire import EVENT_HEADER, LAST_EVENT_ID_HEADER, OP_REDIRECT, REPLY_HEADER, TOKEN_HEADER, push_element
+from .wire import (
+    CURRENT_URL_HEADER,
+    EVENT_HEADER,
+    FLASH_COOKIE,
+    LAST_EVENT_ID_HEADER,
+    LEAVE_EVENT,
+    NAVIGATE_HEADER,
+    OP_REDIRECT,
+    REPLY_HEADER,
+    TOKEN_HEADER,
+    UPLOAD_OFFSET_HEADER,
+    UPLOAD_REF_HEADER,
+    UPLOAD_TOKEN_HEADER,
+    push_element,
+)
 
 log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
@@ -179,6 +200,8 @@ class _FastPath:
                 endpoint = router._event_endpoint
             elif path == router.stream_url and method == "GET":
                 endpoint = router._stream_endpoint
+            elif path == router.upload_url and method == "POST":
+                endpoint = router._upload_endpoint
             else:
                 await self.app(scope, receive, send)
                 return
@@ -295,6 +318,7 @@ class LiveRouter(APIRouter):
                 "so page tokens will not survive a restart or work across processes"
             )
         self.signer = TokenSigner(secret_key, max_age=token_max_age)
+        self.flash_carrier = FlashCarrier(secret_key)
         self.fast_path = fast_path
         self.on_mount = list(on_mount)
         self.pubsub = pubsub or create_pubsub(os.environ.get("REDIS_URL"))
@@ -303,17 +327,20 @@ class LiveRouter(APIRouter):
         self.stream_url = base + "/stream"
         self.event_url = base + "/event"
         self.static_url = base + "/static"
-        self.manager = SessionManager(self.config, self.pubsub)
+        self.upload_url = base + "/upload"
+        self.manager = SessionManager(self.config, self.pubsub, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
             self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
-        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config)
+        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config, upload_url=self.upload_url, resolve=self.resolve)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
         self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
+        self._page_routes: list[tuple[APIRoute, type[LiveView]]] = []  # what a live navigation or patch can reach
         self._static_dir = _asset_dir("static")
         self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
         self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
+        self.add_route(self.upload_url, self._upload_endpoint, methods=["POST"], include_in_schema=False)
         self.add_route(self.static_url + "/{path:path}", self._static_endpoint, methods=["GET"], include_in_schema=False)
 
     # -- setup -------------------------------------------------------------------------------
@@ -337,6 +364,8 @@ class LiveRouter(APIRouter):
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
         self.check_templates()
+        for _, view_cls in self._page_routes:
+            params_binding(view_cls)  # a handle_params the URL cannot bind to fails the startup
         if self.fast_path:
             self._install_fast_path(app)
         await self.pubsub.start()
@@ -398,10 +427,26 @@ class LiveRouter(APIRouter):
                 raise ConfigurationError(f"live page {path!r} ({view_cls.__name__}) needs a template: @live.page({path!r}, template='...')")
             endpoint = self._page_endpoint(path, view_cls, template_name, [*self.on_mount, *on_mount])
             self.add_api_route(path, endpoint, methods=["GET"], response_class=HTMLResponse, name=name or view_cls.__name__, **route_kwargs)
+            route = self.routes[-1]
+            if isinstance(route, APIRoute):
+                self._page_routes.append((route, view_cls))
             self._registered.append((path, view_cls.__name__, template_name))
             return target
 
         return decorate
+
+    def resolve(self, path: str) -> PageRoute | None:
+        """The live page of this router that serves ``path`` (its view and path params), or None.
+
+        A live navigation or patch reaches only these pages; any other URL is a full load.
+        """
+        for route, view_cls in self._page_routes:
+            match = route.path_regex.match(path)
+            if match is not None:
+                converters = route.param_convertors
+                params = {key: converters[key].convert(value) for key, value in match.groupdict().items()}
+                return PageRoute(view_cls, params)
+        return None
 
     def session(self, name: str, *, on_mount: Sequence[OnMount] = ()) -> LiveSessionGroup:
         """A group of pages sharing on_mount hooks, like LiveView's ``live_session``.
@@ -461,33 +506,69 @@ class LiveRouter(APIRouter):
         self, request: Request, view_cls: type[LiveView], template_name: str, hooks: list[OnMountCall], mount_kwargs: dict[str, Any]
     ) -> Response:
         remount: PageToken | None = request.scope.get(_REMOUNT_KEY)
+        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        carried: dict[str, str] | None = None
         if remount is not None:  # the page's session is gone: a fresh one under the same page id and token
-            token, raw = remount, _headers(request).get(TOKEN_HEADER, "")
+            if remount.view != view_cls.__name__:
+                return Response(status_code=409)  # the URL leads to another view than the token's page
+            token, raw = PageToken(remount.session_id, remount.view, remount.browser_id, url), _headers(request).get(TOKEN_HEADER, "")
         else:
             browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
-            url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             token = PageToken(secrets.token_urlsafe(18), view_cls.__name__, browser_id, url)
             raw = self.signer.sign(token)
+            carried = self.flash_carrier.load(request.cookies.get(FLASH_COOKIE), request.cookies.get(BROWSER_COOKIE))
         session = self._new_session(view_cls, template_name, token, raw)
         view = session.view
         try:
-            outcome = await session.mount(hooks, lambda socket: view.mount(socket, **mount_kwargs), render=remount is None)
+            outcome = await session.mount(hooks, lambda socket: view.mount(socket, **mount_kwargs), render=remount is None, carried_flash=carried)
         except ConfigurationError:
             raise  # a setup mistake: let it surface as such
+        except EventError as exc:
+            if remount is not None or exc.status_code != 422:
+                raise
+            # The URL's params do not fit handle_params: answered as FastAPI answers a query
+            # parameter it cannot validate (and through the app's handler for it, if any).
+            raise RequestValidationError(exc.errors) from None
         except Exception as exc:
             log.error("%s: mounting %s failed", view_cls.__name__, token.url, exc_info=exc)
             if remount is not None:
                 raise
             return self._error_page(token.url)
+        finally:
+            if remount is None:
+                await self._leave_previous(request)
         if isinstance(outcome, Redirected):
-            return RedirectResponse(outcome.location, status_code=303)
+            redirect = RedirectResponse(outcome.location, status_code=303)
+            if outcome.flash is not None:  # bound to this browser: it needs the browser cookie to be read
+                redirect.set_cookie(FLASH_COOKIE, outcome.flash, max_age=int(self.flash_carrier.max_age), samesite="lax", path="/")
+                if remount is None and request.cookies.get(BROWSER_COOKIE) != token.browser_id:
+                    redirect.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
+            return redirect
         await self.locator.claim(session)
         if remount is not None:
             return Response(status_code=204)
         response = HTMLResponse(outcome.html, headers={"Cache-Control": "no-store"})
         if request.cookies.get(BROWSER_COOKIE) != token.browser_id:
             response.set_cookie(BROWSER_COOKIE, token.browser_id, httponly=True, samesite="lax", path="/")
+        if FLASH_COOKIE in request.cookies:
+            response.delete_cookie(FLASH_COOKIE, path="/", samesite="lax")
         return response
+
+    async def _leave_previous(self, request: Request) -> None:
+        """A live navigation's page request names the page it leaves: that page's session ends now.
+
+        Only a page of the browser that asks (its token verified against its cookie), wherever
+        its session lives; a token that does not verify is ignored, as the page then stays live.
+        """
+        raw = _headers(request).get(NAVIGATE_HEADER)
+        if not raw:
+            return
+        try:
+            left = self.signer.verify(raw, browser_id=request.cookies.get(BROWSER_COOKIE))
+        except TokenError as exc:
+            log.debug("fastapi-live: a live navigation named a page it may not end: %s", exc)
+            return
+        await self.locator.event(left.session_id, LEAVE_EVENT, {})
 
     def _new_session(self, view_cls: type[LiveView], template_name: str, token: PageToken, raw: str) -> LiveSession:
         page = self.page_template(template_name)
@@ -500,6 +581,8 @@ class LiveRouter(APIRouter):
             token=raw,
             browser_id=token.browser_id,
             url=token.url,
+            resolve=self.resolve,
+            flash_carrier=self.flash_carrier,
         )
 
     def _error_page(self, url: str) -> Response:
@@ -553,8 +636,12 @@ class LiveRouter(APIRouter):
         dependencies and ``mount`` — with the page's original URL and the stream request's
         headers and cookies. It answers 204 once the session is mounted (under the token's
         page id), or 303 when a hook redirected (e.g. the user signed out meanwhile).
+
+        The page is remounted at the URL the browser shows, patched since the token was issued
+        (``HX-Current-URL``, which the client keeps current), when that URL leads to the same
+        view; otherwise at the token's own URL.
         """
-        path, _, query = token.url.partition("?")
+        path, _, query = self._remount_url(request, token).partition("?")
         scope = {**request.scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": query.encode(), _REMOUNT_KEY: token}
         scope.pop(_HEADERS_KEY, None)
         answered: dict[str, Any] = {}
@@ -583,6 +670,15 @@ class LiveRouter(APIRouter):
             error = answered.get("error") or f"remounting the page answered {answered.get('status')}"
         return JSONResponse({"detail": f"the live session is gone: {error}; reload the page"}, status_code=410)
 
+    def _remount_url(self, request: Request, token: PageToken) -> str:
+        current = _headers(request).get(CURRENT_URL_HEADER)
+        if current:
+            parts = urlsplit(current)
+            route = self.resolve(parts.path or "/")
+            if route is not None and route.view.__name__ == token.view:
+                return parts.path + (f"?{parts.query}" if parts.query else "")
+        return token.url
+
     @staticmethod
     def _redirect_stream(location: str) -> Response:
         async def redirect_frame() -> AsyncIterator[bytes]:
@@ -608,12 +704,56 @@ class LiveRouter(APIRouter):
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
         return _answer_response(await self.locator.event(token.session_id, name, params))
 
+    async def _upload_endpoint(self, request: Request) -> Response:
+        """One chunk of an upload entry: the page token, the entry's upload token, its offset;
+        the body is the raw bytes (``application/octet-stream``), written as they arrive."""
+        headers = _headers(request)
+        refused = cross_site(headers)
+        if refused is not None:
+            return JSONResponse({"detail": f"cross-site upload refused: {refused}", "reason": "cross-site"}, status_code=403)
+        try:
+            page = self._verify(request)
+        except TokenError as exc:
+            return self._refuse(request, exc)
+        try:
+            chunk = self._chunk(page, headers)
+        except UploadRefused as exc:
+            log.warning("fastapi-live: refused an upload chunk: %s", exc)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        answer = await self.locator.upload(page.session_id, chunk, _upload_body(request))
+        if answer.status == 200:
+            return JSONResponse({"offset": answer.offset, "done": answer.done}, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
+
+    def _chunk(self, page: PageToken, headers: dict[str, str]) -> Chunk:
+        token = self.manager.upload_signer.verify(headers.get(UPLOAD_TOKEN_HEADER))
+        if token.session_id != page.session_id:
+            raise UploadRefused(403, "upload token for another page: it was issued to another live session than the page token's")
+        ref = headers.get(UPLOAD_REF_HEADER)
+        if ref != token.ref:
+            raise UploadRefused(403, f"upload token for another entry: it is entry {token.ref!r}'s, the request names {ref!r}")
+        offset, length = headers.get(UPLOAD_OFFSET_HEADER, ""), headers.get("content-length")
+        if not (offset.isascii() and offset.isdigit()) or len(offset) > 15:
+            raise UploadRefused(400, f"missing or invalid X-Live-Upload-Offset header: expected the chunk's first byte, a whole number\nGot: {offset!r}"[:200])
+        if length is not None and not (length.isascii() and length.isdigit() and len(length) <= 15):
+            raise UploadRefused(400, f"invalid Content-Length: {length!r}"[:100])
+        return Chunk(token, int(offset), None if length is None else int(length))
+
     async def _static_endpoint(self, request: Request) -> Response:
         relative = request.path_params["path"]
         target = (self._static_dir / relative).resolve()
         if not target.is_relative_to(self._static_dir) or not target.is_file():
             return JSONResponse({"detail": "not found"}, status_code=404)
         return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def _upload_body(request: Request) -> AsyncIterator[bytes]:
+    """A chunk's bytes as they arrive; the client going away mid-chunk is an ``UploadRefused``."""
+    try:
+        async for piece in request.stream():
+            yield piece
+    except ClientDisconnect:
+        raise UploadRefused(499, "the client went away mid-chunk") from None
 
 
 __all__ = ["HALT", "LiveHook", "LiveRouter"]

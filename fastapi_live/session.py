@@ -1,24 +1,29 @@
 """The session actor: one per open page, a serial mailbox and the orchestrator of its rooms.
 
 It owns the socket and handles one message at a time; its tasks (``tasks``), its replay buffer
-(``replay``), its outbound stream (``connection``) and its render-to-patch step (``patches``)
-live in rooms of their own. After each message it asks for a patch and hands it to the wire.
+(``replay``), its outbound stream (``connection``), its render-to-patch step (``patches``), its
+URL (``navigation``) and its flash (``flash``) live in rooms of their own. After each message it
+asks for a patch and hands it to the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import flash
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
+from .flash import FlashCarrier
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
-from .messages import Batch, Call, Event, Info, Message, TaskDone, refuse
+from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse
+from .navigation import Navigator, RouteResolver
 from .patches import Patcher
 from .pubsub import PubSub
 from .replay import ReplayBuffer
@@ -26,13 +31,25 @@ from .runner import Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
+from .uploads import Chunk, ProgressThrottle, UploadEntry, UploadRefused, UploadSigner, external_progress, preflight, receive_chunk
 from .view import LiveSocket, LiveView, dispatch_event
-from .wire import OP_ERROR, REMOUNT_EVENT, push_element
+from .wire import (
+    CLEAR_FLASH_EVENT,
+    LEAVE_EVENT,
+    OP_ERROR,
+    PATCH_EVENT,
+    REMOUNT_EVENT,
+    RESERVED_EVENT_PREFIX,
+    UPLOAD_EVENT,
+    UPLOAD_PROGRESS_EVENT,
+    push_element,
+)
 
 log = logging.getLogger("fastapi_live")
 _INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
 _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
-_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch"}  # as the page hears of a failure
+_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
+_MAX_URL = 4096
 
 
 class SessionHost(Protocol):
@@ -42,6 +59,7 @@ class SessionHost(Protocol):
     pubsub: PubSub
     runner: Runner
     connections: set[Connection]
+    upload_signer: UploadSigner
 
     def add(self, session: LiveSession) -> None: ...
 
@@ -57,16 +75,30 @@ class Mounted:
 
 @dataclass(frozen=True, slots=True)
 class Redirected:
-    """A hook or ``mount`` sent the browser elsewhere; the session is closed."""
+    """A hook, ``mount`` or ``handle_params`` sent the browser elsewhere; the session is closed.
+
+    ``flash`` is the signed flash for the page it lands on, if one was put.
+    """
 
     location: str
+    flash: str | None = None
 
 
 class LiveSession:
     """One open page: owns its socket, runs one message at a time, emits frames."""
 
     def __init__(
-        self, host: SessionHost, *, session_id: str, view: LiveView, patcher: Patcher, token: str, browser_id: str, url: str
+        self,
+        host: SessionHost,
+        *,
+        session_id: str,
+        view: LiveView,
+        patcher: Patcher,
+        token: str,
+        browser_id: str,
+        url: str,
+        resolve: RouteResolver | None = None,
+        flash_carrier: FlashCarrier | None = None,
     ) -> None:
         self.host = host
         self.id = session_id
@@ -74,7 +106,8 @@ class LiveSession:
         self.view_name = type(view).__name__
         self.token = token
         self.browser_id = browser_id
-        self.url = url
+        self.navigator = Navigator(view, url, resolve)
+        self.flash_carrier = flash_carrier
         self.created = time.monotonic()
         self.config = host.config
         self.patcher = patcher
@@ -96,6 +129,13 @@ class LiveSession:
         self._timer: asyncio.TimerHandle | None = None
         self._unsubscribes: dict[str, Callable[[], None]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
+        self._upload_throttle = ProgressThrottle(config.upload_progress_interval)
+        self._upload_pending: set[tuple[str, str]] = set()  # entries with an UploadChanged in the mailbox
+
+    @property
+    def url(self) -> str:
+        """The page's current URL (path and query): where it was mounted, then patched to."""
+        return self.navigator.url
 
     @property
     def page_token(self) -> PageToken:
@@ -137,23 +177,35 @@ class LiveSession:
 
     # -- mount -------------------------------------------------------------------------------
     async def mount(
-        self, hooks: Sequence[OnMountCall], mount: Callable[[LiveSocket], Awaitable[None]], *, render: bool = True
+        self,
+        hooks: Sequence[OnMountCall],
+        mount: Callable[[LiveSocket], Awaitable[None]],
+        *,
+        render: bool = True,
+        carried_flash: dict[str, str] | None = None,
     ) -> Mounted | Redirected:
-        """Run the on_mount hooks, then ``mount``, then the first render; open the mailbox.
+        """Run the on_mount hooks, then ``mount`` and ``handle_params``, then the first render;
+        open the mailbox. ``carried_flash`` is the flash a navigation brought here.
 
-        A redirect from a hook or from ``mount`` closes the session instead. Anything raised
-        closes it too, and propagates.
+        A redirect (or a patch or navigation) from a hook, ``mount`` or ``handle_params``
+        closes the session instead. Anything raised closes it too, and propagates.
         """
         socket = self.socket
+        flash.start(socket, carried_flash)
         try:
             if not await run_on_mount(socket, hooks):
                 started = time.perf_counter()
                 await mount(socket)
                 self._warn_if_slow((time.perf_counter() - started) * 1000.0)
+                if socket._redirect_target() is None:
+                    await self.navigator.enter(socket)
             location = socket._redirect_target()
             if location is not None:
+                carried = None
+                if self.flash_carrier is not None and socket.flash:
+                    carried = self.flash_carrier.dump(socket.flash, self.browser_id)
                 await self.close()
-                return Redirected(location)
+                return Redirected(location, carried)
             html = self.patcher.render_page(socket) if render else ""
         except BaseException:
             await self.close()
@@ -189,8 +241,15 @@ class LiveSession:
         self.post(Info(message))
 
     async def handle_event(self, name: str, params: dict[str, Any]) -> tuple[str, Any]:
-        """Handle a client event; returns (patch HTML, reply) for the event's response."""
-        message = Event(name, params, asyncio.get_running_loop().create_future())
+        """Handle a client event; returns (patch HTML, reply) for the event's response.
+
+        The library's own events (``live:patch``, ``live:leave``, ``live:clear-flash``) go
+        to their rooms, never to the view or its hooks.
+        """
+        if name == LEAVE_EVENT:  # the browser left for another live page: end at once
+            await self.close()
+            return "", None
+        message = self._message_for(name, params)
         if self._ready and self._drainer is None and not self._inbox and not self.closed:
             # The mailbox is idle: handle the event right here, in its place, instead of
             # paying for a drain task and two loop turns. Messages arriving meanwhile queue.
@@ -206,6 +265,15 @@ class LiveSession:
         else:
             self.post(message)
         return await message.answer
+
+    def _message_for(self, name: str, params: dict[str, Any]) -> Event | Patch:
+        future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        if name != PATCH_EVENT:
+            return Event(name, params, future)
+        url = params.get("url")
+        if not isinstance(url, str) or not url or len(url) > _MAX_URL:
+            raise EventError(f"invalid params for {PATCH_EVENT}: expected {{'url': '<path and query>'}}, got {params!r}", status_code=422)
+        return Patch(url, future)
 
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
         """Run ``fn(socket)`` inside the session, between messages; its changes are rendered."""
@@ -236,12 +304,15 @@ class LiveSession:
         """Handle one message; a failed handler's changes and task starts are rolled back."""
         socket = self.socket
         snapshot = socket._snapshot()
+        url = self.navigator.url
         self._tasks.stage()
         succeeded = False
         try:
             match message:
                 case Event():
                     await self._on_event(message)
+                case Patch():
+                    await self._on_patch(message)
                 case Call():
                     await self._on_call(message)
                 case _:
@@ -249,28 +320,52 @@ class LiveSession:
             succeeded = True
         except Exception as exc:
             socket._restore(snapshot)
+            self.navigator.url = url
             self._fail(message, exc)
         finally:
             self._tasks.commit(succeeded)
 
     async def _on_event(self, message: Event) -> None:
         socket = self.socket
-        halted, reply = await run_event_hooks(socket, message.name, message.params)
-        if not halted:
-            reply = await dispatch_event(self.view, message.name, message.params, socket)
+        reply: Any = None
+        if message.name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
+            reply = await self._on_upload_event(message)
+        elif message.name.startswith(RESERVED_EVENT_PREFIX):
+            self._on_builtin(message)
+        else:
+            halted, reply = await run_event_hooks(socket, message.name, message.params)
+            if not halted:
+                reply = await dispatch_event(self.view, message.name, message.params, socket)
         body = await self._render()
         if not message.answer.done():
             message.answer.set_result((body, reply))
+
+    def _on_builtin(self, message: Event) -> None:
+        if message.name == CLEAR_FLASH_EVENT:
+            flash.clear_event(self.socket, message.params)
+            return
+        raise EventError(
+            f"unknown event {message.name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
+            f"Expected one of: {PATCH_EVENT}, {LEAVE_EVENT}, {CLEAR_FLASH_EVENT}, {UPLOAD_EVENT}, {UPLOAD_PROGRESS_EVENT}\nGot: {message.name!r}",
+            status_code=400,
+        )
+
+    async def _on_patch(self, message: Patch) -> None:
+        await self.navigator.patch(self.socket, message.url)
+        body = await self._render()
+        if not message.answer.done():
+            message.answer.set_result((body, None))
 
     async def _on_call(self, message: Call) -> None:
         result = message.fn(self.socket)
         if asyncio.iscoroutine(result):
             result = await result
+        await self._settle()
         self._emit(self.patcher.patch(self.socket))
         if not message.answer.done():
             message.answer.set_result(result)
 
-    async def _on_server_message(self, message: Info | TaskDone | Batch) -> None:
+    async def _on_server_message(self, message: Info | TaskDone | Batch | UploadChanged) -> None:
         socket = self.socket
         match message:
             case Info(info):
@@ -288,7 +383,64 @@ class LiveSession:
                 if not self._tasks.is_current(key, task):
                     return
                 self._tasks.stream_items(socket, record, batch)
+            case UploadChanged(upload, ref):
+                self._upload_pending.discard((upload, ref))
+                await self._on_upload_changed(upload, ref)
         self._emit(await self._render())
+
+    async def _settle(self) -> None:
+        """After a callback: the patches it pushed run ``handle_params``; the navigations and
+        redirects it queued carry its flash."""
+        socket = self.socket
+        if socket._client_ops:
+            await self.navigator.settle(socket)
+            if self.flash_carrier is not None:
+                self.flash_carrier.carry(socket, self.browser_id)
+
+    # -- uploads (``uploads.py``) -----------------------------------------------------------------
+    async def _on_upload_event(self, message: Event) -> Any:
+        """The preflight of chosen files (tokens back), or an external uploader's progress."""
+        socket = self.socket
+        try:
+            if message.name == UPLOAD_EVENT:
+                return await preflight(socket, message.params, self.id, self.host.upload_signer)
+            token = self.host.upload_signer.verify(message.params.get("token"))
+            if token.session_id != self.id:
+                raise UploadRefused(403, "upload token for another page")
+            entry = external_progress(socket, token, message.params)
+        except UploadRefused as exc:
+            raise EventError(str(exc), status_code=exc.status) from None
+        await self._run_upload_progress(entry)
+        return None
+
+    async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body
+        holds no other message up); progress reaches the page through the mailbox, throttled."""
+        if self.closed:
+            raise UploadRefused(410, "the live session is gone; reload the page and choose the file again")
+        return await receive_chunk(self.socket, chunk, body, directory=self.config.upload_dir, notify=self._upload_notice)
+
+    def _upload_notice(self, entry: UploadEntry, force: bool) -> None:
+        key = (entry.upload, entry.ref)
+        if key in self._upload_pending or not self._upload_throttle.due(entry, force):
+            return
+        self._upload_pending.add(key)
+        self.post(UploadChanged(*key))
+
+    async def _on_upload_changed(self, upload: str, ref: str) -> None:
+        for config in self.socket._upload_configs():
+            if config.name == upload and (entry := config.get(ref)) is not None:
+                await self._run_upload_progress(entry)
+                return
+
+    async def _run_upload_progress(self, entry: UploadEntry) -> None:
+        socket = self.socket
+        socket.mark_changed("uploads")
+        config = next((c for c in socket._upload_configs() if c.name == entry.upload), None)
+        if config is not None and config.progress is not None:
+            result = config.progress(entry.upload, entry, socket)
+            if inspect.isawaitable(result):
+                await result
 
     async def _render(self) -> str:
         """The patch for this message's changes; then the ``after_render`` hooks, which see them.
@@ -296,6 +448,7 @@ class LiveSession:
         What an ``after_render`` hook assigns is kept but is no change to render: it never makes
         a later message re-render it, nor the hook run on its own changes.
         """
+        await self._settle()
         socket = self.socket
         if not socket._hooks_for("after_render"):
             return self.patcher.patch(socket)
@@ -309,11 +462,12 @@ class LiveSession:
         return body
 
     def _fail(self, message: Message, exc: Exception) -> None:
-        if isinstance(message, (Event, Call)):
-            if isinstance(message, Event) and isinstance(exc, EventError):
-                log.warning("%s: refused event %r: %s", self.view_name, message.name, exc)
-            elif isinstance(message, Event):
-                log.error("%s: event %r raised", self.view_name, message.name, exc_info=exc)
+        if isinstance(message, (Event, Patch, Call)):
+            name = message.name if isinstance(message, Event) else PATCH_EVENT
+            if isinstance(message, (Event, Patch)) and isinstance(exc, EventError):
+                log.warning("%s: refused event %r: %s", self.view_name, name, exc)
+            elif isinstance(message, (Event, Patch)):
+                log.error("%s: event %r raised", self.view_name, name, exc_info=exc)
             if not message.answer.done():
                 message.answer.set_exception(exc)
             return
@@ -399,6 +553,7 @@ class LiveSession:
         if isinstance(drainer, asyncio.Task) and drainer is not asyncio.current_task():
             drainer.cancel()  # a handler still running belongs to the session too
         self._tasks.cancel_all()
+        self.socket._discard_uploads()
         for remove in self._unsubscribes.values():
             remove()
         self._unsubscribes.clear()

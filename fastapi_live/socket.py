@@ -11,7 +11,7 @@ from .exceptions import LiveError
 from .types import Runtime
 from .wire import OP_JS
 
-_RESERVED = frozenset({"live", "__live__", "socket", "streams"})
+_RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash"})
 
 
 class Assigns(Mapping[str, Any]):
@@ -45,9 +45,14 @@ class Assigns(Mapping[str, Any]):
 class ClientOp:
     """Something for the browser besides HTML: a pushed event, a redirect or a navigation."""
 
-    kind: str  # "push" | "redirect" | "navigate" | "js"
+    kind: str  # "push" | "redirect" | "navigate" | "patch" | "js"
     name: str
     payload: Any
+
+
+def _check_url(verb: str, to: Any) -> None:
+    if not isinstance(to, str) or not to:
+        raise LiveError(f"{verb}() needs a URL\nExpected: a path such as '/dashboard/acme' or a query such as '?page=2'\nGot: {to!r}")
 
 
 def _values_differ(old: Any, new: Any) -> bool:
@@ -141,19 +146,41 @@ class SocketState:
 
     def redirect(self, to: str) -> Self:
         """Leave the live page for ``to`` with a full page load."""
+        _check_url("redirect", to)
         self._client_ops.append(ClientOp("redirect", to, None))
         return self
 
-    def navigate(self, to: str, *, replace: bool = False) -> Self:
-        """Go to another live page without a full reload (pushes browser history)."""
+    def push_patch(self, to: str, *, replace: bool = False) -> Self:
+        """Change this page's URL without leaving it: ``handle_params`` runs for ``to``, only
+        the regions it changes are sent, and the browser's history gets an entry (or, with
+        ``replace=True``, the current entry changes). ``to`` may be relative: ``"?page=2"``.
+
+        >>> socket.push_patch(f"?tab=settings&page={page + 1}")  # doctest: +SKIP
+        """
+        _check_url("push_patch", to)
+        self._client_ops.append(ClientOp("patch", to, {"replace": replace}))
+        return self
+
+    def push_navigate(self, to: str, *, replace: bool = False) -> Self:
+        """Go to another live page of this router without a full page load: it mounts on
+        the server, replaces this one in the browser, and this page's session ends. A URL
+        no live page of this router serves is loaded in full instead.
+
+        >>> socket.push_navigate("/dashboard/acme")  # doctest: +SKIP
+        """
+        _check_url("push_navigate", to)
         self._client_ops.append(ClientOp("navigate", to, {"replace": replace}))
         return self
 
+    def navigate(self, to: str, *, replace: bool = False) -> Self:
+        """The same as ``push_navigate``."""
+        return self.push_navigate(to, replace=replace)
+
     # -- used by the session ----------------------------------------------------------
     def _redirect_target(self) -> str | None:
-        """Where a queued redirect or navigation leads, if one is queued."""
+        """Where a queued redirect, navigation or patch leads, if one is queued."""
         for op in self._client_ops:
-            if op.kind in ("redirect", "navigate"):
+            if op.kind in ("redirect", "navigate", "patch"):
                 return op.name
         return None
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-HOOK_STAGES: tuple[str, ...] = ("handle_event", "handle_info", "handle_async", "after_render")
+HOOK_STAGES: tuple[str, ...] = ("handle_params", "handle_event", "handle_info", "handle_async", "after_render")
 
 # ASGI, as Starlette spells it.
 Scope = MutableMapping[str, Any]

@@ -13,23 +13,28 @@ from pydantic import BaseModel, ValidationError
 
 from .async_ops import AsyncMixin, Exit, Ok, Outcome
 from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
+from .flash import FlashMixin
 from .forms import form_model, to_form, user_params
 from .lifecycle import HooksMixin, callable_name
 from .socket import SocketState
 from .streams import StreamsMixin
+from .uploads import UploadsMixin
+from .wire import RESERVED_EVENT_PREFIX
 
 F = TypeVar("F", bound=Callable[..., Any])
 _EVENT_ATTR = "__live_event__"
 
 
-class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, SocketState):
+class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin, SocketState):
     """The state of one live page, handed to every callback.
 
     * assigns: ``socket.assigns``, ``assign(**values)``, ``update(key, fn)``
     * async: ``assign_async``, ``start_async``, ``stream_async``, ``cancel_async``
     * streams: ``stream_configure``, ``stream``, ``stream_insert``, ``stream_delete``
     * hooks: ``attach_hook``, ``detach_hook``; PubSub: ``await socket.subscribe(topic)``
-    * client: ``push_event``, ``redirect``, ``navigate``
+    * URL: ``push_patch`` (same view, new params), ``push_navigate`` (another live page)
+    * client: ``push_event``, ``redirect``; flash: ``put_flash``, ``clear_flash``
+    * uploads: ``allow_upload``, ``cancel_upload``, ``consume_uploaded_entries``
 
     >>> socket.assign(count=0)  # doctest: +SKIP
     >>> socket.update("count", lambda n: n + 1)  # doctest: +SKIP
@@ -55,6 +60,8 @@ def event(name: str) -> Callable[[F], F]:
 
     if not isinstance(name, str) or not name:
         raise LiveError(f"event name must be a non-empty string, got {name!r}")
+    if name.startswith(RESERVED_EVENT_PREFIX):
+        raise LiveError(f"event name {name!r} is reserved: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own events")
 
     def decorate(fn: F) -> F:
         setattr(fn, _EVENT_ATTR, name)
@@ -171,6 +178,18 @@ class LiveView:
         """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared.
 
         >>> async def mount(self, socket: LiveSocket, slug: str, user: User = Depends(current_user)) -> None: ...
+        """
+
+    async def handle_params(self, /, *args: Any, **kwargs: Any) -> None:
+        """The page's URL: called after ``mount`` and on every patch (a patch link, ``push_patch``,
+        Back and Forward), with the URL's query and path parameters bound by name and type.
+
+        Take ``socket`` and typed parameters (validated like FastAPI query parameters; a URL
+        that does not fit answers 422), a pydantic model of them all, ``params`` (a dict) or
+        ``url`` (the path and query), in any order.
+
+        >>> async def handle_params(self, socket: LiveSocket, tab: Literal["overview", "settings"] = "overview", page: int = 1) -> None:
+        ...     socket.assign(tab=tab, page=page)
         """
 
     async def handle_event(self, event: str, params: dict[str, Any], socket: LiveSocket) -> Any:

@@ -22,6 +22,8 @@ EVENT_HEADER = "x-live-event"
 REPLY_HEADER = "x-live-reply"
 LAST_EVENT_ID_HEADER = "last-event-id"
 HX_REQUEST_HEADER = "hx-request"  # htmx's; the client sets it on the events it posts itself
+NAVIGATE_HEADER = "x-live-navigate"  # on a live navigation's page request: the token of the page it leaves
+CURRENT_URL_HEADER = "hx-current-url"  # htmx's; the client keeps the stream's copy current across patches
 
 # -- attributes the library writes into the page --------------------------------------------------
 ROOT_ID = "live-root"
@@ -73,6 +75,20 @@ def loading_class(kind: str) -> str:
     """``live-click-loading`` and friends: on an element (and its form) while its event is in flight."""
     return f"live-{kind}-loading"
 
+# -- live navigation: links, built-in events, the flash carrier ------------------------------------
+ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
+ATTR_LINK_STATE = "data-live-link-state"  # "push" (the default) or "replace": how the history changes
+LINK_PATCH = "patch"
+LINK_NAVIGATE = "navigate"
+LINK_STATE_PUSH = "push"
+LINK_STATE_REPLACE = "replace"
+PATCH_EVENT = "live:patch"  # the client asks the page to patch its URL: {"url": ...}
+LEAVE_EVENT = "live:leave"  # the page was left for another live page: its session ends
+CLEAR_FLASH_EVENT = "live:clear-flash"  # a flash's close button: {"kind": ...}
+RESERVED_EVENT_PREFIX = "live:"  # event names the library handles itself
+FLASH_COOKIE = "fastapi_live_flash"  # a signed flash carried to the page a navigate or redirect lands on
+FLASH_ID = "flash"  # the region the flash renders in (``live/flash.html``)
+
 # -- classes on the live container -----------------------------------------------------------------
 CLASS_LOADING = "live-loading"
 CLASS_CONNECTED = "live-connected"
@@ -103,6 +119,7 @@ LIVE_TAG = "hx-live"  # a client operation, handled by the client's htmx_process
 OP_PUSH = "push"
 OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
+OP_PATCH = "patch"
 OP_ERROR = "error"
 OP_JS = "js"  # client-side commands the server sends (socket.exec_js)
 
@@ -128,6 +145,19 @@ ATTR_KEY = "data-live-key"  # the key a keydown / keyup chain waits for
 DISPLAY_HIDDEN = "none"  # the style display JS.hide() gives (the client and the testing DOM agree on it)
 DISPLAY_SHOWN = "block"  # JS.show()'s default display
 
+# -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
+UPLOAD_TOKEN_HEADER = "x-live-upload-token"
+UPLOAD_REF_HEADER = "x-live-upload-ref"
+UPLOAD_OFFSET_HEADER = "x-live-upload-offset"
+ATTR_UPLOAD = "data-live-upload"  # on the file input: the upload's name
+ATTR_UPLOAD_CONFIG = "data-live-upload-config"  # on the file input: what the browser validates with
+ATTR_UPLOAD_URL = "data-live-upload-url"  # on the file input: where chunks go
+ATTR_DROP_TARGET = "data-live-drop-target"  # on a drop zone: the upload's name
+ATTR_UPLOAD_PREVIEW = "data-live-upload-preview"  # on an <img>: the entry ref whose file it previews
+CLASS_DROP_ACTIVE = "live-drop-active"
+CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
+UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
+UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
 
 def _header_case(name: str) -> str:
     return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
@@ -182,6 +212,29 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "OP_REDIRECT": OP_REDIRECT,
     "OP_NAVIGATE": OP_NAVIGATE,
     "OP_ERROR": OP_ERROR,
+    "HEADER_UPLOAD_TOKEN": _header_case(UPLOAD_TOKEN_HEADER),
+    "HEADER_UPLOAD_REF": _header_case(UPLOAD_REF_HEADER),
+    "HEADER_UPLOAD_OFFSET": _header_case(UPLOAD_OFFSET_HEADER),
+    "ATTR_UPLOAD": ATTR_UPLOAD,
+    "ATTR_UPLOAD_CONFIG": ATTR_UPLOAD_CONFIG,
+    "ATTR_UPLOAD_URL": ATTR_UPLOAD_URL,
+    "ATTR_DROP_TARGET": ATTR_DROP_TARGET,
+    "ATTR_UPLOAD_PREVIEW": ATTR_UPLOAD_PREVIEW,
+    "CLASS_DROP_ACTIVE": CLASS_DROP_ACTIVE,
+    "CLASS_UPLOADING": CLASS_UPLOADING,
+    "UPLOAD_EVENT": UPLOAD_EVENT,
+    "UPLOAD_PROGRESS_EVENT": UPLOAD_PROGRESS_EVENT,
+    "OP_PATCH": OP_PATCH,
+    "ATTR_LINK": ATTR_LINK,
+    "ATTR_LINK_STATE": ATTR_LINK_STATE,
+    "LINK_PATCH": LINK_PATCH,
+    "LINK_NAVIGATE": LINK_NAVIGATE,
+    "LINK_STATE_PUSH": LINK_STATE_PUSH,
+    "LINK_STATE_REPLACE": LINK_STATE_REPLACE,
+    "PATCH_EVENT": PATCH_EVENT,
+    "HEADER_NAVIGATE": _header_case(NAVIGATE_HEADER),
+    "HEADER_CURRENT_URL": "HX-Current-URL",
+    "FLASH_COOKIE": FLASH_COOKIE,
     "OP_JS": OP_JS,
     "JS_COMMANDS": {name: name for name in JS_COMMANDS},
     "ATTR_KEY": ATTR_KEY,

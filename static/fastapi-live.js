@@ -2,11 +2,13 @@
 //
 // Core hooks used: htmx_config_request (token and event headers, a form's untouched fields, the
 // submit lock), htmx_before_swap (drops region updates older than what the DOM shows; notes what
-// a submit's reply re-renders), htmx_before_morph_node (keeps the submit lock and loading classes
-// on re-rendered elements), htmx_before_morph_attr (a field the server no longer counts as
-// touched), htmx_process_live (the <hx-live> client operations), htmx_after_swap (runs them after
-// the DOM changed), handle_swap (the "liveStream" swap style for stream inserts). Events listened
-// to: htmx:before:request and htmx:finally:request (loading classes, the end of the lock).
+// a submit's reply re-renders), htmx_before_morph_node (keeps the submit lock, loading classes
+// and live.js's sticky changes on re-rendered elements), htmx_before_morph_attr (a field the
+// server no longer counts as touched), htmx_process_live (the <hx-live> client operations),
+// htmx_after_swap (runs them after the DOM changed), handle_swap (the "liveStream" swap style for
+// stream inserts). Core events used: htmx:before:history:restore (Back and Forward over the
+// entries live navigation made), htmx:before:request and htmx:finally:request (loading classes,
+// the end of the submit lock).
 (() => {
     "use strict";
 
@@ -74,6 +76,29 @@
     const OP_REDIRECT = "redirect";
     const OP_NAVIGATE = "navigate";
     const OP_ERROR = "error";
+    const HEADER_UPLOAD_TOKEN = "X-Live-Upload-Token";
+    const HEADER_UPLOAD_REF = "X-Live-Upload-Ref";
+    const HEADER_UPLOAD_OFFSET = "X-Live-Upload-Offset";
+    const ATTR_UPLOAD = "data-live-upload";
+    const ATTR_UPLOAD_CONFIG = "data-live-upload-config";
+    const ATTR_UPLOAD_URL = "data-live-upload-url";
+    const ATTR_DROP_TARGET = "data-live-drop-target";
+    const ATTR_UPLOAD_PREVIEW = "data-live-upload-preview";
+    const CLASS_DROP_ACTIVE = "live-drop-active";
+    const CLASS_UPLOADING = "live-uploading";
+    const UPLOAD_EVENT = "live:upload";
+    const UPLOAD_PROGRESS_EVENT = "live:upload-progress";
+    const OP_PATCH = "patch";
+    const ATTR_LINK = "data-live-link";
+    const ATTR_LINK_STATE = "data-live-link-state";
+    const LINK_PATCH = "patch";
+    const LINK_NAVIGATE = "navigate";
+    const LINK_STATE_PUSH = "push";
+    const LINK_STATE_REPLACE = "replace";
+    const PATCH_EVENT = "live:patch";
+    const HEADER_NAVIGATE = "X-Live-Navigate";
+    const HEADER_CURRENT_URL = "HX-Current-URL";
+    const FLASH_COOKIE = "fastapi_live_flash";
     const OP_JS = "js";
     const JS_COMMANDS = {
         show: "show",
@@ -105,6 +130,9 @@
         L004: ["app", "unknown JS hook"],
         L005: ["internal", "a JS hook callback threw"],
         L006: ["app", "a partial's target is missing"],
+        L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
+        L008: ["app", "an upload was refused by the server"],
+        L009: ["network", "an upload chunk did not get through; retrying"],
         L010: ["app", "malformed client-side commands (live.js)"],
         L011: ["app", "unknown client-side command"],
     };
@@ -114,6 +142,9 @@
         firstConnectDelay: 500,
         firstConnectMaxDelay: 10000,
         recoverTimeout: 3000,
+        uploadRetries: 6,
+        uploadRetryDelay: 250,
+        uploadProgressInterval: 100,
         debug: false,
     };
     const currentScript = document.currentScript;
@@ -264,12 +295,17 @@
             } else if (op.kind === OP_ERROR) {
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === OP_REDIRECT) {
-                window.location.assign(op.name);
+                redirectTo(op.name, op.payload);
             } else if (op.kind === OP_JS) {
                 execCommands(null, op.payload, null);
             } else if (op.kind === OP_NAVIGATE) {
-                let replace = op.payload?.replace;
-                htmx.ajax("GET", op.name, {target: "body", swap: "outerHTML", select: "body", push: replace ? undefined : op.name, replace: replace ? op.name : undefined});
+                navigateTo(op.name, {history: op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH, flash: op.payload?.flash});
+            } else if (op.kind === OP_PATCH) {
+                let root = document.querySelector(ROOT_SELECTOR);
+                if (root) {
+                    updateHistory(root, op.name, op.payload?.replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH);
+                    scrollToHash(new URL(op.name, location.href));
+                }
             }
         }
     }
@@ -338,19 +374,23 @@
         await htmx.swap({sourceElement: root, target: root, text, swap: SWAP_NONE, transition: false});
     }
 
+    function sendEvent(root, event, body, contentType) {
+        return fetch(root.getAttribute(ATTR_EVENT_URL), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: {
+                "Content-Type": contentType,
+                [HEADER_HX_REQUEST]: "true",
+                [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
+                [HEADER_EVENT]: event,
+            },
+            body,
+        });
+    }
+
     async function postEvent(root, event, body, contentType) {
         let request = (async () => {
-            let response = await fetch(root.getAttribute(ATTR_EVENT_URL), {
-                method: "POST",
-                credentials: "same-origin",
-                headers: {
-                    "Content-Type": contentType,
-                    [HEADER_HX_REQUEST]: "true",
-                    [HEADER_TOKEN]: root.getAttribute(ATTR_TOKEN),
-                    [HEADER_EVENT]: event,
-                },
-                body,
-            });
+            let response = await sendEvent(root, event, body, contentType);
             let text = await response.text();
             if (!response.ok) {
                 diagnose("L002", text);
@@ -410,6 +450,276 @@
         }
     }
 
+    // ---- live navigation: patch and navigate links, history -----------------------------------------
+    // A patch changes this page's URL (handle_params runs on the server, only changed regions
+    // come back); a navigation mounts another live page and swaps it in without a document load.
+    // Each history entry they make says which page made it, so Back and Forward patch the page
+    // that is still here, and navigate to one that is not.
+    const pageIds = new WeakMap(); // root -> the id its history entries carry
+    const streamHeaders = new WeakMap(); // root -> the headers object its stream's reconnects resend
+    let navigationCount = 0; // the newest navigation wins over one still in flight
+    let patchCount = 0; // ... and the newest patch over an older one
+    const leaving = new WeakSet(); // roots a navigation is replacing: their stream's end is no disconnect
+    // Each entry's scroll position as last seen: history.state is written at most every 100 ms
+    // (browsers limit replaceState), so Back right after a scroll still finds where it was.
+    const scrolls = new Map(); // entry key -> scroll position
+    let currentKey = null;
+    let restoring = false; // Back/Forward under way: scroll events belong to no entry until it is restored
+    const HISTORY_KEEP = "keep"; // Back/Forward: the browser already moved to the entry
+
+    function pageId(root) {
+        let id = pageIds.get(root);
+        if (!id) {
+            id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+            pageIds.set(root, id);
+        }
+        return id;
+    }
+
+    function entryState(root, scroll) {
+        currentKey = Math.random().toString(36).slice(2);
+        scrolls.set(currentKey, scroll);
+        // htmx: true keeps htmx from replacing this state, and has it tell us about Back/Forward.
+        return {...(history.state || {}), htmx: true, live: {page: pageId(root), key: currentKey, scroll}};
+    }
+
+    function tagEntry(root, scroll = window.scrollY) {
+        history.replaceState(entryState(root, scroll), "");
+        keepCurrentUrl(root);
+    }
+
+    function saveScroll() {
+        let live = history.state?.live;
+        if (live) {
+            scrolls.set(live.key, window.scrollY);
+            if (live.scroll !== window.scrollY) {
+                history.replaceState({...history.state, live: {...live, scroll: window.scrollY}}, "");
+            }
+        }
+    }
+
+    // htmx reconnects a stream with the headers of its first request: the copy it keeps learns
+    // the patched URL, so a remount after a restart mounts the page the browser shows.
+    function keepCurrentUrl(root) {
+        let headers = streamHeaders.get(root);
+        if (headers) {
+            headers[HEADER_CURRENT_URL] = location.href;
+        }
+    }
+
+    function updateHistory(root, url, mode) {
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, window.scrollY), "", url);
+        } else if (mode === LINK_STATE_REPLACE) {
+            history.replaceState(entryState(root, window.scrollY), "", url);
+        }
+        keepCurrentUrl(root);
+    }
+
+    function scrollToHash(url) {
+        let target = url.hash ? document.getElementById(decodeURIComponent(url.hash.slice(1))) : null;
+        target?.scrollIntoView();
+    }
+
+    function setFlashCookie(flash) {
+        if (flash) {
+            document.cookie = `${FLASH_COOKIE}=${flash}; path=/; max-age=60; samesite=lax`;
+        }
+    }
+
+    function redirectTo(url, payload) {
+        setFlashCookie(payload?.flash);
+        if (payload?.replace) {
+            window.location.replace(url);
+        } else {
+            window.location.assign(url);
+        }
+    }
+
+    async function patchTo(root, href, mode, scroll) {
+        if (leaving.has(root)) {
+            return; // the page is being left: its session is ending
+        }
+        let url = new URL(href, location.href);
+        let count = ++patchCount;
+        let response;
+        let text;
+        try {
+            response = await sendEvent(root, PATCH_EVENT, JSON.stringify({url: url.pathname + url.search}), "application/json");
+            text = await response.text();
+        } catch (e) {
+            diagnose("L001", e);
+            return;
+        }
+        if (!response.ok) {
+            if (response.status === 410) {
+                window.location.assign(url.href); // the session is gone: load the page in full
+                return;
+            }
+            let detail = text;
+            try {
+                detail = JSON.parse(text);
+            } catch (e) {
+                // not JSON: keep the text
+            }
+            diagnose("L002", detail);
+            root.dispatchEvent(new CustomEvent(EVENT_ERROR, {bubbles: true, detail: {status: response.status, detail}}));
+            return;
+        }
+        if (count === patchCount) {
+            updateHistory(root, url.pathname + url.search + url.hash, mode);
+        }
+        await applyResponse(root, text);
+        if (count === patchCount) {
+            if (scroll != null) {
+                window.scrollTo(0, scroll);
+            } else {
+                scrollToHash(url);
+            }
+        }
+    }
+
+    function assetsOf(doc, base) {
+        let found = new Set();
+        for (let el of doc.head?.querySelectorAll("script[src], link[rel~='stylesheet'][href]") ?? []) {
+            found.add(new URL(el.getAttribute("src") ?? el.getAttribute("href"), base).href);
+        }
+        return found;
+    }
+
+    // Another live page of this router, with this page's scripts and stylesheets, replaces
+    // this one: its stream takes over (htmx closes this root's), and the page it leaves ends.
+    function replaceable(doc, root, base) {
+        let fresh = doc.querySelector(ROOT_SELECTOR);
+        if (!fresh || fresh.getAttribute(ATTR_SSE_CONNECT) !== root.getAttribute(ATTR_SSE_CONNECT)) {
+            return false;
+        }
+        let loaded = assetsOf(document, location.href);
+        return [...assetsOf(doc, base)].every((asset) => loaded.has(asset));
+    }
+
+    async function navigateTo(href, {history: mode = LINK_STATE_PUSH, flash, scroll} = {}) {
+        let url = new URL(href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (url.origin !== location.origin || !root) {
+            redirectTo(url.href, {flash, replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        setFlashCookie(flash);
+        leaving.add(root); // the server ends its session while it answers
+        let count = ++navigationCount;
+        let response;
+        let text;
+        try {
+            response = await fetch(url.href, {credentials: "same-origin", headers: {Accept: "text/html", [HEADER_NAVIGATE]: root.getAttribute(ATTR_TOKEN)}});
+            text = await response.text();
+        } catch (e) {
+            window.location.assign(url.href);
+            return;
+        }
+        if (count !== navigationCount) {
+            return;
+        }
+        let landed = new URL(response.url || url.href);
+        landed.hash = url.hash;
+        let doc = new DOMParser().parseFromString(text, "text/html");
+        if (!response.ok || landed.origin !== location.origin || !replaceable(doc, root, landed.href)) {
+            diagnose("L007", landed.href);
+            redirectTo(landed.href, {replace: mode !== LINK_STATE_PUSH});
+            return;
+        }
+        // The URL first: the new page's stream opens with it as its HX-Current-URL.
+        if (mode === LINK_STATE_PUSH) {
+            saveScroll();
+            history.pushState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        } else {
+            history.replaceState(entryState(root, 0), "", landed.pathname + landed.search + landed.hash);
+        }
+        await htmx.swap({sourceElement: document.body, target: document.body, text, swap: "outerHTML", transition: false});
+        let fresh = document.querySelector(ROOT_SELECTOR);
+        if (fresh) {
+            tagEntry(fresh, scroll ?? 0);
+        }
+        if (scroll != null) {
+            window.scrollTo(0, scroll);
+        } else if (landed.hash) {
+            scrollToHash(landed);
+        } else {
+            window.scrollTo(0, 0);
+        }
+    }
+
+    function onLinkClick(evt) {
+        if (evt.defaultPrevented || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey || evt.altKey) {
+            return;
+        }
+        let link = evt.target.closest?.(`a[${ATTR_LINK}]`);
+        if (!link || (link.target && link.target !== "_self") || link.hasAttribute("download")) {
+            return;
+        }
+        let url = new URL(link.href, location.href);
+        let root = document.querySelector(ROOT_SELECTOR);
+        let here = new URL(location.href);
+        if (!root || url.origin !== location.origin || (url.pathname + url.search === here.pathname + here.search && url.hash)) {
+            return; // not a live page, another site, or an anchor on this page: the browser's own
+        }
+        let mode = link.getAttribute(ATTR_LINK_STATE) === LINK_STATE_REPLACE ? LINK_STATE_REPLACE : LINK_STATE_PUSH;
+        let kind = link.getAttribute(ATTR_LINK);
+        if (kind === LINK_PATCH) {
+            evt.preventDefault();
+            patchTo(root, url.href, mode);
+        } else if (kind === LINK_NAVIGATE) {
+            evt.preventDefault();
+            navigateTo(url.href, {history: mode});
+        }
+    }
+
+    // Back and Forward: htmx asks first; the entries this page made are ours to restore.
+    function onHistoryRestore(evt) {
+        let live = history.state?.live;
+        if (!live) {
+            return;
+        }
+        evt.preventDefault();
+        let root = document.querySelector(ROOT_SELECTOR);
+        let scroll = scrolls.get(live.key) ?? live.scroll ?? 0;
+        let restored = root && live.page === pageIds.get(root)
+            ? patchTo(root, location.href, HISTORY_KEEP, scroll)
+            : navigateTo(location.href, {history: HISTORY_KEEP, scroll});
+        restored.finally(() => {
+            restoring = false;
+        });
+    }
+
+    // Leaving an entry: where it was scrolled to (the navigation API says so before it moves).
+    function onTraverse(evt) {
+        if (evt.navigationType === "traverse" && currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+    }
+
+    function onPopState() {
+        currentKey = history.state?.live?.key ?? null;
+        restoring = currentKey !== null;
+        if (restoring && !htmx.config.history) {
+            onHistoryRestore({preventDefault() {}}); // htmx's history is off: it will not ask
+        }
+    }
+
+    let scrollTimer = null;
+
+    function onScroll() {
+        if (restoring) {
+            return;
+        }
+        if (currentKey) {
+            scrolls.set(currentKey, window.scrollY);
+        }
+        clearTimeout(scrollTimer);
+        scrollTimer = setTimeout(saveScroll, 100);
+    }
+
     // ---- connection state --------------------------------------------------------------------------
     const connection = new WeakMap(); // root -> {timer, disconnected, everConnected, attempts}
 
@@ -424,7 +734,7 @@
 
     function markDisconnected(root) {
         let s = state(root);
-        if (s.disconnected) {
+        if (s.disconnected || leaving.has(root)) {
             return;
         }
         s.disconnected = true;
@@ -1163,6 +1473,9 @@
             let headers = ctx.request.headers;
             headers[HEADER_TOKEN] = root.getAttribute(ATTR_TOKEN);
             if (ctx.request.method === "GET") {
+                if (elt === root) {
+                    streamHeaders.set(root, headers);
+                }
                 return;
             }
             let name = ctx.livePush ?? eventNameFor(elt, ctx.sourceEvent);
@@ -1177,6 +1490,7 @@
                 lockForm(ctx.request.form, ctx);
             }
             let body = ctx.request.body;
+            stripUploadFields(elt, body);
             // A bound input outside a form still sends its own value, as LiveView does.
             if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
                 body.set(elt.name, elt.value);
@@ -1268,6 +1582,353 @@
         },
     });
 
+    // ---- uploads ------------------------------------------------------------------------------------
+    // Chosen files stay here, by entry ref: the server learns of them in a preflight (an event
+    // that answers with a signed token per accepted entry), then each goes over in raw chunks
+    // (POST, offset in a header) to the upload URL, or straight to an external uploader.
+    const uploadEntries = new Map(); // ref -> {ref, upload, file, root, url, token, chunkSize, external, status, promise}
+    let uploadCounter = 0;
+
+    function uploadConfigOf(input) {
+        try {
+            return JSON.parse(input.getAttribute(ATTR_UPLOAD_CONFIG) || "{}");
+        } catch (e) {
+            return {};
+        }
+    }
+
+    function uploadInputOf(root, name) {
+        return root?.querySelector(`input[${ATTR_UPLOAD}="${CSS.escape(name)}"]`);
+    }
+
+    function accepts(accept, file) {
+        if (!accept?.length || accept.includes("*")) {
+            return true;
+        }
+        let name = file.name.toLowerCase();
+        let type = (file.type || "").toLowerCase();
+        return accept.some((item) => {
+            if (item.startsWith(".")) {
+                return name.endsWith(item);
+            }
+            return item.endsWith("/*") ? type.startsWith(item.slice(0, -1)) : type === item;
+        });
+    }
+
+    // The browser's own check, before a byte is sent; the server checks again (and counts).
+    function localErrors(config, file) {
+        let errors = [];
+        if (!accepts(config.accept, file)) {
+            errors.push("Not accepted");
+        }
+        if (config.max_file_size != null && file.size > config.max_file_size) {
+            errors.push("Too large");
+        }
+        return errors;
+    }
+
+    function dropEntry(entry) {
+        entry.status = entry.status === "done" ? "done" : "cancelled";
+        uploadEntries.delete(entry.ref);
+        if (entry.previewUrl) {
+            URL.revokeObjectURL(entry.previewUrl);
+        }
+    }
+
+    function uploadError(entry, detail) {
+        entry.status = "failed";
+        let target = uploadInputOf(entry.root, entry.upload) || entry.root;
+        target?.dispatchEvent(new CustomEvent(EVENT_PREFIX + "upload-error", {bubbles: true, detail: {ref: entry.ref, upload: entry.upload, ...detail}}));
+    }
+
+    async function chooseFiles(input, files) {
+        let root = rootOf(input);
+        let name = input.getAttribute(ATTR_UPLOAD);
+        if (!root || !name || !files?.length) {
+            return;
+        }
+        let config = uploadConfigOf(input);
+        let chosen = [...files].map((file) => ({
+            ref: `u${++uploadCounter}-${Math.random().toString(36).slice(2, 8)}`,
+            upload: name,
+            file,
+            root,
+            url: input.getAttribute(ATTR_UPLOAD_URL),
+            status: "chosen",
+            errors: localErrors(config, file),
+        }));
+        if (config.max_entries === 1 && chosen.length === 1) {
+            // A single-file upload: the new file replaces the old one (the server does the same).
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === root && entry.upload === name) {
+                    dropEntry(entry);
+                }
+            }
+        }
+        for (let entry of chosen) {
+            uploadEntries.set(entry.ref, entry);
+        }
+        input.value = ""; // the files are kept here; choosing the same file again is a change again
+        let described = chosen.map(({ref, file}) => ({ref, name: file.name, size: file.size, type: file.type, last_modified: file.lastModified}));
+        let reply;
+        try {
+            reply = await postEvent(root, UPLOAD_EVENT, JSON.stringify({upload: name, entries: described}), "application/json");
+        } catch (e) {
+            chosen.forEach((entry) => uploadError(entry, {status: 0, detail: String(e)}));
+            return;
+        }
+        for (let entry of chosen) {
+            let grant = reply?.entries?.[entry.ref];
+            if (grant?.token && !entry.errors.length) {
+                Object.assign(entry, {token: grant.token, chunkSize: grant.chunk_size, external: grant.external, status: "ready"});
+            } else {
+                entry.status = "refused";
+            }
+        }
+        fillPreviews();
+        let form = input.form;
+        let changeEvent = form?.getAttribute(BINDING_BY_DOM_EVENT.input);
+        if (changeEvent) {
+            // The form's change event, as LiveView sends it: after the server knows the entries.
+            let body = new URLSearchParams();
+            for (let [key, value] of new FormData(form)) {
+                if (typeof value === "string") {
+                    body.append(key, value);
+                }
+            }
+            body.set(PARAM_TARGET, name);
+            await postEvent(root, changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
+        }
+        if (config.auto_upload) {
+            chosen.filter((entry) => entry.status === "ready").forEach(transfer);
+        }
+    }
+
+    function transfer(entry) {
+        if (!entry.promise) {
+            entry.promise = entry.external ? uploadExternal(entry) : uploadChunks(entry);
+        }
+        return entry.promise;
+    }
+
+    function pause(ms) {
+        return new Promise((resolve) => setTimeout(resolve, ms));
+    }
+
+    async function uploadChunks(entry) {
+        entry.status = "uploading";
+        let size = entry.file.size;
+        let offset = 0;
+        let failures = 0;
+        while (entry.status === "uploading") {
+            let end = Math.min(offset + entry.chunkSize, size);
+            let response = null;
+            try {
+                response = await fetch(entry.url, {
+                    method: "POST",
+                    credentials: "same-origin",
+                    headers: {
+                        "Content-Type": "application/octet-stream",
+                        [HEADER_TOKEN]: entry.root.getAttribute(ATTR_TOKEN),
+                        [HEADER_UPLOAD_TOKEN]: entry.token,
+                        [HEADER_UPLOAD_REF]: entry.ref,
+                        [HEADER_UPLOAD_OFFSET]: String(offset),
+                    },
+                    body: entry.file.slice(offset, end),
+                });
+            } catch (e) {
+                response = null; // the network: retried below
+            }
+            if (response?.ok) {
+                let answer = await response.json();
+                offset = answer.offset;
+                failures = 0;
+                if (answer.done) {
+                    entry.status = "done";
+                    return true;
+                }
+                continue;
+            }
+            if (response && response.status < 500 && response.status !== 408 && response.status !== 429) {
+                // Refused for good: the entry failed on the server (the page shows why), was
+                // cancelled, or its session is gone.
+                let detail = await response.text();
+                diagnose("L008", detail);
+                uploadError(entry, {status: response.status, detail});
+                return false;
+            }
+            failures += 1;
+            if (failures > config.uploadRetries) {
+                uploadError(entry, {status: response?.status ?? 0, detail: "the upload did not get through"});
+                return false;
+            }
+            diagnose("L009", response?.status ?? "network error");
+            // Resumes at the same offset: the server rolls back a chunk cut off mid-way and
+            // answers a chunk it already has with where its bytes end.
+            await pause(Math.min(config.uploadRetryDelay * 2 ** (failures - 1), 10000) * (0.7 + Math.random() * 0.6));
+        }
+        return false;
+    }
+
+    function uploadExternal(entry) {
+        entry.status = "uploading";
+        let meta = entry.external;
+        let reported = 0;
+        let lastReport = 0;
+        let reporting = Promise.resolve();
+        let report = (payload) => {
+            reporting = reporting.then(() => postEvent(entry.root, UPLOAD_PROGRESS_EVENT, JSON.stringify({token: entry.token, ...payload}), "application/json")).catch(() => {});
+            return reporting;
+        };
+        return new Promise((resolve) => {
+            let xhr = new XMLHttpRequest();
+            let body = new FormData();
+            for (let [key, value] of Object.entries(meta.fields || {})) {
+                body.append(key, value);
+            }
+            body.append("file", entry.file);
+            xhr.open(meta.method || "POST", meta.url);
+            xhr.upload.onprogress = (evt) => {
+                let percent = evt.lengthComputable ? Math.floor((evt.loaded * 99) / evt.total) : 0;
+                if (percent > reported && Date.now() - lastReport >= config.uploadProgressInterval) {
+                    reported = percent;
+                    lastReport = Date.now();
+                    report({progress: percent});
+                }
+            };
+            xhr.onload = async () => {
+                if (xhr.status >= 200 && xhr.status < 300) {
+                    entry.status = "done";
+                    await report({progress: 100});
+                    resolve(true);
+                } else {
+                    await report({error: `external uploader answered ${xhr.status}`});
+                    uploadError(entry, {status: xhr.status, detail: xhr.responseText});
+                    resolve(false);
+                }
+            };
+            xhr.onerror = async () => {
+                await report({error: "external uploader unreachable"});
+                uploadError(entry, {status: 0, detail: "external uploader unreachable"});
+                resolve(false);
+            };
+            xhr.send(body);
+        });
+    }
+
+    function pendingUploads(form) {
+        let root = rootOf(form);
+        let names = new Set([...form.querySelectorAll(`input[${ATTR_UPLOAD}]`)].map((input) => input.getAttribute(ATTR_UPLOAD)));
+        return [...uploadEntries.values()].filter((e) => e.root === root && names.has(e.upload) && (e.status === "ready" || e.status === "uploading"));
+    }
+
+    // Fields of live file inputs never go with an event: their files travel as uploads.
+    function stripUploadFields(elt, body) {
+        let form = elt?.closest?.("form") || elt?.form;
+        if (!form || !body?.delete) {
+            return;
+        }
+        for (let input of form.querySelectorAll(`input[${ATTR_UPLOAD}]`)) {
+            body.delete(input.name);
+        }
+    }
+
+    function fillPreviews() {
+        for (let img of document.querySelectorAll(`img[${ATTR_UPLOAD_PREVIEW}]:not([src])`)) {
+            let entry = uploadEntries.get(img.getAttribute(ATTR_UPLOAD_PREVIEW));
+            if (entry && entry.file.type.startsWith("image/") && !entry.previewFailed) {
+                entry.previewUrl ??= URL.createObjectURL(entry.file);
+                img.addEventListener("error", () => {
+                    entry.previewFailed = true; // not an image the browser can show: no preview, no retry
+                    img.removeAttribute("src");
+                }, {once: true});
+                img.src = entry.previewUrl;
+            }
+        }
+    }
+
+    function watchUploads() {
+        document.addEventListener("change", (evt) => {
+            let input = evt.target;
+            if (input?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation(); // the form's change event goes after the preflight, without the files
+                chooseFiles(input, input.files);
+            }
+        }, true);
+        document.addEventListener("input", (evt) => {
+            if (evt.target?.matches?.(`input[type=file][${ATTR_UPLOAD}]`)) {
+                evt.stopPropagation();
+            }
+        }, true);
+        document.addEventListener("submit", (evt) => {
+            let form = evt.target;
+            if (!(form instanceof HTMLFormElement)) {
+                return;
+            }
+            if (form.__liveUploadsSent) {
+                form.__liveUploadsSent = false;
+                return;
+            }
+            let pending = pendingUploads(form);
+            if (!pending.length) {
+                return;
+            }
+            // LiveView's order: the files first, then the submit event (which consumes them).
+            evt.preventDefault();
+            evt.stopPropagation();
+            if (form.__liveUploading) {
+                return;
+            }
+            form.__liveUploading = true;
+            form.classList.add(CLASS_UPLOADING);
+            Promise.allSettled(pending.map(transfer)).then(() => {
+                form.__liveUploading = false;
+                form.classList.remove(CLASS_UPLOADING);
+                form.__liveUploadsSent = true;
+                form.requestSubmit();
+                pending.filter((entry) => entry.status === "done").forEach(dropEntry); // the submit consumes them
+            });
+        }, true);
+        let dropZone = (evt) => evt.target?.closest?.(`[${ATTR_DROP_TARGET}]`);
+        for (let type of ["dragenter", "dragover"]) {
+            document.addEventListener(type, (evt) => {
+                let zone = dropZone(evt);
+                if (zone) {
+                    evt.preventDefault();
+                    zone.classList.add(CLASS_DROP_ACTIVE);
+                }
+            });
+        }
+        document.addEventListener("dragleave", (evt) => {
+            let zone = dropZone(evt);
+            if (zone && !zone.contains(evt.relatedTarget)) {
+                zone.classList.remove(CLASS_DROP_ACTIVE);
+            }
+        });
+        document.addEventListener("drop", (evt) => {
+            let zone = dropZone(evt);
+            if (!zone) {
+                return;
+            }
+            evt.preventDefault();
+            zone.classList.remove(CLASS_DROP_ACTIVE);
+            let input = uploadInputOf(rootOf(zone), zone.getAttribute(ATTR_DROP_TARGET));
+            if (input) {
+                chooseFiles(input, evt.dataTransfer?.files);
+            }
+        });
+        // A remounted page has a fresh session: what was chosen before is gone with the old one.
+        document.addEventListener(EVENT_PREFIX + "remounted", (evt) => {
+            for (let entry of [...uploadEntries.values()]) {
+                if (entry.root === evt.target && entry.status !== "done") {
+                    uploadError(entry, {status: 410, detail: "the live session was remounted; choose the file again"});
+                    dropEntry(entry);
+                }
+            }
+        });
+        new MutationObserver(fillPreviews).observe(document.body, {subtree: true, childList: true});
+    }
+
     // ---- public API -------------------------------------------------------------------------------
     window.FastapiLive = {
         config,
@@ -1281,11 +1942,32 @@
         execJS(el, commands) {
             execJS(el, commands);
         },
+        chooseFiles(input, files) {
+            return chooseFiles(input, files);
+        },
+        patch(url, {replace = false} = {}) {
+            let root = document.querySelector(ROOT_SELECTOR);
+            return root ? patchTo(root, url, replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH) : Promise.resolve();
+        },
+        navigate(url, {replace = false} = {}) {
+            return navigateTo(url, {history: replace ? LINK_STATE_REPLACE : LINK_STATE_PUSH});
+        },
     };
 
     function start() {
         scanHooks(document);
         observeHooks();
+        watchUploads();
+        let root = document.querySelector(ROOT_SELECTOR);
+        if (root) {
+            tagEntry(root);
+        }
+        document.addEventListener("click", onLinkClick);
+        document.addEventListener("htmx:before:history:restore", onHistoryRestore);
+        window.addEventListener("popstate", onPopState);
+        // The Navigation API's own event (not a wire name, though it reads like OP_NAVIGATE).
+        window.navigation?.addEventListener(`navigate`, onTraverse);
+        window.addEventListener("scroll", onScroll, {passive: true});
     }
 
     if (document.readyState === "loading") {

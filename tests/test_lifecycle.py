@@ -7,7 +7,7 @@ import pytest
 from fastapi_live import CONT, HALT, CallbackReturnError, ConfigurationError, LiveSocket
 from fastapi_live.lifecycle import callable_name, check_signal, run_hooks
 
-STAGES = "handle_event, handle_info, handle_async, after_render"
+STAGES = "handle_params, handle_event, handle_info, handle_async, after_render"
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_the_same_name_on_another_stage_is_fine(socket):
     assert [name for name, _ in socket._hooks_for("handle_event")] == ["widget"]
 
 
-@pytest.mark.parametrize("stage", ["mount", "handle_params", "", "HANDLE_EVENT"])
+@pytest.mark.parametrize("stage", ["mount", "handle_param", "", "HANDLE_EVENT"])
 def test_an_unknown_stage_is_refused_listing_the_stages(socket, stage):
     with pytest.raises(ConfigurationError, match=rf"^invalid stage '{stage}' for hook 'h'\nExpected one of: {STAGES}\nGot: '{stage}'$"):
         socket.attach_hook("h", stage, lambda *a: CONT)

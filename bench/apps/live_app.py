@@ -1,4 +1,5 @@
-"""The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page and bench-only endpoints.
+"""The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page, a
+10-region page with tabs in its URL, and bench-only endpoints.
 
 ``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL.
 """
@@ -6,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.templating import Jinja2Templates
@@ -29,7 +30,7 @@ class Counter(LiveView):
 class AsyncDashboard(LiveView):
     """The loads run after the first render; their results arrive on the stream."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         socket.assign(slug=slug)
         socket.assign_async("org", load_org, slug)
         socket.assign_async(["profile", "rank"], load_profile_rank, slug)
@@ -38,7 +39,7 @@ class AsyncDashboard(LiveView):
 class AwaitedDashboard(LiveView):
     """The same loads awaited inside mount, one after the other: the page waits for both."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         org = await load_org(slug)
         profile_rank = await load_profile_rank(slug)
         socket.assign(
@@ -52,7 +53,7 @@ class AwaitedDashboard(LiveView):
 class NoLoadDashboard(LiveView):
     """The same page with its data at hand: no loads at all."""
 
-    async def mount(self, socket: LiveSocket, slug: str) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, slug: str) -> None:
         profile_rank = profile_rank_of(slug)
         socket.assign(
             slug=slug,
@@ -63,7 +64,7 @@ class NoLoadDashboard(LiveView):
 
 
 class Fanout(LiveView):
-    async def mount(self, socket: LiveSocket, n: int) -> None:  # type: ignore[override]  # path params, as the library documents
+    async def mount(self, socket: LiveSocket, n: int) -> None:
         await socket.subscribe(f"user:{n}")
         await socket.subscribe("all")
         socket.assign(n=n, news="", pid=os.getpid())
@@ -88,6 +89,24 @@ class Regions(LiveView):
         socket.update(f"m{int(index)}", lambda m: {**m, "note": note})
 
 
+TABS = ("overview", "activity", "settings")
+PANELS = {
+    "overview": "Everything at a glance: ten metrics, their notes and their tags, updated as they change.",
+    "activity": "Recent activity: three deploys, twelve comments and one rollback, newest first.",
+    "settings": "Settings: who is notified of each metric, how often, and through which channel.",
+}
+
+
+class Tabs(Regions):
+    """The 10-region page with tabs in its URL (``?tab=settings``): a tab is a patch."""
+
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(**regions_state(), tabs=TABS, panels=PANELS)
+
+    async def handle_params(self, socket: LiveSocket, tab: Literal["overview", "activity", "settings"] = "overview") -> None:
+        socket.assign(tab=tab)
+
+
 def create_app() -> FastAPI:
     gc_pauses = GcPauses.install()
     backend = os.environ.get("BENCH_PUBSUB", "memory")
@@ -104,6 +123,7 @@ def create_app() -> FastAPI:
     live.page("/dash/none/{slug}", template="dashboard.html")(NoLoadDashboard)
     live.page("/fan/{n}", template="fanout.html")(Fanout)
     live.page("/regions", template="regions.html")(Regions)
+    live.page("/tabs", template="tabs.html")(Tabs)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(live)
 

@@ -39,7 +39,11 @@ _POSTS = [
     (4, "acme", "Meet the new giant magnet", "Product"),
     (5, "globex", "Hammock district opens", "Hank"),
     (6, "initech", "New cover sheets for TPS reports", "Lumbergh"),
+    (7, "acme", "Portable holes: now in stock", "Product"),
+    (8, "acme", "Earthquake pills, a safety notice", "Legal"),
+    (9, "acme", "The bird seed that started it all", "Archive"),
 ]
+POSTS_PER_PAGE = 4
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,17 @@ class Database:
             raise OrgNotFound(f"no profile for {slug!r}")
         return {"profile": Profile(*profile), "rank": {"position": rank[0], "score": rank[1]}}
 
-    def list_posts(self, slug: str) -> list[Post]:
+    def list_posts(self, slug: str, page: int = 1) -> list[Post]:
+        """One page of an organization's posts, oldest first."""
         time.sleep(self.posts_latency)
-        rows = self._conn().execute("SELECT id, title, author FROM posts WHERE slug = ? ORDER BY id", (slug,)).fetchall()
+        rows = self._conn().execute(
+            "SELECT id, title, author FROM posts WHERE slug = ? ORDER BY id LIMIT ? OFFSET ?", (slug, POSTS_PER_PAGE, (page - 1) * POSTS_PER_PAGE)
+        ).fetchall()
         return [Post(*row) for row in rows]
+
+    def count_post_pages(self, slug: str) -> int:
+        (count,) = self._conn().execute("SELECT COUNT(*) FROM posts WHERE slug = ?", (slug,)).fetchone()
+        return max(1, -(-int(count) // POSTS_PER_PAGE))
 
     async def save_settings(self, slug: str, user: str, name: str, email: str) -> None:
         """Store a user's settings for an org (slowly enough to see the form locked meanwhile)."""

@@ -2,10 +2,12 @@
 
 * ``/counter`` — the smallest live page.
 * ``/login?user=<name>`` — demo login; sets a signed cookie, redirects to ``/dashboard/acme``.
-* ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream,
-  the notification widget, a settings form with auto-recover and tabs cached in the DOM.
+* ``/dashboard/{slug}`` — the seed's dashboard: async assigns from SQLite, a post stream paged
+  by ``?page=N``, the notification widget, a settings form with auto-recover, and tabs that are
+  patch links (``?tab=settings``), read back by ``handle_params``.
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
+* ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,14 +25,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 
-from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, event, to_form
+from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
 
 from .auth import COOKIE, current_user, ensure_authenticated, login_cookie
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
+from .uploads import Uploads, human_size, media
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["filesize"] = human_size
 db = Database()
 live = LiveRouter(
     templates=templates,
@@ -38,13 +43,14 @@ live = LiveRouter(
 )
 authenticated = live.session("authenticated", on_mount=[ensure_authenticated, NotificationWidget])
 TABS = ("overview", "activity", "settings")
+Tab = Literal["overview", "activity", "settings"]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @live.page("/counter", template="counter.html")
 class Counter(LiveView):
     async def mount(self, socket: LiveSocket) -> None:
-        socket.assign(page_title="Counter", count=0, clicks=0, current_user=None)
+        socket.assign(page_title="Counter", nav="counter", count=0, clicks=0, current_user=None)
 
     @event("inc")
     async def inc(self, socket: LiveSocket, by: int = 1) -> None:
@@ -84,25 +90,51 @@ class SettingsForm(BaseModel):
         return email.strip()
 
 
+def dashboard_url(slug: str, tab: str = "overview", page: int = 1) -> str:
+    """The dashboard's URL for a tab and a page of posts; the defaults stay out of it."""
+    query = urlencode({key: value for key, value, default in (("tab", tab, "overview"), ("page", page, 1)) if value != default})
+    return f"/dashboard/{slug}" + (f"?{query}" if query else "")
+
+
+def posts_page(slug: str, page: int) -> StreamBatch:
+    # Another page of posts replaces the posts shown before it (drafts too).
+    return StreamBatch(db.list_posts(slug, page), reset=True)
+
+
 @authenticated.page("/dashboard/{slug}", template="dashboard.html")
 class Dashboard(LiveView):
     async def mount(self, socket: LiveSocket, slug: str) -> None:
-        socket.assign(page_title="Dashboard", slug=slug, active_tab="overview")
+        socket.assign(page_title="Dashboard", nav="dashboard", slug=slug, active_tab="overview", page=0)
         socket.assign(form=to_form(SettingsForm), saved=None)
         socket.assign_async("org", db.fetch_org, slug)
         socket.assign_async(["profile", "rank"], db.fetch_profile_and_rank, slug)
+        socket.assign_async("post_pages", db.count_post_pages, slug)
         socket.stream_configure("posts", dom_id=lambda post: f"post-{post.id}")
-        socket.stream_async("posts", db.list_posts, slug)
+
+    async def handle_params(self, socket: LiveSocket, tab: Tab = "overview", page: Annotated[int, Field(ge=1)] = 1) -> None:
+        # The tab and the page of posts live in the URL: a patch link, Back and Forward, a
+        # bookmark and a remount after a restart all come through here.
+        slug = socket.assigns.slug
+        socket.assign(
+            active_tab=tab,
+            tab_urls={t: dashboard_url(slug, t, page) for t in TABS},
+            newer_url=dashboard_url(slug, tab, page - 1),
+            older_url=dashboard_url(slug, tab, page + 1),
+        )
+        if page != socket.assigns.page:  # the first call, or another page: only then load posts
+            socket.assign(page=page)
+            socket.stream_async("posts", posts_page, slug, page)
 
     @event("select-tab")
-    async def select_tab(self, socket: LiveSocket, tab: str) -> None:
+    async def select_tab(self, socket: LiveSocket, tab: str, replace: bool = False) -> None:
         if tab in TABS:
-            socket.assign(active_tab=tab)
+            socket.push_patch(dashboard_url(socket.assigns.slug, tab, socket.assigns.page), replace=replace)
 
     @event("restore_tab")
     async def restore_tab(self, socket: LiveSocket, tab: str) -> None:
-        # StateCache: after a reconnect the browser sends back the tab it was showing.
-        await self.select_tab(socket, tab)
+        # StateCache: after a reconnect the browser sends back the tab it was showing (the URL
+        # already says so: the page remounts at the URL it was patched to).
+        await self.select_tab(socket, tab, replace=True)
 
     @event("validate")
     async def validate(self, socket: LiveSocket, form: Form[SettingsForm]) -> None:
@@ -124,7 +156,7 @@ class Dashboard(LiveView):
 
     @event("reload-posts")
     async def reload_posts(self, socket: LiveSocket) -> None:
-        socket.stream_async("posts", db.list_posts, socket.assigns.slug, reset=True)
+        socket.stream_async("posts", db.list_posts, socket.assigns.slug, socket.assigns.page, reset=True)
 
     @event("add-post")
     async def add_post(self, socket: LiveSocket) -> None:
@@ -167,8 +199,11 @@ class NotificationIn(BaseModel):
     message: str = Field(min_length=1, max_length=2000)
 
 
+live.page("/uploads", template="uploads.html")(Uploads)
+
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
+app.include_router(media)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -23,9 +23,11 @@ from ..exceptions import MissingDependencyError
 try:
     from ._client import LiveTestClient
     from ._errors import EventFailedError, LiveRedirect, LiveTestError, PendingTasksWarning
+    from ._uploads import Upload, file_input, preflight_upload, render_upload
     from ._verbs import (
         ASSERT_TIMEOUT,
         DEFAULT_TIMEOUT,
+        assert_patch,
         assert_push_event,
         assert_redirect,
         assert_reply,
@@ -44,6 +46,7 @@ try:
         render_hook,
         render_keydown,
         render_keyup,
+        render_patch,
         render_submit,
         send_info,
     )
@@ -68,15 +71,19 @@ __all__ = [
     "LiveTestError",
     "LiveTestView",
     "PendingTasksWarning",
+    "Upload",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
     "element",
+    "file_input",
     "follow_redirect",
     "form",
     "has_element",
     "live",
     "live_isolated",
+    "preflight_upload",
     "render",
     "render_async",
     "render_blur",
@@ -86,6 +93,8 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
+    "render_upload",
     "send_info",
 ]

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from ..pubsub.memory import MemoryPubSub
 from ..router import LiveRouter, OnMount
-from ..wire import ATTR_KEY
+from ..socket import ClientOp
+from ..wire import ATTR_KEY, ATTR_LINK, ATTR_LINK_STATE, LINK_PATCH, LINK_STATE_REPLACE, NAVIGATE_HEADER, OP_NAVIGATE
 from ._client import LiveTestClient, live_routers
 from ._commands import PUSH, Command, chain_of
 from ._dom import ATTR_HOOK, describe
@@ -304,8 +305,24 @@ def _check_required(view: LiveTestView, bound: LexborNode, submitter: LexborNode
             )
 
 
+async def _follow_link(view: LiveTestView, link: LexborNode, timeout: float) -> str:
+    """fastapi-live.js on a click on a ``live.patch`` / ``live.navigate`` link."""
+    href = link.attrs.get("href") or ""
+    replace = link.attrs.get(ATTR_LINK_STATE) == LINK_STATE_REPLACE
+    if link.attrs.get(ATTR_LINK) == LINK_PATCH:
+        return await view._patch(href, replace=replace, timeout=timeout)
+    # A navigation leaves the page: follow_redirect(view) opens the page it leads to.
+    view._redirect = ClientOp(OP_NAVIGATE, view._resolve(href), {"replace": replace})
+    view._changes.notify()
+    return view._html()
+
+
 async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Mapping[str, Any], timeout: float) -> str:
     document = view._document
+    if kind == "click" and _binding(view, node, "click") is None:
+        link = document.closest(node, lambda n: n.tag == "a" and ATTR_LINK in n.attrs)
+        if link is not None:
+            return await _follow_link(view, link, timeout)
     submitter: LexborNode | None = None
     event_target = node
     form: LexborNode | None = None
@@ -605,8 +622,45 @@ def assert_reply(view: LiveTestView, payload: Any = _MISSING) -> Any:
     )
 
 
+async def render_patch(view: LiveTestView, url: str, *, replace: bool = False, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Patch the page to ``url`` as a ``live.patch`` link (or Back/Forward) does: ``handle_params``
+    runs, the changed regions are applied and ``view.url`` becomes ``url``; returns the HTML.
+
+    A URL of another live page navigates instead (``follow_redirect(view)`` opens it).
+
+    >>> html = await render_patch(view, "?tab=settings")
+    >>> assert view.url == "/dashboard/acme?tab=settings"
+    """
+    return await view._patch(url, replace=replace, timeout=timeout)
+
+
+async def assert_patch(view: LiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
+    """Assert the server patched the page's URL (``socket.push_patch``), to ``to`` when given;
+    returns the URL. Each patch satisfies one assertion; waits up to ``timeout`` seconds.
+
+    >>> await render_click(view, "#next-page")
+    >>> await assert_patch(view, "/posts?page=2")
+    """
+
+    def index() -> int | None:
+        for position, url in enumerate(view._patches):
+            if to is None or url == to:
+                return position
+        return None
+
+    await view._wait_for(lambda: index() is not None or view.closed, timeout)
+    position = index()
+    if position is None:
+        wanted = "" if to is None else f" to {to!r}"
+        got = ", ".join(repr(url) for url in view._patches) or "no patches"
+        if view._redirect is not None:
+            got += f"; a {view._redirect.kind} to {view._redirect.name!r}"
+        raise LiveTestError(f"{view.view_name} did not patch{wanted}\nExpected: socket.push_patch(...) within {timeout} s\nGot: {got}")
+    return view._patches.pop(position)
+
+
 async def assert_redirect(view: LiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
-    """Assert the view sent the browser elsewhere (``socket.redirect`` / ``socket.navigate``); returns where.
+    """Assert the view sent the browser elsewhere (``socket.redirect`` / ``socket.push_navigate``); returns where.
 
     >>> await render_click(view, "#logout")
     >>> await assert_redirect(view, "/login")
@@ -614,7 +668,9 @@ async def assert_redirect(view: LiveTestView, to: str | None = None, *, timeout:
     await view._wait_for(lambda: view._redirect is not None or view.closed, timeout)
     redirect = view._redirect
     if redirect is None:
-        raise LiveTestError(f"{view.view_name} did not redirect\nExpected: socket.redirect(...) or socket.navigate(...) within {timeout} s\nGot: no redirect")
+        raise LiveTestError(
+            f"{view.view_name} did not redirect\nExpected: socket.redirect(...) or socket.push_navigate(...) within {timeout} s\nGot: no redirect"
+        )
     if to is not None and redirect.name != to:
         raise LiveTestError(f"{view.view_name} redirected elsewhere\nExpected: a redirect to {to!r}\nGot: a {redirect.kind} to {redirect.name!r}")
     return redirect.name
@@ -628,6 +684,7 @@ async def follow_redirect(redirect: LiveTestView | LiveRedirect, *, timeout: flo
     >>> view, html = await follow_redirect(view)
     """
     owned = False
+    left: LiveTestView | None = None
     if isinstance(redirect, LiveRedirect):
         client = redirect.client
         to = redirect.to
@@ -640,6 +697,14 @@ async def follow_redirect(redirect: LiveTestView | LiveRedirect, *, timeout: flo
     else:
         to = await assert_redirect(redirect, timeout=timeout)
         client = redirect._redirect_client
-        await redirect._shutdown()  # the browser left the page: no warning, production cancels its tasks too
+        left = redirect
+    headers: list[tuple[str, str]] = []
+    if left is not None and left._redirect is not None and left._redirect.kind == OP_NAVIGATE:
+        # A live navigation names the page it leaves: the server ends that page's session.
+        headers.append((NAVIGATE_HEADER, left._token))
     # A browser follows HTTP redirects on its own (a login route that redirects again).
-    return await open_view(client, to, timeout=timeout, owns_client=owned, follow_redirects=True)
+    try:
+        return await open_view(client, to, timeout=timeout, owns_client=owned, follow_redirects=True, headers=headers)
+    finally:
+        if left is not None:
+            await left._shutdown()  # the browser left the page: no warning, production cancels its tasks too

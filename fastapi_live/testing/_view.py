@@ -8,11 +8,11 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
-from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, OP_JS, REPLY_HEADER, TOKEN_HEADER, loading_class
+from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, FLASH_COOKIE, OP_JS, PATCH_EVENT, REPLY_HEADER, TOKEN_HEADER, loading_class
 from ._client import LiveTestClient, find_session
 from ._commands import CommandRunner, chain_of
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
@@ -79,6 +79,7 @@ class LiveTestView:
         root = document.require_root()
         self.client = client
         self.url = url
+        """The page's URL as the browser shows it: where it was opened, then patched to."""
         self.session = session
         self._document = document
         self._token = root.attrs.get(ATTR_TOKEN) or ""
@@ -101,6 +102,7 @@ class LiveTestView:
         self._server_log = watch_session(lambda: self.session)
         self._remounts = 0
         self._redirect: ClientOp | None = None
+        self._patches: list[str] = []  # the URLs the server patched the page to, for assert_patch
         self._redirect_client = client
         """The client a redirect is followed with (for an isolated view: the app's)."""
         self._touched: dict[str, set[str]] = {}
@@ -263,7 +265,13 @@ class LiveTestView:
             elif op.kind == "error":
                 self._server_errors.append((op.payload, frame_id))
                 self._document.show_server_error()
+            elif op.kind == "patch":
+                self.url = op.name
+                self._patches.append(op.name)
             elif op.kind in ("redirect", "navigate"):
+                flash = op.payload.get("flash") if isinstance(op.payload, dict) else None
+                if flash:  # fastapi-live.js: the flash rides to the next page in a cookie
+                    self._redirect_client.cookies.set(FLASH_COOKIE, flash, domain=_cookie_domain(self._redirect_client._origin))
                 if self._redirect is None:
                     self._redirect = op
             elif op.kind == OP_JS:
@@ -433,6 +441,31 @@ class LiveTestView:
         await self._sync(timeout)
         return self._html()
 
+    def _resolve(self, to: str) -> str:
+        """``to`` read against the page's URL, as a link's ``href`` is: a path with query and fragment."""
+        origin = self.client._origin
+        parts = urlsplit(urljoin(origin + self.url, to))
+        if f"{parts.scheme}://{parts.netloc}" != origin:
+            raise LiveTestError(f"cannot patch {self.url} to {to!r}: it is another site\nExpected: a path or query of {origin}\nGot: {to!r}")
+        return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+
+    async def _patch(self, to: str, *, replace: bool, timeout: float) -> str:
+        """What fastapi-live.js does for a patch link (or Back/Forward): post ``live:patch``, then
+        move the URL there and apply the reply; a reply that navigates or redirects leaves the page."""
+        self._require_usable(f"patch to {to!r}")
+        url = self._resolve(to)
+        body = json.dumps({"url": url.split("#", 1)[0]}).encode()
+        response, error = await self._send(PATCH_EVENT, body, self._event_headers(PATCH_EVENT, "application/json"))
+        if response.status_code != 200:
+            raise _event_error(self, PATCH_EVENT, response.status_code, response.text, None, f"patching to {url!r}", error) from (
+                error.exception if error else None
+            )
+        self.url = url
+        self._document.clear_server_error()
+        self._apply(response.text)
+        await self._sync(timeout)
+        return self._html()
+
     # -- closing -----------------------------------------------------------------------------------------
     async def _shutdown_messages(self) -> list[str]:
         """Close the view; the pending-task warning it would give, not emitted."""
@@ -507,6 +540,12 @@ def _remove_class(node: LexborNode, css: str) -> None:
         node.attrs["class"] = " ".join(c for c in classes if c != css)
 
 
+def _cookie_domain(origin: str) -> str:
+    """The domain a cookie set by the page's script is stored under (as the cookie jar names hosts)."""
+    host = urlsplit(origin).hostname or ""
+    return host if "." in host else host + ".local"
+
+
 def _source_header(node: LexborNode) -> str:
     dom_id = node.attrs.get("id")
     return f"{node.tag}#{dom_id}" if dom_id else str(node.tag)
@@ -542,6 +581,7 @@ async def open_view(
     owns_client: bool = False,
     cleanups: Sequence[Callable[[], Awaitable[None]]] = (),
     follow_redirects: bool = False,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> tuple[LiveTestView, str]:
     """GET a live page, find its session, open its stream; returns the view and its first HTML.
 
@@ -550,7 +590,7 @@ async def open_view(
     """
     try:
         with request_errors() as logged:  # the page mounts in its request
-            path, response = await _get_page(client, client.path_of(path), follow_redirects)
+            path, response = await _get_page(client, client.path_of(path), follow_redirects, headers)
         document, session = _live_page(client, path, response, logged.last())
     except BaseException:
         for cleanup in cleanups:
@@ -570,10 +610,12 @@ async def open_view(
     return view, first_html
 
 
-async def _get_page(client: LiveTestClient, path: str, follow_redirects: bool) -> tuple[str, httpx.Response]:
+async def _get_page(
+    client: LiveTestClient, path: str, follow_redirects: bool, headers: Sequence[tuple[str, str]] = ()
+) -> tuple[str, httpx.Response]:
     """The page's response, and the path it was answered at (where the redirects ended)."""
     try:
-        response = await client.get(path, follow_redirects=follow_redirects)
+        response = await client.get(path, follow_redirects=follow_redirects, headers=list(headers))
     except httpx.TooManyRedirects as exc:
         raise LiveTestError(
             f"follow_redirect(): more than {client.max_redirects} redirects in a row from {path!r}\n"

@@ -25,11 +25,12 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ..router import OnMount
 from ..socket import Assigns
-from . import _verbs
+from . import _uploads, _verbs
 from ._client import LiveTestClient
 from ._errors import LiveRedirect, LiveTestError, PendingTasksWarning
 from ._httpx import httpx
 from ._open_views import register_open, unregister_open, warn_pending
+from ._uploads import Upload
 from ._verbs import ASSERT_TIMEOUT, DEFAULT_TIMEOUT, Values
 from ._view import Element, FormElement, LiveTestView
 
@@ -514,6 +515,43 @@ def render_hook(target: SyncLiveTestView | SyncElement, event: str, values: Valu
     return view.call(_verbs.render_hook, inner, event, values, timeout=timeout)
 
 
+class SyncUpload:
+    """``file_input``'s files for the sync verbs (``render_upload``, ``preflight_upload``)."""
+
+    def __init__(self, upload: Upload, view: SyncLiveTestView) -> None:
+        self.upload = upload
+        self.view = view
+
+    def __repr__(self) -> str:
+        return repr(self.upload)
+
+
+def file_input(view: SyncLiveTestView, form_selector: str, name: str, files: Sequence[Mapping[str, Any]]) -> SyncUpload:
+    """``fastapi_live.testing.file_input``.
+
+    >>> upload = file_input(view, "#upload-form", "photos", [{"name": "cat.png", "content": PNG}])
+    """
+    return SyncUpload(view.call(lambda: _uploads.file_input(view.view, form_selector, name, files)), view)
+
+
+def preflight_upload(upload: SyncUpload, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``fastapi_live.testing.preflight_upload``, blocking.
+
+    >>> assert "Too large" in preflight_upload(upload)
+    """
+    html: str = upload.view.call(_uploads.preflight_upload, upload.upload, timeout=timeout)
+    return html
+
+
+def render_upload(upload: SyncUpload, name: str, percent: int = 100, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``fastapi_live.testing.render_upload``, blocking.
+
+    >>> html = render_upload(upload, "cat.png", 50)
+    """
+    html: str = upload.view.call(_uploads.render_upload, upload.upload, name, percent, timeout=timeout)
+    return html
+
+
 def send_info(view: SyncLiveTestView, message: Any, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     """``fastapi_live.testing.send_info``, blocking.
 
@@ -537,6 +575,22 @@ def assert_reply(view: SyncLiveTestView, payload: Any = _MISSING) -> Any:
     >>> assert_reply(view, {"points": 3})
     """
     return view.call(_verbs.assert_reply, view.view, payload)
+
+
+def render_patch(view: SyncLiveTestView, url: str, *, replace: bool = False, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """``fastapi_live.testing.render_patch``, blocking.
+
+    >>> html = render_patch(view, "?tab=settings")
+    """
+    return view.call(_verbs.render_patch, view.view, url, replace=replace, timeout=timeout)
+
+
+def assert_patch(view: SyncLiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
+    """``fastapi_live.testing.assert_patch``, blocking.
+
+    >>> assert_patch(view, "/posts?page=2")
+    """
+    return view.call(_verbs.assert_patch, view.view, to, timeout=timeout)
 
 
 def assert_redirect(view: SyncLiveTestView, to: str | None = None, *, timeout: float = ASSERT_TIMEOUT) -> str:
@@ -573,15 +627,19 @@ __all__ = [
     "SyncFormElement",
     "SyncLiveTestClient",
     "SyncLiveTestView",
+    "SyncUpload",
+    "assert_patch",
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
     "element",
+    "file_input",
     "follow_redirect",
     "form",
     "has_element",
     "live",
     "live_isolated",
+    "preflight_upload",
     "render",
     "render_async",
     "render_blur",
@@ -591,6 +649,8 @@ __all__ = [
     "render_hook",
     "render_keydown",
     "render_keyup",
+    "render_patch",
     "render_submit",
+    "render_upload",
     "send_info",
 ]

@@ -17,8 +17,9 @@ ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 
 
 @pytest.fixture
-def pair(redis_server_url):
+def pair(redis_server_url, tmp_path_factory):
     env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": redis_server_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
+    env["EXAMPLE_MEDIA_DIR"] = str(tmp_path_factory.mktemp("media"))
     a = SubprocessServer("examples.app.main:app", env=env).start()
     b = SubprocessServer("examples.app.main:app", env=env).start()
     yield a, b
@@ -87,3 +88,53 @@ async def test_when_the_owner_dies_the_stream_remounts_on_the_survivor(pair):
             assert 'id="count"' in remount.data
         via_b = await on_b.post("/_live/event", headers=headers(token, "inc"))
         assert via_b.status_code == 200 and ">1</p>" in via_b.text
+
+
+async def test_an_upload_posted_to_either_process_lands_in_the_session_that_owns_it(pair):
+    import json
+
+    a, b = pair
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(1_500_000)
+    async with client_for(a, "uploader") as on_a, client_for(b, "uploader") as on_b:
+        page = await on_a.get("/uploads")
+        token = token_of(page.text)
+        on_b.cookies.update(on_a.cookies)
+        entries = [{"ref": "c1", "name": "big.png", "size": len(png), "type": "image/png"}]
+        preflight = await on_b.post(
+            "/_live/event",
+            content=json.dumps({"upload": "photos", "entries": entries}),
+            headers={**headers(token, "live:upload"), "Content-Type": "application/json"},
+        )
+        assert preflight.status_code == 200, preflight.text
+        grant = json.loads(preflight.headers["x-live-reply"])["entries"]["c1"]
+        size = grant["chunk_size"]
+
+        def chunk_headers(offset: int) -> dict[str, str]:
+            return {
+                "X-Live-Token": token,
+                "X-Live-Upload-Token": grant["token"],
+                "X-Live-Upload-Ref": "c1",
+                "X-Live-Upload-Offset": str(offset),
+                "Content-Type": "application/octet-stream",
+            }
+
+        too_big = await on_b.post("/_live/upload", content=png[: size + 10], headers=chunk_headers(0))
+        assert too_big.status_code == 413  # refused by the owner, as it refuses its own
+        await on_a.post("/_live/event", data={"ref": "c1"}, headers=headers(token, "cancel"))
+        entries[0]["ref"] = "c2"
+        preflight = await on_b.post(
+            "/_live/event",
+            content=json.dumps({"upload": "photos", "entries": entries}),
+            headers={**headers(token, "live:upload"), "Content-Type": "application/json"},
+        )
+        grant = json.loads(preflight.headers["x-live-reply"])["entries"]["c2"]
+
+        def chunk(offset: int) -> dict[str, str]:
+            return {**chunk_headers(offset), "X-Live-Upload-Token": grant["token"], "X-Live-Upload-Ref": "c2"}
+
+        first = await on_b.post("/_live/upload", content=png[:size], headers=chunk(0))  # forwarded to A through Redis
+        assert first.status_code == 200 and first.json() == {"offset": size, "done": False}, first.text
+        second = await on_a.post("/_live/upload", content=png[size:], headers=chunk(size))
+        assert second.json() == {"offset": len(png), "done": True}
+        saved = await on_b.post("/_live/event", headers=headers(token, "save"))
+        assert '<li class="uploaded">big.png (1.5 MB)</li>' in saved.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
@@ -56,6 +57,9 @@ class Dashboard(LiveView):
             case Exit(reason):
                 socket.assign(warm=AsyncResult.loading().failed_with(reason))
 
+    async def handle_params(self, socket: LiveSocket, tab: Literal["overview", "settings"] = "overview", page: int = 1) -> None:
+        socket.assign(tab=tab, page=page)
+
     @event("inc")
     async def inc(self, socket: LiveSocket, by: int = 1) -> None:
         socket.update("count", lambda n: n + by).push_event("counted", {"count": socket.assigns.count})
@@ -72,6 +76,22 @@ class Dashboard(LiveView):
     async def reset(self, socket: LiveSocket, params: dict[str, object]) -> None:
         fresh: Form[Settings] = to_form(Settings)
         socket.assign(form=fresh, typed=to_form({"q": ""}, params).values)
+
+    @event("next-page")
+    async def next_page(self, socket: LiveSocket) -> None:
+        socket.push_patch(f"?tab={socket.assigns.tab}&page={socket.assigns.page + 1}", replace=False).put_flash("info", "Next page")
+
+    @event("leave")
+    async def leave(self, socket: LiveSocket) -> None:
+        socket.put_flash("info", "Bye").push_navigate("/counter", replace=True)
+
+
+@live.page("/search", template="search.html")
+class Search(LiveView):
+    """LiveView's own order: params, url, socket."""
+
+    async def handle_params(self, params: dict[str, Any], url: str, socket: LiveSocket) -> None:
+        socket.assign(query=params.get("q", ""), url=url)
 
 
 app = FastAPI()
