@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
+from .commands import JS
 from .config import SessionConfig
 from .exceptions import (
     CallbackReturnError,
@@ -15,6 +16,7 @@ from .exceptions import (
     RedirectError,
     TokenError,
 )
+from .forms import Form, FormField, to_form
 from .lifecycle import CONT, HALT
 from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
@@ -27,12 +29,15 @@ __version__ = "0.1.0"
 __all__ = [
     "CONT",
     "HALT",
+    "JS",
     "AsyncResult",
     "CallbackReturnError",
     "CapturedSocketError",
     "ConfigurationError",
     "EventError",
     "Exit",
+    "Form",
+    "FormField",
     "LiveError",
     "LiveHook",
     "LiveRouter",
@@ -53,4 +58,5 @@ __all__ = [
     "consume_uploaded_entry",
     "create_pubsub",
     "event",
+    "to_form",
 ]

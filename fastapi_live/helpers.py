@@ -12,13 +12,17 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from . import forms
+from .commands import JS
 from .exceptions import ConfigurationError
 from .uploads import UPLOADS_KEY, UploadConfig, UploadEntry, Uploads
 from .wire import (
     ATTR_AUTO_RECOVER,
     ATTR_CONFIG,
+    ATTR_DISABLE_WITH,
     ATTR_DROP_TARGET,
     ATTR_HOOK,
+    ATTR_KEY,
     ATTR_LINK,
     ATTR_LINK_STATE,
     ATTR_MORPH_SKIP,
@@ -34,6 +38,10 @@ from .wire import (
     markup_attrs,
 )
 
+Event = str | JS
+"""What a binding does: send the named event to the server, or run a ``JS`` chain in the browser."""
+_EMPTY_JS = JS()
+
 
 def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
     def interval(value: int | str) -> str:
@@ -46,6 +54,14 @@ def _timing(debounce: int | str | None, throttle: int | str | None) -> str:
     if throttle is not None:
         return f" throttle:{interval(throttle)}"
     return ""
+
+
+def _disable_with_text(text: Any) -> str:
+    if not isinstance(text, str) or not text:
+        raise ConfigurationError(
+            f"disable_with is the text a submit button shows while the submit is in flight\nExpected: a non-empty string such as 'Saving…'\nGot: {text!r}"
+        )
+    return text
 
 
 class TemplateHelpers:
@@ -72,24 +88,28 @@ class TemplateHelpers:
         self.client_config = dict(client_config or {})
         self._resolve = resolve  # a path -> this router's live page serving it, or None
         self._links: dict[tuple[str, str, bool], Markup] = {}
-        self._bindings: dict[tuple[str, str, str, str, str | None], Markup] = {}
+        self._bindings: dict[tuple[str, str, str, str, str | None, str | None], Markup] = {}
         self._scripts: tuple[dict[str, Any], Markup] | None = None
 
-    def _binding(self, kind: str, event: str, trigger: str, values: Mapping[str, Any], sync: str = "queue all") -> Markup:
+    def _binding(
+        self, kind: str, event: Event, trigger: str, values: Mapping[str, Any], sync: str = "queue all", disable_with: str | None = None, key: str | None = None
+    ) -> Markup:
+        if isinstance(event, JS):
+            return self._chain_binding(kind, event, trigger, values, disable_with, key)
         if not isinstance(event, str) or not event:
-            raise ConfigurationError(f"live.{kind}() needs an event name, got {event!r}")
+            raise ConfigurationError(f"live.{kind}() needs an event name or a live.js chain, got {event!r}")
         vals = json.dumps(values, default=str) if values else None
         # Pages render the same bindings over and over: build each one once.
-        key = (kind, event, trigger, sync, vals)
+        cache_key = (kind, event, trigger, sync, vals, disable_with)
         cache = self._bindings
-        markup = cache.get(key)
+        markup = cache.get(cache_key)
         if markup is None:
             if len(cache) > 4096:
                 cache.clear()
-            markup = cache[key] = self._build_binding(kind, event, trigger, sync, vals)
+            markup = cache[cache_key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
         return markup
 
-    def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None) -> Markup:
+    def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None, disable_with: str | None) -> Markup:
         attrs: list[tuple[str, str | None]] = [
             (binding_attribute(kind), event),
             ("hx-post", self.event_url),
@@ -99,60 +119,108 @@ class TemplateHelpers:
         ]
         if vals is not None:
             attrs.append(("hx-vals", vals))
+        if disable_with is not None:
+            attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
         return markup_attrs(attrs)
 
-    def click(self, event: str, /, **values: Any) -> Markup:
+    def _chain_binding(self, kind: str, js: JS, trigger: str, values: Mapping[str, Any], disable_with: str | None, key: str | None) -> Markup:
+        # A chain runs in the browser: no htmx request unless it pushes (fastapi-live.js sends those).
+        if not js:
+            raise ConfigurationError(f"live.{kind}() got an empty live.js chain\nExpected: a chain with commands, e.g. live.js.toggle('#menu')\nGot: {js!r}")
+        if " delay:" in trigger or " throttle:" in trigger:
+            raise ConfigurationError(
+                f"live.{kind}(): debounce and throttle apply to events sent to the server; a live.js chain runs at once\n"
+                f"Expected: live.{kind}(live.js...) without debounce= or throttle=\nGot: {js!r}"
+            )
+        attrs: list[tuple[str, str | None]] = [(binding_attribute(kind), js.to_json())]
+        if key is not None:
+            attrs.append((ATTR_KEY, key))
+        if values:
+            attrs.append(("hx-vals", json.dumps(values, default=str)))
+        if disable_with is not None:
+            attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
+        return markup_attrs(attrs)
+
+    @property
+    def js(self) -> JS:
+        """An empty chain of client-side commands (LiveView's ``JS``) to bind to any event.
+
+        ``<button {{ live.click(live.js.toggle("#menu").toggle_attribute("aria-expanded", "true", "false")) }}>``
+        """
+        return _EMPTY_JS
+
+    def click(self, event: Event, /, **values: Any) -> Markup:
         """A click sends ``event`` with ``values`` as params (LiveView's ``phx-click`` + ``phx-value-*``)."""
         return self._binding("click", event, "click", values)
 
-    def change(self, event: str, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
+    def change(self, event: Event, /, *, debounce: int | str | None = None, throttle: int | str | None = None, **values: Any) -> Markup:
         """On a form or input: each change sends ``event`` with the form's values."""
         return self._binding("change", event, "input" + _timing(debounce, throttle), values, "queue last")
 
-    def submit(self, event: str, /, **values: Any) -> Markup:
-        """On a form: submitting sends ``event`` with the form's values."""
-        return self._binding("submit", event, "submit", values)
+    def submit(self, event: Event, /, *, disable_with: str | None = None, **values: Any) -> Markup:
+        """On a form: submitting sends ``event`` with the form's values (LiveView's ``phx-submit``).
+
+        Until the reply has been applied the form is locked: its inputs are read-only, its submit
+        buttons disabled (showing ``disable_with``, e.g. ``"Saving…"``), a second submit is
+        dropped; then every control the reply re-rendered takes the server's value, even the
+        focused one.
+        """
+        return self._binding("submit", event, "submit", values, disable_with=disable_with)
 
     def form(
         self,
         *,
-        change: str | None = None,
-        submit: str | None = None,
+        change: Event | None = None,
+        submit: Event | None = None,
         recover: str | None = None,
         debounce: int | str | None = None,
         throttle: int | str | None = None,
+        disable_with: str | None = None,
     ) -> Markup:
-        """Bind a form's change and submit events (and its auto-recover event) at once."""
+        """Bind a form's change and submit events (and its auto-recover event) at once;
+        ``disable_with`` is its submit buttons' text while a submit is in flight (see ``submit``)."""
         if change is None and submit is None:
             raise ConfigurationError("live.form() needs change=, submit= or both")
         triggers = []
         attrs: list[tuple[str, str | None]] = []
-        if change is not None:
-            attrs.append((binding_attribute("change"), change))
-            triggers.append("input" + _timing(debounce, throttle))
-        if submit is not None:
-            attrs.append((binding_attribute("submit"), submit))
-            triggers.append("submit")
+        for kind, event, trigger in (("change", change, "input" + _timing(debounce, throttle)), ("submit", submit, "submit")):
+            if isinstance(event, JS):
+                attrs.append((binding_attribute(kind), event.to_json()))  # run by the client, as live.click(live.js...)
+            elif event is not None:
+                if not isinstance(event, str) or not event:
+                    raise ConfigurationError(f"live.form({kind}=...) needs an event name or a live.js chain, got {event!r}")
+                attrs.append((binding_attribute(kind), event))
+                triggers.append(trigger)
         if recover is not None:
             attrs.append((ATTR_AUTO_RECOVER, recover))
-        attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", SWAP_NONE), ("hx-sync", "this:queue all")]
+        if triggers:
+            attrs += [("hx-post", self.event_url), ("hx-trigger", ", ".join(triggers)), ("hx-swap", SWAP_NONE), ("hx-sync", "this:queue all")]
+        if disable_with is not None:
+            attrs.append((ATTR_DISABLE_WITH, _disable_with_text(disable_with)))
         return markup_attrs(attrs)
 
-    def keydown(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+    def disable_with(self, text: str) -> Markup:
+        """On a submit button: its text while its form's submit is in flight.
+
+        ``<button type="submit" {{ live.disable_with("Saving…") }}>Save</button>``
+        """
+        return markup_attrs([(ATTR_DISABLE_WITH, _disable_with_text(text))])
+
+    def keydown(self, event: Event, /, *, key: str | None = None, **values: Any) -> Markup:
         """A key press sends ``event`` with ``key`` (and the input's value); ``key=`` filters."""
         trigger = "keydown" if key is None else f"keydown[key=={json.dumps(key)}]"
-        return self._binding("keydown", event, trigger, values)
+        return self._binding("keydown", event, trigger, values, key=key)
 
-    def keyup(self, event: str, /, *, key: str | None = None, **values: Any) -> Markup:
+    def keyup(self, event: Event, /, *, key: str | None = None, **values: Any) -> Markup:
         """Like ``keydown``, on key release."""
         trigger = "keyup" if key is None else f"keyup[key=={json.dumps(key)}]"
-        return self._binding("keyup", event, trigger, values)
+        return self._binding("keyup", event, trigger, values, key=key)
 
-    def blur(self, event: str, /, **values: Any) -> Markup:
+    def blur(self, event: Event, /, **values: Any) -> Markup:
         """Losing focus sends ``event``."""
         return self._binding("blur", event, "blur", values)
 
-    def focus(self, event: str, /, **values: Any) -> Markup:
+    def focus(self, event: Event, /, **values: Any) -> Markup:
         """Gaining focus sends ``event``."""
         return self._binding("focus", event, "focus", values)
 
@@ -199,6 +267,57 @@ class TemplateHelpers:
     def hook(self, name: str) -> Markup:
         """Attach the JS hook ``name`` (registered in ``window.LiveHooks``) to this element."""
         return markup_attrs([(ATTR_HOOK, name)])
+
+    # -- form fields (forms.py renders them) -------------------------------------------------------
+    def input(self, field: forms.FormField, type: str = "text", *, label: forms.Label = None, error: bool = True, **attrs: Any) -> Markup:
+        """A form field's ``<input>``: its value, ``name``, ``id``, its error once the field is
+        touched (or after a submit), ``aria-invalid`` and ``aria-describedby``; ``label=`` adds
+        its ``<label>``. Other keywords are attributes (``class_="wide"``, ``autocomplete="off"``).
+
+        ``{{ live.input(form.email, type="email", label="Email") }}``
+        """
+        return forms.render_input(field, type, label=label, error=error, **attrs)
+
+    def textarea(self, field: forms.FormField, *, label: forms.Label = None, error: bool = True, **attrs: Any) -> Markup:
+        """A form field's ``<textarea>``, as ``live.input``."""
+        return forms.render_textarea(field, label=label, error=error, **attrs)
+
+    def select(
+        self,
+        field: forms.FormField,
+        options: forms.Options,
+        *,
+        label: forms.Label = None,
+        prompt: str | None = None,
+        multiple: bool = False,
+        error: bool = True,
+        **attrs: Any,
+    ) -> Markup:
+        """A form field's ``<select>``: ``options`` are values, ``(value, text)`` pairs or a mapping.
+
+        ``{{ live.select(form.plan, [("free", "Free"), ("pro", "Pro")], prompt="Choose a plan") }}``
+        """
+        return forms.render_select(field, options, label=label, prompt=prompt, multiple=multiple, error=error, **attrs)
+
+    def checkbox(self, field: forms.FormField, *, label: forms.Label = None, error: bool = True, value: str = "true", **attrs: Any) -> Markup:
+        """A form field's checkbox (with a hidden ``false``, so unchecking it is sent too)."""
+        return forms.render_checkbox(field, label=label, error=error, value=value, **attrs)
+
+    def label(self, field: forms.FormField, text: str | None = None, **attrs: Any) -> Markup:
+        """A ``<label for=...>`` of a form field (its text: ``text`` or the field's label)."""
+        return forms.render_label(field, text, **attrs)
+
+    def error(self, field: forms.FormField, **attrs: Any) -> Markup:
+        """A form field's error element (``id`` is the field's ``error_id``): empty until the field is touched."""
+        return forms.render_error(field, **attrs)
+
+    def field(self, field: forms.FormField) -> Markup:
+        """A hand-written control's attributes from a form field: ``id``, ``name``, whether it is
+        touched, ``aria-invalid`` and ``aria-describedby`` (the value is yours to write).
+
+        ``<input {{ live.field(form.email) }} value="{{ form.email.html_value }}">``
+        """
+        return forms.render_field_attrs(field)
 
     def scripts(self) -> Markup:
         """The client: htmx 4, its SSE extension and fastapi-live.js, with the client config."""

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from .commands import JS, require_selectors
 from .exceptions import LiveError, RedirectError
 from .redirects import external_url, local_path
 from .types import Runtime
+from .wire import OP_JS
 
 _RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash"})
 
@@ -44,7 +46,7 @@ class Assigns(Mapping[str, Any]):
 class ClientOp:
     """Something for the browser besides HTML: a pushed event, a redirect or a navigation."""
 
-    kind: str  # "push" | "redirect" | "navigate" | "patch"
+    kind: str  # "push" | "redirect" | "navigate" | "patch" | "js"
     name: str
     payload: Any
 
@@ -129,6 +131,18 @@ class SocketState:
         if not isinstance(name, str) or not name:
             raise LiveError(f"push_event name must be a non-empty string, got {name!r}")
         self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
+        return self
+
+    def exec_js(self, js: JS) -> Self:
+        """Run client-side commands in the browser (LiveView's ``JS``, sent from the server);
+        each needs its selector.
+
+        >>> socket.exec_js(JS().show("#saved-toast", transition="fade-in"))  # doctest: +SKIP
+        """
+        if not isinstance(js, JS):
+            raise LiveError(f"socket.exec_js() runs client-side commands\nExpected: a JS chain such as JS().show('#dialog')\nGot: {js!r}")
+        require_selectors(js, "socket.exec_js()")
+        self._client_ops.append(ClientOp(OP_JS, "", [[name, args] for name, args in js.ops]))
         return self
 
     def redirect(self, to: str | None = None, *, external: str | None = None) -> Self:

@@ -12,8 +12,9 @@ import pydantic
 from pydantic import BaseModel, ValidationError
 
 from .async_ops import AsyncMixin, Exit, Ok, Outcome
-from .exceptions import CallbackReturnError, EventError, LiveError
+from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
 from .flash import FlashMixin
+from .forms import form_model, to_form, user_params
 from .lifecycle import HooksMixin, callable_name
 from .socket import SocketState
 from .streams import StreamsMixin
@@ -97,7 +98,12 @@ def event(name: str) -> Callable[[F], F]:
 
 
 class EventBinding:
-    """An event handler with a pydantic model built from its signature."""
+    """An event handler with a pydantic model built from its signature.
+
+    ``params: dict`` takes the params as sent; ``form: Form[Model]`` a form built from them
+    (invalid values are errors on the form); a lone ``model: Model`` the validated model, or
+    a 422 when they do not fit; other parameters bind one param each, by name.
+    """
 
     def __init__(self, view_name: str, fn: Callable[..., Any]) -> None:
         self.fn = fn
@@ -106,11 +112,16 @@ class EventBinding:
         params = list(inspect.signature(fn).parameters.values())[2:]  # skip self, socket
         self.whole_model: type[BaseModel] | None = None
         self.raw_name: str | None = None
+        self.forms: dict[str, type[BaseModel]] = {}
         fields: dict[str, Any] = {}
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             annotation = hints.get(p.name, Any)
+            is_form, form_of = form_model(annotation)
+            if is_form:
+                self.forms[p.name] = self._form_model(p.name, annotation, form_of)
+                continue
             if len(params) == 1 and inspect.isclass(annotation) and issubclass(annotation, BaseModel):
                 self.whole_model = annotation
                 self.arg_name = p.name
@@ -126,11 +137,22 @@ class EventBinding:
         immutable = all(isinstance(d, (int, float, str, bool, bytes, tuple, frozenset, type(None))) for _, d in fields.values())
         self.defaults = None if (self.model is None or required or not immutable) else self.model.model_validate({}).__dict__
 
+    def _form_model(self, name: str, annotation: Any, model: Any) -> type[BaseModel]:
+        if inspect.isclass(model) and issubclass(model, BaseModel):
+            return model
+        shown = getattr(annotation, "__name__", None) or repr(annotation)
+        got = "Form without a model" if model is None else f"Form[{getattr(model, '__qualname__', model)}]"
+        raise ConfigurationError(
+            f"{self.where}: the parameter {name!r} is a {shown}, but a Form needs the pydantic model it validates\n"
+            f"Expected: {name}: Form[SomeModel], SomeModel a pydantic BaseModel subclass; or {name}: dict[str, Any] for the raw params\n"
+            f"Got: {got}"
+        )
+
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
             if self.whole_model is not None:
-                return {self.arg_name: self.whole_model.model_validate(dict(params))}
-            kwargs: dict[str, Any] = {}
+                return {self.arg_name: self.whole_model.model_validate(user_params(params))}
+            kwargs: dict[str, Any] = {name: to_form(model, params) for name, model in self.forms.items()}
             if self.model is not None:
                 known = {k: v for k, v in params.items() if k in self.model.model_fields}
                 if known or self.defaults is None:

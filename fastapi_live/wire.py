@@ -64,6 +64,16 @@ MARKER_ITEMS_END = "/live:items"
 PARAM_TARGET = "_target"  # the name of the input whose change sent the event
 PARAM_KEY = "key"  # keydown / keyup: the key
 PARAM_VALUE = "value"  # keydown / keyup: the element's value
+PARAM_UNUSED_PREFIX = "_unused_"  # _unused_<name>: the user has not touched that field yet (LiveView's)
+
+# -- forms -------------------------------------------------------------------------------------------
+ATTR_TOUCHED = "data-live-touched"  # on a control the server's form counts as touched
+ATTR_DISABLE_WITH = "data-live-disable-with"  # a submit button's text while its form's submit is in flight
+
+
+def loading_class(kind: str) -> str:
+    """``live-click-loading`` and friends: on an element (and its form) while its event is in flight."""
+    return f"live-{kind}-loading"
 
 # -- live navigation: links, built-in events, the flash carrier ------------------------------------
 ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
@@ -111,6 +121,29 @@ OP_REDIRECT = "redirect"
 OP_NAVIGATE = "navigate"
 OP_PATCH = "patch"
 OP_ERROR = "error"
+OP_JS = "js"  # client-side commands the server sends (socket.exec_js)
+
+# -- client-side commands (commands.py, LiveView's JS) --------------------------------------------------
+# A binding whose value is a JSON list of [command, arguments] runs in the browser, no request sent.
+JS_COMMANDS = (
+    "show",
+    "hide",
+    "toggle",
+    "add_class",
+    "remove_class",
+    "toggle_class",
+    "set_attribute",
+    "remove_attribute",
+    "toggle_attribute",
+    "transition",
+    "focus",
+    "focus_first",
+    "dispatch",
+    "push",
+)
+ATTR_KEY = "data-live-key"  # the key a keydown / keyup chain waits for
+DISPLAY_HIDDEN = "none"  # the style display JS.hide() gives (the client and the testing DOM agree on it)
+DISPLAY_SHOWN = "block"  # JS.show()'s default display
 
 # -- uploads (``uploads.py``; the client's upload section) -------------------------------------------
 UPLOAD_TOKEN_HEADER = "x-live-upload-token"
@@ -159,6 +192,10 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "PARAM_TARGET": PARAM_TARGET,
     "PARAM_KEY": PARAM_KEY,
     "PARAM_VALUE": PARAM_VALUE,
+    "PARAM_UNUSED_PREFIX": PARAM_UNUSED_PREFIX,
+    "ATTR_TOUCHED": ATTR_TOUCHED,
+    "ATTR_DISABLE_WITH": ATTR_DISABLE_WITH,
+    "LOADING_CLASS_BY_DOM_EVENT": {dom_event: loading_class(kind) for dom_event, kind in DOM_EVENT_BINDINGS.items()},
     "CLASS_LOADING": CLASS_LOADING,
     "CLASS_CONNECTED": CLASS_CONNECTED,
     "CLASS_DISCONNECTED": CLASS_DISCONNECTED,
@@ -198,6 +235,11 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "HEADER_NAVIGATE": _header_case(NAVIGATE_HEADER),
     "HEADER_CURRENT_URL": "HX-Current-URL",
     "FLASH_COOKIE": FLASH_COOKIE,
+    "OP_JS": OP_JS,
+    "JS_COMMANDS": {name: name for name in JS_COMMANDS},
+    "ATTR_KEY": ATTR_KEY,
+    "DISPLAY_HIDDEN": DISPLAY_HIDDEN,
+    "DISPLAY_SHOWN": DISPLAY_SHOWN,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

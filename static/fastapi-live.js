@@ -1,10 +1,14 @@
 // fastapi-live client: an htmx 4 extension ("live") plus JS hooks and connection state.
 //
-// Core hooks used: htmx_config_request (token and event headers), htmx_before_swap
-// (drops region updates older than what the DOM shows), htmx_process_live (the
-// <hx-live> client operations), htmx_after_swap (runs them after the DOM changed),
-// handle_swap (the "liveStream" swap style for stream inserts). Core events used:
-// htmx:before:history:restore (Back and Forward over the entries live navigation made).
+// Core hooks used: htmx_config_request (token and event headers, a form's untouched fields, the
+// submit lock), htmx_before_swap (drops region updates older than what the DOM shows; notes what
+// a submit's reply re-renders), htmx_before_morph_node (keeps the submit lock, loading classes
+// and live.js's sticky changes on re-rendered elements), htmx_before_morph_attr (a field the
+// server no longer counts as touched), htmx_process_live (the <hx-live> client operations),
+// htmx_after_swap (runs them after the DOM changed), handle_swap (the "liveStream" swap style for
+// stream inserts). Core events used: htmx:before:history:restore (Back and Forward over the
+// entries live navigation made), htmx:before:request and htmx:finally:request (loading classes,
+// the end of the submit lock).
 (() => {
     "use strict";
 
@@ -41,6 +45,21 @@
     const PARAM_TARGET = "_target";
     const PARAM_KEY = "key";
     const PARAM_VALUE = "value";
+    const PARAM_UNUSED_PREFIX = "_unused_";
+    const ATTR_TOUCHED = "data-live-touched";
+    const ATTR_DISABLE_WITH = "data-live-disable-with";
+    const LOADING_CLASS_BY_DOM_EVENT = {
+        click: "live-click-loading",
+        submit: "live-submit-loading",
+        input: "live-change-loading",
+        change: "live-change-loading",
+        keydown: "live-keydown-loading",
+        keyup: "live-keyup-loading",
+        blur: "live-blur-loading",
+        focus: "live-focus-loading",
+        focusout: "live-blur-loading",
+        focusin: "live-focus-loading",
+    };
     const CLASS_LOADING = "live-loading";
     const CLASS_CONNECTED = "live-connected";
     const CLASS_DISCONNECTED = "live-disconnected";
@@ -80,6 +99,26 @@
     const HEADER_NAVIGATE = "X-Live-Navigate";
     const HEADER_CURRENT_URL = "HX-Current-URL";
     const FLASH_COOKIE = "fastapi_live_flash";
+    const OP_JS = "js";
+    const JS_COMMANDS = {
+        show: "show",
+        hide: "hide",
+        toggle: "toggle",
+        add_class: "add_class",
+        remove_class: "remove_class",
+        toggle_class: "toggle_class",
+        set_attribute: "set_attribute",
+        remove_attribute: "remove_attribute",
+        toggle_attribute: "toggle_attribute",
+        transition: "transition",
+        focus: "focus",
+        focus_first: "focus_first",
+        dispatch: "dispatch",
+        push: "push",
+    };
+    const ATTR_KEY = "data-live-key";
+    const DISPLAY_HIDDEN = "none";
+    const DISPLAY_SHOWN = "block";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -94,6 +133,8 @@
         L007: ["app", "a live navigation led to a page that cannot replace this one; loading it in full"],
         L008: ["app", "an upload was refused by the server"],
         L009: ["network", "an upload chunk did not get through; retrying"],
+        L010: ["app", "malformed client-side commands (live.js)"],
+        L011: ["app", "unknown client-side command"],
         L012: ["app", "a redirect or navigation to an unsafe URL was refused"],
     };
 
@@ -164,6 +205,7 @@
             handlers.push(entry);
             return entry;
         };
+        instance.execJS = (commands) => execJS(el, commands);
         instance.removeHandleEvent = (entry) => {
             let index = handlers.indexOf(entry);
             if (index >= 0) {
@@ -255,6 +297,8 @@
                 showServerError(document.querySelector(ROOT_SELECTOR), op.payload);
             } else if (op.kind === OP_REDIRECT) {
                 redirectTo(op.name, op.payload);
+            } else if (op.kind === OP_JS) {
+                execCommands(null, op.payload, null);
             } else if (op.kind === OP_NAVIGATE) {
                 if (new URL(op.name, location.href).origin !== location.origin) {
                     diagnose("L012", op.name); // the server sends only local paths to navigate to
@@ -308,12 +352,13 @@
         if (attribute) {
             let bound = elt.closest?.(`[${attribute}]`);
             if (bound) {
-                return bound.getAttribute(attribute);
+                let name = bound.getAttribute(attribute);
+                return isChain(name) ? null : name;
             }
         }
         // htmx.ajax() or a custom trigger: take the element's only binding, if it has one.
         for (let attr of BINDING_ATTRIBUTES) {
-            if (elt.hasAttribute?.(attr)) {
+            if (elt.hasAttribute?.(attr) && !isChain(elt.getAttribute(attr))) {
                 return elt.getAttribute(attr);
             }
         }
@@ -386,7 +431,9 @@
                 if (recoverEvent === AUTO_RECOVER_IGNORE || !(recoverEvent || changeEvent)) {
                     continue;
                 }
-                let body = new URLSearchParams(new FormData(form));
+                let data = new FormData(form);
+                addUnusedMarkers(form, data);
+                let body = new URLSearchParams(data);
                 postEvent(root, recoverEvent || changeEvent, body, "application/x-www-form-urlencoded").catch(() => {});
             }
             forEachHook("reconnected");
@@ -864,6 +911,499 @@
         }
     });
 
+    // ---- forms: which fields the user has touched (LiveView's used inputs) -------------------------------
+    // A control is touched once the user typed into it or submitted its form, or when the server's
+    // form says so (the helpers render ATTR_TOUCHED). Every form event tells the server which fields
+    // are not touched yet with an _unused_<name> param, so it shows the errors of the others only.
+    const touchedByUser = new WeakSet();
+
+    function isTouched(control) {
+        return touchedByUser.has(control) || control.hasAttribute(ATTR_TOUCHED);
+    }
+
+    function addUnusedMarkers(form, body, submitter) {
+        let touched = new Map();
+        let hiddenOnly = new Map();
+        for (let control of form.elements) {
+            let name = control.name;
+            if (!name || control.disabled) {
+                continue;
+            }
+            touched.set(name, touched.get(name) === true || isTouched(control));
+            hiddenOnly.set(name, hiddenOnly.get(name) !== false && control.type === "hidden");
+        }
+        for (let [name, used] of touched) {
+            if (!used && !hiddenOnly.get(name) && submitter?.name !== name && body.has(name)) {
+                body.set(PARAM_UNUSED_PREFIX + name, "");
+            }
+        }
+    }
+
+    function touchForm(form) {
+        for (let control of form.elements) {
+            if (control.name) {
+                touchedByUser.add(control);
+            }
+        }
+    }
+
+    for (let type of ["input", "change"]) {
+        document.addEventListener(type, (evt) => {
+            let control = evt.target;
+            if (control?.form && control.name) {
+                touchedByUser.add(control);
+            }
+        }, true);
+    }
+    document.addEventListener("submit", (evt) => touchForm(evt.target), true);
+    // A reset button forgets what was touched, and tells the server (a change event) so the
+    // form it renders forgets it too.
+    document.addEventListener("reset", (evt) => {
+        let form = evt.target;
+        for (let control of form.elements) {
+            touchedByUser.delete(control);
+            control.removeAttribute?.(ATTR_TOUCHED);
+        }
+        if (form.hasAttribute(BINDING_CHANGE)) {
+            setTimeout(() => form.dispatchEvent(new Event("input", {bubbles: true})));
+        }
+    });
+
+    // ---- forms: the submit lock (LiveView's phx-submit) -----------------------------------------------
+    // From the submit until its reply has been applied, the form's inputs are read-only and its
+    // submit buttons disabled, showing their disable-with text; a second submit is dropped. A morph
+    // meanwhile keeps the lock (and learns the server's own states to restore). When the reply lands,
+    // every control it re-rendered takes the server's value, even the focused one, then the lock lifts.
+    const locks = new Map(); // form -> {ctx, controls: Map(control -> readOnly), buttons: Map(button -> {disabled, label}), targets}
+
+    function isSubmitButton(el) {
+        return (el.tagName === "BUTTON" || el.tagName === "INPUT") && (el.type === "submit" || el.type === "image");
+    }
+
+    function isTextControl(el) {
+        return el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && !["checkbox", "radio", "file", "hidden", "submit", "image", "button", "reset"].includes(el.type));
+    }
+
+    function lockOf(el) {
+        let form = el?.form || el?.closest?.("form");
+        return form ? locks.get(form) : undefined;
+    }
+
+    function setLabel(button, text) {
+        if (button.tagName === "INPUT") {
+            button.value = text;
+        } else {
+            button.textContent = text;
+        }
+    }
+
+    function labelOf(button) {
+        return button.tagName === "INPUT" ? button.value : button.innerHTML;
+    }
+
+    function lockControls(form, lock) {
+        for (let control of form.elements) {
+            if (isSubmitButton(control)) {
+                if (!lock.buttons.has(control)) {
+                    let text = control.getAttribute(ATTR_DISABLE_WITH) ?? form.getAttribute(ATTR_DISABLE_WITH);
+                    lock.buttons.set(control, {disabled: control.disabled, label: text == null ? null : labelOf(control), text});
+                    control.disabled = true;
+                    if (text != null) {
+                        setLabel(control, text);
+                    }
+                }
+            } else if (isTextControl(control) && !lock.controls.has(control)) {
+                lock.controls.set(control, control.readOnly);
+                control.readOnly = true;
+            }
+        }
+    }
+
+    function lockForm(form, ctx) {
+        let lock = {ctx, controls: new Map(), buttons: new Map(), targets: []};
+        locks.set(form, lock);
+        lockControls(form, lock);
+    }
+
+    // The server's value, as its render wrote it into the attributes.
+    function applyServerValue(control) {
+        if (control.type === "checkbox" || control.type === "radio") {
+            control.checked = control.defaultChecked;
+        } else if (control.tagName === "SELECT") {
+            let options = [...control.options];
+            for (let option of options) {
+                option.selected = option.defaultSelected;
+            }
+            if (!control.multiple && !options.some((option) => option.defaultSelected) && options.length) {
+                control.selectedIndex = 0;
+            }
+        } else if (control.tagName === "TEXTAREA" || isTextControl(control)) {
+            control.value = control.defaultValue;
+        }
+    }
+
+    function unlockForm(form, lock) {
+        locks.delete(form);
+        for (let control of form.elements) {
+            if (lock.targets.some((target) => target.contains(control))) {
+                applyServerValue(control);
+            }
+        }
+        for (let [control, readOnly] of lock.controls) {
+            control.readOnly = readOnly;
+        }
+        for (let [button, {disabled, label}] of lock.buttons) {
+            button.disabled = disabled;
+            if (label != null) {
+                if (button.tagName === "INPUT") {
+                    button.value = label;
+                } else {
+                    button.innerHTML = label;
+                }
+            }
+        }
+    }
+
+    // A morph keeps what the lock changed, and records the server's new states to restore.
+    function keepLock(oldNode, newNode) {
+        for (let lock of locks.values()) {
+            if (lock.controls.has(oldNode)) {
+                lock.controls.set(oldNode, newNode.hasAttribute("readonly"));
+                newNode.setAttribute("readonly", "");
+            }
+            let button = lock.buttons.get(oldNode);
+            if (button) {
+                button.disabled = newNode.hasAttribute("disabled");
+                newNode.setAttribute("disabled", "");
+                if (button.text != null) {
+                    button.label = newNode.tagName === "INPUT" ? newNode.defaultValue : newNode.innerHTML;
+                    setLabel(newNode, button.text);
+                }
+            }
+        }
+    }
+
+    // A second submit of a locked form is dropped; its checkboxes, radios and selects stay put.
+    document.addEventListener("submit", (evt) => {
+        if (locks.has(evt.target)) {
+            evt.preventDefault();
+            evt.stopImmediatePropagation();
+        }
+    }, true);
+    document.addEventListener("click", (evt) => {
+        let control = evt.target;
+        if ((control?.type === "checkbox" || control?.type === "radio") && lockOf(control)) {
+            evt.preventDefault();
+        }
+    }, true);
+    for (let type of ["mousedown", "keydown"]) {
+        document.addEventListener(type, (evt) => {
+            if (evt.target?.tagName === "SELECT" && lockOf(evt.target) && !(type === "keydown" && evt.key === "Tab")) {
+                evt.preventDefault();
+            }
+        }, true);
+    }
+
+    // ---- loading states: live-click-loading and friends, on the element and its form --------------------
+    const loading = new Map(); // element -> Map(class -> requests in flight)
+
+    function addLoading(el, cls) {
+        let counts = loading.get(el) || new Map();
+        loading.set(el, counts);
+        counts.set(cls, (counts.get(cls) || 0) + 1);
+        el.classList.add(cls);
+    }
+
+    function removeLoading(el, cls) {
+        let counts = loading.get(el);
+        let left = (counts?.get(cls) || 1) - 1;
+        if (left > 0) {
+            counts.set(cls, left);
+            return;
+        }
+        counts?.delete(cls);
+        if (!counts?.size) {
+            loading.delete(el);
+        }
+        el.classList.remove(cls);
+    }
+
+    function loadingElements(ctx) {
+        let evt = ctx.sourceEvent;
+        let source = ctx.sourceElement;
+        let el = evt?.type === "submit" ? (evt.submitter || source) : (evt?.type === "input" || evt?.type === "change") ? (evt.target || source) : source;
+        let form = el?.form || el?.closest?.("form");
+        return [...new Set([el, form, source.matches?.("form") ? source : null].filter(Boolean))];
+    }
+
+    function keepLoading(oldNode, newNode) {
+        let counts = loading.get(oldNode);
+        if (counts) {
+            for (let cls of counts.keys()) {
+                newNode.classList.add(cls);
+            }
+        }
+    }
+
+    document.addEventListener("htmx:before:request", (evt) => {
+        let ctx = evt.detail.ctx;
+        let cls = LOADING_CLASS_BY_DOM_EVENT[ctx?.sourceEvent?.type];
+        if (!cls || ctx.request?.method === "GET" || !rootOf(ctx.sourceElement)) {
+            return;
+        }
+        ctx.liveLoading = {cls, elements: loadingElements(ctx)};
+        for (let el of ctx.liveLoading.elements) {
+            addLoading(el, cls);
+        }
+    });
+    document.addEventListener("htmx:finally:request", (evt) => {
+        let ctx = evt.detail.ctx;
+        if (ctx?.liveLoading) {
+            for (let el of ctx.liveLoading.elements) {
+                removeLoading(el, ctx.liveLoading.cls);
+            }
+        }
+        for (let [form, lock] of locks) {
+            if (lock.ctx === ctx) {
+                unlockForm(form, lock);
+            }
+        }
+    });
+
+    // ---- client-side commands (live.js, LiveView's JS) -------------------------------------------------
+    // A binding whose value is a JSON list of [command, arguments] runs here, with no request sent
+    // (a push command sends its event, through htmx like any binding). What a command changes on an
+    // element -- classes, attributes, visibility -- sticks to it: a morph of the element keeps it.
+    const sticky = new WeakMap(); // element -> {add: Set, remove: Set, attrs: Map(name -> value | null), display}
+    let stickyUsed = false;
+    const FOCUSABLE = "a[href], area[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1']), [contenteditable=true]";
+
+    function isChain(value) {
+        return typeof value === "string" && value.trimStart().startsWith("[");
+    }
+
+    function parseCommands(commands) {
+        if (Array.isArray(commands)) {
+            return commands;
+        }
+        try {
+            let parsed = JSON.parse(commands);
+            if (Array.isArray(parsed)) {
+                return parsed;
+            }
+        } catch (e) {
+            // reported below
+        }
+        diagnose("L010", commands);
+        return [];
+    }
+
+    function stickyState(el) {
+        let state = sticky.get(el);
+        if (!state) {
+            state = {add: new Set(), remove: new Set(), attrs: new Map(), display: null};
+            sticky.set(el, state);
+            stickyUsed = true;
+        }
+        return state;
+    }
+
+    function applySticky(el, state) {
+        for (let name of state.add) {
+            el.classList.add(name);
+        }
+        for (let name of state.remove) {
+            el.classList.remove(name);
+        }
+        for (let [name, value] of state.attrs) {
+            if (value === null) {
+                el.removeAttribute(name);
+            } else {
+                el.setAttribute(name, value);
+            }
+        }
+        if (state.display !== null) {
+            el.style.display = state.display;
+        }
+    }
+
+    function addClasses(el, names) {
+        let state = stickyState(el);
+        for (let name of names) {
+            el.classList.add(name);
+            state.add.add(name);
+            state.remove.delete(name);
+        }
+    }
+
+    function removeClasses(el, names) {
+        let state = stickyState(el);
+        for (let name of names) {
+            el.classList.remove(name);
+            state.remove.add(name);
+            state.add.delete(name);
+        }
+    }
+
+    function setAttr(el, name, value) {
+        if (value === null) {
+            el.removeAttribute(name);
+        } else {
+            el.setAttribute(name, value);
+        }
+        stickyState(el).attrs.set(name, value);
+    }
+
+    function setDisplay(el, display) {
+        el.style.display = display;
+        stickyState(el).display = display;
+    }
+
+    function isVisible(el) {
+        return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length > 0);
+    }
+
+    function splitClasses(value) {
+        return (value || "").split(/\s+/).filter(Boolean);
+    }
+
+    // A transition: its classes for `time` ms, or LiveView's three sets (running, start, end).
+    function runTransition(el, spec, time, done) {
+        if (!spec) {
+            done?.();
+            return;
+        }
+        let [running, start, end] = Array.isArray(spec) ? spec.map(splitClasses) : [splitClasses(spec), [], []];
+        el.classList.add(...running, ...start);
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+            el.classList.remove(...start);
+            el.classList.add(...end);
+        }));
+        setTimeout(() => {
+            el.classList.remove(...running, ...end);
+            done?.();
+        }, time ?? 200);
+    }
+
+    function show(el, args) {
+        if (!isVisible(el)) {
+            setDisplay(el, args.display || DISPLAY_SHOWN);
+            runTransition(el, args.transition, args.time);
+        }
+    }
+
+    function hide(el, args) {
+        if (isVisible(el)) {
+            runTransition(el, args.transition, args.time, () => setDisplay(el, DISPLAY_HIDDEN));
+        }
+    }
+
+    const COMMANDS = {
+        [JS_COMMANDS.show]: show,
+        [JS_COMMANDS.hide]: hide,
+        [JS_COMMANDS.toggle]: (el, args) => {
+            if (isVisible(el)) {
+                hide(el, {transition: args.transition_out, time: args.time});
+            } else {
+                show(el, {transition: args.transition_in, time: args.time, display: args.display});
+            }
+        },
+        [JS_COMMANDS.add_class]: (el, args) => {
+            addClasses(el, args.names);
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.remove_class]: (el, args) => {
+            removeClasses(el, args.names);
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.toggle_class]: (el, args) => {
+            for (let name of args.names) {
+                if (el.classList.contains(name)) {
+                    removeClasses(el, [name]);
+                } else {
+                    addClasses(el, [name]);
+                }
+            }
+            runTransition(el, args.transition, args.time);
+        },
+        [JS_COMMANDS.set_attribute]: (el, args) => setAttr(el, args.name, args.value),
+        [JS_COMMANDS.remove_attribute]: (el, args) => setAttr(el, args.name, null),
+        [JS_COMMANDS.toggle_attribute]: (el, args) => {
+            let value = args.value ?? "";
+            if (args.alt == null) {
+                setAttr(el, args.name, el.hasAttribute(args.name) ? null : value);
+            } else {
+                setAttr(el, args.name, el.getAttribute(args.name) === value ? args.alt : value);
+            }
+        },
+        [JS_COMMANDS.transition]: (el, args) => runTransition(el, args.transition, args.time),
+        [JS_COMMANDS.focus]: (el) => el.focus(),
+        [JS_COMMANDS.focus_first]: (el) => el.querySelector(FOCUSABLE)?.focus(),
+        [JS_COMMANDS.dispatch]: (el, args) => el.dispatchEvent(new CustomEvent(args.event, {bubbles: args.bubbles !== false, detail: args.detail})),
+    };
+
+    function targetsOf(source, to) {
+        if (to == null) {
+            return source ? [source] : [];
+        }
+        return source ? htmx.findAll(source, to) : [...document.querySelectorAll(to)];
+    }
+
+    // A push sends its event through htmx, as a binding does: the element's form and hx-vals, the
+    // page token, loading classes, and for a submit the form's lock.
+    function pushCommand(source, args, domEvent) {
+        let el = source?.isConnected ? source : document.querySelector(ROOT_SELECTOR);
+        let root = rootOf(el);
+        if (!root) {
+            return;
+        }
+        htmx.ajax("POST", root.getAttribute(ATTR_EVENT_URL), {source: el, event: domEvent || undefined, values: args.value, swap: SWAP_NONE, livePush: args.event});
+    }
+
+    function execCommands(source, commands, domEvent) {
+        for (let [name, args = {}] of parseCommands(commands)) {
+            if (name === JS_COMMANDS.push) {
+                pushCommand(source, args, domEvent);
+                continue;
+            }
+            let run = COMMANDS[name];
+            if (!run) {
+                diagnose("L011", name);
+                continue;
+            }
+            for (let el of targetsOf(source, args.to)) {
+                run(el, args, domEvent);
+            }
+        }
+    }
+
+    function execJS(el, commands) {
+        execCommands(el, commands, null);
+    }
+
+    // The DOM events chains listen to (an input's change is its "input" event, as live.change's).
+    const CHAIN_EVENTS = {click: true, submit: true, input: true, keydown: true, keyup: true, focusout: false, focusin: false}; // bubbles to the binding?
+
+    for (let [type, bubbles] of Object.entries(CHAIN_EVENTS)) {
+        let attribute = BINDING_BY_DOM_EVENT[type];
+        document.addEventListener(type, (evt) => {
+            let target = evt.target;
+            let el = bubbles ? target?.closest?.(`[${attribute}]`) : target;
+            let commands = el?.getAttribute?.(attribute);
+            if (!isChain(commands) || !rootOf(el)) {
+                return;
+            }
+            let key = el.getAttribute(ATTR_KEY);
+            if (key != null && evt.key !== key) {
+                return;
+            }
+            if (type === "submit" || (type === "click" && isSubmitButton(el))) {
+                evt.preventDefault();
+            }
+            execCommands(el, commands, evt);
+        });
+    }
+
     // ---- the extension -------------------------------------------------------------------------------
     function versionOf(el) {
         let value = el?.getAttribute?.(ATTR_VERSION);
@@ -950,11 +1490,17 @@
                 }
                 return;
             }
-            let name = eventNameFor(elt, ctx.sourceEvent);
+            let name = ctx.livePush ?? eventNameFor(elt, ctx.sourceEvent);
             if (name) {
                 headers[HEADER_EVENT] = name;
             }
             let evt = ctx.sourceEvent;
+            if (evt?.type === "submit" && ctx.request.form) {
+                if (locks.has(ctx.request.form)) {
+                    return false; // already in flight: a double click submits once
+                }
+                lockForm(ctx.request.form, ctx);
+            }
             let body = ctx.request.body;
             stripUploadFields(elt, body);
             // A bound input outside a form still sends its own value, as LiveView does.
@@ -970,9 +1516,41 @@
             if (evt?.type === "input" && body?.set && evt.target?.name) {
                 body.set(PARAM_TARGET, evt.target.name);
             }
+            if (ctx.request.form && body?.set) {
+                addUnusedMarkers(ctx.request.form, body, ctx.request.submitter);
+            }
         },
 
-        htmx_before_swap(elt, {tasks}) {
+        htmx_before_morph_attr(elt, {attrName, newValue}) {
+            // The server's form no longer counts the field as touched (it was rebuilt fresh): forget it.
+            if (attrName === ATTR_TOUCHED && newValue === null) {
+                touchedByUser.delete(elt);
+            }
+        },
+
+        htmx_before_morph_node(oldNode, {newNode}) {
+            if (oldNode.nodeType !== Node.ELEMENT_NODE || newNode.nodeType !== Node.ELEMENT_NODE) {
+                return;
+            }
+            if (locks.size) {
+                keepLock(oldNode, newNode);
+            }
+            if (loading.size) {
+                keepLoading(oldNode, newNode);
+            }
+            let state = stickyUsed ? sticky.get(oldNode) : undefined;
+            if (state) {
+                applySticky(newNode, state);
+            }
+        },
+
+        htmx_before_swap(elt, {ctx, tasks}) {
+            for (let lock of locks.values()) {
+                if (lock.ctx === ctx) {
+                    // The submit's reply: what it re-renders takes the server's values once applied.
+                    lock.targets = tasks.filter((task) => task.target).map((task) => task.target);
+                }
+            }
             // A region fragment older than the region in the DOM is dropped: event
             // replies and stream frames may arrive in either order.
             for (let i = tasks.length - 1; i >= 0; i--) {
@@ -999,6 +1577,9 @@
         },
 
         htmx_after_swap() {
+            for (let [form, lock] of locks) {
+                lockControls(form, lock); // controls a swap added while the submit is in flight
+            }
             if (pendingOps.length) {
                 // After the swap's DOM changes, so a push event sees the new DOM.
                 queueMicrotask(runClientOps);
@@ -1369,6 +1950,9 @@
         },
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
+        },
+        execJS(el, commands) {
+            execJS(el, commands);
         },
         chooseFiles(input, files) {
             return chooseFiles(input, files);

@@ -342,6 +342,28 @@ def test_form_binds_change_submit_and_recover(helpers):
         helpers.form(recover="recover")
 
 
+def test_submit_and_form_carry_the_disable_with_text(helpers):
+    assert helpers.submit("save", disable_with="Saving…").endswith('hx-sync="this:queue all" data-live-disable-with="Saving…"')
+    assert 'data-live-disable-with="Saving…"' in helpers.form(change="validate", submit="save", disable_with="Saving…")
+    assert helpers.disable_with("Adding…") == Markup('data-live-disable-with="Adding…"')
+    assert "disable-with" not in helpers.submit("save")
+    with pytest.raises(ConfigurationError, match=r"^disable_with is the text a submit button shows while the submit is in flight"):
+        helpers.submit("save", disable_with="")
+
+
+def test_field_helpers_render_through_the_forms_module(helpers):
+    from fastapi_live import to_form
+
+    form = to_form({"email": "", "bio": "", "plan": "free", "terms": False}, {"email": "nope"}, errors={"email": "Enter a valid email address"})
+    assert 'aria-describedby="form-email-error"' in helpers.input(form.email, type="email")
+    assert helpers.label(form.email) == Markup('<label for="form-email">Email</label>')
+    assert helpers.error(form.email) == Markup('<p id="form-email-error" class="field-error" aria-live="polite">Enter a valid email address</p>')
+    assert helpers.field(form.email) == Markup('id="form-email" name="email" data-live-touched aria-invalid="true" aria-describedby="form-email-error"')
+    assert helpers.textarea(form.bio, error=False) == Markup('<textarea id="form-bio" name="bio"></textarea>')
+    assert '<option value="free" selected>Free</option>' in helpers.select(form.plan, {"free": "Free", "pro": "Pro"})
+    assert 'type="checkbox"' in helpers.checkbox(form.terms)
+
+
 def test_key_bindings_filter_by_key(helpers):
     assert 'hx-trigger="keydown[key==&#34;Enter&#34;]"' in helpers.keydown("send", key="Enter")
     assert 'hx-trigger="keyup"' in helpers.keyup("typed")
@@ -349,7 +371,7 @@ def test_key_bindings_filter_by_key(helpers):
 
 @pytest.mark.parametrize("event", ["", None])
 def test_a_binding_needs_an_event_name(helpers, event):
-    with pytest.raises(ConfigurationError, match=rf"^live\.click\(\) needs an event name, got {event!r}$"):
+    with pytest.raises(ConfigurationError, match=rf"^live\.click\(\) needs an event name or a live\.js chain, got {event!r}$"):
         helpers.click(event)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, Field
 
-from fastapi_live import CallbackReturnError, EventError, Exit, LiveError, LiveSocket, LiveView, Ok, event
+from fastapi_live import CallbackReturnError, ConfigurationError, EventError, Exit, Form, LiveError, LiveSocket, LiveView, Ok, event, to_form
 from fastapi_live.view import check_reply, dispatch_event
 
 
@@ -38,6 +38,18 @@ class Page(LiveView):
     @event("mixed")
     async def mixed(self, socket: LiveSocket, page: Annotated[int, Field(ge=1)], params: dict) -> None:
         socket.assign(mixed=(page, params))
+
+    @event("validate")
+    async def validate(self, socket: LiveSocket, form: Form[Settings]) -> None:
+        socket.assign(form=form)
+
+    @event("save-form")
+    async def save_form(self, socket: LiveSocket, form: Form[Settings], params: dict[str, Any], id: int = 0) -> None:
+        socket.assign(form=form, raw=params, id=id)
+
+    @event("own-validation")
+    async def own_validation(self, socket: LiveSocket, params: dict[str, Any]) -> None:
+        socket.assign(form=to_form(Settings, params))
 
     @event("bad-return")
     async def bad_return(self, socket: LiveSocket) -> Any:
@@ -116,11 +128,73 @@ async def test_field_constraints_from_annotated_apply(socket):
     assert info.value.errors[0]["type"] == "greater_than_equal"
 
 
+async def test_a_form_parameter_gets_the_errors_instead_of_a_422(socket):
+    await dispatch_event(Page(), "validate", {"name": "A", "_target": "name", "_unused_email": ""}, socket)
+    form = socket.assigns.form
+    assert isinstance(form, Form) and form.data is None
+    assert form.name.errors == ("String should have at least 2 characters",)
+    assert form.email.errors == ()  # not touched yet: missing, but not shown
+    assert form.errors["email"] == ("Field required",)
+
+
+async def test_a_valid_form_carries_the_model(socket):
+    await dispatch_event(Page(), "validate", {"name": "Ann", "email": "ann@example.com", "newsletter": "on"}, socket)
+    assert socket.assigns.form.data == Settings(name="Ann", email="ann@example.com", newsletter=True)
+
+
+async def test_a_form_binds_beside_the_raw_params_and_typed_ones(socket):
+    await dispatch_event(Page(), "save-form", {"name": "Ann", "email": "a@b.c", "id": "7", "_target": "name"}, socket)
+    assert socket.assigns.form.valid and socket.assigns.id == 7
+    assert socket.assigns.raw == {"name": "Ann", "email": "a@b.c", "id": "7", "_target": "name"}
+
+
+async def test_a_handler_may_validate_the_raw_params_itself(socket):
+    await dispatch_event(Page(), "own-validation", {"name": "A"}, socket)
+    assert socket.assigns.form.name.errors == ("String should have at least 2 characters",)
+
+
+class Strict(BaseModel, extra="forbid"):
+    name: str
+
+
+class StrictPage(LiveView):
+    @event("save")
+    async def save(self, socket: LiveSocket, form: Strict) -> None:
+        socket.assign(saved=form)
+
+
+async def test_the_clients_bookkeeping_never_reaches_a_model_param(socket):
+    await dispatch_event(StrictPage(), "save", {"name": "Ann", "_target": "name", "_unused_x": ""}, socket)
+    assert socket.assigns.saved == Strict(name="Ann")
+
+
+@pytest.mark.parametrize("annotation", ["Form", "Form[int]"])
+async def test_a_form_without_a_pydantic_model_names_the_handler(socket, annotation):
+    namespace: dict[str, Any] = {}
+    exec(
+        "from typing import Any\n"
+        "from fastapi_live import Form, LiveSocket, LiveView, event\n"
+        "class Broken(LiveView):\n"
+        "    @event('go')\n"
+        f"    async def go(self, socket: LiveSocket, form: {annotation}) -> None: ...\n",
+        namespace,
+    )
+    with pytest.raises(ConfigurationError) as info:
+        await dispatch_event(namespace["Broken"](), "go", {}, socket)
+    got = "Form without a model" if annotation == "Form" else "Form[int]"
+    assert str(info.value).startswith(
+        "Broken.go(): the parameter 'form' is a Form, but a Form needs the pydantic model it validates\n"
+        "Expected: form: Form[SomeModel], SomeModel a pydantic BaseModel subclass; or form: dict[str, Any] for the raw params\n"
+    )
+    assert str(info.value).endswith(f"Got: {got}")
+
+
 async def test_an_unknown_event_names_the_view_and_the_known_events(socket):
     with pytest.raises(EventError) as info:
         await dispatch_event(Page(), "nope", {}, socket)
     assert str(info.value) == (
-        "unknown event 'nope' for Page\nExpected one of: bad-return, inc, mixed, raw, returns-socket, save, select\nGot: 'nope'"
+        "unknown event 'nope' for Page\n"
+        "Expected one of: bad-return, inc, mixed, own-validation, raw, returns-socket, save, save-form, select, validate\nGot: 'nope'"
     )
     assert info.value.status_code == 400
 

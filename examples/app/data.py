@@ -6,6 +6,7 @@ in the thread pool, so the event loop never blocks while they sleep or query.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ CREATE TABLE IF NOT EXISTS orgs (id INTEGER PRIMARY KEY, slug TEXT UNIQUE, name 
 CREATE TABLE IF NOT EXISTS profiles (slug TEXT PRIMARY KEY, tagline TEXT, city TEXT);
 CREATE TABLE IF NOT EXISTS ranks (slug TEXT PRIMARY KEY, position INTEGER, score INTEGER);
 CREATE TABLE IF NOT EXISTS posts (id INTEGER PRIMARY KEY, slug TEXT, title TEXT, author TEXT);
+CREATE TABLE IF NOT EXISTS settings (slug TEXT, user TEXT, name TEXT, email TEXT, PRIMARY KEY (slug, user));
 """
 _ORGS = [
     (1, "acme", "Acme Corp", "Enterprise", 1200, 1949),
@@ -91,6 +93,7 @@ class Database:
         self.org_latency = _ms("EXAMPLE_ORG_LATENCY_MS", 300)
         self.profile_latency = _ms("EXAMPLE_PROFILE_LATENCY_MS", 600)
         self.posts_latency = _ms("EXAMPLE_POSTS_LATENCY_MS", 450)
+        self.save_latency = _ms("EXAMPLE_SAVE_LATENCY_MS", 400)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, uri=self.path.startswith("file:"), check_same_thread=False)
@@ -134,3 +137,12 @@ class Database:
     def count_post_pages(self, slug: str) -> int:
         (count,) = self._conn().execute("SELECT COUNT(*) FROM posts WHERE slug = ?", (slug,)).fetchone()
         return max(1, -(-int(count) // POSTS_PER_PAGE))
+
+    async def save_settings(self, slug: str, user: str, name: str, email: str) -> None:
+        """Store a user's settings for an org (slowly enough to see the form locked meanwhile)."""
+        await asyncio.sleep(self.save_latency)
+        await asyncio.to_thread(self._store_settings, slug, user, name, email)
+
+    def _store_settings(self, slug: str, user: str, name: str, email: str) -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings VALUES (?,?,?,?)", (slug, user, name, email))

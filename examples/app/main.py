@@ -23,9 +23,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from fastapi_live import AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event
+from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
 
 from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
@@ -69,17 +69,24 @@ class Counter(LiveView):
 
 
 class SettingsForm(BaseModel):
+    """The settings form: its fields, and the rules they are validated by on every change."""
+
     name: str = ""
     email: str = ""
 
+    @field_validator("name")
+    @classmethod
+    def _name_long_enough(cls, name: str) -> str:
+        if len(name.strip()) < 2:
+            raise ValueError("Name must be at least 2 characters")
+        return name.strip()
 
-def validate_settings(form: SettingsForm) -> dict[str, str]:
-    errors = {}
-    if len(form.name.strip()) < 2:
-        errors["name"] = "Name must be at least 2 characters"
-    if not _EMAIL.match(form.email.strip()):
-        errors["email"] = "Enter a valid email address"
-    return errors
+    @field_validator("email")
+    @classmethod
+    def _email_looks_valid(cls, email: str) -> str:
+        if not _EMAIL.match(email.strip()):
+            raise ValueError("Enter a valid email address")
+        return email.strip()
 
 
 def dashboard_url(slug: str, tab: str = "overview", page: int = 1) -> str:
@@ -97,7 +104,7 @@ def posts_page(slug: str, page: int) -> StreamBatch:
 class Dashboard(LiveView):
     async def mount(self, socket: LiveSocket, slug: str) -> None:
         socket.assign(page_title="Dashboard", nav="dashboard", slug=slug, active_tab="overview", page=0)
-        socket.assign(form=SettingsForm(), errors={}, saved=None)
+        socket.assign(form=to_form(SettingsForm), saved=None)
         socket.assign_async("org", db.fetch_org, slug)
         socket.assign_async(["profile", "rank"], db.fetch_profile_and_rank, slug)
         socket.assign_async("post_pages", db.count_post_pages, slug)
@@ -129,18 +136,22 @@ class Dashboard(LiveView):
         await self.select_tab(socket, tab, replace=True)
 
     @event("validate")
-    async def validate(self, socket: LiveSocket, form: SettingsForm) -> None:
-        socket.assign(form=form, errors=validate_settings(form), saved=None)
+    async def validate(self, socket: LiveSocket, form: Form[SettingsForm]) -> None:
+        # Errors show only for the fields the user has touched: the form knows which.
+        socket.assign(form=form, saved=None)
 
     @event("recover")
-    async def recover(self, socket: LiveSocket, form: SettingsForm) -> None:
-        # Called after a reconnect with the form's last values from the DOM.
+    async def recover(self, socket: LiveSocket, form: Form[SettingsForm]) -> None:
+        # Called after a reconnect with the form's last values (and touched fields) from the DOM.
         await self.validate(socket, form)
 
     @event("save")
-    async def save(self, socket: LiveSocket, form: SettingsForm) -> None:
-        errors = validate_settings(form)
-        socket.assign(form=form, errors=errors, saved=None if errors else form.name.strip())
+    async def save(self, socket: LiveSocket, form: Form[SettingsForm]) -> None:
+        socket.assign(form=form, saved=None)
+        if form.data is None:
+            return  # a submit touches every field: all their errors show
+        await db.save_settings(socket.assigns.slug, socket.assigns.current_user, form.data.name, form.data.email)
+        socket.assign(saved=form.data.name)
 
     @event("reload-posts")
     async def reload_posts(self, socket: LiveSocket) -> None:

@@ -33,6 +33,7 @@ try:
         assert_reply,
         element,
         follow_redirect,
+        form,
         has_element,
         live,
         live_isolated,
@@ -49,7 +50,7 @@ try:
         render_submit,
         send_info,
     )
-    from ._view import Element, LiveTestView
+    from ._view import Element, FormElement, LiveTestView
 except MissingDependencyError as missing:  # pragma: no cover - reason: the test extra is always installed in this repository
     # The pytest plugin lives in this package and loads without the test extra; the
     # toolkit itself says what to install when it is used.
@@ -64,6 +65,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Element",
     "EventFailedError",
+    "FormElement",
     "LiveRedirect",
     "LiveTestClient",
     "LiveTestError",
@@ -77,6 +79,7 @@ __all__ = [
     "element",
     "file_input",
     "follow_redirect",
+    "form",
     "has_element",
     "live",
     "live_isolated",

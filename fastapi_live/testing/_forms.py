@@ -12,6 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import escape
+
+from ..wire import ATTR_DISABLE_WITH, ATTR_TOUCHED, PARAM_UNUSED_PREFIX
 from ._dom import LiveDocument, parse_attribute_object
 from ._errors import LiveTestError
 
@@ -286,6 +289,122 @@ def request_params(document: LiveDocument, bound: LexborNode, submitter: LexborN
     for key, value in hx_vals(document, bound).items():
         set_pair(pairs, key, js_string(value))
     return pairs
+
+
+def form_key(form: LexborNode) -> str:
+    """What the test browser knows a form by across re-renders: its id."""
+    return form.attrs.get("id") or ""
+
+
+def touched_in_dom(document: LiveDocument) -> set[tuple[str, str]]:
+    """``(form, name)`` of every control the server's form marks as touched (``ATTR_TOUCHED``)."""
+    found = set()
+    for node in document.select(f"[{ATTR_TOUCHED}]"):
+        form = form_owner(document, node)
+        name = node.attrs.get("name")
+        if form is not None and name:
+            found.add((form_key(form), name))
+    return found
+
+
+def add_unused_markers(document: LiveDocument, form: LexborNode, pairs: Pairs, touched: set[str], submitter: LexborNode | None = None) -> None:
+    """fastapi-live.js addUnusedMarkers(): ``_unused_<name>`` for each field of ``form`` sent but
+    not touched (by the user, ``touched``, or as the server's form says), unless only hidden
+    inputs carry it or it is the submitter."""
+    used: dict[str, bool] = {}
+    hidden_only: dict[str, bool] = {}
+    for node in form_elements(document, form):
+        name = node.attrs.get("name")
+        if not name or is_disabled(node):
+            continue
+        used[name] = used.get(name, False) or name in touched or ATTR_TOUCHED in node.attrs
+        hidden_only[name] = hidden_only.get(name, True) and element_type(node) == "hidden"
+    sent = {key for key, _ in pairs}
+    submitter_name = submitter.attrs.get("name") if submitter is not None else None
+    for name, was_used in used.items():
+        if not was_used and not hidden_only[name] and name != submitter_name and name in sent:
+            set_pair(pairs, PARAM_UNUSED_PREFIX + name, "")
+
+
+_NOT_TEXT_INPUTS = frozenset({"checkbox", "radio", "file", "hidden", "submit", "image", "button", "reset"})
+
+
+def is_text_control(node: LexborNode) -> bool:
+    """What the submit lock makes read-only: a textarea, or an input one types into."""
+    return node.tag == "textarea" or (node.tag == "input" and element_type(node) not in _NOT_TEXT_INPUTS)
+
+
+def is_submit_button(node: LexborNode) -> bool:
+    return (node.tag == "button" and element_type(node) == "submit") or (node.tag == "input" and element_type(node) in ("submit", "image"))
+
+
+class FormLock:
+    """fastapi-live.js's submit lock on the test DOM: from the submit until its reply has been
+    applied, the form's text controls are read-only and its submit buttons disabled, showing
+    their disable-with text. Nodes are never kept across DOM changes (a swap replaces them):
+    the form is found again by its id, and a control is the one locked when it still reads as
+    it was left."""
+
+    def __init__(self, document: LiveDocument, form: LexborNode) -> None:
+        self.form_id = form.attrs.get("id")
+        self._locked: dict[int, tuple[str, bool, str | None]] = {}  # mem_id -> (html once locked, original disabled/readonly, label)
+        self._lock(document, form)
+
+    def holds(self, form: LexborNode) -> bool:
+        return self.form_id is not None and form.attrs.get("id") == self.form_id
+
+    def _form(self, document: LiveDocument) -> LexborNode | None:
+        if self.form_id is None:
+            return None
+        node = document.by_id(self.form_id)
+        return node if node is not None and node.tag == "form" else None
+
+    def relock(self, document: LiveDocument) -> None:
+        """Lock what a swap brought in while the submit is in flight (the browser's morph keeps the rest)."""
+        form = self._form(document)
+        if form is not None:
+            self._lock(document, form)
+
+    def _lock(self, document: LiveDocument, form: LexborNode) -> None:
+        for node in form_elements(document, form):
+            current = self._locked.get(node.mem_id)
+            if current is not None and current[0] == node.html:
+                continue
+            if is_submit_button(node):
+                text = node.attrs.get(ATTR_DISABLE_WITH) or form.attrs.get(ATTR_DISABLE_WITH)
+                label = None
+                if text is not None:
+                    label = node.attrs.get("value") if node.tag == "input" else node.inner_html
+                    if node.tag == "input":
+                        node.attrs["value"] = text
+                    else:
+                        node.inner_html = str(escape(text))
+                original = "disabled" in node.attrs
+                node.attrs["disabled"] = ""
+                self._locked[node.mem_id] = (node.html or "", original, label)
+            elif is_text_control(node):
+                original = "readonly" in node.attrs
+                node.attrs["readonly"] = ""
+                self._locked[node.mem_id] = (node.html or "", original, None)
+
+    def release(self, document: LiveDocument) -> None:
+        """Lift the lock from what the reply did not re-render (what it did holds the server's state)."""
+        form = self._form(document)
+        if form is None:
+            return
+        for node in form_elements(document, form):
+            entry = self._locked.get(node.mem_id)
+            if entry is None or entry[0] != node.html:
+                continue
+            _, original, label = entry
+            attribute = "disabled" if is_submit_button(node) else "readonly"
+            if not original:
+                del node.attrs[attribute]
+            if label is not None:
+                if node.tag == "input":
+                    node.attrs["value"] = label
+                else:
+                    node.inner_html = label
 
 
 def has_value_property(node: LexborNode) -> bool:

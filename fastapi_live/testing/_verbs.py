@@ -10,16 +10,19 @@ from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from ..pubsub.memory import MemoryPubSub
 from ..router import LiveRouter, OnMount
 from ..socket import ClientOp
-from ..wire import ATTR_LINK, ATTR_LINK_STATE, LINK_PATCH, LINK_STATE_REPLACE, NAVIGATE_HEADER, OP_NAVIGATE
+from ..wire import ATTR_KEY, ATTR_LINK, ATTR_LINK_STATE, LINK_PATCH, LINK_STATE_REPLACE, NAVIGATE_HEADER, OP_NAVIGATE
 from ._client import LiveTestClient, live_routers
+from ._commands import PUSH, Command, chain_of
 from ._dom import ATTR_HOOK, describe
 from ._errors import LiveRedirect, LiveTestError
 from ._forms import (
     Pairs,
+    add_unused_markers,
     control_value,
     element_type,
     field_names,
@@ -28,12 +31,13 @@ from ._forms import (
     has_value_property,
     hx_vals,
     is_disabled,
+    is_text_control,
     js_string,
     key_filter,
     request_params,
     set_pair,
 )
-from ._view import Element, LiveTestView, open_view
+from ._view import Element, FormElement, LiveTestView, open_view
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborNode
@@ -43,7 +47,7 @@ DEFAULT_TIMEOUT = 5.0
 ASSERT_TIMEOUT = 1.0
 """Seconds ``assert_push_event`` and ``assert_redirect`` wait for what they expect."""
 
-Values = Mapping[str, Any]
+Values = Mapping[str, Any] | BaseModel
 _MISSING: Any = object()
 _BUBBLING = frozenset({"click", "change", "submit", "keydown", "keyup"})
 _SELECTOR_HINT = re.compile(r"^[#.\[]|[\s>+~:\[]")
@@ -171,6 +175,29 @@ def element(view: LiveTestView, selector: str, text: str | re.Pattern[str] | Non
     return found
 
 
+def form(view: LiveTestView, selector: str, values: Values | None = None) -> FormElement:
+    """The one form of the view matching ``selector``, with ``values`` to type into it (a mapping
+    or a pydantic model; each must be a field of the form, as a user can only type into those).
+
+    >>> settings = form(view, "#settings-form", Settings(name="Ada", email="ada@example.com"))
+    >>> html = await render_submit(settings)
+    >>> settings.errors, settings.touched
+    ({}, frozenset({'name', 'email'}))
+    """
+    if not isinstance(view, LiveTestView):
+        raise LiveTestError(f"form() takes the view the form is on\nExpected: form(view, '#settings-form', {{...}})\nGot: {view!r}")
+    typed = _typed_values(values, "form")
+    found = FormElement(view, selector, typed)
+    node = found.resolve()
+    if node.tag != "form":
+        raise LiveTestError(f"form(view, {selector!r}) matched an element that is not a form\nExpected: a <form>\nGot: {describe(node, 100)}")
+    names = field_names(view._document, node)
+    for key in typed:
+        if key not in names:
+            raise LiveTestError(f"form(): {describe(node, 80)} has no field {key!r}\nExpected one of: {', '.join(names) or '(no fields)'}\nGot: {key!r}")
+    return found
+
+
 def has_element(target: LiveTestView | Element, selector: str | None = None, text: str | re.Pattern[str] | None = None) -> bool:
     """Whether the page shows an element matching ``selector`` (and ``text``).
 
@@ -233,13 +260,21 @@ def _set_value(pairs: Pairs, key: str, value: Any) -> None:
         set_pair(pairs, key, js_string(value))
 
 
-def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Values, verb: str) -> None:
+def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, values: Mapping[str, Any], verb: str) -> None:
     allowed = [*field_names(view._document, form), *hx_vals(view._document, bound), "_target"]
     for key in values:
         if key not in allowed:
             raise LiveTestError(
                 f"{verb}(): {describe(form, 80)} has no field {key!r}\n"
                 f"Expected one of: {', '.join(a for a in allowed if a != '_target')}\nGot: {key!r}"
+            )
+        control = _field_named(view, form, key)
+        if control is not None and is_text_control(control) and "readonly" in control.attrs:
+            why = "its form's submit is in flight (the form is locked until the reply lands)" if view._is_locked(form) else "it is rendered readonly"
+            raise LiveTestError(
+                f"{verb}(): nothing can be typed into the field {key!r}: {why}\n"
+                f"Expected: a field the user can type into{'; await the render_submit first' if view._is_locked(form) else ''}\n"
+                f"Got: {describe(control, 100)}"
             )
 
 
@@ -282,7 +317,7 @@ async def _follow_link(view: LiveTestView, link: LexborNode, timeout: float) -> 
     return view._html()
 
 
-async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Values, timeout: float) -> str:
+async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode, values: Mapping[str, Any], timeout: float) -> str:
     document = view._document
     if kind == "click" and _binding(view, node, "click") is None:
         link = document.closest(node, lambda n: n.tag == "a" and ATTR_LINK in n.attrs)
@@ -313,6 +348,9 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
             f"Got: none"
         )
     event = bound.attrs.get(f"data-live-{kind}") or ""
+    chain = chain_of(event)
+    if kind == "submit" and form is not None and view._is_locked(form):
+        return view._html()  # in flight already: the browser drops a second submit (a double click submits once)
     if form is None and kind == "change":
         form = form_owner(document, bound)
     if form is not None and kind in ("change", "submit"):
@@ -323,7 +361,7 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         # fastapi-live.js: a bound input outside a form still sends its own value.
         set_pair(pairs, own_name, control_value(bound))
     if kind in ("keydown", "keyup"):
-        wanted = key_filter(bound, kind)
+        wanted = bound.attrs.get(ATTR_KEY) if chain is not None else key_filter(bound, kind)
         key = values.get("key", wanted)
         if key is None:
             raise LiveTestError(f"{verb}() needs the key that was pressed\nExpected: {verb}(..., {{'key': 'Enter'}})\nGot: {dict(values)!r}")
@@ -336,19 +374,75 @@ async def _from_node(view: LiveTestView, kind: str, verb: str, node: LexborNode,
         set_pair(pairs, "_target", event_target.attrs.get("name") or "")
     for key, value in values.items():
         _set_value(pairs, key, value)
+    owner = form_owner(document, bound)
+    if owner is not None:
+        # fastapi-live.js: typing touches a field, a submit touches them all; every event from a
+        # form names the fields not touched yet.
+        touched = view.touched_fields(owner)
+        if kind == "submit":
+            touched.update(field_names(document, owner))
+        elif kind == "change":
+            touched.update(key for key in values if key in field_names(document, owner))
+            if event_target.attrs.get("name"):
+                touched.add(event_target.attrs.get("name") or "")
+        add_unused_markers(document, owner, pairs, touched, submitter)
     _check_required(view, bound, submitter, pairs, event, verb)
-    return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
+    # fastapi-live.js loadingElements(): the element (the input typed into, the submitter), its form.
+    element = submitter or bound if kind == "submit" else event_target if kind == "change" else bound
+    loading = [node for node in (element, owner, bound if bound.tag == "form" else None) if node is not None]
+    unique = list({node.mem_id: node for node in loading}.values())
+    if chain is not None:
+        return await _run_chain(view, kind, chain, bound, pairs, unique, form if kind == "submit" else None, timeout)
+    with view._in_flight(kind, unique, lock=form if kind == "submit" else None):
+        return await view._post_event(event, form=pairs, source=bound, timeout=timeout)
+
+
+async def _run_chain(
+    view: LiveTestView, kind: str, chain: list[Command], bound: LexborNode, pairs: Pairs, loading: list[LexborNode], lock: LexborNode | None, timeout: float
+) -> str:
+    """fastapi-live.js execCommands(): DOM commands change the test DOM at once, in order; each push
+    sends its event (with what the element sends, its own values on top), and its reply lands after."""
+    view._commands.run(bound, chain)
+    source: LexborNode | None = bound
+    for name, args in chain:
+        if name != PUSH:
+            continue
+        sent = list(pairs)
+        for key, value in (args.get("value") or {}).items():
+            set_pair(sent, key, js_string(value))
+        with view._in_flight(kind, loading, lock=lock):
+            await view._post_event(str(args.get("event")), form=sent, source=source, timeout=timeout)
+        # The reply may have replaced the element: later pushes go without it (the browser's are all sent already).
+        source, loading, lock = None, [], None
+    return view._html()
+
+
+def _typed_values(values: Any, verb: str) -> dict[str, Any]:
+    """The values a test types: a mapping, or a pydantic model (its fields as a form sends them)."""
+    if values is None:
+        return {}
+    if isinstance(values, BaseModel):
+        dumped = values.model_dump(mode="json")
+        return {key: "" if value is None else value for key, value in dumped.items()}
+    if isinstance(values, Mapping):
+        return dict(values)
+    raise LiveTestError(
+        f"{verb}() takes the values typed as a mapping or a pydantic model\nExpected: {{'email': 'ada@example.com'}} or Settings(...)\nGot: {values!r}"
+    )
 
 
 async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, values: Values | None, timeout: float) -> str:
     verb = f"render_{kind}"
     if isinstance(target, Element):
-        if isinstance(second, Mapping) and values is None:
+        if isinstance(second, (Mapping, BaseModel)) and values is None:
             values, second = second, None
         if second is not None:
             raise LiveTestError(f"{verb}(element, values) takes the values as its second argument\nExpected: a mapping such as {{'by': 2}}\nGot: {second!r}")
         target.view._require_usable(verb)
-        return await _from_node(target.view, kind, verb, target.resolve(), dict(values or {}), timeout)
+        typed = _typed_values(values, verb)
+        if isinstance(target, FormElement):
+            typed = {**target.given, **typed}
+        return await _from_node(target.view, kind, verb, target.resolve(), typed, timeout)
     if not isinstance(target, LiveTestView):
         raise LiveTestError(f"{verb}() takes a view or an element\nExpected: {verb}(view, '#id') or {verb}(element(view, '#id'))\nGot: {target!r}")
     if not isinstance(second, str) or not second:
@@ -356,9 +450,9 @@ async def _dispatch(kind: str, target: LiveTestView | Element, second: Any, valu
     target._require_usable(verb)
     node = _node_or_event(target, second, verb)
     if node is not None:
-        return await _from_node(target, kind, verb, node, dict(values or {}), timeout)
+        return await _from_node(target, kind, verb, node, _typed_values(values, verb), timeout)
     note = f"{second!r} matched no element, so it was sent as an event name" if _looks_like_selector(second) else ""
-    return await target._post_event(second, payload=dict(values or {}), sent_as=note, timeout=timeout)
+    return await target._post_event(second, payload=_typed_values(values, verb), sent_as=note, timeout=timeout)
 
 
 @overload

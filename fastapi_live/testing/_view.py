@@ -6,17 +6,18 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
-from ..wire import ATTR_TOKEN, EVENT_HEADER, FLASH_COOKIE, PATCH_EVENT, REPLY_HEADER, TOKEN_HEADER
+from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, FLASH_COOKIE, OP_JS, PATCH_EVENT, REPLY_HEADER, TOKEN_HEADER, loading_class
 from ._client import LiveTestClient, find_session
+from ._commands import CommandRunner, chain_of
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
 from ._errors import EventFailedError, LiveRedirect, LiveTestError, pending_tasks_message
-from ._forms import form_data
+from ._forms import FormLock, add_unused_markers, form_data, form_elements, form_key, is_disabled, touched_in_dom
 from ._httpx import httpx
 from ._open_views import register_open, unregister_open, warn_pending
 from ._server_errors import ServerError, request_errors, unwatch, watch_session
@@ -104,6 +105,14 @@ class LiveTestView:
         self._patches: list[str] = []  # the URLs the server patched the page to, for assert_patch
         self._redirect_client = client
         """The client a redirect is followed with (for an isolated view: the app's)."""
+        self._touched: dict[str, set[str]] = {}
+        """The fields of each form (by id) the user typed into or submitted, as fastapi-live.js keeps them."""
+        self._commands = CommandRunner(document)
+        """Client-side commands run on this view's DOM (live.js), kept sticky across swaps."""
+        self._locks: list[FormLock] = []
+        """The forms whose submit is in flight."""
+        self._loading: list[tuple[str | None, str]] = []
+        """(DOM id, loading class) of each element whose event is in flight (an element without an id: None)."""
         self._closed = False
         self._owns_client = owns_client
         self._cleanups = list(cleanups)
@@ -224,7 +233,9 @@ class LiveTestView:
             event = recover_event or form.attrs.get("data-live-change")
             if recover_event == "ignore" or not event:
                 continue
-            body = urlencode(form_data(self._document, form)).encode()
+            pairs = form_data(self._document, form)
+            add_unused_markers(self._document, form, pairs, self.touched_fields(form))
+            body = urlencode(pairs).encode()
             response, _ = await self._send(event, body, self._event_headers(event, "application/x-www-form-urlencoded"))
             if response.status_code == 200:
                 deferred.append(response.text)
@@ -236,9 +247,19 @@ class LiveTestView:
             self.session = session
         self._remounts += 1
 
+    def touched_fields(self, form: LexborNode) -> set[str]:
+        """The fields of ``form`` the user touched in this test (typed into, or submitted)."""
+        return self._touched.setdefault(form_key(form), set())
+
     def _apply(self, text: str, frame_id: int | None = None) -> None:
         """Apply a stream message (frame ``frame_id``) or an event reply, then run its client operations."""
-        for op in self._document.apply(text):
+        marked = touched_in_dom(self._document)
+        ops = self._document.apply(text)
+        # A field the server's form no longer marks as touched (a fresh form) is forgotten, as the client does.
+        for key, name in marked - touched_in_dom(self._document):
+            self._touched.get(key, set()).discard(name)
+        self._keep_in_flight()
+        for op in ops:
             if op.kind == "push":
                 self._push_events.append((op.name, op.payload))
             elif op.kind == "error":
@@ -253,6 +274,8 @@ class LiveTestView:
                     self._redirect_client.cookies.set(FLASH_COOKIE, flash, domain=_cookie_domain(self._redirect_client._origin))
                 if self._redirect is None:
                     self._redirect = op
+            elif op.kind == OP_JS:
+                self._commands.run(None, chain_of(json.dumps(op.payload)) or [])
         self._changes.notify()
 
     def _raise_stream_errors(self) -> None:
@@ -320,6 +343,44 @@ class LiveTestView:
     def _html(self) -> str:
         root = self._document.root()
         return (root.html if root is not None else self._document.html()) or ""
+
+    # -- events in flight: loading classes and the submit lock ---------------------------------------
+    def _is_locked(self, form: LexborNode) -> bool:
+        return any(lock.holds(form) for lock in self._locks)
+
+    @contextlib.contextmanager
+    def _in_flight(self, kind: str, nodes: Sequence[LexborNode], lock: LexborNode | None = None) -> Iterator[None]:
+        """fastapi-live.js while an event is in flight: its loading class on ``nodes`` (the element
+        and its form), and for a submit the form's lock; both kept across swaps meanwhile."""
+        css = loading_class(kind)
+        entries: list[tuple[str | None, str]] = []
+        for node in nodes:
+            _add_class(node, css)
+            entries.append((node.attrs.get("id"), css))
+        self._loading += entries
+        form_lock = FormLock(self._document, lock) if lock is not None else None
+        if form_lock is not None:
+            self._locks.append(form_lock)
+        try:
+            yield
+        finally:
+            if form_lock is not None:
+                self._locks.remove(form_lock)
+                form_lock.release(self._document)
+            for entry in entries:
+                self._loading.remove(entry)
+            if all(other != css for _, other in self._loading):
+                for node in self._document.select(f".{css}"):
+                    _remove_class(node, css)
+
+    def _keep_in_flight(self) -> None:
+        self._commands.reapply()
+        for lock in self._locks:
+            lock.relock(self._document)
+        for dom_id, css in self._loading:
+            node = self._document.by_id(dom_id) if dom_id else None
+            if node is not None:
+                _add_class(node, css)
 
     # -- events ------------------------------------------------------------------------------------------
     def _event_headers(self, event: str, content_type: str, source: LexborNode | None = None) -> list[tuple[str, str]]:
@@ -465,6 +526,18 @@ class LiveTestView:
                 return []
             return asyncio.run_coroutine_threadsafe(self._shutdown_messages(), loop).result(_CLOSE_TIMEOUT)
         return loop.run_until_complete(self._shutdown_messages())
+
+
+def _add_class(node: LexborNode, css: str) -> None:
+    classes = (node.attrs.get("class") or "").split()
+    if css not in classes:
+        node.attrs["class"] = " ".join([*classes, css])
+
+
+def _remove_class(node: LexborNode, css: str) -> None:
+    classes = (node.attrs.get("class") or "").split()
+    if css in classes:
+        node.attrs["class"] = " ".join(c for c in classes if c != css)
 
 
 def _cookie_domain(origin: str) -> str:
@@ -679,6 +752,62 @@ class Element:
             "Expected: exactly one element; narrow the selector or pass text=...\n"
             f"Got: {', '.join(describe(n, 80) for n in found[:5])}"
         )
+
+
+class FormElement(Element):
+    """A form of a view with the values a test types into it: what ``form(view, selector, values)``
+    returns. ``render_change`` and ``render_submit`` send it with those values; ``values``,
+    ``errors`` and ``touched`` read it as the browser shows it now.
+
+    >>> settings = form(view, "#settings-form", {"email": "nope"})
+    >>> await render_change(settings)
+    >>> settings.errors
+    {'email': 'Enter a valid email address'}
+    """
+
+    __slots__ = ("given",)
+
+    def __init__(self, view: LiveTestView, selector: str, given: dict[str, Any]) -> None:
+        super().__init__(view, selector)
+        self.given = given
+        """The values the test typed (sent on top of what the form holds)."""
+
+    def __repr__(self) -> str:
+        return f"form({self.view.view_name}, {self.selector!r}, {self.given!r})"
+
+    @property
+    def values(self) -> dict[str, str | list[str]]:
+        """What the form holds now, as it would send it (a repeated name: a list), before ``given``."""
+        found: dict[str, str | list[str]] = {}
+        for name, value in form_data(self.view._document, self._node()):
+            current = found.get(name)
+            found[name] = value if current is None else [*current, value] if isinstance(current, list) else [current, value]
+        return found
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Each field's error as shown: the text its control's ``aria-describedby`` points at,
+        for the controls marked ``aria-invalid`` (what ``live.input`` and friends render)."""
+        document = self.view._document
+        shown: dict[str, str] = {}
+        for control in form_elements(document, self._node()):
+            name = control.attrs.get("name")
+            if not name or name in shown or control.attrs.get("aria-invalid") != "true":
+                continue
+            for error_id in (control.attrs.get("aria-describedby") or "").split():
+                node = document.by_id(error_id)
+                text = " ".join(node.text(deep=True).split()) if node is not None else ""
+                if text:
+                    shown[name] = text
+                    break
+        return shown
+
+    @property
+    def touched(self) -> frozenset[str]:
+        """The fields touched: typed into or submitted in this test, or marked so by the server's form."""
+        node = self._node()
+        marked = {c.attrs.get("name") or "" for c in form_elements(self.view._document, node) if ATTR_TOUCHED in c.attrs and not is_disabled(c)}
+        return frozenset((marked | self.view.touched_fields(node)) - {""})
 
 
 _HTML_SPACE = " \t\n\f\r"  # HTML's whitespace: a no-break space is text, as in a browser

@@ -32,7 +32,7 @@ from ._httpx import httpx
 from ._open_views import register_open, unregister_open, warn_pending
 from ._uploads import Upload
 from ._verbs import ASSERT_TIMEOUT, DEFAULT_TIMEOUT, Values
-from ._view import Element, LiveTestView
+from ._view import Element, FormElement, LiveTestView
 
 T = TypeVar("T")
 _MISSING = _verbs._MISSING  # "no payload given": the async verbs' own marker, passed straight on
@@ -273,6 +273,39 @@ class SyncElement:
         return attributes
 
 
+class SyncFormElement(SyncElement):
+    """A ``FormElement`` of a sync view, from ``form(view, selector, values)``.
+
+    >>> settings = form(view, "#settings-form", {"email": "nope"})
+    >>> render_change(settings)
+    >>> settings.errors
+    {'email': 'Enter a valid email address'}
+    """
+
+    element: FormElement
+
+    def __init__(self, view: SyncLiveTestView, element: FormElement) -> None:
+        super().__init__(view, element)
+
+    @property
+    def values(self) -> dict[str, str | list[str]]:
+        """``FormElement.values``: what the form holds now."""
+        values: dict[str, str | list[str]] = self.view.call(lambda: self.element.values)
+        return values
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """``FormElement.errors``: each field's error as shown."""
+        errors: dict[str, str] = self.view.call(lambda: self.element.errors)
+        return errors
+
+    @property
+    def touched(self) -> frozenset[str]:
+        """``FormElement.touched``: the fields touched."""
+        touched: frozenset[str] = self.view.call(lambda: self.element.touched)
+        return touched
+
+
 def _open_client(app_or_client: Any, verb: str) -> tuple[SyncLiveTestClient, bool]:
     if isinstance(app_or_client, SyncLiveTestClient):
         app_or_client.open()
@@ -363,6 +396,14 @@ def element(view: SyncLiveTestView, selector: str, text: str | re.Pattern[str] |
     >>> render_click(element(view, "button", text="Dismiss"))
     """
     return SyncElement(view, view.call(_verbs.element, view.view, selector, text))
+
+
+def form(view: SyncLiveTestView, selector: str, values: Values | None = None) -> SyncFormElement:
+    """``fastapi_live.testing.form``: the one form matching ``selector``, with values to type into it.
+
+    >>> render_submit(form(view, "#settings-form", {"name": "Ada", "email": "ada@example.com"}))
+    """
+    return SyncFormElement(view, view.call(_verbs.form, view.view, selector, values))
 
 
 def has_element(target: SyncLiveTestView | SyncElement, selector: str | None = None, text: str | re.Pattern[str] | None = None) -> bool:
@@ -583,6 +624,7 @@ def follow_redirect(redirect: SyncLiveTestView | LiveRedirect, *, timeout: float
 
 __all__ = [
     "SyncElement",
+    "SyncFormElement",
     "SyncLiveTestClient",
     "SyncLiveTestView",
     "SyncUpload",
@@ -593,6 +635,7 @@ __all__ = [
     "element",
     "file_input",
     "follow_redirect",
+    "form",
     "has_element",
     "live",
     "live_isolated",

@@ -39,7 +39,7 @@ def test_killing_the_owner_remounts_on_the_other_process_with_the_form_recovered
     proxy.spread()  # from now on any process may answer
     page.fill("#settings-name", "Ada")
     page.fill("#settings-email", "ada@example")
-    expect(page.locator("#email-error")).to_have_text("Enter a valid email address")
+    expect(page.locator("#settings-email-error")).to_have_text("Enter a valid email address")
     page.click("#tab-activity")
     expect(page.locator("#tab-activity")).to_have_class(re.compile(r"\bactive\b"))
     page.evaluate("document.addEventListener('live:remounted', () => window.__remounted = true)")
@@ -50,8 +50,8 @@ def test_killing_the_owner_remounts_on_the_other_process_with_the_form_recovered
     expect(page.locator("#live-root")).to_have_class(CONNECTED)
     assert page.input_value("#settings-name") == "Ada"
     assert page.input_value("#settings-email") == "ada@example"
-    expect(page.locator("#email-error")).to_have_text("Enter a valid email address")
+    expect(page.locator("#settings-email-error")).to_have_text("Enter a valid email address")
     expect(page.locator("#tab-activity")).to_have_class(re.compile(r"\bactive\b"))
     # The survivor now owns the page: events work.
     page.fill("#settings-email", "ada@example.com")
-    expect(page.locator("#email-error")).to_have_text("")
+    expect(page.locator("#settings-email-error")).to_have_text("")

@@ -93,7 +93,7 @@ def test_typed_form_and_active_tab_survive_a_server_restart(page, restartable):
     expect(page.locator("#tab-activity")).to_have_class(re.compile(r"\bactive\b"))
     page.fill("#settings-name", "Zed")
     page.fill("#settings-email", "not-an-email")
-    expect(page.locator("#email-error")).to_have_text("Enter a valid email address")
+    expect(page.locator("#settings-email-error")).to_have_text("Enter a valid email address")
     page.evaluate("window.__marker = 'same page'; document.addEventListener('live:remounted', () => window.__remounted = true)")
 
     server.stop()
@@ -104,7 +104,7 @@ def test_typed_form_and_active_tab_survive_a_server_restart(page, restartable):
     expect(page.locator("#tab-activity")).to_have_class(re.compile(r"\bactive\b"))
     assert page.input_value("#settings-name") == "Zed"
     assert page.input_value("#settings-email") == "not-an-email"
-    expect(page.locator("#email-error")).to_have_text("Enter a valid email address")
+    expect(page.locator("#settings-email-error")).to_have_text("Enter a valid email address")
     expect(page.locator(".org-name")).to_have_text("Acme Corp")
     assert page.evaluate("window.__marker") == "same page"
     assert "Traceback" not in server.log()

@@ -79,6 +79,21 @@ async def test_settings_are_validated_on_change_and_saved_on_submit(live_client)
     assert "Saved — hello, Ada!" in html
 
 
+async def test_settings_errors_show_only_for_touched_fields_until_a_submit(live_client):
+    await signed_in(live_client)
+    view, _ = await live(live_client, "/dashboard/acme")
+    await render_async(view)
+    await render_change(view, "#settings-form", {"name": "A"})
+    assert element(view, "#settings-name-error").text() == "Name must be at least 2 characters"
+    assert element(view, "#settings-name").attributes["aria-describedby"] == "settings-name-error"
+    assert element(view, "#settings-email-error").text() == ""  # untouched: no "Enter a valid email address" yet
+    assert "aria-invalid" not in element(view, "#settings-email").attributes
+    await render_submit(view, "#settings-form")
+    assert element(view, "#settings-email-error").text() == "Enter a valid email address"
+    assert element(view, "#settings-email").attributes["aria-invalid"] == "true"
+    assert not has_element(view, "#saved")
+
+
 async def test_the_start_async_org_page_handles_both_outcomes(live_client):
     await signed_in(live_client)
     view, html = await live(live_client, "/orgs/2")

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
-from fastapi_live import CONT, HALT, AsyncResult, Exit, LiveRouter, LiveSocket, LiveView, Ok, event
+from fastapi_live import CONT, HALT, JS, AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, event, to_form
 
 
 @dataclass
@@ -23,6 +24,15 @@ async def fetch_posts(org: str) -> list[Post]:
 
 async def fetch_org(slug: str) -> dict[str, str]:
     return {"name": slug.title()}
+
+
+class Settings(BaseModel):
+    name: str = ""
+    email: str = ""
+
+
+async def store(settings: Settings) -> None:
+    print(settings.name)
 
 
 templates = Jinja2Templates(directory="templates")
@@ -53,6 +63,19 @@ class Dashboard(LiveView):
     @event("inc")
     async def inc(self, socket: LiveSocket, by: int = 1) -> None:
         socket.update("count", lambda n: n + by).push_event("counted", {"count": socket.assigns.count})
+
+    @event("save")
+    async def save(self, socket: LiveSocket, form: Form[Settings]) -> None:
+        if form.data is not None:
+            await store(form.data)
+            form = to_form(form.data).add_error("email", "Email already taken")
+        field = form.email
+        socket.assign(form=form, shown=field.error or "").exec_js(JS().show("#saved").add_class("done", to="#saved"))
+
+    @event("reset")
+    async def reset(self, socket: LiveSocket, params: dict[str, object]) -> None:
+        fresh: Form[Settings] = to_form(Settings)
+        socket.assign(form=fresh, typed=to_form({"q": ""}, params).values)
 
     @event("next-page")
     async def next_page(self, socket: LiveSocket) -> None:
