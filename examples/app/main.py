@@ -152,6 +152,7 @@ class Dashboard(LiveView):
             return  # a submit touches every field: all their errors show
         await db.save_settings(socket.assigns.slug, socket.assigns.current_user, form.data.name, form.data.email)
         socket.assign(saved=form.data.name)
+        socket.put_flash("info", "Settings saved")
 
     @event("reload-posts")
     async def reload_posts(self, socket: LiveSocket) -> None:
