@@ -77,6 +77,10 @@ async def test_settings_are_validated_on_change_and_saved_on_submit(live_client)
     assert "Enter a valid email address" in html
     html = await render_submit(view, "#settings-form", {"name": "Ada", "email": "ada@example.com"})
     assert "Saved — hello, Ada!" in html
+    flash = element(view, "#flash")
+    assert flash.attributes["role"] == "alert"
+    assert "Settings saved" in flash.text()
+    assert element(view, "#flash .live-flash-close").text() == "×"
 
 
 async def test_settings_errors_show_only_for_touched_fields_until_a_submit(live_client):
