@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.asyncio.cluster import RedisCluster
+
 from .connection import Connection
 from .locator import CLOSED, GONE, UPLOAD_GONE, EventAnswer, LocalLocator, UploadAnswer, answer_chunk, answer_event
 from .manager import SessionManager
@@ -188,6 +190,11 @@ class RedisDirectory:
 
     async def release(self, session_ids: Collection[str], node_id: str) -> None:
         # Only entries that still name ``node_id`` go: a remount elsewhere may have claimed one since.
+        if isinstance(self.client, RedisCluster):
+            # A cluster pipeline refuses scripts (EVALSHA): one call per key, each on its own
+            # slot, all in flight at once.
+            await asyncio.gather(*(self._release(keys=[directory_key(s)], args=[node_id]) for s in session_ids))
+            return
         # One round trip for many (a shutdown releases every session at once).
         pipe = self.client.pipeline(transaction=False)
         for session_id in session_ids:
