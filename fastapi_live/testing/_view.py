@@ -137,6 +137,16 @@ class LiveTestView:
         return self._closed
 
     @property
+    def flash(self) -> dict[str, str]:
+        """The flash messages the page shows in ``#flash``, by kind: ``{"info": "Settings saved"}``."""
+        document = self._document
+        shown: dict[str, str] = {}
+        for message in document.select("#flash [data-kind]", document.root()):
+            text = document.select(".live-flash-text", message)
+            shown[message.attrs.get("data-kind") or ""] = " ".join((text[0] if text else message).text(deep=True).split())
+        return shown
+
+    @property
     def remounts(self) -> int:
         """How many times the server remounted the page after losing its session (and the
         forms sent their recovery events)."""

@@ -189,6 +189,12 @@ class SyncLiveTestView:
         return assigns
 
     @property
+    def flash(self) -> dict[str, str]:
+        """The flash messages the page shows in ``#flash``, by kind."""
+        flash: dict[str, str] = self.client.call(lambda: self.view.flash)
+        return flash
+
+    @property
     def closed(self) -> bool:
         return self.view.closed
 

@@ -80,6 +80,7 @@ async def test_settings_are_validated_on_change_and_saved_on_submit(live_client)
     flash = element(view, "#flash")
     assert flash.attributes["role"] == "alert"
     assert "Settings saved" in flash.text()
+    assert view.flash == {"info": "Settings saved"}
     assert element(view, "#flash .live-flash-close").text() == "×"
 
 
