@@ -14,6 +14,7 @@ from .exceptions import EventError, LiveError
 from .socket import ClientOp, SocketState
 
 FLASH_KEY = "flash"
+CLEAR_AFTER_KEY = "flash_clear_after"  # kind -> milliseconds until the client closes it
 """The assign templates read the flash from: ``{% for kind, message in flash.items() %}``."""
 CARRY_MAX_AGE = 60.0
 """Seconds a carried flash stays valid: long enough for the next page to load, no longer."""
@@ -30,19 +31,29 @@ class FlashMixin(SocketState):
         value = self._data.get(FLASH_KEY)
         return MappingProxyType(value) if isinstance(value, dict) else _EMPTY
 
-    def put_flash(self, kind: str, message: str) -> Self:
+    def put_flash(self, kind: str, message: str, *, clear_after: float | None = None) -> Self:
         """Show ``message`` as the ``kind`` flash (``"info"``, ``"error"``, ...), replacing that kind's.
 
         It is shown on this page, and on the page a ``push_navigate`` or ``redirect`` queued
-        in the same callback lands on.
+        in the same callback lands on. With ``clear_after`` (seconds) the browser closes it by
+        itself after that long, as a click on its close button would.
 
-        >>> socket.put_flash("info", "Settings saved")  # doctest: +SKIP
+        >>> socket.put_flash("info", "Settings saved", clear_after=4)  # doctest: +SKIP
         """
         if not isinstance(kind, str) or not kind:
             raise LiveError(f"put_flash() needs a kind such as 'info' or 'error'\nExpected: a non-empty string\nGot: {kind!r}")
         if not isinstance(message, str):
             raise LiveError(f"put_flash({kind!r}, ...) needs a message\nExpected: a string\nGot: {message!r}")
+        if clear_after is not None and (isinstance(clear_after, bool) or not isinstance(clear_after, (int, float)) or not clear_after > 0):
+            raise LiveError(
+                f"put_flash({kind!r}, ..., clear_after=) takes seconds\nExpected: a number above 0, or None to keep it until closed\n"
+                f"Got: {clear_after!r}"
+            )
         self._set_flash({**self.flash, kind: message})
+        timers = {k: v for k, v in self._clear_after().items() if k != kind}
+        if clear_after is not None:
+            timers[kind] = max(1, round(clear_after * 1000))
+        self._set_clear_after(timers)
         return self
 
     def clear_flash(self, kind: str | None = None) -> Self:
@@ -51,9 +62,20 @@ class FlashMixin(SocketState):
         if kind is None:
             if current:
                 self._set_flash({})
+            self._set_clear_after({})
         elif kind in current:
             self._set_flash({k: v for k, v in current.items() if k != kind})
+            self._set_clear_after({k: v for k, v in self._clear_after().items() if k != kind})
         return self
+
+    def _clear_after(self) -> dict[str, int]:
+        value = self._data.get(CLEAR_AFTER_KEY)
+        return value if isinstance(value, dict) else {}
+
+    def _set_clear_after(self, value: dict[str, int]) -> None:
+        if value != self._clear_after():
+            self._data[CLEAR_AFTER_KEY] = value
+            self._changed.add(CLEAR_AFTER_KEY)
 
     def _set_flash(self, value: dict[str, str]) -> None:
         # Written past ``assign``, which refuses the reserved name ``flash``. A new dict each
@@ -65,6 +87,7 @@ class FlashMixin(SocketState):
 def start(socket: FlashMixin, carried: Mapping[str, str] | None) -> None:
     """Before the on_mount hooks: the flash carried here by a navigation, or an empty one."""
     socket._data[FLASH_KEY] = dict(carried or {})
+    socket._data[CLEAR_AFTER_KEY] = {}
 
 
 def clear_event(socket: FlashMixin, params: Mapping[str, Any]) -> None:

@@ -12,7 +12,7 @@ from .redirects import external_url, local_path
 from .types import Runtime
 from .wire import OP_JS
 
-_RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash"})
+_RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash", "flash_clear_after"})
 
 
 class Assigns(Mapping[str, Any]):

@@ -77,6 +77,7 @@ def loading_class(kind: str) -> str:
 
 # -- live navigation: links, built-in events, the flash carrier ------------------------------------
 ATTR_LINK = "data-live-link"  # on an <a href>: "patch" or "navigate"
+ATTR_CLEAR_AFTER = "data-live-clear-after"  # on a flash message: milliseconds until the client closes it
 ATTR_LINK_STATE = "data-live-link-state"  # "push" (the default) or "replace": how the history changes
 LINK_PATCH = "patch"
 LINK_NAVIGATE = "navigate"
@@ -227,6 +228,7 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "OP_PATCH": OP_PATCH,
     "ATTR_LINK": ATTR_LINK,
     "ATTR_LINK_STATE": ATTR_LINK_STATE,
+    "ATTR_CLEAR_AFTER": ATTR_CLEAR_AFTER,
     "LINK_PATCH": LINK_PATCH,
     "LINK_NAVIGATE": LINK_NAVIGATE,
     "LINK_STATE_PUSH": LINK_STATE_PUSH,

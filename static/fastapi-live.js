@@ -91,6 +91,7 @@
     const OP_PATCH = "patch";
     const ATTR_LINK = "data-live-link";
     const ATTR_LINK_STATE = "data-live-link-state";
+    const ATTR_CLEAR_AFTER = "data-live-clear-after";
     const LINK_PATCH = "patch";
     const LINK_NAVIGATE = "navigate";
     const LINK_STATE_PUSH = "push";
@@ -1577,6 +1578,7 @@
         },
 
         htmx_after_swap() {
+            scheduleFlashClears();
             for (let [form, lock] of locks) {
                 lockControls(form, lock); // controls a swap added while the submit is in flight
             }
@@ -1966,7 +1968,23 @@
         },
     };
 
+    // ---- flash messages that close themselves (put_flash(..., clear_after=seconds)) ------------------
+    const flashTimers = new WeakSet();
+
+    function scheduleFlashClears() {
+        for (let message of document.querySelectorAll(`[${ATTR_CLEAR_AFTER}]`)) {
+            if (flashTimers.has(message)) {
+                continue;
+            }
+            flashTimers.add(message);
+            let delay = Number(message.getAttribute(ATTR_CLEAR_AFTER));
+            // Its close button sends the clear to the server, as a click would.
+            setTimeout(() => message.isConnected && message.querySelector(`[${BINDING_BY_DOM_EVENT.click}]`)?.click(), delay);
+        }
+    }
+
     function start() {
+        scheduleFlashClears();
         scanHooks(document);
         observeHooks();
         watchUploads();

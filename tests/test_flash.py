@@ -83,3 +83,16 @@ def test_carry_gives_navigations_and_redirects_the_flash(socket):
     assert carrier.load(navigate.payload["flash"], "browser") == {"info": "Bye"}
     assert carrier.load(redirect.payload["flash"], "browser") == {"info": "Bye"}
     assert push == ClientOp("push", "x", {})
+
+
+def test_put_flash_clear_after_is_seconds_above_zero():
+    from fastapi_live import LiveError, LiveSocket
+
+    socket = LiveSocket()
+    socket.put_flash("info", "Saved", clear_after=1.5)
+    assert socket.assigns["flash_clear_after"] == {"info": 1500}
+    socket.put_flash("info", "Saved again")  # no clear_after: kept until closed
+    assert socket.assigns["flash_clear_after"] == {}
+    for wrong in (0, -1, "soon", True):
+        with pytest.raises(LiveError, match=r"^put_flash\('info', \.\.\., clear_after=\) takes seconds\nExpected: a number above 0"):
+            socket.put_flash("info", "x", clear_after=wrong)

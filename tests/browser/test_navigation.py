@@ -278,6 +278,14 @@ def test_a_flash_put_before_push_navigate_shows_on_the_page_it_lands_on(page, ca
     expect(page.locator("#flash .live-flash-message")).to_have_count(0)
 
 
+def test_a_flash_with_clear_after_closes_itself(page, catalog):
+    url, _ = catalog
+    open_catalog(page, url)
+    page.click("#flash-brief")
+    expect(page.locator("#flash")).to_have_text(re.compile("Gone in a moment"))
+    expect(page.locator("#flash .live-flash-message")).to_have_count(0)  # closed by the client, cleared on the server
+
+
 def test_a_flash_put_before_a_redirect_shows_after_the_full_load(page, catalog):
     url, _ = catalog
     requests = open_catalog(page, url)

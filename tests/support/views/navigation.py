@@ -78,6 +78,10 @@ class Catalog(LiveView):
     async def flash(self, socket: LiveSocket, message: str = "Saved") -> None:
         socket.put_flash("info", message)
 
+    @event("flash-brief")
+    async def flash_brief(self, socket: LiveSocket) -> None:
+        socket.put_flash("info", "Gone in a moment", clear_after=0.2)
+
 
 class Other(LiveView):
     async def mount(self, socket: LiveSocket) -> None:
