@@ -263,6 +263,10 @@ class _Callable:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             annotation = hints.get(p.name, p.annotation)
+            if inspect.isclass(annotation) and issubclass(annotation, Request):
+                # FastAPI hands the request to one parameter only: the page endpoint's own.
+                self.arguments.append((_REQUEST_PARAM, p.name))
+                continue
             shared = p.name in path_params or not isinstance(p.default, DependsParam)
             endpoint_name = p.name if shared else f"{prefix}{p.name}"
             self.arguments.append((endpoint_name, p.name))

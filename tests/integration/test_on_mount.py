@@ -48,6 +48,15 @@ async def redirects_but_continues(socket: LiveSocket) -> Any:
 MOUNTED: list[str] = []
 
 
+async def reads_the_request(socket: LiveSocket, request: Request) -> None:
+    socket.assign(trail=[f"path:{request.url.path}"])
+
+
+class TrailOfRequest(LiveView):
+    async def mount(self, socket: LiveSocket, request: Request, slug: str) -> None:
+        socket.assign(trail=[*socket.assigns.trail, f"mount:{request.url.path}:{slug}"])
+
+
 class Recorded(LiveView):
     async def mount(self, socket: LiveSocket, slug: str) -> None:
         MOUNTED.append(slug)
@@ -65,6 +74,7 @@ def make_app() -> FastAPI:
     group = live.session("members", on_mount=[GroupHook])
     group.page("/trail/{slug}", template="trail.html", on_mount=[page_hook])(Trail)
     live.page("/broken-hook/{slug}", template="trail.html", on_mount=[halts_without_redirect])(Trail)
+    live.page("/request/{slug}", template="trail.html", on_mount=[reads_the_request])(TrailOfRequest)
     live.page("/continuing-redirect/{slug}", template="trail.html", on_mount=[redirects_but_continues])(Recorded)
     app = FastAPI()
     app.include_router(live)
@@ -106,3 +116,10 @@ async def test_a_hook_that_redirects_but_continues_is_an_error_and_mount_does_no
         ):
             await client.get("/continuing-redirect/acme")
     assert MOUNTED == []
+
+
+async def test_hooks_and_mount_may_take_the_request_as_any_endpoint_does(url):
+    async with httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/request/acme")
+        assert response.status_code == 200
+        assert "path:/request/acme &gt; mount:/request/acme:acme" in response.text
