@@ -5,30 +5,20 @@ from __future__ import annotations
 import os
 import uuid
 
-import httpx
 import pytest
 
-from examples.app.auth import COOKIE, login_cookie
-from tests.support.servers import SubprocessServer
+from tests.support.example_workers import client_for, example_workers
 from tests.support.sse import SSEReader, headers, token_of
 
 pytestmark = pytest.mark.redis
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
 def pair(any_redis_url, tmp_path_factory):
-    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": any_redis_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
-    env["EXAMPLE_MEDIA_DIR"] = str(tmp_path_factory.mktemp("media"))
-    a = SubprocessServer("examples.app.main:app", env=env).start()
-    b = SubprocessServer("examples.app.main:app", env=env).start()
-    yield a, b
-    a.stop()
-    b.stop()
+    media = str(tmp_path_factory.mktemp("media"))
+    with example_workers(any_redis_url, EXAMPLE_ORG_LATENCY_MS="50", EXAMPLE_PROFILE_LATENCY_MS="80", EXAMPLE_MEDIA_DIR=media) as servers:
+        yield servers
 
-
-def client_for(server: SubprocessServer, user: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, cookies={COOKIE: login_cookie(user)}, timeout=15)
 
 
 async def test_page_from_a_stream_from_b_events_to_both(pair):

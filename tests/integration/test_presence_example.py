@@ -3,22 +3,18 @@ in one process and across worker processes sharing Redis (and when a worker is S
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import time
 import uuid
 
-import httpx
 import pytest
 
-from examples.app.auth import COOKIE, login_cookie
 from fastapi_live.testing import LiveTestClient, live, render, render_async
-from tests.support.servers import SubprocessServer
+from tests.support.example_workers import client_for, example_workers
 from tests.support.sse import SSEReader, headers, token_of
 from tests.support.waits import eventually
 
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USER_RE = re.compile(r'<li class="person" data-user="([^"]+)"')
 
 
@@ -52,16 +48,9 @@ async def test_each_signed_in_user_is_one_li_per_page_and_leaves_when_the_page_c
 
 @pytest.fixture
 def workers(any_redis_url):
-    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": any_redis_url, "EXAMPLE_ORG_LATENCY_MS": "50", "EXAMPLE_PROFILE_LATENCY_MS": "80"}
-    a = SubprocessServer("examples.app.main:app", env=env).start()
-    b = SubprocessServer("examples.app.main:app", env=env).start()
-    yield a, b
-    a.stop()
-    b.stop()
+    with example_workers(any_redis_url, EXAMPLE_ORG_LATENCY_MS="50", EXAMPLE_PROFILE_LATENCY_MS="80") as servers:
+        yield servers
 
-
-def client_for(server: SubprocessServer, user: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, cookies={COOKIE: login_cookie(user)}, timeout=15)
 
 
 async def presence_update(reader: SSEReader, want: list[str], since: float, timeout: float = 10) -> float:

@@ -7,36 +7,25 @@ posted straight to a different worker.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 
-import httpx
 import pytest
 
-from examples.app.auth import COOKIE, login_cookie
 from fastapi_live.testing import live, render, render_async, render_click
-from tests.support.servers import SubprocessServer
+from tests.support.example_workers import client_for, example_workers
 from tests.support.sse import SSEReader, headers, token_of
 
 pytestmark = pytest.mark.redis
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BADGE = re.compile(r'<span class="badge" title="unread">(\d+)</span>')
 DRAFT = re.compile(r'<li id="(post-[^"]+)"><span class="title">Draft #')
 
 
 @pytest.fixture
 def workers(redis_server_url):
-    env = {"PYTHONPATH": ROOT_DIR, "REDIS_URL": redis_server_url, "EXAMPLE_ORG_LATENCY_MS": "0", "EXAMPLE_PROFILE_LATENCY_MS": "0"}
-    a = SubprocessServer("examples.app.main:app", env=env).start()
-    b = SubprocessServer("examples.app.main:app", env=env).start()
-    yield a, b
-    a.stop()
-    b.stop()
+    with example_workers(redis_server_url, EXAMPLE_ORG_LATENCY_MS="0", EXAMPLE_PROFILE_LATENCY_MS="0") as servers:
+        yield servers
 
-
-def client_for(server: SubprocessServer, user: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, cookies={COOKIE: login_cookie(user)}, timeout=15)
 
 
 async def test_notifications_from_two_workers_get_distinct_ids_and_one_dismiss_removes_one(workers):
