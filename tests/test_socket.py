@@ -41,9 +41,9 @@ def test_a_value_whose_comparison_raises_counts_as_changed(socket):
     assert socket.changed == {"x"}
 
 
-@pytest.mark.parametrize("name", ["live", "__live__", "socket", "streams", "flash"])
+@pytest.mark.parametrize("name", ["live", "__live__", "socket", "streams", "flash", "flash_clear_after"])
 def test_reserved_names_are_refused(socket, name):
-    reserved = r"\['__live__', 'flash', 'live', 'socket', 'streams'\]"
+    reserved = r"\['__live__', 'flash', 'flash_clear_after', 'live', 'socket', 'streams'\]"
     with pytest.raises(LiveError, match=rf"^'{name}' is a reserved name and cannot be assigned; reserved: {reserved}$"):
         socket.assign({name: 1})
     assert name not in socket.assigns
