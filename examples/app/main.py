@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
+from starlette.background import BackgroundTask
 
 from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
 
@@ -216,25 +217,29 @@ async def index(request: Request) -> Response:
 async def login(request: Request, user: str | None = None) -> Response:
     if not user:
         return templates.TemplateResponse(request, "login.html", {"current_user": None, "live": live.helpers})
-    await _end_sign_in(request)  # signing in as someone else ends the old sign-in's live pages
     response = RedirectResponse("/dashboard/acme", status_code=303)
     response.set_cookie(COOKIE, login_cookie(user), httponly=True, samesite="lax")
+    _end_sign_in(request, response)  # signing in as someone else ends the old sign-in's live pages
     return response
 
 
 @app.post("/logout", response_model=None)
 async def logout(request: Request) -> Response:
-    await _end_sign_in(request)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, httponly=True, samesite="lax")
+    _end_sign_in(request, response)
     return response
 
 
-async def _end_sign_in(request: Request) -> None:
-    """Disconnect every live page of the browser's current sign-in, in every process."""
+def _end_sign_in(request: Request, response: Response) -> None:
+    """Disconnect every live page of the browser's current sign-in, in every process.
+
+    Once ``response`` is sent: the old pages reload as soon as they hear of it, and by then the
+    browser must hold the cookie this response sets (or the page reloads as the old sign-in).
+    """
     user = current_user(request)
     if user is not None:
-        await live.disconnect(login_identity(user))
+        response.background = BackgroundTask(live.disconnect, login_identity(user))
 
 
 @app.post("/api/notifications", status_code=202)
