@@ -176,10 +176,10 @@ class _EventReply(Response):
             (b"cache-control", b"no-store"),
         ]
         if reply is not None:
-            self.raw_headers.append((REPLY_HEADER.encode(), json_header(reply)))
+            self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
 
 
-def json_header(value: Any) -> bytes:
+def _json_header(value: Any) -> bytes:
     """``value`` as JSON fit for a header (ASCII only)."""
     return json.dumps(value, default=str, ensure_ascii=True).encode()
 

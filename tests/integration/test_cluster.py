@@ -20,7 +20,6 @@ def pair(any_redis_url, tmp_path_factory):
         yield servers
 
 
-
 async def test_page_from_a_stream_from_b_events_to_both(pair):
     a, b = pair
     user = f"u{uuid.uuid4().hex[:8]}"

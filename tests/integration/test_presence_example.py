@@ -52,7 +52,6 @@ def workers(any_redis_url):
         yield servers
 
 
-
 async def presence_update(reader: SSEReader, want: list[str], since: float, timeout: float = 10) -> float:
     """Seconds from ``since`` until the stream carries a ``#presence`` fragment listing exactly ``want``."""
     while True:

@@ -27,7 +27,6 @@ def workers(redis_server_url):
         yield servers
 
 
-
 async def test_notifications_from_two_workers_get_distinct_ids_and_one_dismiss_removes_one(workers):
     a, b = workers
     user = f"u{uuid.uuid4().hex[:8]}"
