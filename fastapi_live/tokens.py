@@ -12,7 +12,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 
 from .exceptions import TokenError
@@ -20,6 +20,7 @@ from .exceptions import TokenError
 TOKEN_VERSION = 2
 _SALT = "fastapi-live.page-token"
 _BINDING_PURPOSE = b"fastapi-live.browser-binding"
+_DIGESTS = 4096  # browsers whose digest is kept (about 150 bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,36 @@ class PageToken:
     issued_at: float = 0.0
 
 
+class _Signer(TimestampSigner):
+    """Derives its key once: itsdangerous derives it again for every signature, and a page
+    token is signed on every page and checked on every event."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
 class _Serializer(URLSafeTimedSerializer):
-    """Never tries to compress: page tokens are small, and zlib would run on every page."""
+    """Never tries to compress (page tokens are small, and zlib would run on every page); one
+    signer per salt, made once (the same tokens, byte for byte, as a signer made per call)."""
+
+    default_signer = _Signer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[str | bytes | None, Signer] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = self._signers[salt] = super().make_signer(salt)
+        return signer
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode("utf-8"))
@@ -51,11 +80,18 @@ class TokenSigner:
         self._serializer = _Serializer(secret_key, salt=_SALT)
         self._binding_key = hmac.new(want_bytes(secret_key), _BINDING_PURPOSE, hashlib.sha256).digest()
         self.max_age = max_age
+        self._digests: dict[str, str] = {}  # a browser's pages and events need its digest again and again
 
     def browser_digest(self, browser_id: str) -> str:
         """The keyed digest that binds a token to ``browser_id``; it cannot be turned back into it."""
+        cached = self._digests.get(browser_id)
+        if cached is not None:
+            return cached
         digest = hmac.new(self._binding_key, browser_id.encode("utf-8"), hashlib.sha256).digest()[:18]
-        return base64_encode(digest).decode("ascii")
+        if len(self._digests) >= _DIGESTS:
+            self._digests.clear()
+        text = self._digests[browser_id] = base64_encode(digest).decode("ascii")
+        return text
 
     def sign(self, token: PageToken) -> str:
         return self._serializer.dumps([TOKEN_VERSION, token.session_id, token.view, self.browser_digest(token.browser_id), token.url])
