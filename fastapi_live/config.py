@@ -44,6 +44,10 @@ class SessionConfig:
     """Threads for sync functions given to async operations (None: asyncio's default, min(32, CPUs + 4))."""
     unconnected_sync_threads: int | None = None
     """Of those, how many sessions whose stream never connected may hold at once (None: half)."""
+    freeze_gc_at_startup: bool = True
+    """At the end of the app's startup, move the objects alive then (modules, routes, templates)
+    out of the garbage collector's passes (``gc.freeze()``): full collections, and the pauses
+    they put on pages and publishes, then scan only what requests and sessions made."""
 
     def __post_init__(self) -> None:
         for name in ("replay_size", "outbound_limit", "mailbox_limit", "max_unconnected_per_browser", "max_unconnected"):

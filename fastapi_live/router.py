@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import time
@@ -36,6 +37,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
+from .collector import freeze_startup_objects
 from .config import SessionConfig
 from .connection import Connection
 from .exceptions import ConfigurationError, EventError, TokenError
@@ -177,6 +179,36 @@ class _EventReply(Response):
         ]
         if reply is not None:
             self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
+
+
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]+")  # what ``secrets.token_urlsafe`` makes: no quoting needed
+
+
+def _page_url(scope: Scope) -> str:
+    """A page request's path and query, as ``request.url`` gives them, without building the URL."""
+    path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+class _PageResponse(Response):
+    """A live page's first render with its browser cookie, built with its raw headers at once:
+    ``set_cookie`` would run ``http.cookies`` on every page for the same few bytes."""
+
+    def __init__(self, html: str, browser_id: str, *, max_age: int, secure: bool) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = html.encode()
+        self.raw_headers = [
+            (b"cache-control", b"no-store"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", b"text/html; charset=utf-8"),
+        ]
+        if _COOKIE_VALUE.fullmatch(browser_id):
+            cookie = f"{BROWSER_COOKIE}={browser_id}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=lax{'; Secure' if secure else ''}"
+            self.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+        else:  # a cookie the browser sent with other characters: quoted as http.cookies quotes it
+            self.set_cookie(BROWSER_COOKIE, browser_id, max_age=max_age, httponly=True, samesite="lax", path="/", secure=secure)
 
 
 def _json_header(value: Any) -> bytes:
@@ -434,6 +466,8 @@ class LiveRouter(APIRouter):
         await self.pubsub.start()
         await self.presence.start()
         await self.locator.start()
+        if self.config.freeze_gc_at_startup:
+            freeze_startup_objects()
         try:
             yield
         finally:
@@ -607,7 +641,7 @@ class LiveRouter(APIRouter):
         self, request: Request, view_cls: type[LiveView], template_name: str, hooks: list[OnMountCall], mount_kwargs: dict[str, Any]
     ) -> Response:
         remount: PageToken | None = request.scope.get(_REMOUNT_KEY)
-        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = _page_url(request.scope)
         carried: dict[str, str] | None = None
         if remount is not None:  # the page's session is gone: a fresh one under the same page id and token
             if remount.view != view_cls.__name__:
@@ -652,12 +686,9 @@ class LiveRouter(APIRouter):
         await self.locator.claim(session)
         if remount is not None:
             return Response(status_code=204)
-        response = HTMLResponse(outcome.html, headers={"Cache-Control": "no-store"})
         # Set with every page, so the cookie lives as long as the newest page's token.
-        secure = request.url.scheme == "https" if self.cookie_secure is None else self.cookie_secure
-        response.set_cookie(
-            BROWSER_COOKIE, token.browser_id, max_age=int(self.cookie_max_age), httponly=True, samesite="lax", path="/", secure=secure
-        )
+        secure = request.scope.get("scheme", "http") == "https" if self.cookie_secure is None else self.cookie_secure
+        response = _PageResponse(outcome.html, token.browser_id, max_age=int(self.cookie_max_age), secure=secure)
         if FLASH_COOKIE in request.cookies:
             response.delete_cookie(FLASH_COOKIE, path="/", samesite="lax")
         return response
