@@ -10,6 +10,7 @@ those, as ``<hx-partial>`` fragments.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html as html_module
 import math
 import re
@@ -208,7 +209,9 @@ class LiveExtension(Extension):
         # A region rendered as part of a larger render carries that render's version, so
         # the client can still tell an older fragment of it from a newer one.
         prefix, suffix = spec.open_tag_parts()
-        version = nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "version_attr", "load"), [], [], None, None)
+        # Attributes, not calls: a template's call goes through Jinja's ``Context.call``, the
+        # dearest step of rendering these small tags.
+        version = nodes.Getattr(nodes.Name("__live__", "load"), "version_attribute", "load")
         opening = open_node or nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix)])
         block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
         return [opening.set_lineno(lineno), block, nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)]
@@ -220,9 +223,7 @@ class LiveExtension(Extension):
         spec = RegionSpec(ROOT_ID, ROOT_BLOCK, options.pop("tag", "div"), tuple(options.items()), "root")
         _registry(self.environment)[(parser.name, ROOT_BLOCK)] = spec
         # The root's opening tag carries the page token and stream URL: rendered per page.
-        opener = nodes.Output([
-            nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "root_open", "load"), [], [], None, None)
-        ])
+        opener = nodes.Output([nodes.Getattr(nodes.Name("__live__", "load"), "root_tag", "load")])
         return self._wrap(spec, body, lineno, opener)
 
     def _parse_region(self, parser: Parser, lineno: int) -> list[nodes.Node]:
@@ -620,16 +621,23 @@ class PageTemplate:
 _PLAIN_VALUES = frozenset({str, Markup, int, bool, type(None), TemplateHelpers})
 
 
+@functools.lru_cache(maxsize=256)
+def _version_attribute(version: int) -> Markup:
+    return Markup(f' {ATTR_VERSION}="{version}"')
+
+
 class PageContext:
     """``__live__`` in templates: what one render needs besides the assigns.
 
-    The template tags compile calls to these methods: the live container's opening tag
-    (with the page's token), the version every region of this render carries, and — in
-    the first render only — a stream's items. A remount's render (``replace_streams``)
-    lets the morph replace what stream containers hold, as LiveView's join does.
+    The template tags compile reads of these: the live container's opening tag (with the
+    page's token, ``root_tag``), the version every region of this render carries
+    (``version_attribute``), and — in the first render only — a stream's items. A remount's
+    render (``replace_streams``) lets the morph replace what stream containers hold, as
+    LiveView's join does. (``root_open()`` and ``version_attr()`` serve templates compiled
+    by earlier versions, e.g. from a bytecode cache.)
     """
 
-    __slots__ = ("_root", "_stream_children_attr", "_stream_items", "_version")
+    __slots__ = ("_root", "_stream_children_attr", "_stream_items", "_version", "root_tag", "version_attribute")
 
     def __init__(
         self,
@@ -639,8 +647,9 @@ class PageContext:
         *,
         replace_streams: bool = False,
     ) -> None:
-        self._root = root
+        self._root = self.root_tag = root
         self._version = version
+        self.version_attribute = _version_attribute(version)
         self._stream_items = stream_items
         self._stream_children_attr = Markup("") if replace_streams else _SKIP_CHILDREN
 
@@ -648,7 +657,7 @@ class PageContext:
         return self._root
 
     def version_attr(self) -> Markup:
-        return Markup(f' {ATTR_VERSION}="{self._version}"')
+        return self.version_attribute
 
     def stream_children_attr(self) -> Markup:
         return self._stream_children_attr
