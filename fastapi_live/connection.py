@@ -44,7 +44,7 @@ class Connection:
     )
 
     def __init__(self, limit: int, byte_limit: int = 4_000_000) -> None:
-        self._frames: deque[bytes] = deque()
+        self._frames: deque[bytes] | None = None  # made with the first frame queued: an idle stream has none
         self._waiter: asyncio.Future[None] | None = None  # made only while the writer waits
         self._limit = limit
         self._byte_limit = byte_limit
@@ -65,16 +65,19 @@ class Connection:
         if self.closed:
             return
         waiter = self._waiter
-        if self._writer is not None and waiter is not None and not waiter.done() and not self._frames and not self._writing:
+        frames = self._frames
+        if self._writer is not None and waiter is not None and not waiter.done() and not frames and not self._writing:
             self._write_now(data)
             return
-        if self._frames and (len(self._frames) >= self._limit or self._bytes + len(data) > self._byte_limit):
+        if frames and (len(frames) >= self._limit or self._bytes + len(data) > self._byte_limit):
             # A reader this far behind gets closed; its reconnect resyncs the page. One frame
             # alone is always taken, however large: a resync bigger than the limit must still
             # reach the page, or its every reconnect would render it again for nothing.
             self._overflow(len(data))
             return
-        self._frames.append(data)
+        if frames is None:
+            frames = self._frames = deque()
+        frames.append(data)
         self._bytes += len(data)
         self._wake()
 
@@ -83,7 +86,7 @@ class Connection:
             "fastapi-live: closed the stream of %s: its reader fell behind by %d frames, %d bytes "
             "(SessionConfig.outbound_limit=%d, outbound_bytes=%d); its reconnect resyncs the page",
             self._describe(),
-            len(self._frames) + 1,
+            len(self._frames or ()) + 1,
             self._bytes + incoming,
             self._limit,
             self._byte_limit,
@@ -122,7 +125,7 @@ class Connection:
     def close(self) -> None:
         self.closed = True
         if self.overflowed:
-            self._frames.clear()
+            self._frames = None
             self._bytes = 0
         self._wake()
 
@@ -145,10 +148,14 @@ class Connection:
                     return
                 finally:
                     self._writing = False
-            while self._frames:
-                data = self._frames.popleft()
+            frames = self._frames
+            while frames:
+                data = frames.popleft()
                 self._bytes -= len(data)
                 yield data
+                frames = self._frames  # a close for overflow drops the queue meanwhile
+            if frames is not None:
+                self._frames = frames = None  # drained: an idle stream holds no queue (nor this frame)
             if self.closed:
                 return
             if self._inflight is not None:

@@ -111,18 +111,28 @@ async def _server_shutting_down() -> None:
         await asyncio.sleep(_SHUTDOWN_POLL)
 
 
-class _LiveStreamResponse(EventSourceResponse):
-    """sse-starlette's response, run lean: one task writes frames, one waits for the disconnect.
+@functools.cache
+def _stream_raw_headers() -> tuple[tuple[bytes, bytes], ...]:
+    """The headers sse-starlette's ``EventSourceResponse`` sends with a stream: worked out once."""
+    return tuple(EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS).raw_headers)
 
-    The stock ``EventSourceResponse`` starts a task group with a ping task, a disconnect
-    listener and a shutdown listener per connection. Here heartbeats come from one shared
-    timer and shutdown from one process-wide watcher (``SessionManager.watch_shutdown``), so a
-    stream costs its request task plus one small disconnect watcher.
+
+class _LiveStreamResponse(Response):
+    """A live stream, run lean: one task writes frames, one waits for the disconnect.
+
+    sse-starlette's ``EventSourceResponse`` starts a task group with a ping task, a disconnect
+    listener and a shutdown listener per connection, and holds a lock and its own headers
+    while the stream is open. Here heartbeats come from one shared timer and shutdown from
+    one process-wide watcher (``SessionManager.watch_shutdown``), the headers are
+    ``EventSourceResponse``'s own, worked out once: a stream costs its request task plus one
+    small disconnect watcher.
     """
 
     def __init__(self, connection: Connection, on_close: Callable[[], None]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(_stream_raw_headers())
         self._frames: AsyncGenerator[bytes, None] = connection.frames()
-        super().__init__(self._frames, ping=0, headers=_STREAM_HEADERS)
         self._connection = connection
         self._on_close = on_close
 
@@ -778,6 +788,7 @@ class LiveRouter(APIRouter):
                 return remounted
             connection = remounted.attach_remount()
         stream, locator = connection, self.locator
+        request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
         self.manager.watch_shutdown(_server_shutting_down)
         return _LiveStreamResponse(stream, lambda: locator.detach(stream))
 

@@ -103,7 +103,10 @@ class StreamsMixin(SocketState):
         return self
 
     def _take_stream_ops(self) -> dict[str, list[StreamOp]]:
-        _, ops = self._stream_state()
+        state = self.__dict__.get("_streams")
+        if state is None:  # no stream used yet: nothing to take, and no state made for it
+            return {}
+        _, ops = state
         taken = {name: pending for name, pending in ops.items() if pending}
         for name in taken:
             ops[name] = []
