@@ -2,12 +2,15 @@
 
 fastapi-live: POST sent → the response carrying the fragment received.
 Baseline (FastAPI + sse-starlette by hand): POST sent → the fragment read from that client's stream.
+Bare ASGI (the limit reference): the same POST answered with fastapi-live's own reply bytes by an
+ASGI app with no framework at all (``bench/apps/bare_app.py``).
 pyview: a joined view per client; ``event`` pushed on its WebSocket → the ``phx_reply`` with the diff received.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +19,7 @@ from typing import Any
 from fastapi_live.testing._sse import SSEMessage
 
 from . import wire
-from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
+from .apps import BARE_APP, HAND_APP, LIVE_APP, PYVIEW_APP
 from .load import EVENT_URL, CpuWindow, LivePage, bounded, guarded, open_live_page
 from .pyview import PyviewPage, open_pyview_page
 from .report import Row, percentile
@@ -91,7 +94,40 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
 
                 return trip
 
-            return await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
+            result = await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
+            # One more event: the reply whose bytes the bare ASGI reference answers with.
+            last = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
+            count = _count(last.body)
+            result["reply_template"] = re.sub(rf"\b{count}\b", "{count}", last.text)
+            result["reply_headers"] = [(k, v) for k, v in last.headers.items() if k not in ("date", "server")]
+            result["reply_bytes"] = len(last.raw_head) + len(last.body)
+            return result
+        finally:
+            for page in pages:
+                page.close()
+
+
+async def measure_bare(settings: Settings, clients: int, warmup: float, duration: float, reply: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
+    env = {"BENCH_BARE_REPLY": reply, "BENCH_BARE_HEADERS": json.dumps(headers)}
+    async with ServerProcess(BARE_APP, settings, label="bare", env=env) as server:
+        pages = [LivePage(f"bare-token-{n}", "fastapi_live_browser=bare", await wire.connect(server.host, server.port)) for n in range(clients)]
+        try:
+
+            def trip_of(page: LivePage) -> RoundTrip:
+                headers = page.headers("inc")
+
+                async def trip() -> tuple[float, float, int]:
+                    response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
+                    if response.status != 200:
+                        raise wire.HttpError(f"bare event answered {response.status}")
+                    return response.sent_at, response.done_at, _count(response.body)
+
+                return trip
+
+            result = await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
+            probe = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
+            result["reply_bytes"] = len(probe.raw_head) + len(probe.body)
+            return result
         finally:
             for page in pages:
                 page.close()
@@ -171,7 +207,8 @@ async def run(settings: Settings) -> list[Row]:
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)
     pyview, pyview_error = await guarded(measure_pyview(settings, clients, warmup, duration), "pyview event round trip")
-    details = {"fastapi_live": live, "baseline": hand, "pyview": pyview}
+    bare = await measure_bare(settings, clients, warmup, duration, live["reply_template"], live["reply_headers"])
+    details = {"fastapi_live": live, "baseline": hand, "pyview": pyview, "bare_asgi": bare}
 
     def of_pyview(key: str) -> float | None:
         return None if pyview is None else float(pyview[key])
@@ -202,4 +239,12 @@ async def run(settings: Settings) -> list[Row]:
             pyview_error=pyview_error,
         ),
         Row("event round trip, p99 latency", live["p99_ms"], hand["p99_ms"], "ms", group=NAME, pyview=of_pyview("p99_ms"), pyview_error=pyview_error),
+        Row(
+            f"event round trip, {clients} clients: events/s (vs a bare ASGI app answering the same POST with the same bytes: the limit)",
+            live["events_per_s"],
+            bare["events_per_s"],
+            "ev/s",
+            details={"bare_asgi": bare, "reply_bytes": {"fastapi_live": live["reply_bytes"], "bare_asgi": bare["reply_bytes"]}},
+            group=NAME,
+        ),
     ]

@@ -17,6 +17,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 LIVE_APP = "bench.apps.live_app:create_app"
 HAND_APP = "bench.apps.hand_app:create_app"
 PYVIEW_APP = "bench.apps.pyview_app:create_app"
+BARE_APP = "bench.apps.bare_app:create_app"
 ORG_LATENCY = 0.3
 """Seconds ``load_org`` takes (the dashboard's fast load)."""
 PROFILE_LATENCY = 0.6
