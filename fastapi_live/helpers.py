@@ -64,6 +64,9 @@ def _disable_with_text(text: Any) -> str:
     return text
 
 
+_JSON_PLAIN = frozenset({str, int, bool, type(None)})  # values whose JSON depends on nothing but their value
+
+
 class TemplateHelpers:
     """``live`` in templates: event bindings rendered as htmx attributes.
 
@@ -89,6 +92,7 @@ class TemplateHelpers:
         self._resolve = resolve  # a path -> this router's live page serving it, or None
         self._links: dict[tuple[str, str, bool], Markup] = {}
         self._bindings: dict[tuple[str, str, str, str, str | None, str | None], Markup] = {}
+        self._vals: dict[tuple[tuple[str, type[Any], Any], ...], str] = {}
         self._scripts: tuple[dict[str, Any], Markup] | None = None
 
     def _binding(
@@ -98,7 +102,7 @@ class TemplateHelpers:
             return self._chain_binding(kind, event, trigger, values, disable_with, key)
         if not isinstance(event, str) or not event:
             raise ConfigurationError(f"live.{kind}() needs an event name or a live.js chain, got {event!r}")
-        vals = json.dumps(values, default=str) if values else None
+        vals = self._vals_json(values) if values else None
         # Pages render the same bindings over and over: build each one once.
         cache_key = (kind, event, trigger, sync, vals, disable_with)
         cache = self._bindings
@@ -108,6 +112,20 @@ class TemplateHelpers:
                 cache.clear()
             markup = cache[cache_key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
         return markup
+
+    def _vals_json(self, values: Mapping[str, Any]) -> str:
+        """``values`` as the binding's JSON, made once per distinct set of plain values."""
+        # The type is part of the key: 1, 1.0 and True are equal keys but not the same JSON.
+        key = tuple((name, type(value), value) for name, value in values.items())
+        if not all(kind in _JSON_PLAIN for _, kind, _ in key):
+            return json.dumps(values, default=str)
+        cache = self._vals
+        text = cache.get(key)
+        if text is None:
+            if len(cache) > 4096:
+                cache.clear()
+            text = cache[key] = json.dumps(values, default=str)
+        return text
 
     def _build_binding(self, kind: str, event: str, trigger: str, sync: str, vals: str | None, disable_with: str | None) -> Markup:
         attrs: list[tuple[str, str | None]] = [
