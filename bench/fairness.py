@@ -17,6 +17,8 @@ import asyncio
 import time
 from typing import Any
 
+from fastapi_live.testing._sse import SSEMessage
+
 from . import wire
 from .apps import LIVE_APP, PROFILE_LATENCY
 from .load import EVENT_URL, bounded, open_live_page
@@ -28,17 +30,17 @@ FLOOD_PAGES = 300
 FLOOD_TARGET = 1.5
 MESSAGES = 10_000
 MAILBOX_SLACK_MS = 20.0  # a few of the flooded session's 2 ms turns, never its whole backlog
-PARTS = (b'id="org-name"', b'id="profile-name"', b'id="rank-value"')
+PARTS = ('id="org-name"', 'id="profile-name"', 'id="rank-value"')
 
 
 async def user_load(server: ServerProcess, path: str, timeout: float = 60.0) -> float:
     """Seconds from the page request to the last of its async parts on the stream."""
     loop = asyncio.get_running_loop()
     complete: asyncio.Future[float] = loop.create_future()
-    seen: set[bytes] = set()
+    seen: set[str] = set()
 
-    def on_message(message: bytes, now: float) -> None:
-        seen.update(part for part in PARTS if part in message)
+    def on_message(message: SSEMessage, now: float) -> None:
+        seen.update(part for part in PARTS if part in message.data)
         if len(seen) == len(PARTS) and not complete.done():
             complete.set_result(now)
 
