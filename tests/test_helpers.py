@@ -15,7 +15,8 @@ def test_equal_values_of_other_types_keep_their_own_json_in_a_binding():
     helpers = TemplateHelpers("/_live/event", "/_live/static")
     rendered = [str(helpers.click("set", value=v)) for v in (1, True, "1", None, Size.BIG, 1, True)]
     vals = [html.split("hx-vals=")[1] for html in rendered]
-    assert vals[:5] == ['"{&#34;value&#34;: 1}"', '"{&#34;value&#34;: true}"', '"{&#34;value&#34;: &#34;1&#34;}"', '"{&#34;value&#34;: null}"', '"{&#34;value&#34;: 1}"']
+    expected = ["1", "true", "&#34;1&#34;", "null", "1"]
+    assert vals[:5] == [f'"{{&#34;value&#34;: {json}}}"' for json in expected]
     assert vals[5:] == vals[:2]
 
 
