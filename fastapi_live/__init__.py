@@ -21,6 +21,7 @@ from .lifecycle import CONT, HALT
 from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
+from .telemetry import Telemetry, TelemetryEvent
 from .uploads import UploadConfig, UploadEntry, consume_uploaded_entries, consume_uploaded_entry
 from .view import LiveSocket, LiveView, event
 
@@ -51,6 +52,8 @@ __all__ = [
     "RedirectError",
     "SessionConfig",
     "StreamBatch",
+    "Telemetry",
+    "TelemetryEvent",
     "TokenError",
     "UploadConfig",
     "UploadEntry",

@@ -12,6 +12,7 @@ from typing import Any
 
 from .replay import ReplayBuffer
 from .runner import Resume
+from .telemetry import owner_of, telemetry
 from .transport import encode_message
 from .types import Send
 
@@ -89,6 +90,8 @@ class Connection:
             self._byte_limit,
         )
         self.overflowed = True
+        if telemetry.on:
+            telemetry.point("stream", "overflow", *owner_of(self.owner), frames=len(self._frames) + 1, bytes=self._bytes + incoming, remote=self.remote)
         self.close()
 
     def _describe(self) -> str:
@@ -221,11 +224,15 @@ class Outbound:
         conn = self.current = Connection(self.limit, self.byte_limit)
         conn.owner = self._owner
         self._connections.add(conn)
+        if telemetry.on:
+            telemetry.point("stream", "attach", *owner_of(self._owner))
         return conn
 
     def detach(self, conn: Connection) -> bool:
         """The stream of ``conn`` ended; True when it was the attached one."""
         self._connections.discard(conn)
+        if telemetry.on:
+            telemetry.point("stream", "detach", *owner_of(self._owner), current=self.current is conn)
         if self.current is conn:
             self.current = None
             return True

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
 from .lifecycle import run_hooks
 from .socket import ClientOp, SocketState
+from .telemetry import owner_of, telemetry
 from .view import LiveSocket, LiveView
 
 MAX_PATCHES = 8
@@ -289,6 +290,11 @@ class Navigator:
                     ops[index] = ClientOp(kind, url, op.payload)
 
     async def _handle_params(self, socket: LiveSocket, url: str, path_params: Mapping[str, Any]) -> None:
+        if telemetry.on:
+            return await telemetry.measure(self._run_handle_params(socket, url, path_params), "handle_params", *owner_of(socket._runtime), url=url)
+        await self._run_handle_params(socket, url, path_params)
+
+    async def _run_handle_params(self, socket: LiveSocket, url: str, path_params: Mapping[str, Any]) -> None:
         binding = self._binding
         if await run_hooks(socket, "handle_params", raw_params(url, path_params), url) or not binding.defined:
             return

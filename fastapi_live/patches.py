@@ -18,6 +18,7 @@ from .helpers import TemplateHelpers
 from .rendering import PageContext, PageTemplate
 from .socket import ClientOp
 from .streams import StreamOp, initial_items
+from .telemetry import owner_of, telemetry
 from .view import LiveSocket
 from .wire import (
     ATTR_EVENT_URL,
@@ -95,6 +96,11 @@ class Patcher:
 
     def render_page(self, socket: LiveSocket) -> str:
         """The first render: the whole page, with every pending stream item inline."""
+        if telemetry.on:
+            return telemetry.call(lambda: self._render_page(socket), "render", *owner_of(socket._runtime), first=True)
+        return self._render_page(socket)
+
+    def _render_page(self, socket: LiveSocket) -> str:
         return self.page.render_page(self._context(socket._data, self._first_stream_items(socket)))
 
     def patch(self, socket: LiveSocket) -> str:
@@ -104,17 +110,25 @@ class Patcher:
         stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
         if changed or stream_ops:
-            self.version += 1
-            ctx = self._context(socket._data)
-            page = self.page
-            for region in page.regions_for(changed):
-                dom_id = region.spec.dom_id
-                if dom_id == ROOT_ID:
-                    parts.append(partial(ROOT_ID, page.render_root_inner(ctx), SWAP_INNER_MORPH))
-                else:
-                    parts.append(partial(dom_id, page.render_region(dom_id, ctx, self.version)))
-            for name, pending in stream_ops.items():
-                parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
+            span = telemetry.start("render", *owner_of(socket._runtime), first=False, regions=len(changed)) if telemetry.on else None
+            try:
+                self.version += 1
+                ctx = self._context(socket._data)
+                page = self.page
+                for region in page.regions_for(changed):
+                    dom_id = region.spec.dom_id
+                    if dom_id == ROOT_ID:
+                        parts.append(partial(ROOT_ID, page.render_root_inner(ctx), SWAP_INNER_MORPH))
+                    else:
+                        parts.append(partial(dom_id, page.render_region(dom_id, ctx, self.version)))
+                for name, pending in stream_ops.items():
+                    parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
+            except BaseException as exc:
+                if span is not None:
+                    span.fail(exc)
+                raise
+            if span is not None:
+                span.stop()
         parts.extend(client_op(op) for op in ops)
         return "".join(parts)
 

@@ -53,6 +53,7 @@ from .pubsub import PubSub, create_pubsub
 from .pubsub.redis import RedisPubSub
 from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
+from .telemetry import telemetry
 from .tokens import PageToken, TokenSigner
 from .transport import cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
@@ -390,6 +391,7 @@ class LiveRouter(APIRouter):
         self.upload_url = base + "/upload"
         # Who is on each topic (``await live.presence.list(topic)``): in Redis when the PubSub is.
         self.presence = Presence(self.pubsub, RedisPresenceStore(self.pubsub.client()) if isinstance(self.pubsub, RedisPubSub) else None)
+        self.telemetry = telemetry  # the process's: live.telemetry.attach(handler)
         self.manager = SessionManager(self.config, self.pubsub, self.presence, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners

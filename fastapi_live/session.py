@@ -26,7 +26,7 @@ from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .logs import oneline
 from .mailbox import Mailbox
-from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse
+from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse, telemetry_span
 from .navigation import Navigator, RouteResolver
 from .patches import Patcher
 from .presence import Presence
@@ -34,6 +34,7 @@ from .pubsub import PubSub
 from .replay import ReplayBuffer
 from .runner import TIME_SLICE, Runner
 from .tasks import TaskSupervisor
+from .telemetry import telemetry
 from .tokens import PageToken
 from .types import TaskKey, TaskRecord
 from .uploads import Chunk, ProgressThrottle, UploadEntry, UploadRefused, UploadSigner, external_progress, preflight, receive_chunk
@@ -242,13 +243,17 @@ class LiveSession:
         """
         socket = self.socket
         flash.start(socket, carried_flash)
+        span = telemetry.start("mount", self.view_name, self.id, url=self.url) if telemetry.on else None
         try:
-            if not await run_on_mount(socket, hooks):
+            halted = await run_on_mount(socket, hooks)
+            if not halted:
                 started = time.perf_counter()
                 await mount(socket)
                 self._warn_if_slow((time.perf_counter() - started) * 1000.0)
-                if socket._redirect_target() is None:
-                    await self.navigator.enter(socket)
+            if span is not None:
+                span.stop()
+            if not halted and socket._redirect_target() is None:
+                await self.navigator.enter(socket)
             location = socket._redirect_target()
             if location is not None:
                 carried = None
@@ -257,7 +262,9 @@ class LiveSession:
                 await self.close()
                 return Redirected(location, carried)
             html = self.patcher.render_page(socket) if render else ""
-        except BaseException:
+        except BaseException as exc:
+            if span is not None:
+                span.fail(exc)
             await self.close()
             raise
         socket.mounted = True
@@ -346,7 +353,7 @@ class LiveSession:
     def _message_for(self, name: str, params: dict[str, Any]) -> Event | Patch:
         future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
         if name != PATCH_EVENT:
-            return Event(name, params, future)
+            return Event(name, params, future, telemetry.context() if telemetry.on else None)
         url = params.get("url")
         if not isinstance(url, str) or not url or len(url) > _MAX_URL:
             raise EventError(f"invalid params for {PATCH_EVENT}: expected {{'url': '<path and query>'}}, got {params!r}", status_code=422)
@@ -391,6 +398,7 @@ class LiveSession:
         url = self.navigator.url
         self._tasks.stage()
         succeeded = False
+        span = telemetry.start(what[0], self.view_name, self.id, **what[1]) if telemetry.on and (what := telemetry_span(message)) else None
         try:
             match message:
                 case Event():
@@ -405,9 +413,13 @@ class LiveSession:
         except Exception as exc:
             socket._restore(snapshot)
             self.navigator.url = url
+            if span is not None:
+                span.fail(exc)
             self._fail(message, exc)
         finally:
             self._tasks.commit(succeeded)
+            if span is not None:
+                span.stop()
 
     async def _on_event(self, message: Event) -> None:
         socket = self.socket
