@@ -230,9 +230,9 @@ class Outbound:
 
     def detach(self, conn: Connection) -> bool:
         """The stream of ``conn`` ended; True when it was the attached one."""
+        if telemetry.on and conn in self._connections:  # once per connection: a close detaches it before its stream ends
+            telemetry.point("stream", "detach", *owner_of(self._owner))
         self._connections.discard(conn)
-        if telemetry.on:
-            telemetry.point("stream", "detach", *owner_of(self._owner), current=self.current is conn)
         if self.current is conn:
             self.current = None
             return True

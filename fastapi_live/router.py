@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -392,6 +393,8 @@ class LiveRouter(APIRouter):
         # Who is on each topic (``await live.presence.list(topic)``): in Redis when the PubSub is.
         self.presence = Presence(self.pubsub, RedisPresenceStore(self.pubsub.client()) if isinstance(self.pubsub, RedisPubSub) else None)
         self.telemetry = telemetry  # the process's: live.telemetry.attach(handler)
+        # ASGI middleware (class, options) kept in front of the fast path's endpoints, e.g. tracing's.
+        self.fast_path_middleware: list[tuple[Any, dict[str, Any]]] = []
         self.manager = SessionManager(self.config, self.pubsub, self.presence, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
@@ -499,6 +502,7 @@ class LiveRouter(APIRouter):
         stack = getattr(app, "middleware_stack", None)
         if stack is not None and not isinstance(stack, _FastPath):
             guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
+            guards += [Middleware(cls, **options) for cls, options in self.fast_path_middleware]
             app.middleware_stack = _FastPath(stack, self, guards)
 
     def page_template(self, name: str) -> PageTemplate:

@@ -1,0 +1,218 @@
+"""What this process's live sessions look like now, and what telemetry said of them lately.
+
+Read by the OpenTelemetry and Prometheus integrations and the live dashboard. Nothing here
+shows an assign's value: sizes, names and counts only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .manager import SessionManager
+from .session import LiveSession
+from .telemetry import TelemetryEvent, telemetry
+
+
+def deep_size(value: Any, limit: int = 10_000) -> int:
+    """About how many bytes ``value`` holds: its own size and what it contains, up to ``limit`` objects."""
+    seen: set[int] = set()
+    stack = [value]
+    total = 0
+    while stack and len(seen) < limit:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        try:
+            total += sys.getsizeof(item)
+        except TypeError:
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset, deque)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            stack.append(vars(item))
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One session as the dashboard lists it."""
+
+    id: str
+    view: str
+    url: str
+    age: float
+    state_bytes: int
+    assigns: int
+    tasks: list[str]
+    subscriptions: list[str]
+    attached: bool
+    mailbox: int
+    outbound: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "view": self.view,
+            "url": self.url,
+            "age": round(self.age, 1),
+            "state_bytes": self.state_bytes,
+            "assigns": self.assigns,
+            "tasks": self.tasks,
+            "subscriptions": self.subscriptions,
+            "attached": self.attached,
+            "mailbox": self.mailbox,
+            "outbound": self.outbound,
+        }
+
+
+def session_info(session: LiveSession, now: float | None = None) -> SessionInfo:
+    out = session._out.current
+    return SessionInfo(
+        id=session.id,
+        view=session.view_name,
+        url=session.url.partition("?")[0],  # the query may carry what the app keeps private
+        age=(time.monotonic() if now is None else now) - session.created,
+        state_bytes=deep_size(session.socket._data),
+        assigns=len(session.socket._data),
+        tasks=session.pending_tasks(),
+        subscriptions=sorted(topic for topic in session._unsubscribes if not topic.startswith("fastapi-live:")),
+        attached=session.attached,
+        mailbox=len(session._inbox),
+        outbound=0 if out is None else len(out._frames),
+    )
+
+
+def queue_depths(manager: SessionManager) -> dict[str, int]:
+    """Messages and frames waiting in this process: sessions' mailboxes, streams' queues, the runner, the thread pool."""
+    mailbox = outbound = 0
+    for session in list(manager.sessions.values()):
+        mailbox += len(session._inbox)
+        current = session._out.current
+        if current is not None:
+            outbound += len(current._frames)
+    return {"mailbox": mailbox, "outbound": outbound, "runner": manager.runner.queued, "sync": manager.executor.waiting}
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (Linux ``/proc``; else the peak from ``resource``)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - reason: not Linux
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200) -> dict[str, Any]:
+    """This process: its sessions (the newest ``limit``), counts per view, streams, queues and memory."""
+    now = time.monotonic()
+    sessions = list(manager.sessions.values())
+    per_view: dict[str, int] = {}
+    for session in sessions:
+        per_view[session.view_name] = per_view.get(session.view_name, 0) + 1
+    newest = sorted(sessions, key=lambda s: s.created, reverse=True)[:limit]
+    return {
+        "node": node,
+        "pid": os.getpid(),
+        "sessions": len(sessions),
+        "per_view": per_view,
+        "streams": len(manager.connections),
+        "queues": queue_depths(manager),
+        "rss": rss_bytes(),
+        "list": [session_info(s, now).as_json() for s in newest],
+        "at": time.time(),
+    }
+
+
+@dataclass(slots=True)
+class HandlerStat:
+    """One handler's calls: count, total, slowest, last duration (seconds), failures."""
+
+    span: str
+    view: str
+    event: str
+    calls: int = 0
+    total: float = 0.0
+    slowest: float = 0.0
+    failures: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "span": self.span,
+            "view": self.view,
+            "event": self.event,
+            "calls": self.calls,
+            "mean_ms": round(self.total / self.calls * 1000.0, 2) if self.calls else 0.0,
+            "slowest_ms": round(self.slowest * 1000.0, 2),
+            "failures": self.failures,
+        }
+
+
+class HandlerStats:
+    """A telemetry handler: per-handler durations and the recent exceptions, in memory.
+
+    The exceptions keep their type, message and the last frames of their traceback; the
+    event's params are never kept.
+    """
+
+    def __init__(self, recent: int = 20) -> None:
+        self.stats: dict[tuple[str, str, str], HandlerStat] = {}
+        self.exceptions: deque[dict[str, Any]] = deque(maxlen=recent)
+        self.events = 0
+        self._detach: Any = None
+
+    def attach(self) -> None:
+        if self._detach is None:
+            self._detach = telemetry.attach(self)
+
+    def detach(self) -> None:
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+
+    def __call__(self, event: TelemetryEvent) -> None:
+        if event.phase not in ("stop", "exception") or event.duration is None or event.name == "session":
+            return
+        label = str(event.metadata.get("event") or event.metadata.get("name") or event.metadata.get("message") or "")
+        key = (event.name, event.view or "?", label)
+        stat = self.stats.get(key)
+        if stat is None:
+            stat = self.stats[key] = HandlerStat(event.name, event.view or "?", label)
+        stat.calls += 1
+        stat.total += event.duration
+        stat.slowest = max(stat.slowest, event.duration)
+        if event.name == "handle_event":
+            self.events += 1
+        if event.phase == "exception" and event.error is not None:
+            stat.failures += 1
+            error = event.error
+            frames = traceback.extract_tb(error.__traceback__)[-3:]
+            self.exceptions.appendleft(
+                {
+                    "at": time.time(),
+                    "span": event.name,
+                    "view": event.view,
+                    "event": label,
+                    "type": type(error).__name__,
+                    "message": str(error)[:300],
+                    "where": [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in frames],
+                }
+            )
+
+    def slowest(self, count: int = 10) -> list[dict[str, Any]]:
+        ranked = sorted(self.stats.values(), key=lambda s: s.slowest, reverse=True)
+        return [stat.as_json() for stat in ranked[:count] if stat.span != "render" or stat.slowest > 0]
+
+    def as_json(self, count: int = 10) -> dict[str, Any]:
+        return {"slowest": self.slowest(count), "exceptions": list(self.exceptions), "events": self.events}
