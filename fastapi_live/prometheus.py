@@ -1,0 +1,81 @@
+"""Prometheus metrics for live pages, through ``prometheus-client`` (``pip install 'fastapi-live[prometheus]'``).
+
+>>> from prometheus_client import make_asgi_app
+>>> from fastapi_live.prometheus import instrument
+>>> instrument(live)                       # into prometheus_client's default registry
+>>> app.mount("/metrics", make_asgi_app())
+
+The same metrics as ``fastapi_live.otel``: ``fastapi_live_sessions`` and ``fastapi_live_streams``
+(gauges by view), ``fastapi_live_events_total`` (by view, event and outcome: ``rate()`` is
+events/s), ``fastapi_live_handler_duration_seconds`` (a histogram by span, view and outcome),
+``fastapi_live_queue_depth`` (by queue: mailbox, outbound, runner, sync).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .exceptions import MissingDependencyError
+from .introspection import queue_depths
+from .router import LiveRouter
+from .telemetry import TelemetryEvent, telemetry
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+except ImportError as exc:  # pragma: no cover - reason: the test extra installs prometheus-client
+    raise MissingDependencyError("prometheus-client must be installed to use fastapi_live.prometheus: pip install 'fastapi-live[prometheus]'") from exc
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Queues(Collector):
+    def __init__(self, live: LiveRouter) -> None:
+        self.live = live
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("fastapi_live_queue_depth", "Messages and frames waiting in this process", labels=["queue"])
+        for name, depth in queue_depths(self.live.manager).items():
+            family.add_metric([name], depth)
+        yield family
+
+
+class PrometheusMetrics:
+    """Telemetry as Prometheus metrics in ``registry``; ``uninstrument()`` removes them."""
+
+    def __init__(self, live: LiveRouter, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self.sessions = Gauge("fastapi_live_sessions", "Live sessions open in this process", ["view"], registry=registry)
+        self.streams = Gauge("fastapi_live_streams", "Attached live streams", ["view"], registry=registry)
+        self.events = Counter("fastapi_live_events", "Client events handled", ["view", "event", "outcome"], registry=registry)
+        self.duration = Histogram(
+            "fastapi_live_handler_duration_seconds", "Time spent in live callbacks and renders", ["span", "view", "outcome"], buckets=BUCKETS, registry=registry
+        )
+        self.queues = _Queues(live)
+        registry.register(self.queues)
+        self._collectors: list[Any] = [self.sessions, self.streams, self.events, self.duration, self.queues]
+        self._detach = telemetry.attach(self.handle)
+
+    def uninstrument(self) -> None:
+        self._detach()
+        for collector in self._collectors:
+            self.registry.unregister(collector)
+
+    def handle(self, event: TelemetryEvent) -> None:
+        view = event.view or "?"
+        if event.name == "session":
+            (self.sessions.labels(view).inc if event.phase == "start" else self.sessions.labels(view).dec)()
+        elif event.name == "stream" and event.phase in ("attach", "detach"):
+            (self.streams.labels(view).inc if event.phase == "attach" else self.streams.labels(view).dec)()
+        elif event.span is not None and event.phase != "start" and event.duration is not None:
+            outcome = "error" if event.phase == "exception" else "ok"
+            self.duration.labels(event.name, view, outcome).observe(event.duration)
+            if event.name == "handle_event":
+                self.events.labels(view, str(event.metadata.get("event", "")), outcome).inc()
+
+
+def instrument(live: LiveRouter, registry: CollectorRegistry = REGISTRY) -> PrometheusMetrics:
+    """Report ``live``'s pages as Prometheus metrics; see the module docs."""
+    return PrometheusMetrics(live, registry)
