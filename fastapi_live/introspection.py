@@ -7,6 +7,7 @@ shows an assign's value: sizes, names and counts only.
 from __future__ import annotations
 
 import os
+import reprlib
 import sys
 import time
 import traceback
@@ -58,6 +59,7 @@ class SessionInfo:
     attached: bool
     mailbox: int
     outbound: int
+    values: dict[str, str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,10 +74,18 @@ class SessionInfo:
             "attached": self.attached,
             "mailbox": self.mailbox,
             "outbound": self.outbound,
+            "values": self.values,
         }
 
 
-def session_info(session: LiveSession, now: float | None = None) -> SessionInfo:
+def assign_values(data: dict[str, Any]) -> dict[str, str]:
+    """Short reprs of a session's assigns: shown only where the app opts in."""
+    short = reprlib.Repr()
+    short.maxstring, short.maxother, short.maxlist, short.maxdict = 60, 60, 5, 5
+    return {key: short.repr(value) for key, value in sorted(data.items()) if not key.startswith("_")}
+
+
+def session_info(session: LiveSession, now: float | None = None, *, values: bool = False) -> SessionInfo:
     out = session._out.current
     return SessionInfo(
         id=session.id,
@@ -89,6 +99,7 @@ def session_info(session: LiveSession, now: float | None = None) -> SessionInfo:
         attached=session.attached,
         mailbox=len(session._inbox),
         outbound=0 if out is None else len(out._frames),
+        values=assign_values(session.socket._data) if values else None,
     )
 
 
@@ -114,7 +125,7 @@ def rss_bytes() -> int:
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200) -> dict[str, Any]:
+def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200, values: bool = False) -> dict[str, Any]:
     """This process: its sessions (the newest ``limit``), counts per view, streams, queues and memory."""
     now = time.monotonic()
     sessions = list(manager.sessions.values())
@@ -130,7 +141,7 @@ def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200) ->
         "streams": len(manager.connections),
         "queues": queue_depths(manager),
         "rss": rss_bytes(),
-        "list": [session_info(s, now).as_json() for s in newest],
+        "list": [session_info(s, now, values=values).as_json() for s in newest],
         "at": time.time(),
     }
 
@@ -166,7 +177,8 @@ class HandlerStats:
     event's params are never kept.
     """
 
-    def __init__(self, recent: int = 20) -> None:
+    def __init__(self, recent: int = 20, *, ignore: frozenset[str] = frozenset()) -> None:
+        self.ignore = ignore  # views not to count (the dashboard's own page, unless it watches itself)
         self.stats: dict[tuple[str, str, str], HandlerStat] = {}
         self.exceptions: deque[dict[str, Any]] = deque(maxlen=recent)
         self.events = 0
@@ -182,7 +194,7 @@ class HandlerStats:
             self._detach = None
 
     def __call__(self, event: TelemetryEvent) -> None:
-        if event.phase not in ("stop", "exception") or event.duration is None or event.name == "session":
+        if event.phase not in ("stop", "exception") or event.duration is None or event.name == "session" or event.view in self.ignore:
             return
         label = str(event.metadata.get("event") or event.metadata.get("name") or event.metadata.get("message") or "")
         key = (event.name, event.view or "?", label)
@@ -206,7 +218,7 @@ class HandlerStats:
                     "event": label,
                     "type": type(error).__name__,
                     "message": str(error)[:300],
-                    "where": [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in frames],
+                    "where": [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in reversed(frames)],  # where it was raised first
                 }
             )
 

@@ -9,6 +9,7 @@
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
 * ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
+* ``/_live/dashboard`` — the live dashboard (sessions, handlers, processes), for the user ``admin`` only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,8 +28,9 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.background import BackgroundTask
 
 from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
+from fastapi_live.dashboard import live_dashboard
 
-from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
+from .auth import COOKIE, admin_only, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
 from .presence import PresenceWidget
@@ -205,6 +207,8 @@ live.page("/uploads", template="uploads.html")(Uploads)
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
 app.include_router(media)
+# Every live session of the app, its slowest handlers and its errors: for the demo user admin only.
+app.include_router(live_dashboard(live, dependencies=[Depends(admin_only)]))
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
