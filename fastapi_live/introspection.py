@@ -15,9 +15,25 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from .exceptions import EventError
 from .manager import SessionManager
 from .session import LiveSession
 from .telemetry import TelemetryEvent, telemetry
+
+REFUSED = "(refused)"
+"""The label of events the library refused (unknown names, params that do not bind): clients choose those names."""
+OTHER = "(other)"
+MAX_HANDLERS = 500  # distinct (span, view, label) kept; the rest are counted together
+
+
+def outcome_of(event: TelemetryEvent) -> tuple[str, str]:
+    """(label, outcome) of an ended span, for metrics: a refused event's name is no label (a client could send any)."""
+    label = str(event.metadata.get("event") or event.metadata.get("name") or event.metadata.get("message") or "")
+    if event.phase != "exception":
+        return label, "ok"
+    if isinstance(event.error, EventError):
+        return REFUSED if event.name == "handle_event" else label, "refused"
+    return label, "error"
 
 
 def deep_size(value: Any, limit: int = 10_000) -> int:
@@ -196,11 +212,15 @@ class HandlerStats:
     def __call__(self, event: TelemetryEvent) -> None:
         if event.phase not in ("stop", "exception") or event.duration is None or event.name == "session" or event.view in self.ignore:
             return
-        label = str(event.metadata.get("event") or event.metadata.get("name") or event.metadata.get("message") or "")
+        label, _ = outcome_of(event)
         key = (event.name, event.view or "?", label)
         stat = self.stats.get(key)
         if stat is None:
-            stat = self.stats[key] = HandlerStat(event.name, event.view or "?", label)
+            if len(self.stats) >= MAX_HANDLERS:
+                key = (event.name, event.view or "?", OTHER)
+                stat = self.stats.get(key)
+            if stat is None:
+                stat = self.stats[key] = HandlerStat(*key)
         stat.calls += 1
         stat.total += event.duration
         stat.slowest = max(stat.slowest, event.duration)

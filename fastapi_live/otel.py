@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .exceptions import MissingDependencyError
-from .introspection import queue_depths
+from .introspection import REFUSED, outcome_of, queue_depths
 from .router import LiveRouter
 from .telemetry import Span, TelemetryEvent, telemetry
 
@@ -94,7 +94,8 @@ class LiveInstrumentor:
             parent = otel_context.get_current()  # a page request's, in its own task
         else:
             parent = _ROOT
-        label = event.metadata.get("event") if event.name == "handle_event" else event.metadata.get("name") if event.name == "handle_async" else None
+        # An event's name joins the span's only once it is known to the view (clients choose names).
+        label = event.metadata.get("name") if event.name == "handle_async" else None
         name = f"{view}.{event.name}" + (f" {label}" if label else "")
         attributes: dict[str, Any] = {"live.view": view, "live.session_id": session}
         for key in ("event", "url", "name", "kind", "message"):
@@ -117,15 +118,18 @@ class LiveInstrumentor:
                 stack.remove(span)
             if not stack:
                 del self._stacks[session]
+        if event.name == "handle_event" and outcome_of(event)[0] != REFUSED:
+            span.update_name(f"{view}.handle_event {event.metadata.get('event')}")
         if event.phase == "exception" and event.error is not None:
             span.record_exception(event.error)
             span.set_status(Status(StatusCode.ERROR, type(event.error).__name__))
         span.end()
-        attributes = {"live.span": event.name, "live.view": view, "live.outcome": "error" if event.phase == "exception" else "ok"}
+        label, outcome = outcome_of(event)
+        attributes = {"live.span": event.name, "live.view": view, "live.outcome": outcome}
         if event.duration is not None:
             self.duration.record(event.duration, attributes)
         if event.name == "handle_event":
-            self.events.add(1, {"live.view": view, "live.event": str(event.metadata.get("event", "")), "live.outcome": attributes["live.outcome"]})
+            self.events.add(1, {"live.view": view, "live.event": label, "live.outcome": outcome})
 
 
 def instrument(live: LiveRouter, *, tracer_provider: Any = None, meter_provider: Any = None) -> LiveInstrumentor:

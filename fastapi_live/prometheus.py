@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .exceptions import MissingDependencyError
-from .introspection import queue_depths
+from .introspection import outcome_of, queue_depths
 from .router import LiveRouter
 from .telemetry import TelemetryEvent, telemetry
 
@@ -70,10 +70,10 @@ class PrometheusMetrics:
         elif event.name == "stream" and event.phase in ("attach", "detach"):
             (self.streams.labels(view).inc if event.phase == "attach" else self.streams.labels(view).dec)()
         elif event.span is not None and event.phase != "start" and event.duration is not None:
-            outcome = "error" if event.phase == "exception" else "ok"
+            label, outcome = outcome_of(event)
             self.duration.labels(event.name, view, outcome).observe(event.duration)
             if event.name == "handle_event":
-                self.events.labels(view, str(event.metadata.get("event", "")), outcome).inc()
+                self.events.labels(view, label, outcome).inc()
 
 
 def instrument(live: LiveRouter, registry: CollectorRegistry = REGISTRY) -> PrometheusMetrics:

@@ -96,6 +96,8 @@ async def test_a_failing_event_is_an_error_span_and_the_metrics_count_it(traced:
         await render_click(view, "inc")
         with pytest.raises(Exception, match="boom"):
             await render_click(view, "explode")
+        with pytest.raises(Exception, match="unknown event"):
+            await render_click(view, "made-up-by-a-client")
         metrics = traced.metrics()
         assert [p.value for p in metrics["fastapi_live.sessions"]] == [1]
         assert sum(p.value for p in metrics["fastapi_live.streams"]) == 1
@@ -104,7 +106,9 @@ async def test_a_failing_event_is_an_error_span_and_the_metrics_count_it(traced:
     failed = traced.span("Measured.handle_event explode")
     assert failed.status.status_code == StatusCode.ERROR and any(e.name == "exception" for e in failed.events)
     events = {(p.attributes["live.event"], p.attributes["live.outcome"]): p.value for p in traced.metrics()["fastapi_live.events"]}
-    assert events == {("inc", "ok"): 1, ("explode", "error"): 1}
+    assert events == {("inc", "ok"): 1, ("explode", "error"): 1, ("(refused)", "refused"): 1}
+    refused = [s for s in traced.spans() if s.name == "Measured.handle_event"]  # a made-up name stays out of span names
+    assert len(refused) == 1 and refused[0].status.status_code == StatusCode.ERROR
     durations = {(p.attributes["live.span"], p.attributes["live.outcome"]): p for p in traced.metrics()["fastapi_live.handler.duration"]}
     assert durations[("handle_event", "ok")].count == 1 and durations[("handle_event", "ok")].sum >= 0.05
     assert durations[("mount", "ok")].count == 1

@@ -28,11 +28,17 @@ async def test_a_scrape_shows_sessions_streams_events_durations_and_queues() -> 
             await render_click(view, "inc")
             with pytest.raises(Exception, match="boom"):
                 await render_click(view, "explode")
+            for name in ("no-such-event-1", "no-such-event-2"):  # a client's made-up names are no labels
+                with pytest.raises(Exception, match="unknown event"):
+                    await render_click(view, name)
             scraped = samples((await client.get("/metrics/")).text)
             assert scraped[("fastapi_live_sessions", (("view", "Measured"),))] == 1
             assert scraped[("fastapi_live_streams", (("view", "Measured"),))] == 1
             assert scraped[("fastapi_live_events_total", (("event", "inc"), ("outcome", "ok"), ("view", "Measured")))] == 1
             assert scraped[("fastapi_live_events_total", (("event", "explode"), ("outcome", "error"), ("view", "Measured")))] == 1
+            refused = (("event", "(refused)"), ("outcome", "refused"), ("view", "Measured"))
+            assert scraped[("fastapi_live_events_total", refused)] == 2
+            assert not [labels for name, labels in scraped if "no-such-event-1" in repr(labels)]
             ok = (("outcome", "ok"), ("span", "handle_event"), ("view", "Measured"))
             assert scraped[("fastapi_live_handler_duration_seconds_count", ok)] == 1
             assert scraped[("fastapi_live_handler_duration_seconds_sum", ok)] >= 0.05
