@@ -161,6 +161,24 @@ class Board:
         return view_model(await self.gather())
 
 
+def _merged_handlers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per handler across processes, slowest first."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["span"], row["view"], row["event"])
+        into = merged.get(key)
+        if into is None:
+            merged[key] = {**row, "total_ms": row["mean_ms"] * row["calls"]}
+            continue
+        into["calls"] += row["calls"]
+        into["failures"] += row["failures"]
+        into["total_ms"] += row["mean_ms"] * row["calls"]
+        into["slowest_ms"] = max(into["slowest_ms"], row["slowest_ms"])
+    for row in merged.values():
+        row["mean_ms"] = round(row.pop("total_ms") / row["calls"], 2) if row["calls"] else 0.0
+    return sorted(merged.values(), key=lambda h: h["slowest_ms"], reverse=True)
+
+
 def view_model(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """The assigns a dashboard page shows, from every process's snapshot (plain values only)."""
     now = time.time()
@@ -189,7 +207,7 @@ def view_model(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         slowest.extend({**h, "node": label} for h in handlers.get("slowest", []))
         exceptions.extend({**e, "node": label, "ago": _age(max(0.0, now - float(e["at"])))} for e in handlers.get("exceptions", []))
     sessions.sort(key=lambda s: s["age"])
-    slowest.sort(key=lambda h: h["slowest_ms"], reverse=True)
+    slowest = _merged_handlers(slowest)
     exceptions.sort(key=lambda e: e["at"], reverse=True)
     processes = [
         {
@@ -212,6 +230,7 @@ def view_model(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         "stream_total": sum(int(n.get("streams", 0)) for n in nodes),
         "memory_total": _bytes(sum(float(n.get("rss", 0)) for n in nodes)),
         "events_total": events,
+        "clock": now,
         "slowest": slowest[:10],
         "exceptions": exceptions[:10],
         "updated": time.strftime("%H:%M:%S", time.localtime(now)),
@@ -224,12 +243,16 @@ class LiveDashboard(LiveView):
     board: Board
 
     async def mount(self, socket: LiveSocket) -> None:
-        socket.assign(page_title="Live dashboard", paused=False, **view_model(await self.board.gather()))
+        socket.assign(page_title="Live dashboard", paused=False, events_rate="—", **view_model(await self.board.gather()))
         socket.start_async("tick", self.board.refresh)
 
     async def handle_async(self, name: str, outcome: Any, socket: LiveSocket) -> None:
         if isinstance(outcome, Ok):
+            before, since = socket.assigns.events_total, socket.assigns.clock
             socket.assign(**outcome.value)
+            elapsed = outcome.value["clock"] - since
+            if elapsed > 0 and outcome.value["events_total"] >= before:
+                socket.assign(events_rate=f"{(outcome.value['events_total'] - before) / elapsed:.1f}/s")
         if not socket.assigns.paused:
             socket.start_async("tick", self.board.refresh)
 

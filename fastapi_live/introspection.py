@@ -20,6 +20,8 @@ from .manager import SessionManager
 from .session import LiveSession
 from .telemetry import TelemetryEvent, telemetry
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 REFUSED = "(refused)"
 """The label of events the library refused (unknown names, params that do not bind): clients choose those names."""
 OTHER = "(other)"
@@ -154,7 +156,7 @@ def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200, va
         "pid": os.getpid(),
         "sessions": len(sessions),
         "per_view": per_view,
-        "streams": len(manager.connections),
+        "streams": sum(1 for s in sessions if s.attached),  # not manager.connections: those count streams held for other processes too
         "queues": queue_depths(manager),
         "rss": rss_bytes(),
         "list": [session_info(s, now, values=values).as_json() for s in newest],
@@ -229,7 +231,9 @@ class HandlerStats:
         if event.phase == "exception" and event.error is not None:
             stat.failures += 1
             error = event.error
-            frames = traceback.extract_tb(error.__traceback__)[-3:]
+            stack = traceback.extract_tb(error.__traceback__)
+            # The app's own frames say where: the library's (the session calling the handler) are noise.
+            frames = [f for f in stack if not f.filename.startswith(_PACKAGE_DIR)][-3:] or list(stack)[-3:]
             self.exceptions.appendleft(
                 {
                     "at": time.time(),

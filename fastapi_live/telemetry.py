@@ -72,9 +72,9 @@ class Span:
         self._telemetry.emit(TelemetryEvent(self.name, "exception", self.view, self.session_id, self.metadata, time.perf_counter() - self.started, error, self))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, on every point
 class TelemetryEvent:
-    """What a telemetry handler receives.
+    """What a telemetry handler receives (read it; handlers share it).
 
     ``name`` is a span's (``"handle_event"``) or a single event's (``"stream"``); ``phase`` is
     ``"start"``, ``"stop"`` or ``"exception"`` for spans, what happened for single events.
