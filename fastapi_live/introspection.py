@@ -38,7 +38,7 @@ def outcome_of(event: TelemetryEvent) -> tuple[str, str]:
     return label, "error"
 
 
-def deep_size(value: Any, limit: int = 10_000) -> int:
+def deep_size(value: Any, limit: int = 2_000) -> int:
     """About how many bytes ``value`` holds: its own size and what it contains, up to ``limit`` objects."""
     seen: set[int] = set()
     stack = [value]
@@ -143,7 +143,7 @@ def rss_bytes() -> int:
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def process_snapshot(manager: SessionManager, node: str, *, limit: int = 200, values: bool = False) -> dict[str, Any]:
+def process_snapshot(manager: SessionManager, node: str, *, limit: int = 100, values: bool = False) -> dict[str, Any]:
     """This process: its sessions (the newest ``limit``), counts per view, streams, queues and memory."""
     now = time.monotonic()
     sessions = list(manager.sessions.values())

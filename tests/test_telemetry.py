@@ -177,3 +177,13 @@ async def test_a_queued_event_carries_its_requests_context(events: list[Telemetr
         await asyncio.gather(render_click(view, "inc"), render_click(view, "inc"))
     starts = named(events, "handle_event", "start")
     assert len(starts) == 2 and all(e.metadata["context"] is not None for e in starts)
+
+
+def test_a_stream_whose_reader_falls_behind_reports_its_overflow(events: list[TelemetryEvent], caplog: pytest.LogCaptureFixture) -> None:
+    from fastapi_live.connection import Connection
+
+    connection = Connection(limit=2)
+    for frame in (b"one", b"two", b"three"):
+        connection.send(frame)
+    [overflow] = named(events, "stream", "overflow")
+    assert overflow.metadata["frames"] == 3 and overflow.metadata["bytes"] == len(b"onetwothree") and connection.closed
