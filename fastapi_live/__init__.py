@@ -6,6 +6,7 @@ from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
 from .commands import JS
 from .config import SessionConfig
+from .dashboard import live_dashboard
 from .exceptions import (
     CallbackReturnError,
     CapturedSocketError,
@@ -61,5 +62,6 @@ __all__ = [
     "consume_uploaded_entry",
     "create_pubsub",
     "event",
+    "live_dashboard",
     "to_form",
 ]

@@ -20,6 +20,7 @@ is events/s), ``fastapi_live.handler.duration`` (a histogram in seconds by span 
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,15 +41,21 @@ SCOPE = "fastapi_live"
 _ROOT = otel_context.Context()  # handlers a message started in no request: a trace of their own
 
 
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("fastapi-live")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - reason: a checkout run without installing
+        return None
+
+
 class LiveInstrumentor:
     """Turns telemetry events into OpenTelemetry spans and metrics; ``uninstrument()`` stops it."""
 
     def __init__(self, live: LiveRouter, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        from . import __version__
-
         self.live = live
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
-        meter = metrics.get_meter(SCOPE, __version__, meter_provider)
+        version = _version()
+        self.tracer = trace.get_tracer(SCOPE, version, tracer_provider)
+        meter = metrics.get_meter(SCOPE, version or "", meter_provider)
         self.sessions = meter.create_up_down_counter("fastapi_live.sessions", unit="{session}", description="Live sessions open in this process")
         self.streams = meter.create_up_down_counter("fastapi_live.streams", unit="{stream}", description="Attached live streams")
         self.events = meter.create_counter("fastapi_live.events", unit="{event}", description="Client events handled")

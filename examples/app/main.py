@@ -27,8 +27,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 from starlette.background import BackgroundTask
 
-from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
-from fastapi_live.dashboard import live_dashboard
+from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, live_dashboard, to_form
 
 from .auth import COOKIE, admin_only, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
