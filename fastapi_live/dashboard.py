@@ -296,8 +296,9 @@ def live_dashboard(
     ``dependencies`` guard the page as on any FastAPI route (raise ``HTTPException(403)`` for
     anyone else); without one the dashboard refuses to build, unless ``dev=True`` says the app
     is a development app. ``observed`` are the routers whose sessions it shows (default: every
-    live router the app serves). With a Redis PubSub (``pubsub``, default from ``REDIS_URL`` as
-    for ``LiveRouter``, or the first observed router's) it shows every process sharing that Redis.
+    live router the app serves). With a Redis PubSub (``pubsub``, one of its own; by default on the
+    first observed router's Redis, else ``REDIS_URL`` as for ``LiveRouter``) it shows every process
+    sharing that Redis.
 
     >>> def admin_only(user: User = Depends(current_user)) -> None:
     ...     if user.name != "admin":
@@ -320,7 +321,10 @@ def live_dashboard(
     if not isinstance(interval, (int, float)) or interval <= 0:
         raise ConfigurationError(f"live_dashboard(interval=...) takes seconds between refreshes, a number above 0\nGot: {interval!r}")
     if pubsub is None:
-        pubsub = observed[0].pubsub if observed else create_pubsub(os.environ.get("REDIS_URL"))
+        # A connection of its own to the same backend: a router starts and stops its PubSub with the app,
+        # and the app's router still publishes (its pages' leaves) after the dashboard's stopped.
+        url = getattr(observed[0].pubsub, "url", None) if observed else os.environ.get("REDIS_URL")
+        pubsub = create_pubsub(url if isinstance(url, str) else None)
     environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     router = DashboardRouter(templates=environment, pubsub=pubsub, secret_key=secret_key, live_prefix=path.rstrip("/") + "/live")
     board = router.board = Board(router, observed, float(interval), show_assigns)
