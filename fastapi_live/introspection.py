@@ -212,8 +212,8 @@ class HandlerStats:
             self._detach = None
 
     def __call__(self, event: TelemetryEvent) -> None:
-        if event.phase not in ("stop", "exception") or event.duration is None or event.name == "session" or event.view in self.ignore:
-            return
+        if event.span is None or event.phase == "start" or event.duration is None or event.view in self.ignore:
+            return  # single events and starts: only a span's end counts
         label, _ = outcome_of(event)
         key = (event.name, event.view or "?", label)
         stat = self.stats.get(key)
