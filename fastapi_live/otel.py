@@ -148,5 +148,6 @@ def instrument(live: LiveRouter, *, tracer_provider: Any = None, meter_provider:
         return instrumentor  # no server spans for the fast path's requests: events start traces of their own
     # Streams are long-lived: their requests get no span (a span per frame would cost more than the frame).
     options = {"tracer_provider": tracer_provider, "meter_provider": meter_provider, "excluded_urls": live.stream_url, "exclude_spans": ["receive", "send"]}
-    live.fast_path_middleware.append((OpenTelemetryMiddleware, options))
+    if not any(cls is OpenTelemetryMiddleware for cls, _ in live.fast_path_middleware):  # instrumented twice: one server span
+        live.fast_path_middleware.append((OpenTelemetryMiddleware, options))
     return instrumentor

@@ -113,3 +113,15 @@ async def test_a_failing_event_is_an_error_span_and_the_metrics_count_it(traced:
     assert durations[("handle_event", "ok")].count == 1 and durations[("handle_event", "ok")].sum >= 0.05
     assert durations[("mount", "ok")].count == 1
     assert [p.value for p in traced.metrics()["fastapi_live.sessions"]] == [0]  # the page closed with the client
+
+
+async def test_a_pubsub_message_starts_a_trace_of_its_own(traced: Traced) -> None:
+    async with LiveTestClient(traced.app) as client:
+        view, _ = await live(client, "/measured")
+        await render_async(view)
+        await render_click(view, "inc")  # a traced request ran in this process just before
+        await traced.live.publish("measured", "hello")
+        assert "Count: 11" in await render_async(view)
+    info = traced.span("Measured.handle_info")
+    assert info.parent is None and info.attributes is not None and info.attributes["live.message"] == "str"
+    assert [s for s in traced.spans() if s.name == "Measured.render" and parent_of(s) == info.context.span_id]
