@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from .messages import Message, refuse
 from .runner import TIME_SLICE, Runner
@@ -16,6 +16,19 @@ log = logging.getLogger("fastapi_live")
 _COMPACT_AT = 1024  # taken slots kept before the list is shortened
 _INLINE: Any = object()  # marks the mailbox busy with a message handled in its sender's task
 _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
+
+
+class Owner(Protocol):
+    """Who handles a mailbox's messages (the session)."""
+
+    view_name: str  # names it in the log
+
+    async def handle(self, message: Message) -> None: ...
+
+    @property
+    def busy(self) -> bool:
+        """Work outside the mailbox (running tasks) keeps it from being idle."""
+        ...
 
 
 class Mailbox:
@@ -28,24 +41,14 @@ class Mailbox:
     other sessions' (see ``runner.py``).
     """
 
-    __slots__ = ("_busy", "_drainer", "_handle", "_head", "_items", "_label", "_ready", "_runner", "_waiters", "closed", "limit")
+    __slots__ = ("_drainer", "_head", "_items", "_owner", "_ready", "_runner", "_waiters", "closed", "limit")
 
-    def __init__(
-        self,
-        limit: int,
-        *,
-        handle: Callable[[Message], Awaitable[None]],
-        runner: Runner,
-        label: str,
-        busy: Callable[[], object] = lambda: False,
-    ) -> None:
+    def __init__(self, limit: int, owner: Owner, runner: Runner) -> None:
         self._items: list[Message | None] = []
         self._head = 0
         self.limit = limit
-        self._handle = handle
+        self._owner = owner  # a reference, not bound methods: a session holds one mailbox for its life
         self._runner = runner
-        self._label = label  # names the owner in the log
-        self._busy = busy  # work outside the mailbox (running tasks) that keeps it from being idle
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False
         self._waiters: list[asyncio.Future[None]] = []
@@ -106,7 +109,7 @@ class Mailbox:
             return False
         self._drainer = _INLINE
         try:
-            await self._handle(message)
+            await self._owner.handle(message)
         finally:
             self._drainer = None
             if self and not self.closed:
@@ -133,9 +136,9 @@ class Mailbox:
             while self and not self.closed:
                 message = self.take()
                 try:
-                    await self._handle(message)
+                    await self._owner.handle(message)
                 except Exception:  # a bug in the library itself: log, keep the session alive
-                    log.exception("%s: internal error while handling %s", self._label, type(message).__name__)
+                    log.exception("%s: internal error while handling %s", self._owner.view_name, type(message).__name__)
                 if self and time.perf_counter() > turn_ends:
                     # Handlers that never wait would otherwise hold the loop for the whole backlog.
                     await asyncio.sleep(0)
@@ -147,7 +150,7 @@ class Mailbox:
     # -- idleness and the end --------------------------------------------------------------------
     async def wait_idle(self) -> None:
         """Wait until the mailbox is open, empty and handling nothing, and nothing keeps it busy."""
-        while self._busy() or self or self._drainer is not None or not self._ready:
+        while self._owner.busy or self or self._drainer is not None or not self._ready:
             if self.closed:
                 return
             waiter = asyncio.get_running_loop().create_future()
@@ -155,7 +158,7 @@ class Mailbox:
             await waiter
 
     def _notify_idle(self) -> None:
-        if self._busy() or self or self._drainer is not None:
+        if self._owner.busy or self or self._drainer is not None:
             return
         self._release_waiters()
 

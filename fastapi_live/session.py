@@ -136,11 +136,8 @@ class LiveSession:
         self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
         self._tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
-        # Opened once mount and the first render are done; idle only when no task runs either.
-        self._inbox = Mailbox(host.config.mailbox_limit, handle=self._handle, runner=host.runner, label=self.view_name, busy=self._tasks.__bool__)
-        self.topics = SessionTopics(
-            host.pubsub, host.presence, session_id, label=self.view_name, on_message=self.send_info, on_disconnect=self._disconnected
-        )
+        self._inbox = Mailbox(host.config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
+        self.topics = SessionTopics(host.pubsub, host.presence, self)
         config = self.config
         self._out = Outbound(
             self,
@@ -184,7 +181,12 @@ class LiveSession:
     def pending_tasks(self) -> list[str]:
         return self._tasks.labels()
 
-    def _disconnected(self) -> None:
+    @property
+    def busy(self) -> bool:
+        """A task is running: the session is not idle, whatever its mailbox holds."""
+        return bool(self._tasks)
+
+    def identity_disconnected(self) -> None:
         """The identity it joined was disconnected: a full reload of the page, as whoever the
         browser is now (signed out: the login page)."""
         self._emit(push_element(OP_REDIRECT, self.url, None))
@@ -301,7 +303,7 @@ class LiveSession:
         self.post(message)
         return await message.answer
 
-    async def _handle(self, message: Message) -> None:
+    async def handle(self, message: Message) -> None:
         """Handle one message; a failed handler's changes and task starts are rolled back."""
         socket = self.socket
         snapshot = socket._snapshot()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from .exceptions import LiveError
 from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
@@ -18,31 +18,30 @@ from .pubsub import PubSub
 log = logging.getLogger("fastapi_live")
 
 
+class Owner(Protocol):
+    """The session whose topics these are."""
+
+    id: str  # its presence entries' owner
+    view_name: str
+
+    def send_info(self, message: Any) -> None:
+        """A message of a subscribed topic, for ``handle_info``."""
+        ...
+
+    def identity_disconnected(self) -> None:
+        """The identity it joined was disconnected (``LiveRouter.disconnect``)."""
+        ...
+
+
 class SessionTopics:
-    """One session's subscriptions and presence entries (``types.Topics``, as the socket sees them).
+    """One session's subscriptions and presence entries (``types.Topics``, as the socket sees them)."""
 
-    ``on_message`` hears every message of a subscribed topic; ``on_disconnect`` runs when the
-    identity the session joined is disconnected (``LiveRouter.disconnect``).
-    """
+    __slots__ = ("_owner", "_presence", "_pubsub", "_removers", "closed")
 
-    __slots__ = ("_label", "_on_disconnect", "_on_message", "_presence", "_pubsub", "_removers", "closed", "owner")
-
-    def __init__(
-        self,
-        pubsub: PubSub,
-        presence: Presence,
-        owner: str,
-        *,
-        label: str,
-        on_message: Callable[[Any], None],
-        on_disconnect: Callable[[], None],
-    ) -> None:
+    def __init__(self, pubsub: PubSub, presence: Presence, owner: Owner) -> None:
         self._pubsub = pubsub
         self._presence = presence
-        self.owner = owner  # the session's id: its presence entries' owner
-        self._label = label
-        self._on_message = on_message
-        self._on_disconnect = on_disconnect
+        self._owner = owner
         self._removers: dict[str, Callable[[], None]] = {}
         self.closed = False
 
@@ -56,7 +55,7 @@ class SessionTopics:
             remove()
 
     def _heard(self, topic: str, message: Any) -> None:
-        self._on_message(message)
+        self._owner.send_info(message)
 
     async def identify(self, identity: str) -> None:
         topic = identity_topic(identity)
@@ -66,30 +65,31 @@ class SessionTopics:
     def _identity_heard(self, topic: str, message: Any) -> None:
         if message != DISCONNECT or self.closed:
             return
-        log.info("%s: session %s disconnected with its identity %s", self._label, self.owner, oneline(topic[len(IDENTITY_TOPIC) :]))
-        self._on_disconnect()
+        owner = self._owner
+        log.info("%s: session %s disconnected with its identity %s", owner.view_name, owner.id, oneline(topic[len(IDENTITY_TOPIC) :]))
+        owner.identity_disconnected()
 
     async def track(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
         if self.closed:
             raise LiveError(f"cannot track {topic!r}: the live session is closed")
-        return await self._presence.track(self.owner, topic, key, meta)
+        return await self._presence.track(self._owner.id, topic, key, meta)
 
     async def untrack(self, topic: str, key: str) -> None:
-        await self._presence.untrack(self.owner, topic, key)
+        await self._presence.untrack(self._owner.id, topic, key)
 
     async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
-        return await self._presence.update(self.owner, topic, key, meta)
+        return await self._presence.update(self._owner.id, topic, key, meta)
 
     def watched(self, watched: bool) -> None:
         """A stream attached (the page is seen) or detached: presence shows or hides at once."""
         if watched:
-            self._presence.resume(self.owner)
+            self._presence.resume(self._owner.id)
         else:
-            self._presence.pause(self.owner)  # a closed tab leaves at once, not after the grace
+            self._presence.pause(self._owner.id)  # a closed tab leaves at once, not after the grace
 
     def close(self) -> None:
         self.closed = True
         for remove in self._removers.values():
             remove()
         self._removers.clear()
-        self._presence.forget(self.owner)
+        self._presence.forget(self._owner.id)

@@ -13,14 +13,22 @@ from fastapi_live.messages import Call, Info, Message
 from fastapi_live.runner import Runner
 
 
-def _box(limit: int, handled: list[object] | None = None, runner: Runner | None = None) -> Mailbox:
-    async def handle(message: Message) -> None:
-        if handled is not None:
+class _Owner:
+    view_name = "TestView"
+    busy = False
+
+    def __init__(self, handled: list[object] | None) -> None:
+        self.handled = handled
+
+    async def handle(self, message: Message) -> None:
+        if self.handled is not None:
             assert isinstance(message, Info)
-            handled.append(message.message)
+            self.handled.append(message.message)
             await asyncio.sleep(0)  # a handler that waits: others must queue behind it
 
-    return Mailbox(limit, handle=handle, runner=runner or Runner(), label="TestView")
+
+def _box(limit: int, handled: list[object] | None = None) -> Mailbox:
+    return Mailbox(limit, _Owner(handled), Runner())
 
 
 def test_messages_come_out_in_order_and_the_limit_refuses_the_next():
