@@ -25,12 +25,14 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 REFUSED = "(refused)"
 """The label of events the library refused (unknown names, params that do not bind): clients choose those names."""
 OTHER = "(other)"
+_LABELS = {"handle_event": "event", "handle_async": "name", "handle_info": "message"}  # the metadata naming a span's callback
 MAX_HANDLERS = 500  # distinct (span, view, label) kept; the rest are counted together
 
 
 def outcome_of(event: TelemetryEvent) -> tuple[str, str]:
     """(label, outcome) of an ended span, for metrics: a refused event's name is no label (a client could send any)."""
-    label = str(event.metadata.get("event") or event.metadata.get("name") or event.metadata.get("message") or "")
+    key = _LABELS.get(event.name)
+    label = str(event.metadata.get(key) or "") if key is not None else ""
     if event.phase != "exception":
         return label, "ok"
     if isinstance(event.error, EventError):

@@ -18,7 +18,7 @@ from .view import LiveSocket
 class Event:
     """A client event; its answer (patch HTML, reply) or error goes to ``answer``.
 
-    ``context`` is its request's, kept while telemetry listens (its span belongs to that request).
+    ``context`` is its request's when it waits its turn while telemetry listens (its span belongs to that request).
     """
 
     name: str

@@ -96,9 +96,9 @@ class LiveInstrumentor:
         if stack:
             parent = trace.set_span_in_context(stack[-1])
         elif (context := event.metadata.get("context")) is not None:
-            parent = context.run(otel_context.get_current)  # the request the event came with
-        elif event.name in ("mount", "handle_params", "render"):
-            parent = otel_context.get_current()  # a page request's, in its own task
+            parent = context.run(otel_context.get_current)  # a queued event's: the request it came with
+        elif event.name in ("mount", "handle_params", "render", "handle_event"):
+            parent = otel_context.get_current()  # in its request's own task (a page request, an event handled at once)
         else:
             parent = _ROOT
         # An event's name joins the span's only once it is known to the view (clients choose names).

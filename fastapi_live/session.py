@@ -297,9 +297,10 @@ class LiveSession:
             await self.close()
             return "", None
         future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
-        context = telemetry.context() if telemetry.on else None  # the request's, for the event's span
-        message = Patch(patch_url(params), future) if name == PATCH_EVENT else Event(name, params, future, context)
+        message = Patch(patch_url(params), future) if name == PATCH_EVENT else Event(name, params, future)
         if not await self._inbox.handle_inline(message):  # idle: handled right here, in its request's task
+            if telemetry.on and isinstance(message, Event):  # its span belongs to its request, not to the drain's task
+                message = Event(name, params, future, telemetry.context())
             self.post(message)
         return await message.answer
 

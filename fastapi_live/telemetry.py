@@ -26,10 +26,12 @@ import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+_event = tuple.__new__  # a TelemetryEvent made without NamedTuple's Python-level __new__ (the points are hot)
 
 log = logging.getLogger("fastapi_live.telemetry")
 
@@ -62,33 +64,36 @@ class Span:
             return
         self.ended = True
         self.metadata.update(metadata)
-        self._telemetry.emit(TelemetryEvent(self.name, "stop", self.view, self.session_id, self.metadata, time.perf_counter() - self.started, None, self))
+        duration = time.perf_counter() - self.started
+        self._telemetry.emit(_event(TelemetryEvent, (self.name, "stop", self.view, self.session_id, self.metadata, duration, None, self)))
 
     def fail(self, error: BaseException) -> None:
         """The call raised ``error``: an ``exception`` event with its duration (nothing once the span ended)."""
         if self.ended:
             return
         self.ended = True
-        self._telemetry.emit(TelemetryEvent(self.name, "exception", self.view, self.session_id, self.metadata, time.perf_counter() - self.started, error, self))
+        self._telemetry.emit(
+            _event(TelemetryEvent, (self.name, "exception", self.view, self.session_id, self.metadata, time.perf_counter() - self.started, error, self))
+        )
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, on every point
-class TelemetryEvent:
-    """What a telemetry handler receives (read it; handlers share it).
+class TelemetryEvent(NamedTuple):
+    """What a telemetry handler receives (a named tuple: cheap to make at every point, read-only).
 
     ``name`` is a span's (``"handle_event"``) or a single event's (``"stream"``); ``phase`` is
     ``"start"``, ``"stop"`` or ``"exception"`` for spans, what happened for single events.
     ``duration`` (seconds) is set on ends, ``error`` on exceptions. ``metadata`` holds the
     rest: ``event`` and ``params`` for ``handle_event``, ``topic`` for PubSub, ``url`` for
     ``handle_params``, and ``context`` (the ``contextvars.Context`` of the request an event
-    came with) where there is one.
+    came with) when the event waited its turn in another task; one handled at once runs in
+    its request's own task.
     """
 
     name: str
     phase: str
     view: str | None
     session_id: str | None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = _NO_METADATA
     duration: float | None = None
     error: BaseException | None = None
     span: Span | None = None
@@ -147,7 +152,7 @@ class Telemetry:
     def start(self, name: str, view: str | None, session_id: str | None, /, **metadata: Any) -> Span:
         """Begin a span: its ``start`` event goes out now."""
         span = Span(self, name, view, session_id, metadata)
-        self.emit(TelemetryEvent(name, "start", view, session_id, metadata, None, None, span))
+        self.emit(_event(TelemetryEvent, (name, "start", view, session_id, metadata, None, None, span)))
         return span
 
     async def measure(self, awaitable: Awaitable[T], name: str, view: str | None, session_id: str | None, /, **metadata: Any) -> T:
@@ -176,7 +181,7 @@ class Telemetry:
         self, name: str, phase: str, view: str | None = None, session_id: str | None = None, duration: float | None = None, /, **metadata: Any
     ) -> None:
         """A single event (a stream attached, a message published)."""
-        self.emit(TelemetryEvent(name, phase, view, session_id, metadata, duration))
+        self.emit(_event(TelemetryEvent, (name, phase, view, session_id, metadata, duration, None, None)))
 
     @staticmethod
     def context() -> contextvars.Context:

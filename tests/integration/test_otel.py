@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,3 +126,14 @@ async def test_a_pubsub_message_starts_a_trace_of_its_own(traced: Traced) -> Non
     info = traced.span("Measured.handle_info")
     assert info.parent is None and info.attributes is not None and info.attributes["live.message"] == "str"
     assert [s for s in traced.spans() if s.name == "Measured.render" and parent_of(s) == info.context.span_id]
+
+
+async def test_an_event_that_waited_its_turn_is_still_a_child_of_its_own_post(traced: Traced) -> None:
+    async with LiveTestClient(traced.app) as client:
+        view, _ = await live(client, "/measured")
+        await render_async(view)
+        await asyncio.gather(render_click(view, "inc"), render_click(view, "inc"))  # the second waits for the first
+    posts = {s.context.span_id for s in traced.spans() if s.kind == SpanKind.SERVER and s.name.startswith("POST")}
+    handled = [s for s in traced.spans() if s.name == "Measured.handle_event inc"]
+    assert len(posts) == 2 and len(handled) == 2
+    assert {parent_of(s) for s in handled} == posts  # each under its own request, none under the other's
