@@ -134,6 +134,17 @@ def queue_depths(manager: SessionManager) -> dict[str, int]:
     return {"mailbox": mailbox, "outbound": outbound, "runner": manager.runner.queued, "sync": manager.executor.waiting}
 
 
+def view_counts(manager: SessionManager) -> dict[str, tuple[int, int]]:
+    """Per view: (sessions, attached streams) in this process, counted now (a metric read at scrape time
+    is right however late it was set up, unlike one counted from start and stop events)."""
+    counts: dict[str, list[int]] = {}
+    for session in list(manager.sessions.values()):
+        count = counts.setdefault(session.view_name, [0, 0])
+        count[0] += 1
+        count[1] += session.attached
+    return {view: (sessions, streams) for view, (sessions, streams) in counts.items()}
+
+
 def rss_bytes() -> int:
     """This process's resident memory (Linux ``/proc``; else the peak from ``resource``)."""
     try:

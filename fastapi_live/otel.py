@@ -13,7 +13,7 @@ OpenTelemetry's ASGI middleware in front of it when ``opentelemetry-instrumentat
 is installed (it comes with ``opentelemetry-instrumentation-fastapi``).
 
 Metrics (meter ``fastapi_live``): ``fastapi_live.sessions`` and ``fastapi_live.streams``
-(up-down counters by view), ``fastapi_live.events`` (a counter by view and event: its rate
+(observable up-down counters by view, counted when read), ``fastapi_live.events`` (a counter by view and event: its rate
 is events/s), ``fastapi_live.handler.duration`` (a histogram in seconds by span and view),
 ``fastapi_live.queue.depth`` (an observable gauge by queue: mailbox, outbound, runner, sync).
 """
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .exceptions import MissingDependencyError
-from .introspection import REFUSED, outcome_of, queue_depths
+from .introspection import REFUSED, outcome_of, queue_depths, view_counts
 from .router import LiveRouter
 from .telemetry import Span, TelemetryEvent, telemetry
 
@@ -56,8 +56,12 @@ class LiveInstrumentor:
         version = _version()
         self.tracer = trace.get_tracer(SCOPE, version, tracer_provider)
         meter = metrics.get_meter(SCOPE, version or "", meter_provider)
-        self.sessions = meter.create_up_down_counter("fastapi_live.sessions", unit="{session}", description="Live sessions open in this process")
-        self.streams = meter.create_up_down_counter("fastapi_live.streams", unit="{stream}", description="Attached live streams")
+        self.sessions = meter.create_observable_up_down_counter(
+            "fastapi_live.sessions", callbacks=[self._observe_sessions], unit="{session}", description="Live sessions open in this process"
+        )
+        self.streams = meter.create_observable_up_down_counter(
+            "fastapi_live.streams", callbacks=[self._observe_streams], unit="{stream}", description="Attached live streams"
+        )
         self.events = meter.create_counter("fastapi_live.events", unit="{event}", description="Client events handled")
         self.duration = meter.create_histogram("fastapi_live.handler.duration", unit="s", description="Time spent in live callbacks and renders")
         self.queues = meter.create_observable_gauge(
@@ -74,6 +78,12 @@ class LiveInstrumentor:
         self._open.clear()
         self._stacks.clear()
 
+    def _observe_sessions(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(sessions, {"live.view": view}) for view, (sessions, _) in view_counts(self.live.manager).items()]
+
+    def _observe_streams(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(streams, {"live.view": view}) for view, (_, streams) in view_counts(self.live.manager).items()]
+
     def _observe_queues(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(depth, {"queue": name}) for name, depth in queue_depths(self.live.manager).items()]
 
@@ -84,10 +94,6 @@ class LiveInstrumentor:
                 self._start(event, view)
             else:
                 self._end(event, view)
-        elif event.name == "session":
-            self.sessions.add(1 if event.phase == "start" else -1, {"live.view": view})
-        elif event.name == "stream" and event.phase in ("attach", "detach"):
-            self.streams.add(1 if event.phase == "attach" else -1, {"live.view": view})
 
     def _start(self, event: TelemetryEvent, view: str) -> None:
         assert event.span is not None

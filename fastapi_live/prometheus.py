@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from .exceptions import MissingDependencyError
-from .introspection import outcome_of, queue_depths
+from .introspection import outcome_of, queue_depths, view_counts
 from .router import LiveRouter
 from .telemetry import TelemetryEvent, telemetry
 
 try:
-    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
     from prometheus_client.core import GaugeMetricFamily
     from prometheus_client.registry import Collector
 except ImportError as exc:  # pragma: no cover - reason: the test extra installs prometheus-client
@@ -31,15 +31,22 @@ except ImportError as exc:  # pragma: no cover - reason: the test extra installs
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-class _Queues(Collector):
+class _Now(Collector):
+    """What is counted at scrape time: sessions and streams per view, queue depths."""
+
     def __init__(self, live: LiveRouter) -> None:
         self.live = live
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("fastapi_live_queue_depth", "Messages and frames waiting in this process", labels=["queue"])
+        sessions = GaugeMetricFamily("fastapi_live_sessions", "Live sessions open in this process", labels=["view"])
+        streams = GaugeMetricFamily("fastapi_live_streams", "Attached live streams", labels=["view"])
+        for view, (open_sessions, attached) in view_counts(self.live.manager).items():
+            sessions.add_metric([view], open_sessions)
+            streams.add_metric([view], attached)
+        queues = GaugeMetricFamily("fastapi_live_queue_depth", "Messages and frames waiting in this process", labels=["queue"])
         for name, depth in queue_depths(self.live.manager).items():
-            family.add_metric([name], depth)
-        yield family
+            queues.add_metric([name], depth)
+        yield from (sessions, streams, queues)
 
 
 class PrometheusMetrics:
@@ -47,15 +54,13 @@ class PrometheusMetrics:
 
     def __init__(self, live: LiveRouter, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
-        self.sessions = Gauge("fastapi_live_sessions", "Live sessions open in this process", ["view"], registry=registry)
-        self.streams = Gauge("fastapi_live_streams", "Attached live streams", ["view"], registry=registry)
         self.events = Counter("fastapi_live_events", "Client events handled", ["view", "event", "outcome"], registry=registry)
         self.duration = Histogram(
             "fastapi_live_handler_duration_seconds", "Time spent in live callbacks and renders", ["span", "view", "outcome"], buckets=BUCKETS, registry=registry
         )
-        self.queues = _Queues(live)
-        registry.register(self.queues)
-        self._collectors: list[Any] = [self.sessions, self.streams, self.events, self.duration, self.queues]
+        self.now = _Now(live)
+        registry.register(self.now)
+        self._collectors: list[Any] = [self.events, self.duration, self.now]
         self._detach = telemetry.attach(self.handle)
 
     def uninstrument(self) -> None:
@@ -65,11 +70,7 @@ class PrometheusMetrics:
 
     def handle(self, event: TelemetryEvent) -> None:
         view = event.view or "?"
-        if event.name == "session":
-            (self.sessions.labels(view).inc if event.phase == "start" else self.sessions.labels(view).dec)()
-        elif event.name == "stream" and event.phase in ("attach", "detach"):
-            (self.streams.labels(view).inc if event.phase == "attach" else self.streams.labels(view).dec)()
-        elif event.span is not None and event.phase != "start" and event.duration is not None:
+        if event.span is not None and event.phase != "start" and event.duration is not None:
             label, outcome = outcome_of(event)
             self.duration.labels(event.name, view, outcome).observe(event.duration)
             if event.name == "handle_event":

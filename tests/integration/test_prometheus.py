@@ -48,7 +48,21 @@ async def test_a_scrape_shows_sessions_streams_events_durations_and_queues() -> 
             }
         async with LiveTestClient(app, lifespan=False) as scraper:
             scraped = samples((await scraper.get("/metrics/")).text)
-        assert scraped[("fastapi_live_sessions", (("view", "Measured"),))] == 0
+        assert scraped.get(("fastapi_live_sessions", (("view", "Measured"),)), 0) == 0  # counted at scrape time: none left
     finally:
         metrics.uninstrument()
     assert telemetry.on is False and registry.get_sample_value("fastapi_live_sessions", {"view": "Measured"}) is None
+
+
+async def test_sessions_opened_before_instrumenting_are_counted() -> None:
+    app, router = make_app()
+    registry = CollectorRegistry()
+    async with LiveTestClient(app) as client:
+        view, _ = await live(client, "/measured")
+        await render_async(view)
+        metrics = instrument(router, registry)  # late: the page was already open
+        try:
+            assert registry.get_sample_value("fastapi_live_sessions", {"view": "Measured"}) == 1
+            assert registry.get_sample_value("fastapi_live_streams", {"view": "Measured"}) == 1
+        finally:
+            metrics.uninstrument()
