@@ -43,6 +43,7 @@ from .wire import (
     LEAVE_EVENT,
     OP_ERROR,
     OP_REDIRECT,
+    PARAM_COMPONENT,
     PATCH_EVENT,
     REMOUNT_EVENT,
     RESERVED_EVENT_PREFIX,
@@ -412,10 +413,13 @@ class LiveSession:
     async def _on_event(self, message: Event) -> None:
         socket = self.socket
         reply: Any = None
+        component = message.params.pop(PARAM_COMPONENT, None)  # set when the event came from inside a LiveComponent
         if message.name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
             reply = await self._on_upload_event(message)
         elif message.name.startswith(RESERVED_EVENT_PREFIX):
             self._on_builtin(message)
+        elif component is not None:
+            reply = await self.patcher.components.dispatch(component, message.name, message.params)
         else:
             halted, reply = await run_event_hooks(socket, message.name, message.params)
             if not halted:
@@ -458,7 +462,9 @@ class LiveSession:
             case TaskDone(key, task, record, outcome):
                 if not self._tasks.finish(key, task):
                     return  # replaced by a newer call: the older result is dropped
-                if record.kind == "start":
+                if record.owner is not None:  # a LiveComponent's task: its handle_async or its assigns
+                    await self.patcher.components.task_done(record, outcome)
+                elif record.kind == "start":
                     if not await run_hooks(socket, "handle_async", record.name, outcome):
                         await self.view.handle_async(record.name, outcome, socket)
                 else:
