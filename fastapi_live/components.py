@@ -406,7 +406,9 @@ class ComponentRegistry:
         try:
             hash(key)
         except TypeError:
-            raise ConfigurationError(f"{{% live_component {name} %}} at {place}: the id must be hashable (a str or an int)\nGot: id={assigns['id']!r}") from None
+            raise ConfigurationError(
+                f"{{% live_component {name} %}} at {place}: the id must be hashable (a str or an int)\nGot: id={assigns['id']!r}"
+            ) from None
         if self._seen is None:
             raise ConfigurationError(f"{{% live_component {name} %}} at {place} rendered outside a live page's render")
         if key in self._seen:
@@ -509,7 +511,9 @@ class ComponentRegistry:
                     log.warning("send_update(%s, id=%r): no such component on %s's page; the update is dropped", component.__name__, id, page.view_name)
                     continue
                 self._call_update(target, {"id": id, **assigns})
-        raise LiveError(f"send_update kept sending updates for {_MAX_UPDATE_ROUNDS} rounds on {page.view_name}'s page: does an update() call send_update for itself?")
+        raise LiveError(
+            f"send_update kept sending updates for {_MAX_UPDATE_ROUNDS} rounds on {page.view_name}'s page: does an update() call send_update for itself?"
+        )
 
     def dirty(self) -> list[Entry]:
         """Components whose own assigns changed and that no re-rendered region showed again."""

@@ -130,7 +130,9 @@ class Patcher:
             parts.extend(client_op(op) for op in late)
         return "".join(parts)
 
-    def _render_changes(self, socket: LiveSocket, changed: frozenset[str], stream_ops: dict[str, list[StreamOp]], ctx: dict[str, Any], parts: list[str]) -> None:
+    def _render_changes(
+        self, socket: LiveSocket, changed: frozenset[str], stream_ops: dict[str, list[StreamOp]], ctx: dict[str, Any], parts: list[str]
+    ) -> None:
         page = self.page
         components = self.components
         for region in page.regions_for(changed):

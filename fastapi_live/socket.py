@@ -138,7 +138,8 @@ class SocketState:
                 f"send_update() needs a LiveComponent class\nExpected: socket.send_update(TodoItem, id=3, todo=todo)\nGot: {component!r}"
             )
         if id is None:
-            raise LiveError(f"send_update({component.__name__}, ...) needs the component's id\nExpected: send_update({component.__name__}, id=...)\nGot: id=None")
+            name = component.__name__
+            raise LiveError(f"send_update({name}, ...) needs the component's id\nExpected: send_update({name}, id=...)\nGot: id=None")
         self._updates.append((component, id, assigns))
         return self
 

@@ -41,12 +41,12 @@ def served(serve):
 
 async def test_mount_runs_once_then_update_with_the_parents_assigns(app):
     views.LOG.clear()
-    view, html = await live(app, "/cards?n=2")
+    view, _ = await live(app, "/cards?n=2")
     assert views.LOG == ["mount", "update 1", "mount", "update 2"]
     assert component_assigns(view, Card, 1).item == Item(1, "Card 1")
     assert component_assigns(view, Card, 1).id == 1
     views.LOG.clear()
-    html = await render_click(view, "rename", {"id": 2, "title": "Renamed"})
+    await render_click(view, "rename", {"id": 2, "title": "Renamed"})
     # The region re-rendered both cards, but only the card whose passed assigns changed was updated.
     assert views.LOG == ["update 2"]
     assert element(view, "#card-2 h3").text() == "Renamed"
