@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -34,7 +35,7 @@ ROOT_SCOPE = "root"
 _HEAD = re.compile(r"\s*(?:<!--.*?-->\s*)*<([A-Za-z][^\s/>]*)([^>]*)>", re.S)
 _ID_ATTR = re.compile(r"""(?:^|\s)id\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
 _MAX_UPDATE_ROUNDS = 100  # send_update from update() may send more; a loop that never ends is a bug
-_CLASSES: dict[str, list[type[LiveComponent]]] = {}  # by class name, for the template tag
+_CLASSES: dict[str, weakref.WeakSet[type[LiveComponent]]] = {}  # by class name, for the template tag
 
 
 class LiveComponent:
@@ -65,7 +66,7 @@ class LiveComponent:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _CLASSES.setdefault(cls.__name__, []).append(cls)
+        _CLASSES.setdefault(cls.__name__, weakref.WeakSet()).add(cls)
 
     @classmethod
     def _events(cls) -> dict[str, EventBinding]:
@@ -258,7 +259,7 @@ def resolve_component(value: Any, name: str) -> type[LiveComponent]:
     the one ``LiveComponent`` subclass with that name."""
     if inspect.isclass(value) and issubclass(value, LiveComponent):
         return value
-    found = _CLASSES.get(name, [])
+    found = sorted(_CLASSES.get(name, ()), key=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
     if len(found) == 1:
         return found[0]
     if not found:
