@@ -286,7 +286,7 @@ class Entry:
     socket: ComponentSocket
     passed: dict[str, Any] = field(default_factory=dict)
     dom_id: str = ""
-    html: str | None = None  # its last render, reused while its assigns stay the same
+    html: str | None = None  # its last render, reused while its assigns stay the same (not kept for stream items)
     scope: Any = ROOT_SCOPE  # what rendered it: the root or a region (its id), a stream item (stream, dom id), a component (ComponentRef)
     place: str = ""
 
@@ -463,9 +463,11 @@ class ComponentRegistry:
         socket._changed.clear()
         template = self._template(entry)
         context = {**socket._data, "live": self.helpers, "myself": ComponentRef(entry.cid), "__live__": page_context}
-        html = self.render_scope(ComponentRef(entry.cid), lambda: template.render(context))
-        entry.html = self._mark(entry, html)
-        return entry.html
+        html = self._mark(entry, self.render_scope(ComponentRef(entry.cid), lambda: template.render(context)))
+        # A stream item's HTML is not kept, as the stream keeps no items: only a re-insert
+        # renders it again, and that passes new assigns anyway.
+        entry.html = None if isinstance(entry.scope, tuple) else html
+        return html
 
     def _template(self, entry: Entry) -> Template:
         name = getattr(entry.cls, "template", None)

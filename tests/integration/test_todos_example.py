@@ -119,3 +119,23 @@ async def test_two_boards_see_each_others_changes(live_app):
         assert element(alice, "#presence li", text="bob").text()
         await alice.close()
         await bob.close()
+
+
+async def test_after_a_lost_session_the_board_remounts_with_its_components(live_client):
+    from examples.app.todos import TodoItem
+
+    await signed_in(live_client)
+    view = await open_board(live_client)
+    first = await add(view, "Before the restart")
+    second = await add(view, "Also before")
+    await render_click(element(view, f"#todo-{first} button", text="Edit"))
+    await view.session.close()  # the server lost the session (a restart, an expiry)
+    await render_async(view)  # the stream reconnects and the server remounts the page
+    assert view.remounts == 1
+    assert todo_ids(view) == [first, second]
+    assert component_assigns(view, TodoItem, first).editing is False  # a fresh component: its state was the lost session's
+    await render_click(element(view, f"#todo-{second} button", text="Edit"))
+    await render_submit(element(view, f"#todo-{second} form"), {"title": "After the restart"})
+    await render_async(view)
+    assert element(view, f"#todo-{second} .todo-title").text() == "After the restart"
+    await view.close()
