@@ -288,11 +288,7 @@ class Entry:
     dom_id: str = ""
     html: str | None = None  # its last render, reused while its assigns stay the same (not kept for stream items)
     scope: Any = ROOT_SCOPE  # what rendered it: the root or a region (its id), a stream item (stream, dom id), a component (ComponentRef)
-    place: str = ""
-
-    @property
-    def name(self) -> str:
-        return f"{self.cls.__name__} id={self.id!r}"
+    place: str = ""  # the template and line of the tag that last rendered it
 
 
 class ComponentRegistry:

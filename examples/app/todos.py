@@ -96,9 +96,16 @@ class TodoStore:
             cursor = conn.execute("INSERT INTO todos (title, author) VALUES (?, ?)", (title, author))
         return Todo(int(cursor.lastrowid or 0), title, False, author)
 
-    def save(self, todo: Todo) -> None:
+    def update(self, todo_id: int, *, title: str | None = None, done: bool | None = None) -> Todo | None:
+        """Change one field (two people may change the other meanwhile); the row as it now is, or
+        None when someone deleted it."""
         with self._conn() as conn:
-            conn.execute("UPDATE todos SET title = ?, done = ? WHERE id = ?", (todo.title, int(todo.done), todo.id))
+            if title is not None:
+                conn.execute("UPDATE todos SET title = ? WHERE id = ?", (title, todo_id))
+            if done is not None:
+                conn.execute("UPDATE todos SET done = ? WHERE id = ?", (int(done), todo_id))
+            row = conn.execute("SELECT id, title, done, author FROM todos WHERE id = ?", (todo_id,)).fetchone()
+        return None if row is None else Todo(row[0], row[1], bool(row[2]), row[3] or "")
 
     def delete(self, todo_id: int) -> None:
         with self._conn() as conn:
@@ -113,10 +120,10 @@ class Board:
     pubsub: PubSub
 
     @classmethod
-    async def saved(cls, todo: Todo) -> None:
-        await asyncio.to_thread(cls.store.save, todo)
+    async def update(cls, todo_id: int, *, title: str | None = None, done: bool | None = None) -> None:
+        todo = await asyncio.to_thread(cls.store.update, todo_id, title=title, done=done)
         # Every board hears it (this one too): each re-inserts the item, and its TodoItem updates.
-        await cls.pubsub.publish(TOPIC, TodoSaved(todo))
+        await cls.pubsub.publish(TOPIC, TodoDeleted(todo_id) if todo is None else TodoSaved(todo))
 
 
 class TodoItem(LiveComponent):
@@ -145,14 +152,13 @@ class TodoItem(LiveComponent):
         except ValueError as invalid:
             socket.assign(error=str(invalid))
             return
-        todo: Todo = socket.assigns.todo
-        await Board.saved(Todo(todo.id, title, todo.done, todo.author))
+        await Board.update(socket.assigns.todo.id, title=title)
         socket.assign(editing=False, error=None)
 
     @event("toggle")
     async def toggle(self, socket: ComponentSocket) -> None:
         todo: Todo = socket.assigns.todo
-        await Board.saved(Todo(todo.id, todo.title, not todo.done, todo.author))
+        await Board.update(todo.id, done=not todo.done)
 
     @event("delete")
     async def delete(self, socket: ComponentSocket) -> None:
