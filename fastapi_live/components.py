@@ -45,7 +45,7 @@ class LiveComponent:
 
     ``mount`` runs once, when the component first renders; ``update`` gets the assigns the
     parent passes (``id`` included), first after ``mount`` and then whenever the parent passes
-    different ones (by default it assigns them). Events from inside the component reach its
+    different ones, or re-inserts the stream item it is (by default it assigns them). Events from inside the component reach its
     ``@event`` methods. Its template reads its assigns, ``myself`` (for ``target=myself``) and
     ``live``.
 
@@ -418,13 +418,16 @@ class ComponentRegistry:
         scope: Any = self._scopes[-1] if self._scopes else ROOT_SCOPE
         if stream_item is not None and isinstance(scope, str):
             scope = stream_item  # an item of a stream in the page's first render: it lives as long as the item
+        in_stream = isinstance(scope, tuple)
         entry = self._by_key.get(key)
         if entry is None:
             entry = self._create(component, assigns["id"], place)
             self._call_update(entry, assigns)
-        elif _differ(entry.passed, assigns):
+        elif in_stream or _differ(entry.passed, assigns):
             self._call_update(entry, assigns)
-        entry.passed = dict(assigns)
+        # What the parent passed is kept to spare unchanged components an update, except in a
+        # stream, which keeps no items: re-inserting an item always updates its component.
+        entry.passed = {} if in_stream else dict(assigns)
         if entry.scope != scope or key not in self._scoped.get(scope, ()):
             self._set_scope(key, entry, scope)
         entry.place = place
