@@ -62,3 +62,11 @@ def test_async_work_in_a_component_lands_in_it(page, cards_url):
     expect(page.locator("#card-1 .total")).to_have_text("42")
     page.click("#card-2 button.start")
     expect(page.locator("#card-2 .note")).to_have_text("double 10")
+
+
+def test_a_target_that_matches_nothing_sends_nothing_and_says_so(page, cards_url):
+    open_cards(page, cards_url)
+    with page.expect_console_message(lambda message: "L013" in message.text):
+        page.click("#card-1 button.lost")
+    page.click("#card-1 button.toggle")  # the next event is the first the server sees
+    expect(page.locator("#card-1 .clicks")).to_have_text("1 clicks")

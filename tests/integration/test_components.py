@@ -10,6 +10,7 @@ import pytest
 from fastapi_live import CapturedSocketError, ConfigurationError
 from fastapi_live.testing import (
     EventFailedError,
+    LiveTestError,
     assert_reply,
     component_assigns,
     element,
@@ -93,6 +94,14 @@ async def test_default_and_explicit_targets(app):
     assert view.assigns.clicks == 1
     assert element(view, "#page-clicks").text() == "1 page clicks"
     assert component_assigns(view, Card, 3).clicks == 1
+    await view.close()
+
+
+async def test_a_target_that_matches_nothing_is_a_clear_toolkit_error(app):
+    view, _ = await live(app, "/cards")
+    with pytest.raises(LiveTestError, match=r"target='#nowhere' matches no element on the page, so the browser sends nothing \(L013\)"):
+        await render_click(element(view, "#card-1 button.lost"))
+    assert component_assigns(view, Card, 1).clicks == 0
     await view.close()
 
 
