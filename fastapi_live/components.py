@@ -25,7 +25,7 @@ from .exceptions import CallbackReturnError, ConfigurationError, EventError, Liv
 from .helpers import TemplateHelpers
 from .lifecycle import callable_name
 from .socket import ClientOp
-from .types import Runtime, TaskKey, TaskRecord
+from .types import Runtime, TaskKey, TaskRecord, Topics
 from .view import EventBinding, LiveSocket, check_reply, event
 from .wire import ATTR_COMPONENT, ATTR_VERSION, css_id
 
@@ -136,6 +136,10 @@ class _ComponentRuntime:
         self._runtime = runtime
         self._cid = cid
         self._component = component
+
+    @property
+    def topics(self) -> Topics:
+        return self  # subscribe, track and friends: refused with the fix below
 
     def _scoped(self, key: TaskKey) -> TaskKey:
         return (key[0], ComponentTask(self._cid, key[1]))

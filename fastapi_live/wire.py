@@ -159,6 +159,7 @@ CLASS_DROP_ACTIVE = "live-drop-active"
 CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
 UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
 UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
+BUILTIN_EVENTS = (PATCH_EVENT, LEAVE_EVENT, CLEAR_FLASH_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT)  # every name the library handles itself
 
 # Components.
 ATTR_COMPONENT = "data-live-component"  # on a component's top element: its id within the page (cid)
