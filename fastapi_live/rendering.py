@@ -409,6 +409,7 @@ class PageTemplate:
         self._regions_for: dict[frozenset[str], list[Region]] = {}
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._fragment_chars = 0
+        self.uses_components = False  # whether the page (with what it includes) renders {% live_component %}
         self._analyse()
         reusable = environment.finalize is None  # a finalize hook may be anything
         for region in self.regions.values():
@@ -513,6 +514,8 @@ class PageTemplate:
                     continue
                 self._walk_template(included, region, ancestors, (*seen_includes, included))
             return
+        if isinstance(node, nodes.Getattr) and node.attr == "component" and isinstance(node.node, nodes.Name) and node.node.name == "__live__":
+            self.uses_components = True
         if isinstance(node, nodes.Name) and node.ctx == "load":
             if region is not None and node.name not in self._globals and node.name != "__live__":
                 region.deps.add(node.name)
@@ -685,7 +688,11 @@ class PageContext:
     def component(self, value: Any, name: str, assigns: dict[str, Any], place: str, dom_id: Any) -> Markup:
         """``{% live_component %}``: the component's HTML, created or updated as needed."""
         if self._components is None:
-            raise ConfigurationError(f"{{% live_component {name} %}} at {place} needs a live page's render: it has no components here")
+            raise ConfigurationError(
+                f"{{% live_component {name} %}} at {place} renders where the page's template does not show it: "
+                "through an include named by a variable, which the page cannot read ahead\n"
+                'Expected: the tag in the page, or in a template it includes or extends by a literal name, e.g. {% include "todo_row.html" %}'
+            )
         stream_item = (self._stream, dom_id) if self._stream is not None and isinstance(dom_id, str) else None
         return self._components.render_tag(value, name, assigns, place, stream_item, self)
 
