@@ -112,3 +112,17 @@ def test_target_selectors():
     helpers = TemplateHelpers("/_live/event", "/_live/static")
     assert 'data-live-target="#live-root"' in helpers.click("save", target="#live-root")
     assert "target" not in helpers.click("save", target="#x").split("hx-vals")[-1] or "hx-vals" not in helpers.click("save", target="#x")
+
+
+def test_the_page_analysis_knows_whether_it_renders_components():
+    from fastapi_live.rendering import PageTemplate
+
+    sources = {
+        "with.html": "{% live_root %}<ul>{% include 'row.html' %}</ul>{% endlive_root %}",
+        "row.html": "{% live_component Plain id=1 %}",
+        "without.html": "{% live_root %}<p>{{ n }}</p>{% endlive_root %}",
+        "plain.html": "<p>x</p>",
+    }
+    environment = Environment(loader=DictLoader(sources), extensions=[LiveExtension], autoescape=True)
+    assert PageTemplate(environment, "with.html").uses_components is True  # through a literal include
+    assert PageTemplate(environment, "without.html").uses_components is False
