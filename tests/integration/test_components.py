@@ -258,3 +258,16 @@ async def test_unknown_component_event_lists_its_events(app):
     with pytest.raises(EventFailedError, match="unknown event 'nope' for component Card"):
         await render_click(element(view, "#card-1 button.nope"))
     await view.close()
+
+
+def test_the_sync_toolkit_reads_component_assigns_and_sends_updates():
+    from fastapi_live.testing import sync
+
+    with sync.SyncLiveTestClient(make_app()[0]) as client:
+        view, _ = sync.live(client, "/cards")
+        sync.render_click(sync.element(view, "#card-2 button.toggle"))
+        assert sync.component_assigns(view, Card, 2).open is True
+        html = sync.send_update(view, Card, 2, note="from a sync test")
+        assert "from a sync test" in html
+        assert sync.component_assigns(view, Card, 2).open is True
+        view.close()
