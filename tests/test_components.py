@@ -126,3 +126,9 @@ def test_the_page_analysis_knows_whether_it_renders_components():
     environment = Environment(loader=DictLoader(sources), extensions=[LiveExtension], autoescape=True)
     assert PageTemplate(environment, "with.html").uses_components is True  # through a literal include
     assert PageTemplate(environment, "without.html").uses_components is False
+
+
+def test_a_forms_target():
+    helpers = TemplateHelpers("/_live/event", "/_live/static")
+    bound = helpers.form(change="validate", submit="save", target=ComponentRef("c2"))
+    assert 'data-live-change="validate"' in bound and 'data-live-target="[data-live-component=&#34;c2&#34;]"' in bound

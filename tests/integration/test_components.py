@@ -271,3 +271,20 @@ def test_the_sync_toolkit_reads_component_assigns_and_sends_updates():
         assert "from a sync test" in html
         assert sync.component_assigns(view, Card, 2).open is True
         view.close()
+
+
+async def test_components_inside_components_keep_state_and_go_with_their_parent():
+    from tests.support.views.components import Leaf, make_nested_app
+
+    view, _ = await live(make_nested_app(), "/panels")
+    await render_click(element(view, "#leaf-a-1 button"))  # the leaf's own event, not the panel's
+    assert component_assigns(view, Leaf, "a-1").lit is True
+    await render_click(element(view, "#panel-a button.more"))  # the panel re-renders: its leaves stay
+    assert component_assigns(view, Leaf, "a-1").lit is True
+    assert has_element(view, "#leaf-a-2") and "lit" in element(view, "#leaf-a-1").attributes["class"]
+    await render_click(element(view, "#panel-a button.fewer"))
+    await render_click(element(view, "#panel-a button.fewer"))
+    assert not has_element(view, "#leaf-a-1")
+    with pytest.raises(LiveTestError, match=r"no Leaf with id='a-1'\nExpected one of: 'a-0'"):
+        component_assigns(view, Leaf, "a-1")
+    await view.close()

@@ -161,3 +161,44 @@ def make_app() -> tuple[FastAPI, LiveRouter]:
     app = FastAPI()
     app.include_router(live)
     return app, live
+
+
+class Leaf(LiveComponent):
+    template = "component_leaf.html"
+
+    async def mount(self, socket: ComponentSocket) -> None:
+        socket.assign(lit=False)
+
+    @event("light")
+    async def light(self, socket: ComponentSocket) -> None:
+        socket.assign(lit=True)
+
+
+class Panel(LiveComponent):
+    """A component of components: its leaves live while it renders them."""
+
+    template = "component_panel.html"
+
+    async def mount(self, socket: ComponentSocket) -> None:
+        socket.assign(leaves=2)
+
+    @event("more")
+    async def more(self, socket: ComponentSocket) -> None:
+        socket.update("leaves", lambda n: n + 1)
+
+    @event("fewer")
+    async def fewer(self, socket: ComponentSocket) -> None:
+        socket.update("leaves", lambda n: n - 1)
+
+
+class Panels(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(title="Panels")
+
+
+def make_nested_app() -> FastAPI:
+    live = LiveRouter(templates=Jinja2Templates(directory=TEMPLATES), pubsub=MemoryPubSub(), secret_key="test-secret")
+    live.page("/panels", template="component_panels.html")(Panels)
+    app = FastAPI()
+    app.include_router(live)
+    return app
