@@ -5,6 +5,7 @@ from __future__ import annotations
 from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
 from .commands import JS
+from .components import ComponentSocket, LiveComponent
 from .config import SessionConfig
 from .dashboard import live_dashboard
 from .exceptions import (
@@ -35,11 +36,13 @@ __all__ = [
     "AsyncResult",
     "CallbackReturnError",
     "CapturedSocketError",
+    "ComponentSocket",
     "ConfigurationError",
     "EventError",
     "Exit",
     "Form",
     "FormField",
+    "LiveComponent",
     "LiveError",
     "LiveHook",
     "LiveRouter",

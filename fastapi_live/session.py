@@ -44,6 +44,7 @@ from .wire import (
     LEAVE_EVENT,
     OP_ERROR,
     OP_REDIRECT,
+    PARAM_COMPONENT,
     PATCH_EVENT,
     REMOUNT_EVENT,
     RESERVED_EVENT_PREFIX,
@@ -346,6 +347,7 @@ class LiveSession:
         socket = self.socket
         name, params = message.name, message.params
         reply: Any = None
+        component = params.pop(PARAM_COMPONENT, None)  # set when the event came from inside a LiveComponent
         if name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
             reply = await self._upload_desk().event(socket, name, params)
         elif name == CLEAR_FLASH_EVENT:
@@ -356,6 +358,8 @@ class LiveSession:
                 f"Expected one of: {', '.join(BUILTIN_EVENTS)}\nGot: {name!r}",
                 status_code=400,
             )
+        elif component is not None:
+            reply = await self.patcher.components.dispatch(component, name, params)
         else:
             halted, reply = await run_event_hooks(socket, name, params)
             if not halted:
@@ -388,7 +392,9 @@ class LiveSession:
             case TaskDone(key, task, record, outcome):
                 if not self._tasks.finish(key, task):
                     return  # replaced by a newer call: the older result is dropped
-                if record.kind == "start":
+                if record.owner is not None:  # a LiveComponent's task: its handle_async or its assigns
+                    await self.patcher.components.task_done(record, outcome)
+                elif record.kind == "start":
                     if not await run_hooks(socket, "handle_async", record.name, outcome):
                         await self.view.handle_async(record.name, outcome, socket)
                 else:

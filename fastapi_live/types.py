@@ -32,6 +32,7 @@ class TaskRecord:
     reset: bool | Sequence[str] = False
     at: int = -1  # stream_async: where its items go, as stream_insert's ``at``
     limit: int | None = None  # stream_async: as stream_insert's ``limit``
+    owner: str | None = None  # the component (its cid) whose task it is; None: the page's
 
     @property
     def key(self) -> TaskKey:

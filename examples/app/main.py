@@ -9,6 +9,7 @@
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
 * ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
+* ``/todos`` — the team board: a stream of ``LiveComponent`` items, edited in place, shared live.
 * ``/_live/dashboard`` — the live dashboard (sessions, handlers, processes), for the user ``admin`` only.
 """
 
@@ -33,6 +34,7 @@ from .auth import COOKIE, admin_only, current_user, ensure_authenticated, login_
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
 from .presence import PresenceWidget
+from .todos import Board, TodoBoard, TodoStore
 from .uploads import Uploads, human_size, media
 
 HERE = Path(__file__).resolve().parent
@@ -202,6 +204,10 @@ class NotificationIn(BaseModel):
 
 
 live.page("/uploads", template="uploads.html")(Uploads)
+
+# The team board: its items are LiveComponents; changes go out on the app's PubSub.
+Board.store, Board.pubsub = TodoStore(), live.pubsub
+authenticated.page("/todos", template="todos.html")(TodoBoard)
 
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
