@@ -28,6 +28,7 @@ from .servers import ServerProcess, Settings
 NAME = "events"
 TARGET_RATIO = 1.3
 TARGET_PYVIEW = 1.2
+TARGET_TELEMETRY = 0.85  # listening costs a few spans per event (handle_event, render): at most 15 %
 _COUNT = re.compile(rb"Count: (-?\d+)")
 
 RoundTrip = Callable[[], Awaitable[tuple[float, float, int]]]
@@ -133,6 +134,56 @@ async def measure_bare(settings: Settings, clients: int, warmup: float, duration
                 page.close()
 
 
+def _live_trip(page: LivePage) -> tuple[RoundTrip, Callable[[], None]]:
+    """A counter page's round trip, counted from the window it runs in (``next_window()`` rebases it)."""
+    headers = page.headers("inc")
+    state = {"offset": 0, "last": 0}
+
+    async def trip() -> tuple[float, float, int]:
+        response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
+        if response.status != 200:
+            raise wire.HttpError(f"event answered {response.status}: {response.text[:200]}")
+        state["last"] = _count(response.body)
+        return response.sent_at, response.done_at, state["last"] - state["offset"]
+
+    def next_window() -> None:
+        state["offset"] = state["last"]
+
+    return trip, next_window
+
+
+async def measure_telemetry(settings: Settings, clients: int, *, rounds: int, window: float) -> tuple[dict[str, float], dict[str, float]]:
+    """The counter's round trip without and with a telemetry handler attached, in alternating windows.
+
+    Two servers, one with ``BENCH_TELEMETRY=1``, driven in turn for ``window`` seconds each,
+    ``rounds`` times: both meet the same load from other processes, which drifts over a run.
+    """
+    async with (
+        ServerProcess(LIVE_APP, settings, label="live") as plain,
+        ServerProcess(LIVE_APP, settings, label="live-telemetry", env={"BENCH_TELEMETRY": "1"}) as observed,
+    ):
+        sides = []
+        for server in (plain, observed):
+            pages: list[LivePage] = await bounded(range(clients), 25, lambda _, s=server: open_live_page(s.host, s.port, "/counter", stream="separate"))
+            sides.append((server, pages, [_live_trip(p) for p in pages]))
+        totals = [{"events": 0.0, "seconds": 0.0, "p50s": []} for _ in sides]
+        try:
+            for _ in range(rounds):
+                for (server, _pages, trips), total in zip(sides, totals, strict=True):
+                    result = await drive(server, [trip for trip, _ in trips], warmup=0.2, duration=window)
+                    for _, next_window in trips:
+                        next_window()
+                    total["events"] += result["events"]
+                    total["seconds"] += window
+                    total["p50s"].append(result["p50_ms"])
+        finally:
+            for _, pages, _ in sides:
+                for page in pages:
+                    page.close()
+    figures = [{"events_per_s": t["events"] / t["seconds"], "p50_ms": percentile(t["p50s"], 50)} for t in totals]
+    return figures[0], figures[1]
+
+
 async def _drive_profiled(server: Any, trips: list[RoundTrip], warmup: float, duration: float) -> dict[str, Any]:
     """Drive the round trips under the server's profiler and attach its GC stats."""
     async with server.profiled(NAME, warmup + duration):
@@ -206,9 +257,16 @@ async def run(settings: Settings) -> list[Row]:
     duration = settings.pick(10.0, 2.0)
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)
+    unobserved, observed = await measure_telemetry(settings, clients, rounds=settings.pick(10, 3), window=settings.pick(1.0, 0.5))
     pyview, pyview_error = await guarded(measure_pyview(settings, clients, warmup, duration), "pyview event round trip")
     bare = await measure_bare(settings, clients, warmup, duration, live["reply_template"], live["reply_headers"])
-    details = {"fastapi_live": live, "baseline": hand, "pyview": pyview, "bare_asgi": bare}
+    details = {
+        "fastapi_live": live,
+        "baseline": hand,
+        "pyview": pyview,
+        "bare_asgi": bare,
+        "telemetry": {"none_attached": unobserved, "handler_attached": observed},
+    }
 
     def of_pyview(key: str) -> float | None:
         return None if pyview is None else float(pyview[key])
@@ -239,6 +297,22 @@ async def run(settings: Settings) -> list[Row]:
             pyview_error=pyview_error,
         ),
         Row("event round trip, p99 latency", live["p99_ms"], hand["p99_ms"], "ms", group=NAME, pyview=of_pyview("p99_ms"), pyview_error=pyview_error),
+        Row(
+            f"event round trip, {clients} clients, a telemetry handler attached: events/s (vs none attached)",
+            observed["events_per_s"],
+            unobserved["events_per_s"],
+            "ev/s",
+            target=f"≥ {TARGET_TELEMETRY}×",
+            check=lambda with_handler, without: with_handler >= TARGET_TELEMETRY * without,
+            group=NAME,
+        ),
+        Row(
+            "event round trip, a telemetry handler attached: p50 latency, median of the windows (vs none attached)",
+            observed["p50_ms"],
+            unobserved["p50_ms"],
+            "ms",
+            group=NAME,
+        ),
         Row(
             f"event round trip, {clients} clients: events/s (vs a bare ASGI app answering the same POST with the same bytes: the limit)",
             live["events_per_s"],

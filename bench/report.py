@@ -117,7 +117,11 @@ def _yes_no(met: bool | None) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}×"
+    if value is None:
+        return "—"
+    if 0 < value < 0.01:
+        return f"{value:.2g}×"  # two significant digits, not "0.00×"
+    return f"{value:.2f}×"
 
 
 def table(rows: Sequence[Row], header: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from .async_ops import Exit, Ok, StreamBatch
 from .async_result import AsyncResult
 from .commands import JS
+from .components import ComponentSocket, LiveComponent
 from .config import SessionConfig
+from .dashboard import live_dashboard
 from .exceptions import (
     CallbackReturnError,
     CapturedSocketError,
@@ -21,6 +23,7 @@ from .lifecycle import CONT, HALT
 from .presence import Presence, PresenceDiff
 from .pubsub import PubSub, create_pubsub
 from .router import LiveHook, LiveRouter
+from .telemetry import Telemetry, TelemetryEvent
 from .uploads import UploadConfig, UploadEntry, consume_uploaded_entries, consume_uploaded_entry
 from .view import LiveSocket, LiveView, event
 
@@ -33,11 +36,13 @@ __all__ = [
     "AsyncResult",
     "CallbackReturnError",
     "CapturedSocketError",
+    "ComponentSocket",
     "ConfigurationError",
     "EventError",
     "Exit",
     "Form",
     "FormField",
+    "LiveComponent",
     "LiveError",
     "LiveHook",
     "LiveRouter",
@@ -51,6 +56,8 @@ __all__ = [
     "RedirectError",
     "SessionConfig",
     "StreamBatch",
+    "Telemetry",
+    "TelemetryEvent",
     "TokenError",
     "UploadConfig",
     "UploadEntry",
@@ -58,5 +65,6 @@ __all__ = [
     "consume_uploaded_entry",
     "create_pubsub",
     "event",
+    "live_dashboard",
     "to_form",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from .replay import ReplayBuffer
 from .runner import Resume
+from .telemetry import owner_of, telemetry
 from .transport import encode_message
 from .types import Send
 
@@ -57,6 +58,12 @@ class Connection:
         self.owner: object = None  # the session whose frames this carries, when it is in this process
         self.remote: tuple[str, str, str] | None = None  # (owner node, session id, connection id)
 
+    @property
+    def queued(self) -> int:
+        """Frames waiting for the stream's task to write them."""
+        frames = self._frames
+        return len(frames) if frames else 0
+
     def attach_writer(self, send: Send | None) -> None:
         """Let senders write frames with the ASGI ``send`` themselves while the stream's task is idle."""
         self._writer = send
@@ -86,12 +93,14 @@ class Connection:
             "fastapi-live: closed the stream of %s: its reader fell behind by %d frames, %d bytes "
             "(SessionConfig.outbound_limit=%d, outbound_bytes=%d); its reconnect resyncs the page",
             self._describe(),
-            len(self._frames or ()) + 1,
+            self.queued + 1,
             self._bytes + incoming,
             self._limit,
             self._byte_limit,
         )
         self.overflowed = True
+        if telemetry.on:
+            telemetry.point("stream", "overflow", *owner_of(self.owner), frames=self.queued + 1, bytes=self._bytes + incoming, remote=self.remote)
         self.close()
 
     def _describe(self) -> str:
@@ -228,10 +237,14 @@ class Outbound:
         conn = self.current = Connection(self.limit, self.byte_limit)
         conn.owner = self._owner
         self._connections.add(conn)
+        if telemetry.on:
+            telemetry.point("stream", "attach", *owner_of(self._owner))
         return conn
 
     def detach(self, conn: Connection) -> bool:
         """The stream of ``conn`` ended; True when it was the attached one."""
+        if telemetry.on and conn in self._connections:  # once per connection: a close detaches it before its stream ends
+            telemetry.point("stream", "detach", *owner_of(self._owner))
         self._connections.discard(conn)
         if self.current is conn:
             self.current = None

@@ -26,6 +26,7 @@ from .wire import (
     ATTR_LINK,
     ATTR_LINK_STATE,
     ATTR_MORPH_SKIP,
+    ATTR_TARGET,
     ATTR_UPLOAD,
     ATTR_UPLOAD_CONFIG,
     ATTR_UPLOAD_PREVIEW,
@@ -67,6 +68,23 @@ def _disable_with_text(text: Any) -> str:
 _JSON_PLAIN = frozenset({str, int, bool, type(None)})  # values whose JSON depends on nothing but their value
 
 
+def target_selector(target: Any, kind: str) -> str:
+    """A binding's ``target=``: a component's ``myself`` or a CSS selector, as the client reads it.
+
+    Inside a component, events go to that component by default; ``target=`` sends them to the
+    component holding what the selector matches (or to the page's view when no component does).
+    """
+    selector = getattr(target, "live_selector", None)
+    if isinstance(selector, str):
+        return selector
+    if isinstance(target, str) and target.strip():
+        return target
+    raise ConfigurationError(
+        f"live.{kind}(target=...) names where the event goes\n"
+        f"Expected: myself (inside a component), or a CSS selector such as '#todo-3' or '#live-root' (the page's view)\nGot: {target!r}"
+    )
+
+
 class TemplateHelpers:
     """``live`` in templates: event bindings rendered as htmx attributes.
 
@@ -98,19 +116,27 @@ class TemplateHelpers:
     def _binding(
         self, kind: str, event: Event, trigger: str, values: Mapping[str, Any], sync: str = "queue all", disable_with: str | None = None, key: str | None = None
     ) -> Markup:
+        target = None
+        if "target" in values:  # where the event goes: a component (``myself``) or a CSS selector
+            values = dict(values)
+            target = target_selector(values.pop("target"), kind)
         if isinstance(event, JS):
-            return self._chain_binding(kind, event, trigger, values, disable_with, key)
-        if not isinstance(event, str) or not event:
-            raise ConfigurationError(f"live.{kind}() needs an event name or a live.js chain, got {event!r}")
-        vals = self._vals_json(values) if values else None
-        # Pages render the same bindings over and over: build each one once.
-        cache_key = (kind, event, trigger, sync, vals, disable_with)
-        cache = self._bindings
-        markup = cache.get(cache_key)
-        if markup is None:
-            if len(cache) > 4096:
-                cache.clear()
-            markup = cache[cache_key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
+            markup = self._chain_binding(kind, event, trigger, values, disable_with, key)
+        else:
+            if not isinstance(event, str) or not event:
+                raise ConfigurationError(f"live.{kind}() needs an event name or a live.js chain, got {event!r}")
+            vals = self._vals_json(values) if values else None
+            # Pages render the same bindings over and over: build each one once.
+            cache_key = (kind, event, trigger, sync, vals, disable_with)
+            cache = self._bindings
+            cached = cache.get(cache_key)
+            if cached is None:
+                if len(cache) > 4096:
+                    cache.clear()
+                cached = cache[cache_key] = self._build_binding(kind, event, trigger, sync, vals, disable_with)
+            markup = cached
+        if target is not None:
+            markup = Markup(f"{markup} {markup_attrs([(ATTR_TARGET, target)])}")
         return markup
 
     def _vals_json(self, values: Mapping[str, Any]) -> str:
@@ -194,11 +220,16 @@ class TemplateHelpers:
         debounce: int | str | None = None,
         throttle: int | str | None = None,
         disable_with: str | None = None,
+        target: Any = None,
     ) -> Markup:
         """Bind a form's change and submit events (and its auto-recover event) at once;
-        ``disable_with`` is its submit buttons' text while a submit is in flight (see ``submit``)."""
+        ``disable_with`` is its submit buttons' text while a submit is in flight (see ``submit``);
+        ``target`` sends them to a component (``myself``, or a CSS selector inside one)."""
         if change is None and submit is None:
             raise ConfigurationError("live.form() needs change=, submit= or both")
+        if target is not None:
+            return Markup(f"{self.form(change=change, submit=submit, recover=recover, debounce=debounce, throttle=throttle, disable_with=disable_with)} "
+                          f"{markup_attrs([(ATTR_TARGET, target_selector(target, 'form'))])}")
         triggers = []
         attrs: list[tuple[str, str | None]] = []
         for kind, event, trigger in (("change", change, "input" + _timing(debounce, throttle)), ("submit", submit, "submit")):

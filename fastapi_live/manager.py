@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from .config import SessionConfig
@@ -22,6 +23,7 @@ from .presence import Presence
 from .pubsub import PubSub
 from .runner import Runner
 from .session import LiveSession
+from .telemetry import telemetry
 from .transport import encode_comment
 from .uploads import UploadSigner
 
@@ -70,6 +72,8 @@ class SessionManager:
         self._ensure_heartbeat()
         if not session.attached:
             self._hold_unconnected(session)
+        if telemetry.on:
+            telemetry.point("session", "start", session.view_name, session.id, url=session.url)
 
     def get(self, session_id: str) -> LiveSession | None:
         return self.sessions.get(session_id)
@@ -86,6 +90,8 @@ class SessionManager:
                 del self.by_token[session.token]
             if self.on_forget is not None:
                 self.on_forget(session)
+            if telemetry.on:
+                telemetry.point("session", "stop", session.view_name, session.id, time.monotonic() - session.created, url=session.url)
 
     # -- the unconnected bounds ------------------------------------------------------------------
     def _hold_unconnected(self, session: LiveSession) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .async_ops import Outcome, StreamBatch
+from .async_ops import Ok, Outcome, StreamBatch
 from .exceptions import LiveError
 from .types import TaskKey, TaskRecord
 from .view import LiveSocket
@@ -15,11 +16,15 @@ from .view import LiveSocket
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A client event; its answer (patch HTML, reply) or error goes to ``answer``."""
+    """A client event; its answer (patch HTML, reply) or error goes to ``answer``.
+
+    ``context`` is its request's when it waits its turn while telemetry listens (its span belongs to that request).
+    """
 
     name: str
     params: dict[str, Any]
     answer: asyncio.Future[tuple[str, Any]]
+    context: contextvars.Context | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +85,16 @@ def refuse(message: Message) -> None:
     """A message for a closed session: an event or call waiting on it hears so."""
     if isinstance(message, (Event, Patch, Call)) and not message.answer.done():
         message.answer.set_exception(LiveError("the live session is closed"))
+
+
+def telemetry_span(message: Message) -> tuple[str, dict[str, Any]] | None:
+    """The telemetry span a message is handled in (name, metadata); None for the library's own."""
+    match message:
+        case Event(name, params, _, context):
+            return "handle_event", {"event": name, "params": params, "context": context}
+        case Info(info):
+            return "handle_info", {"message": type(info).__name__}
+        case TaskDone(_, _, record, outcome):
+            name = record.name if isinstance(record.name, str) else ", ".join(record.name)
+            return "handle_async", {"name": name, "kind": record.kind, "ok": isinstance(outcome, Ok)}
+    return None

@@ -8,16 +8,18 @@ client operations a set of changes turns into, and builds them with the wire's v
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from .components import ROOT_SCOPE, ComponentRegistry
 from .exceptions import LiveError
 from .helpers import TemplateHelpers
 from .rendering import PageContext, PageTemplate
 from .socket import ClientOp
 from .streams import StreamOp, initial_items
+from .telemetry import owner_of, telemetry
 from .view import LiveSocket
 from .wire import (
     ATTR_EVENT_URL,
@@ -70,7 +72,7 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_rendered", "_root", "helpers", "page", "version")
+    __slots__ = ("_components", "_rendered", "_root", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
         self.page = page
@@ -78,14 +80,41 @@ class Patcher:
         self._root = root
         self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
         self._rendered = False  # the page's first render (or a remount's resync) is done
+        self._components: ComponentRegistry | None = None  # made on first use: most pages have no components
+
+    @property
+    def components(self) -> ComponentRegistry:
+        """The page's LiveComponents."""
+        if self._components is None:
+            self._components = ComponentRegistry(self.page.environment, self.helpers)
+        return self._components
+
+    def _scoped(self, scope: Any, render: Callable[[], str]) -> str:
+        """``render()``, the components it renders belonging to ``scope`` (see ``ComponentRegistry``)."""
+        if not self.page.uses_components:
+            return render()
+        return self.components.render_scope(scope, render)
 
     def _context(
         self, assigns: Mapping[str, Any], stream_items: dict[str, list[tuple[str, Any]]] | None = None, *, replace_streams: bool = False
     ) -> dict[str, Any]:
         ctx = dict(assigns)
         ctx["live"] = self.helpers
-        ctx["__live__"] = PageContext(self._root, self.version, stream_items, replace_streams=replace_streams)
+        components = self.components if self.page.uses_components else None
+        ctx["__live__"] = PageContext(self._root, self.version, stream_items, replace_streams=replace_streams, components=components)
         return ctx
+
+    def _pass(self, socket: LiveSocket, render: Callable[[], Any]) -> Any:
+        """One render pass: component ids are unique within it, and it may create components."""
+        if not self.page.uses_components:
+            return render()
+        components = self.components
+        components.page = socket
+        components.begin(self.version)
+        try:
+            return render()
+        finally:
+            components.end()
 
     def _first_stream_items(self, socket: LiveSocket) -> dict[str, list[tuple[str, Any]]]:
         self._rendered = True
@@ -95,28 +124,60 @@ class Patcher:
 
     def render_page(self, socket: LiveSocket) -> str:
         """The first render: the whole page, with every pending stream item inline."""
-        return self.page.render_page(self._context(socket._data, self._first_stream_items(socket)))
+        if telemetry.on:
+            return telemetry.call(lambda: self._render_page(socket), "render", *owner_of(socket._runtime), first=True)
+        return self._render_page(socket)
+
+    def _render_page(self, socket: LiveSocket) -> str:
+        ctx = self._context(socket._data, self._first_stream_items(socket))
+        return str(self._pass(socket, lambda: self._scoped(ROOT_SCOPE, lambda: self.page.render_page(ctx))))
 
     def patch(self, socket: LiveSocket) -> str:
         """The fragments for what changed since the last render (empty when nothing did)."""
+        components = self._components
+        if socket._updates or components:
+            # send_update: the named components' update() runs before the render
+            self.components.page = socket
+            self.components.flush_updates(socket)
         changed, ops = socket._take_changes()
         # Before a remount's first render, stream operations wait for it: it shows their items.
         stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
-        if changed or stream_ops:
-            self.version += 1
-            ctx = self._context(socket._data)
-            page = self.page
-            for region in page.regions_for(changed):
-                dom_id = region.spec.dom_id
-                if dom_id == ROOT_ID:
-                    parts.append(partial(ROOT_ID, page.render_root_inner(ctx), SWAP_INNER_MORPH))
-                else:
-                    parts.append(partial(dom_id, page.render_region(dom_id, ctx, self.version)))
-            for name, pending in stream_ops.items():
-                parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
+        if changed or stream_ops or (components and components.dirty()):
+            span = telemetry.start("render", *owner_of(socket._runtime), first=False, regions=len(changed)) if telemetry.on else None
+            try:
+                self.version += 1
+                ctx = self._context(socket._data)
+                self._pass(socket, lambda: self._render_changes(socket, changed, stream_ops, ctx, parts))
+            except BaseException as exc:
+                if span is not None:
+                    span.fail(exc)
+                raise
+            if span is not None:
+                span.stop()
         parts.extend(client_op(op) for op in ops)
+        if socket._client_ops:  # what a component's mount or update queued while the page rendered
+            late, socket._client_ops = socket._client_ops, []
+            parts.extend(client_op(op) for op in late)
         return "".join(parts)
+
+    def _render_changes(
+        self, socket: LiveSocket, changed: frozenset[str], stream_ops: dict[str, list[StreamOp]], ctx: dict[str, Any], parts: list[str]
+    ) -> None:
+        page = self.page
+        for region in page.regions_for(changed):
+            dom_id = region.spec.dom_id
+            if dom_id == ROOT_ID:
+                parts.append(partial(ROOT_ID, self._scoped(ROOT_SCOPE, lambda: page.render_root_inner(ctx)), SWAP_INNER_MORPH))
+            else:
+                html = self._scoped(dom_id, lambda dom_id=dom_id: page.render_region(dom_id, ctx, self.version))  # type: ignore[misc]
+                parts.append(partial(dom_id, html))
+        for name, pending in stream_ops.items():
+            parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
+        # A component whose own assigns changed, and that no region above re-rendered: only it.
+        components = self._components
+        for entry in components.dirty() if components is not None else ():
+            parts.append(partial(entry.dom_id, components.render_entry(entry, ctx["__live__"])))  # type: ignore[union-attr]
 
     def _stream_ops(self, view_name: str, name: str, pending: list[StreamOp], ctx: dict[str, Any]) -> list[str]:
         slot = self.page.streams.get(name)
@@ -127,13 +188,19 @@ class Patcher:
             )
         out = []
         container = slot.spec.dom_id
+        components = self._components
         for op in pending:
             if op.kind == "reset":
+                if components is not None:
+                    components.drop_stream_item(name, None)
                 out.append(partial(container, self.page.render_stream_statics(name, ctx), SWAP_INNER_HTML))
             elif op.kind == "delete":
+                if components is not None:
+                    components.drop_stream_item(name, op.dom_id)  # the item's components go with it
                 out.append(partial(op.dom_id, "", SWAP_DELETE))
             else:
-                html = self.page.render_stream_item(name, ctx, op.dom_id, op.item)
+                item_scope = (name, op.dom_id)
+                html = self._scoped(item_scope, lambda op=op: self.page.render_stream_item(name, ctx, op.dom_id, op.item))  # type: ignore[misc]
                 out.append(partial(container, html, stream_swap(op.at, op.limit, op.update_only)))
         return out
 
@@ -148,7 +215,8 @@ class Patcher:
             ctx = self._context(socket._data)
         else:
             ctx = self._context(socket._data, self._first_stream_items(socket), replace_streams=True)
-        return partial(ROOT_ID, self.page.render_root_inner(ctx), SWAP_INNER_MORPH)
+        html = self._pass(socket, lambda: self._scoped(ROOT_SCOPE, lambda: self.page.render_root_inner(ctx)))
+        return partial(ROOT_ID, str(html), SWAP_INNER_MORPH)
 
 
 def client_op(op: ClientOp) -> str:

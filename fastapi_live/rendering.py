@@ -28,6 +28,7 @@ from jinja2.runtime import Context
 from jinja2.tests import TESTS
 from markupsafe import Markup, escape
 
+from .components import ComponentRegistry
 from .exceptions import ConfigurationError
 from .helpers import TemplateHelpers
 from .wire import ATTR_MORPH_SKIP_CHILDREN, ATTR_REGION, ATTR_STREAM, ATTR_VERSION, ROOT_ID, items_markers
@@ -162,7 +163,7 @@ class LiveExtension(Extension):
         {% endlive_stream %}
     """
 
-    tags = {"live_root", "region", "async_result", "live_stream"}  # noqa: RUF012 - Extension declares it so
+    tags = {"live_root", "region", "async_result", "live_stream", "live_component"}  # noqa: RUF012 - Extension declares it so
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -176,6 +177,8 @@ class LiveExtension(Extension):
             return self._parse_region(parser, token.lineno)
         if token.value == "async_result":
             return self._parse_async_result(parser, token.lineno)
+        if token.value == "live_component":
+            return self._parse_component(parser, token.lineno)
         return self._parse_stream(parser, token.lineno)
 
     # -- helpers ---------------------------------------------------------------------
@@ -209,12 +212,22 @@ class LiveExtension(Extension):
         # A region rendered as part of a larger render carries that render's version, so
         # the client can still tell an older fragment of it from a newer one.
         prefix, suffix = spec.open_tag_parts()
-        # Attributes, not calls: a template's call goes through Jinja's ``Context.call``, the
-        # dearest step of rendering these small tags.
-        version = nodes.Getattr(nodes.Name("__live__", "load"), "version_attribute", "load")
-        opening = open_node or nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix)])
+        live = nodes.Name("__live__", "load")
+        # An attribute read, not a call: a template's call goes through Jinja's ``Context.call``,
+        # the dearest step of rendering these small tags.
+        version = nodes.Getattr(live, "version_attribute", "load")
+        closing = nodes.Output([nodes.TemplateData(spec.close_tag())])
+        opening: nodes.Node
+        if open_node is None:
+            # A region rendered inside a larger render tells the page's components where they are.
+            enter = nodes.Call(nodes.Getattr(live, "enter_region", "load"), [nodes.Const(spec.dom_id)], [], None, None)
+            leave = nodes.Call(nodes.Getattr(live, "leave_region", "load"), [], [], None, None)
+            opening = nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix), enter])
+            closing = nodes.Output([leave, nodes.TemplateData(spec.close_tag())])
+        else:
+            opening = open_node
         block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
-        return [opening.set_lineno(lineno), block, nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)]
+        return [opening.set_lineno(lineno), block, closing.set_lineno(lineno)]
 
     # -- tags ----------------------------------------------------------------------------
     def _parse_root(self, parser: Parser, lineno: int) -> list[nodes.Node]:
@@ -274,6 +287,25 @@ class LiveExtension(Extension):
         ).set_lineno(lineno)
         spec = self._spec(parser, lineno, dom_id, _REGION_BLOCK_PREFIX, "async", options)
         return self._wrap(spec, [body_node], lineno)
+
+    def _parse_component(self, parser: Parser, lineno: int) -> list[nodes.Node]:
+        # {% live_component TodoItem id=todo.id todo=todo %}: the class by name (a class of that
+        # name in the context wins), then the assigns it is given; ``components.py`` does the rest.
+        name = parser.stream.expect("name").value
+        pairs: list[nodes.Pair] = []
+        seen: set[str] = set()
+        while parser.stream.current.type != "block_end":
+            parser.stream.skip_if("comma")
+            key = parser.stream.expect("name")
+            if key.value in seen:
+                parser.fail(f"{{% live_component {name} %}} is given {key.value!r} twice", key.lineno)
+            seen.add(key.value)
+            parser.stream.expect("assign")
+            pairs.append(nodes.Pair(nodes.Const(key.value), parser.parse_expression()))
+        place = f"{parser.name or '<template>'}, line {lineno}"
+        args: list[nodes.Expr] = [nodes.Name(name, "load"), nodes.Const(name), nodes.Dict(pairs), nodes.Const(place), nodes.Name("dom_id", "load")]
+        call = nodes.Call(nodes.Getattr(nodes.Name("__live__", "load"), "component", "load"), args, [], None, None)
+        return [nodes.Output([call]).set_lineno(lineno)]
 
     def _parse_stream(self, parser: Parser, lineno: int) -> list[nodes.Node]:
         name = parser.stream.expect("name").value
@@ -378,6 +410,7 @@ class PageTemplate:
         self._regions_for: dict[frozenset[str], list[Region]] = {}
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._fragment_chars = 0
+        self.uses_components = False  # whether the page (with what it includes) renders {% live_component %}
         self._analyse()
         reusable = environment.finalize is None  # a finalize hook may be anything
         for region in self.regions.values():
@@ -482,6 +515,8 @@ class PageTemplate:
                     continue
                 self._walk_template(included, region, ancestors, (*seen_includes, included))
             return
+        if isinstance(node, nodes.Getattr) and node.attr == "component" and isinstance(node.node, nodes.Name) and node.node.name == "__live__":
+            self.uses_components = True
         if isinstance(node, nodes.Name) and node.ctx == "load":
             if region is not None and node.name not in self._globals and node.name != "__live__":
                 region.deps.add(node.name)
@@ -589,6 +624,9 @@ class PageTemplate:
 
     def render_stream_item(self, stream: str, context: Mapping[str, Any], dom_id: str, item: Any) -> str:
         slot = self.streams[stream]
+        page_context = context.get("__live__")
+        if isinstance(page_context, PageContext):
+            page_context.in_stream(stream)
         html = self._render_block(slot.owner, slot.spec.block, {**context, "dom_id": dom_id, slot.item_var: item})
         return check_stream_item(stream, slot.item_var, dom_id, html)
 
@@ -637,7 +675,7 @@ class PageContext:
     by earlier versions, e.g. from a bytecode cache.)
     """
 
-    __slots__ = ("_root", "_stream_children_attr", "_stream_items", "_version", "root_tag", "version_attribute")
+    __slots__ = ("_components", "_root", "_stream", "_stream_children_attr", "_stream_items", "_version", "root_tag", "version_attribute")
 
     def __init__(
         self,
@@ -646,12 +684,39 @@ class PageContext:
         stream_items: dict[str, list[tuple[str, Any]]] | None = None,
         *,
         replace_streams: bool = False,
+        components: ComponentRegistry | None = None,
     ) -> None:
         self._root = self.root_tag = root
         self._version = version
         self.version_attribute = _version_attribute(version)
         self._stream_items = stream_items
         self._stream_children_attr = Markup("") if replace_streams else _SKIP_CHILDREN
+        self._components = components
+        self._stream: str | None = None  # the stream whose items are being rendered, if any
+
+    def component(self, value: Any, name: str, assigns: dict[str, Any], place: str, dom_id: Any) -> Markup:
+        """``{% live_component %}``: the component's HTML, created or updated as needed."""
+        if self._components is None:
+            raise ConfigurationError(
+                f"{{% live_component {name} %}} at {place} renders where the page's template does not show it: "
+                "through an include named by a variable, which the page cannot read ahead\n"
+                'Expected: the tag in the page, or in a template it includes or extends by a literal name, e.g. {% include "todo_row.html" %}'
+            )
+        stream_item = (self._stream, dom_id) if self._stream is not None and isinstance(dom_id, str) else None
+        return self._components.render_tag(value, name, assigns, place, stream_item, self)
+
+    def enter_region(self, dom_id: str) -> str:
+        if self._components is not None:
+            self._components.enter(dom_id)
+        return ""
+
+    def leave_region(self) -> str:
+        if self._components is not None:
+            self._components.leave()
+        return ""
+
+    def in_stream(self, name: str | None) -> None:
+        self._stream = name
 
     def root_open(self) -> Markup:
         return self._root
@@ -663,6 +728,7 @@ class PageContext:
         return self._stream_children_attr
 
     def stream_items(self, name: str) -> list[tuple[str, Any]]:
+        self._stream = name  # the loop over them runs next: components in it live as long as their item
         if self._stream_items is None:
             return []
         return self._stream_items.pop(name, [])

@@ -32,6 +32,7 @@ from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -55,6 +56,7 @@ from .pubsub import PubSub, create_pubsub
 from .pubsub.redis import RedisPubSub
 from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
+from .telemetry import telemetry
 from .tokens import PageToken, TokenSigner
 from .transport import cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
@@ -432,6 +434,9 @@ class LiveRouter(APIRouter):
         self.upload_url = base + "/upload"
         # Who is on each topic (``await live.presence.list(topic)``): in Redis when the PubSub is.
         self.presence = Presence(self.pubsub, RedisPresenceStore(self.pubsub.client()) if isinstance(self.pubsub, RedisPubSub) else None)
+        self.telemetry = telemetry  # the process's: live.telemetry.attach(handler)
+        # ASGI middleware (class, options) kept in front of the fast path's endpoints, e.g. tracing's.
+        self.fast_path_middleware: list[tuple[Any, dict[str, Any]]] = []
         self.manager = SessionManager(self.config, self.pubsub, self.presence, upload_signer=UploadSigner(secret_key, max_age=token_max_age))
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
@@ -541,6 +546,7 @@ class LiveRouter(APIRouter):
         stack = getattr(app, "middleware_stack", None)
         if stack is not None and not isinstance(stack, _FastPath):
             guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
+            guards += [Middleware(cls, **options) for cls, options in self.fast_path_middleware]
             app.middleware_stack = _FastPath(stack, self, guards)
 
     def page_template(self, name: str) -> PageTemplate:

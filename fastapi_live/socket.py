@@ -77,6 +77,7 @@ class SocketState:
         self._assigns = Assigns(self._data)
         self._changed: set[str] = set()
         self._client_ops: list[ClientOp] = []
+        self._updates: list[tuple[Any, Any, dict[str, Any]]] = []  # send_update calls, run before the next render
         self._runtime = runtime
         self.view_name = view_name
         self.connected = connected
@@ -124,6 +125,27 @@ class SocketState:
     def mark_changed(self, *keys: str) -> None:
         """Force ``keys`` to re-render, e.g. after mutating an assigned object in place."""
         self._changed.update(keys)
+
+    def send_update(self, component: Any, /, id: Any, **assigns: Any) -> Self:
+        """Give the page's ``component`` with ``id`` new assigns: its ``update(assigns, socket)``
+        runs before the next render, and only that component is re-rendered. From the page's
+        view, a component, ``handle_info`` or ``handle_async``.
+
+        >>> socket.send_update(TodoItem, id=todo.id, todo=todo)  # doctest: +SKIP
+        """
+        if not getattr(component, "__live_component__", False):
+            raise LiveError(
+                f"send_update() needs a LiveComponent class\nExpected: socket.send_update(TodoItem, id=3, todo=todo)\nGot: {component!r}"
+            )
+        if id is None:
+            name = component.__name__
+            raise LiveError(f"send_update({name}, ...) needs the component's id\nExpected: send_update({name}, id=...)\nGot: id=None")
+        self._updates.append((component, id, assigns))
+        return self
+
+    def _take_updates(self) -> list[tuple[Any, Any, dict[str, Any]]]:
+        updates, self._updates = self._updates, []
+        return updates
 
     # -- client operations ---------------------------------------------------------
     def push_event(self, name: str, payload: Any = None) -> Self:
@@ -198,12 +220,13 @@ class SocketState:
         self._changed, self._client_ops = set(), []
         return changed, ops
 
-    def _snapshot(self) -> tuple[dict[str, Any], set[str], int]:
-        return dict(self._data), set(self._changed), len(self._client_ops)
+    def _snapshot(self) -> tuple[dict[str, Any], set[str], int, int]:
+        return dict(self._data), set(self._changed), len(self._client_ops), len(self._updates)
 
-    def _restore(self, snapshot: tuple[dict[str, Any], set[str], int]) -> None:
-        data, changed, n_ops = snapshot
+    def _restore(self, snapshot: tuple[dict[str, Any], set[str], int, int]) -> None:
+        data, changed, n_ops, n_updates = snapshot
         self._data.clear()
         self._data.update(data)
         self._changed = changed
         del self._client_ops[n_ops:]
+        del self._updates[n_updates:]

@@ -159,6 +159,12 @@ CLASS_DROP_ACTIVE = "live-drop-active"
 CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
 UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
 UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
+BUILTIN_EVENTS = (PATCH_EVENT, LEAVE_EVENT, CLEAR_FLASH_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT)  # every name the library handles itself
+
+# Components.
+ATTR_COMPONENT = "data-live-component"  # on a component's top element: its id within the page (cid)
+ATTR_TARGET = "data-live-target"  # on a bound element: a CSS selector; the event goes to the component holding the match
+PARAM_COMPONENT = "_live_component"  # an event's param naming the component it is for
 
 def _header_case(name: str) -> str:
     return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
@@ -242,6 +248,9 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "ATTR_KEY": ATTR_KEY,
     "DISPLAY_HIDDEN": DISPLAY_HIDDEN,
     "DISPLAY_SHOWN": DISPLAY_SHOWN,
+    "ATTR_COMPONENT": ATTR_COMPONENT,
+    "ATTR_TARGET": ATTR_TARGET,
+    "PARAM_COMPONENT": PARAM_COMPONENT,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

@@ -120,6 +120,9 @@
     const ATTR_KEY = "data-live-key";
     const DISPLAY_HIDDEN = "none";
     const DISPLAY_SHOWN = "block";
+    const ATTR_COMPONENT = "data-live-component";
+    const ATTR_TARGET = "data-live-target";
+    const PARAM_COMPONENT = "_live_component";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -137,6 +140,8 @@
         L010: ["app", "malformed client-side commands (live.js)"],
         L011: ["app", "unknown client-side command"],
         L012: ["app", "a redirect or navigation to an unsafe URL was refused"],
+        L013: ["app", "an event's target matches no element; the event was not sent"],
+        L014: ["app", "pushEventTo: the target matches no element"],
     };
 
     const config = {
@@ -201,6 +206,7 @@
         instance.el = el;
         instance.__handlers = handlers;
         instance.pushEvent = (event, payload = {}) => pushEvent(el, event, payload);
+        instance.pushEventTo = (target, event, payload = {}) => pushEventTo(target, event, payload);
         instance.handleEvent = (event, callback) => {
             let entry = {event, callback};
             handlers.push(entry);
@@ -417,7 +423,52 @@
         if (!root) {
             return Promise.reject(new Error("fastapi-live: pushEvent outside a live page"));
         }
-        return postEvent(root, event, JSON.stringify(payload ?? {}), "application/json");
+        let body = {...(payload ?? {})};
+        let component = componentOf(el);
+        if (component === undefined) {
+            return Promise.reject(new Error(`fastapi-live: the target of ${event} matches no element`));
+        }
+        if (component) {
+            body[PARAM_COMPONENT] = component;
+        }
+        return postEvent(root, event, JSON.stringify(body), "application/json");
+    }
+
+    // A hook's pushEventTo(selector, ...): the event goes to the component holding the match (or
+    // to the page's view when none does), as LiveView's.
+    function pushEventTo(target, event, payload) {
+        let el = typeof target === "string" ? document.querySelector(target) : target;
+        if (!el) {
+            diagnose("L014", target);
+            return Promise.reject(new Error(`fastapi-live: pushEventTo: ${target} matches no element`));
+        }
+        let root = rootOf(el);
+        if (!root) {
+            return Promise.reject(new Error("fastapi-live: pushEventTo outside a live page"));
+        }
+        let body = {...(payload ?? {})};
+        let component = el.closest(`[${ATTR_COMPONENT}]`)?.getAttribute(ATTR_COMPONENT);
+        if (component) {
+            body[PARAM_COMPONENT] = component;
+        }
+        return postEvent(root, event, JSON.stringify(body), "application/json");
+    }
+
+    // ---- components --------------------------------------------------------------------------------
+    // The component an event from el is for: the one named by the nearest target= (a selector),
+    // else the component el sits in; null for the page's view; undefined when target= matches nothing.
+    function componentOf(el) {
+        let targeted = el?.closest?.(`[${ATTR_TARGET}]`);
+        let holder = el;
+        if (targeted) {
+            let selector = targeted.getAttribute(ATTR_TARGET);
+            holder = document.querySelector(selector);
+            if (!holder) {
+                diagnose("L013", selector);
+                return undefined;
+            }
+        }
+        return holder?.closest?.(`[${ATTR_COMPONENT}]`)?.getAttribute(ATTR_COMPONENT) ?? null;
     }
 
     // The server lost this page's session (restart, expiry) and mounted a fresh one: send
@@ -1495,6 +1546,10 @@
             if (name) {
                 headers[HEADER_EVENT] = name;
             }
+            let component = componentOf(elt);
+            if (component === undefined) {
+                return false; // target= matches nothing: L013, nothing is sent
+            }
             let evt = ctx.sourceEvent;
             if (evt?.type === "submit" && ctx.request.form) {
                 if (locks.has(ctx.request.form)) {
@@ -1503,6 +1558,9 @@
                 lockForm(ctx.request.form, ctx);
             }
             let body = ctx.request.body;
+            if (component && body?.set) {
+                body.set(PARAM_COMPONENT, component);
+            }
             stripUploadFields(elt, body);
             // A bound input outside a form still sends its own value, as LiveView does.
             if (body?.set && elt.name && elt.value !== undefined && !elt.form && !body.has(elt.name)) {
@@ -1952,6 +2010,9 @@
         },
         pushEvent(el, event, payload) {
             return pushEvent(el, event, payload);
+        },
+        pushEventTo(target, event, payload) {
+            return pushEventTo(target, event, payload);
         },
         execJS(el, commands) {
             execJS(el, commands);

@@ -1,7 +1,8 @@
 """The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page, a
 10-region page with tabs in its URL, and bench-only endpoints.
 
-``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL.
+``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL;
+``BENCH_TELEMETRY=1`` attaches a telemetry handler (the live dashboard's, ``HandlerStats``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from fastapi_live import AsyncResult, LiveRouter, LiveSocket, LiveView, PresenceDiff, SessionConfig, create_pubsub, event
+from fastapi_live.introspection import HandlerStats
 
 from . import (
     TEMPLATES,
@@ -174,6 +176,8 @@ def create_app() -> FastAPI:
     live.page("/presence/{n}", template="presence_watch.html")(PresenceWatch)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(live)
+    if os.environ.get("BENCH_TELEMETRY") == "1":
+        HandlerStats().attach()  # every event's spans (handle_event, render) go to a handler
 
     @app.get("/bench/ping")
     async def ping() -> Response:

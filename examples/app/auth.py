@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from fastapi_live import HALT, LiveSocket
@@ -59,3 +59,12 @@ async def ensure_authenticated(socket: LiveSocket, user: User | None = Depends(c
     await socket.identify(login_identity(user))
     socket.assign(current_user=user.name)
     return None
+
+
+ADMIN = "admin"
+
+
+def admin_only(user: User | None = Depends(current_user)) -> None:
+    """The live dashboard's guard: the demo user ``admin`` only (``/login?user=admin``); anyone else gets a 403."""
+    if user is None or user.name != ADMIN:
+        raise HTTPException(status_code=403, detail="the live dashboard is for the admin user: sign in at /login?user=admin")

@@ -9,6 +9,8 @@
 * ``/orgs/{id}`` — ``start_async`` with ``handle_async`` for both outcomes.
 * ``POST /api/notifications`` — ``{"user": "alice", "message": "hi"}`` publishes to alice.
 * ``/uploads`` — photos validated in the browser and on the server, sent in chunks with progress.
+* ``/todos`` — the team board: a stream of ``LiveComponent`` items, edited in place, shared live.
+* ``/_live/dashboard`` — the live dashboard (sessions, handlers, processes), for the user ``admin`` only.
 """
 
 from __future__ import annotations
@@ -19,19 +21,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, field_validator
 from starlette.background import BackgroundTask
 
-from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, to_form
+from fastapi_live import AsyncResult, Exit, Form, LiveRouter, LiveSocket, LiveView, Ok, StreamBatch, event, live_dashboard, to_form
 
-from .auth import COOKIE, current_user, ensure_authenticated, login_cookie, login_identity
+from .auth import COOKIE, admin_only, current_user, ensure_authenticated, login_cookie, login_identity
 from .data import Database, Post
 from .notifications import NotificationWidget, new_notification, topic_for
 from .presence import PresenceWidget
+from .todos import Board, TodoBoard, TodoStore
 from .uploads import Uploads, human_size, media
 
 HERE = Path(__file__).resolve().parent
@@ -202,9 +205,15 @@ class NotificationIn(BaseModel):
 
 live.page("/uploads", template="uploads.html")(Uploads)
 
+# The team board: its items are LiveComponents; changes go out on the app's PubSub.
+Board.store, Board.pubsub = TodoStore(), live.pubsub
+authenticated.page("/todos", template="todos.html")(TodoBoard)
+
 app = FastAPI(title="fastapi-live example")
 app.include_router(live)
 app.include_router(media)
+# Every live session of the app, its slowest handlers and its errors: for the demo user admin only.
+app.include_router(live_dashboard(live, dependencies=[Depends(admin_only)]))
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..telemetry import telemetry
 from . import Listener
 
 log = logging.getLogger("fastapi_live.pubsub")
@@ -41,6 +42,8 @@ class LocalFanout:
     def deliver(self, topic: str, message: Any) -> int:
         """Call every listener of ``topic`` with ``message``; returns how many were called."""
         listeners = self._topics.get(topic)
+        if telemetry.on:
+            telemetry.point("pubsub", "deliver", topic=topic, listeners=len(listeners or ()))
         if not listeners:
             return 0
         called = 0
@@ -77,6 +80,8 @@ class MemoryPubSub:
 
     async def publish(self, topic: str, message: Any) -> int | None:
         """Deliver to this process's listeners; returns 1 when any listened, else 0."""
+        if telemetry.on:
+            telemetry.point("pubsub", "publish", topic=topic, backend="memory")
         return 1 if self.fanout.deliver(topic, message) else 0
 
     async def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:

@@ -56,6 +56,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError, LiveError, MissingDependencyError
+from ..telemetry import telemetry
 from . import Listener
 from ._codec import MessageDecodeError, decode, encode
 from .memory import LocalFanout
@@ -511,6 +512,8 @@ class RedisPubSub:
         docstring); raises ``MessageEncodeError`` when ``message`` cannot be carried.
         """
         self._require_running("publish", topic)
+        if telemetry.on:
+            telemetry.point("pubsub", "publish", topic=topic, backend=type(self).__name__)
         self._ensure_publisher()
         self._seq += 1
         seq = self._seq

@@ -31,6 +31,7 @@ try:
         assert_push_event,
         assert_redirect,
         assert_reply,
+        component_assigns,
         element,
         follow_redirect,
         form,
@@ -49,6 +50,7 @@ try:
         render_patch,
         render_submit,
         send_info,
+        send_update,
     )
     from ._view import Element, FormElement, LiveTestView
 except MissingDependencyError as missing:  # pragma: no cover - reason: the test extra is always installed in this repository
@@ -76,6 +78,7 @@ __all__ = [
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
+    "component_assigns",
     "element",
     "file_input",
     "follow_redirect",
@@ -97,4 +100,5 @@ __all__ = [
     "render_submit",
     "render_upload",
     "send_info",
+    "send_update",
 ]

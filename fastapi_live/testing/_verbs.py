@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from ..components import LiveComponent
 from ..pubsub.memory import MemoryPubSub
 from ..router import LiveRouter, OnMount
-from ..socket import ClientOp
-from ..wire import ATTR_KEY, ATTR_LINK, ATTR_LINK_STATE, LINK_PATCH, LINK_STATE_REPLACE, NAVIGATE_HEADER, OP_NAVIGATE
+from ..socket import Assigns, ClientOp
+from ..wire import ATTR_KEY, ATTR_LINK, ATTR_LINK_STATE, LINK_PATCH, LINK_STATE_REPLACE, NAVIGATE_HEADER, OP_NAVIGATE, PARAM_COMPONENT
 from ._client import LiveTestClient, live_routers
 from ._commands import PUSH, Command, chain_of
 from ._dom import ATTR_HOOK, describe
@@ -567,7 +568,40 @@ async def render_hook(target: LiveTestView | Element, event: str, values: Values
     else:
         view = target
     view._require_usable("render_hook")
-    return await view._post_event(event, payload=dict(values or {}), timeout=timeout)
+    payload = dict(values or {})
+    if isinstance(target, Element):
+        component = view._component_of(target.resolve())  # a hook inside a component pushes to it, as in the browser
+        if component:
+            payload[PARAM_COMPONENT] = component
+    return await view._post_event(event, payload=payload, timeout=timeout)
+
+
+def component_assigns(view: LiveTestView, component: type[LiveComponent], id: Any) -> Assigns:
+    """The assigns of the page's ``component`` with ``id``, read-only.
+
+    >>> assert component_assigns(view, TodoItem, 3).editing is True
+    """
+    entry = view.session.patcher.components.get(component, id)
+    if entry is None:
+        name = getattr(component, "__name__", repr(component))
+        shown = sorted(repr(e.id) for e in view.session.patcher.components if e.cls is component)
+        raise LiveTestError(
+            f"the page has no {name} with id={id!r}\nExpected one of: {', '.join(shown) or f'(no {name} on the page)'}\nGot: id={id!r}"
+        )
+    return entry.socket.assigns
+
+
+async def send_update(view: LiveTestView, component: type[LiveComponent], id: Any, /, *, timeout: float = DEFAULT_TIMEOUT, **assigns: Any) -> str:
+    """``socket.send_update(component, id=id, **assigns)`` from inside the session, as the page's
+    view would; returns the HTML after its re-render.
+
+    >>> html = await send_update(view, TodoItem, 3, todo=Todo(id=3, title="Renamed"))
+    """
+    view._require_usable("send_update")
+    component_assigns(view, component, id)  # the same clear error for a component not on the page
+    await view.session.call(lambda socket: socket.send_update(component, id=id, **assigns))
+    await view._sync(timeout)
+    return view._html()
 
 
 async def send_info(view: LiveTestView, message: Any, *, timeout: float = DEFAULT_TIMEOUT) -> str:

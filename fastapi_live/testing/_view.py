@@ -12,7 +12,20 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..session import LiveSession
 from ..socket import Assigns, ClientOp
-from ..wire import ATTR_TOKEN, ATTR_TOUCHED, EVENT_HEADER, FLASH_COOKIE, OP_JS, PATCH_EVENT, REPLY_HEADER, TOKEN_HEADER, loading_class
+from ..wire import (
+    ATTR_COMPONENT,
+    ATTR_TARGET,
+    ATTR_TOKEN,
+    ATTR_TOUCHED,
+    EVENT_HEADER,
+    FLASH_COOKIE,
+    OP_JS,
+    PARAM_COMPONENT,
+    PATCH_EVENT,
+    REPLY_HEADER,
+    TOKEN_HEADER,
+    loading_class,
+)
 from ._client import LiveTestClient, find_session
 from ._commands import CommandRunner, chain_of
 from ._dom import ATTR_AUTO_RECOVER, ATTR_EVENT_URL, ATTR_STREAM_URL, LiveDocument, describe
@@ -435,6 +448,9 @@ class LiveTestView:
         """POST an event as the browser does; apply the reply; return the page's HTML."""
         self._require_usable(f"send event {event!r}")
         if form is not None:
+            component = self._component_of(source)
+            if component:
+                form = [*form, (PARAM_COMPONENT, component)]
             body = urlencode(form).encode()
             headers = self._event_headers(event, "application/x-www-form-urlencoded", source if source is not None else self._root())
         else:
@@ -450,6 +466,26 @@ class LiveTestView:
         self._apply(response.text)
         await self._sync(timeout)
         return self._html()
+
+    def _component_of(self, node: LexborNode | None) -> str | None:
+        """fastapi-live.js ``componentOf``: the component an event from ``node`` is for, by its
+        nearest ``target=`` or the component it sits in; None for the page's view."""
+        if node is None:
+            return None
+        document = self._document
+        targeted = document.closest(node, lambda n: ATTR_TARGET in n.attrs)
+        holder: LexborNode | None = node
+        if targeted is not None:
+            selector = targeted.attrs.get(ATTR_TARGET) or ""
+            found = document.select(selector)
+            if not found:
+                raise LiveTestError(
+                    f"the event's target={selector!r} matches no element on the page, so the browser sends nothing (L013)\n"
+                    f"Expected: a selector of an element on the page, or myself inside a component\nGot: {selector!r}"
+                )
+            holder = found[0]
+        owner = document.closest(holder, lambda n: ATTR_COMPONENT in n.attrs)
+        return None if owner is None else owner.attrs.get(ATTR_COMPONENT)
 
     def _resolve(self, to: str) -> str:
         """``to`` read against the page's URL, as a link's ``href`` is: a path with query and fragment."""

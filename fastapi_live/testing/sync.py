@@ -23,6 +23,7 @@ from typing import Any, TypeVar, overload
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from ..components import LiveComponent
 from ..router import OnMount
 from ..socket import Assigns
 from . import _uploads, _verbs
@@ -567,6 +568,24 @@ def send_info(view: SyncLiveTestView, message: Any, *, timeout: float = DEFAULT_
     return html
 
 
+def component_assigns(view: SyncLiveTestView, component: type[LiveComponent], id: Any) -> Assigns:
+    """``fastapi_live.testing.component_assigns``.
+
+    >>> assert component_assigns(view, TodoItem, 3).editing is True
+    """
+    assigns: Assigns = view.call(_verbs.component_assigns, view.view, component, id)
+    return assigns
+
+
+def send_update(view: SyncLiveTestView, component: type[LiveComponent], id: Any, /, *, timeout: float = DEFAULT_TIMEOUT, **assigns: Any) -> str:
+    """``fastapi_live.testing.send_update``, blocking.
+
+    >>> html = send_update(view, TodoItem, 3, todo=Todo(id=3, title="Renamed"))
+    """
+    html: str = view.call(_verbs.send_update, view.view, component, id, timeout=timeout, **assigns)
+    return html
+
+
 def assert_push_event(view: SyncLiveTestView, event: str, payload: Any = _MISSING, *, timeout: float = ASSERT_TIMEOUT) -> Any:
     """``fastapi_live.testing.assert_push_event``, blocking.
 
@@ -638,6 +657,7 @@ __all__ = [
     "assert_push_event",
     "assert_redirect",
     "assert_reply",
+    "component_assigns",
     "element",
     "file_input",
     "follow_redirect",
@@ -659,4 +679,5 @@ __all__ = [
     "render_submit",
     "render_upload",
     "send_info",
+    "send_update",
 ]

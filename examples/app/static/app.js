@@ -8,3 +8,11 @@ window.LiveHooks.StateCache = {
     this.pushEvent("restore_tab", {tab: this.el.dataset.activeTab});
   },
 };
+
+// The team board's inline edit: the title input takes the focus when it appears, text selected.
+window.LiveHooks.FocusOnMount = {
+  mounted() {
+    this.el.focus();
+    this.el.select();
+  },
+};
