@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, str] = {
     "navigation": "bench.navigation",
     "fairness": "bench.fairness",
     "presence": "bench.presence",
+    "tabs": "bench.tabs",
 }
 
 

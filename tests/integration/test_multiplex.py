@@ -164,3 +164,14 @@ async def test_a_page_whose_session_is_gone_is_remounted_on_the_shared_stream(co
 async def _until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.02)  # why: polling state owned by the server thread
+
+
+async def test_a_cross_site_attach_is_refused(serve):
+    app, _ = make_app(allowed_origins=["http://127.0.0.1"])
+    url = serve(app)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter")
+        async with shared_stream(client) as (mux, _reader):
+            refused = await client.post("/_live/stream", headers=attach_headers(mux, "p", token, Origin="http://evil.test"))
+            assert refused.status_code == 403
+            assert refused.json()["reason"] == "cross-site"
