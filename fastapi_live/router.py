@@ -744,7 +744,7 @@ class LiveRouter(APIRouter):
         refused = self._refuse_cross_site(request)
         if refused is not None:
             return refused
-        if _headers(request).get(MUX_HEADER) == MUX_OPEN:
+        if request.method == "GET" and _headers(request).get(MUX_HEADER) == MUX_OPEN:
             return self._open_multiplex(request)
         try:
             token = self._verify(request)

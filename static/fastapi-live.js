@@ -161,6 +161,7 @@
     // if it came from a stream of its own: replay, resync and reconnects stay the page's.
     const HUB_LINGER = 5000; // ms a shared stream with no page left stays open (a navigation re-attaches)
     const DOC_LOCK = "fastapi-live:page:"; // held by each page while it lives; the hub's request waits for its end
+    const HUB_NAME = "fastapi-live-hub/1"; // the SharedWorker's name: the version of the messages below
 
     function createHub() {
         const streams = new Map(); // stream URL -> {id, ready, abort, channels: Map(channel -> {deliver, doc}), linger}
@@ -957,7 +958,7 @@
     // reconnects): it gets a Response whose body is what the hub routes to the channel.
     const MUX_MODES = ["auto", "worker", "broadcast", "off"];
     const MUX_SETTING = "fastapi-live:multiplex"; // localStorage: overrides client_config multiplex (tests, debugging)
-    const HUB_CHANNEL = "fastapi-live:hub"; // the BroadcastChannel between tabs and the leader tab's hub
+    const HUB_CHANNEL = HUB_NAME; // the BroadcastChannel between tabs and the leader tab's hub
     const LEADER_LOCK = "fastapi-live:leader";
     const docId = Math.random().toString(36).slice(2) + Date.now().toString(36);
     const muxChannels = new Map(); // channel -> {resolve, reject, controller, body, message, url, answered, ended}
@@ -1024,7 +1025,8 @@
     }
 
     function startWorkerHub() {
-        let worker = new SharedWorker(currentScript.src, {name: "fastapi-live"});
+        // Named for the hub's message protocol: pages of a newer client never talk to an older hub.
+        let worker = new SharedWorker(currentScript.src, {name: HUB_NAME});
         worker.port.onmessage = (e) => onHubMessage(e.data);
         worker.addEventListener("error", (e) => {
             diagnose("L019", e.message ?? e);
