@@ -8,7 +8,7 @@
   after − before, over the 50 tabs, each figure the median of three rounds on a fresh server.
 * Event round trip p50 in Chromium (one context, over HTTP/1.1): a click → its reply in the
   DOM of the same tab, with 11 more tabs of ``/counter`` open and live on the shared stream vs
-  that tab alone (measured before the others open and after they close).
+  that tab alone (measured before the others open and after they close, in three rounds).
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ async def measure_memory(settings: Settings) -> dict[str, Any]:
 async def measure_round_trip(settings: Settings) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
-    clicks = settings.pick(40, 10)
+    clicks = settings.pick(60, 12)
+    rounds = settings.pick(3, 1)
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     async with ServerProcess(LIVE_APP, settings, label="tabs-chromium") as server, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -145,30 +146,38 @@ async def measure_round_trip(settings: Settings) -> dict[str, Any]:
             first = await open_tab()
             for _ in range(5):  # warm: imports, the first renders, the browser's connections
                 await first.evaluate(CLICK)
-            # One tab, then the same tab with eleven more open and live, then one tab again: the
-            # baseline is both one-tab rounds, so a machine that got busier meanwhile skews neither.
-            one = [await first.evaluate(CLICK) for _ in range(clicks // 2)]
-            others = [await open_tab() for _ in range(11)]
-            for tab in others:
-                await tab.evaluate(CLICK)
-            await first.bring_to_front()
-            twelve = [await first.evaluate(CLICK) for _ in range(clicks)]
-            stats = await server.stats()
-            across = [await others[n % 11].evaluate(CLICK) for n in range(clicks // 2)]  # in the other tabs, for the JSON
-            for tab in others:
-                await tab.close()
-            await first.bring_to_front()
-            one += [await first.evaluate(CLICK) for _ in range(clicks - clicks // 2)]
+            # Rounds of: the tab alone, the same tab with eleven more open and live, the tab alone
+            # again. The baseline is every lone round, so a machine that gets busier or calmer
+            # over the run (it is shared) skews neither figure.
+            one: list[float] = []
+            twelve: list[float] = []
+            across: list[float] = []
+            attached: list[int] = []
+            per_round = max(clicks // rounds, 4)
+            for _ in range(rounds):
+                one += [await first.evaluate(CLICK) for _ in range(per_round // 2)]
+                others = [await open_tab() for _ in range(11)]
+                for tab in others:
+                    await tab.evaluate(CLICK)
+                await first.bring_to_front()
+                twelve += [await first.evaluate(CLICK) for _ in range(per_round)]
+                attached.append((await server.stats()).get("attached", 0))
+                across += [await others[n % 11].evaluate(CLICK) for n in range(4)]  # in the other tabs, for the JSON
+                for tab in others:
+                    await tab.close()
+                await first.bring_to_front()
+                one += [await first.evaluate(CLICK) for _ in range(per_round - per_round // 2)]
             await context.close()
         finally:
             await browser.close()
-    if stats.get("attached") != 12:
-        raise wire.HttpError(f"expected 12 attached tabs, the server holds {stats}")
+    if any(count != 12 for count in attached):
+        raise wire.HttpError(f"expected 12 attached tabs in every round, the server held {attached}")
     return {
         "one_tab_p50_ms": median(one),
         "twelve_tabs_p50_ms": median(twelve),
         "other_tabs_p50_ms": median(across),
         "clicks": clicks,
+        "rounds": rounds,
         "one_tab_ms": one,
         "twelve_tabs_ms": twelve,
     }
