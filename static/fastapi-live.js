@@ -124,7 +124,6 @@
     const MUX_OPEN = "open";
     const HEADER_MUX_PAGE = "X-Live-Mux-Page";
     const HEADER_MUX_DETACH = "X-Live-Mux-Detach";
-    const HEADER_LAST_EVENT_ID = "Last-Event-ID";
     const MUX_OPEN_EVENT = "live:mux-open";
     const MUX_FRAME_EVENT = "live:mux-frame";
     const MUX_END_EVENT = "live:mux-end";
@@ -168,7 +167,8 @@
         const watchedDocs = new Set();
 
         function openStream(url) {
-            let stream = {id: null, abort: new AbortController(), channels: new Map(), linger: null};
+            // pending: channels whose attach is in flight; cancelled: those of them detached meanwhile.
+            let stream = {id: null, abort: new AbortController(), channels: new Map(), linger: null, pending: new Set(), cancelled: new Set()};
             stream.ready = new Promise((resolve, reject) => {
                 stream.opened = resolve;
                 stream.failed = reject;
@@ -232,6 +232,7 @@
             }
             watchDoc(doc);
             stream.channels.set(channel, {deliver, doc}); // frames may come before the answer does
+            stream.pending.add(channel);
             let response;
             let text = "";
             try {
@@ -240,6 +241,16 @@
             } catch (e) {
                 stream.channels.delete(channel);
                 deliver({op: "attached", channel, status: 0, text: String(e)});
+                return;
+            } finally {
+                stream.pending.delete(channel);
+            }
+            if (stream.cancelled.delete(channel)) {
+                // The page left while its attach was in flight: the server attached it after the
+                // detach went, so it is detached again now.
+                if (response.ok) {
+                    sendDetach(url, stream, [channel]);
+                }
                 return;
             }
             if (!response.ok) {
@@ -263,10 +274,13 @@
             if (!stream) {
                 return;
             }
-            let known = channels.filter((channel) => stream.channels.delete(channel));
-            if (known.length && stream.id) {
-                fetch(url, {method: "POST", credentials: "same-origin", keepalive: true, headers: {[HEADER_MUX]: stream.id, [HEADER_MUX_DETACH]: known.join(",")}}).catch(() => {});
+            for (let channel of channels) {
+                if (stream.pending.has(channel)) {
+                    stream.cancelled.add(channel);
+                }
             }
+            let known = channels.filter((channel) => stream.channels.delete(channel));
+            sendDetach(url, stream, known);
             if (!stream.channels.size) {
                 clearTimeout(stream.linger);
                 stream.linger = setTimeout(() => {
@@ -274,6 +288,13 @@
                         stream.abort.abort();
                     }
                 }, HUB_LINGER);
+            }
+        }
+
+        function sendDetach(url, stream, channels) {
+            if (channels.length && stream.id) {
+                let headers = {[HEADER_MUX]: stream.id, [HEADER_MUX_DETACH]: channels.join(",")};
+                fetch(url, {method: "POST", credentials: "same-origin", keepalive: true, headers}).catch(() => {});
             }
         }
 
