@@ -192,3 +192,21 @@ def test_a_stream_that_cannot_open_shows_the_error_state_and_says_why(context, e
     expect(page.locator("#live-root")).not_to_have_class(CONNECTED)
     why = [text for text in messages if "L016" in text]
     assert why and "six connections" in why[0] and "HTTP/2" in why[0] and "multiplex" in why[0], messages
+
+
+HIDE = """() => {
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_a_hidden_tab_keeps_its_page_live_on_the_shared_stream(context, example):
+    context.new_page().goto(example + "/login?user=hidden")
+    hidden, shown = signed_in_dashboard(context, example), signed_in_dashboard(context, example)
+    hidden.evaluate(HIDE)
+    publish(example, "hidden", "while you looked away")
+    # On the shared stream a hidden tab costs no connection: its page stays attached and current.
+    for page in (shown, hidden):
+        expect(page.locator(".notification p").first).to_have_text("while you looked away", timeout=2000)
+    assert shared_streams() == [3]
