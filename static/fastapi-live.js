@@ -1006,8 +1006,10 @@
         return wanted;
     }
 
+    let muxWanted = "auto";
+
     function startMultiplex() {
-        let wanted = wantedMuxMode();
+        let wanted = (muxWanted = wantedMuxMode());
         if (wanted === "off") {
             return null;
         }
@@ -1267,7 +1269,9 @@
                 return;
             }
             if (!s.attempts) {
-                diagnose(muxMode ? "L017" : "L016", root.getAttribute(ATTR_SSE_CONNECT));
+                let url = root.getAttribute(ATTR_SSE_CONNECT);
+                let why = muxWanted === "off" ? "multiplexing is off (client_config multiplex)" : "this browser has no SharedWorker, nor BroadcastChannel with Web Locks";
+                diagnose(muxMode ? "L017" : "L016", muxMode ? url : `${url}: ${why}`);
             }
             s.disconnected = true;
             root.classList.remove(CLASS_CONNECTED);
