@@ -318,63 +318,69 @@ def to_form(source: Any, data: Mapping[str, Any] | None = None, *, errors: Error
     ``ValidationError``; ``id`` (default: from the model's name, ``SettingsForm`` ->
     ``settings``) prefixes the DOM ids of the fields.
     """
-    if isinstance(source, type) and issubclass(source, BaseModel):
-        model: type[BaseModel] | None = source
-        instance = None
-    elif isinstance(source, BaseModel):
-        model, instance = type(source), source
-    elif isinstance(source, Mapping):
-        model, instance = None, None
-    else:
-        kind = f"the class {source.__qualname__}" if isinstance(source, type) else f"{type(source).__name__} {source!r}"
-        raise ConfigurationError(
-            f"to_form() cannot build a form from {kind}: it is not a pydantic model\n"
-            "Expected one of: a pydantic BaseModel subclass, an instance of one, a mapping of field names to values\n"
-            f"Got: {source!r}"
-        )
+    model, instance = _form_source(source)
     if data is not None and not isinstance(data, Mapping):
         raise ConfigurationError(f"to_form() takes the event's params as data\nExpected: a mapping of field names to values, or None\nGot: {data!r}")
     owner = model.__name__ if model is not None else "form"
-    form_id = id if id is not None else (default_form_id(model) if model is not None else "form")
-    if not isinstance(form_id, str) or not _DOM_ID.match(form_id):
-        raise ConfigurationError(
-            f"to_form({owner}): the form id prefixes DOM ids, so it must be one\nExpected: letters, digits, '-', '_', starting with a letter\nGot: {form_id!r}"
-        )
+    form_id = _form_id(id, model, owner)
     params = dict(data or {})
+    validated: BaseModel | None = None
+    found: dict[str | None, list[str]] = {}
     if model is None:
         fields = list(source)
         values = {name: params.get(name, source[name]) for name in fields}
-        found: dict[str | None, list[str]] = {}
-        validated: BaseModel | None = None
         labels: dict[str, str] = {}
     else:
         fields = list(model.model_fields)
         labels = {name: info.title for name, info in model.model_fields.items() if info.title}
         base = instance.model_dump() if instance is not None else {}
-        values = {}
-        for name, info in model.model_fields.items():
-            if name in params:
-                values[name] = params[name]
-            elif name in base:
-                values[name] = base[name]
-            else:
-                default = info.get_default(call_default_factory=True)
-                values[name] = None if default is PydanticUndefined else default
+        values = _model_values(model, base, params)
         if instance is not None and not params:
-            validated, found = instance, {}
+            validated = instance
         else:
             validated, found = _validate(model, base, params)
     merged = _merge_errors(owner, fields, {key: list(messages) for key, messages in found.items()}, errors)
-    return Form(
-        model=model,
-        form_id=form_id,
-        fields=fields,
-        values=values,
-        errors=merged,
-        touched=touched_fields(params, fields),
-        data=validated,
-        labels=labels,
+    touched = touched_fields(params, fields)
+    return Form(model=model, form_id=form_id, fields=fields, values=values, errors=merged, touched=touched, data=validated, labels=labels)
+
+
+def _form_source(source: Any) -> tuple[type[BaseModel] | None, BaseModel | None]:
+    """``to_form``'s source as (model, instance): (None, None) for a mapping."""
+    if isinstance(source, type) and issubclass(source, BaseModel):
+        return source, None
+    if isinstance(source, BaseModel):
+        return type(source), source
+    if isinstance(source, Mapping):
+        return None, None
+    kind = f"the class {source.__qualname__}" if isinstance(source, type) else f"{type(source).__name__} {source!r}"
+    raise ConfigurationError(
+        f"to_form() cannot build a form from {kind}: it is not a pydantic model\n"
+        "Expected one of: a pydantic BaseModel subclass, an instance of one, a mapping of field names to values\n"
+        f"Got: {source!r}"
     )
+
+
+def _form_id(id: str | None, model: type[BaseModel] | None, owner: str) -> str:
+    form_id = id if id is not None else (default_form_id(model) if model is not None else "form")
+    if not isinstance(form_id, str) or not _DOM_ID.match(form_id):
+        raise ConfigurationError(
+            f"to_form({owner}): the form id prefixes DOM ids, so it must be one\nExpected: letters, digits, '-', '_', starting with a letter\nGot: {form_id!r}"
+        )
+    return form_id
+
+
+def _model_values(model: type[BaseModel], base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Each field's value: what the user typed, else the instance's, else the model's default."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in params:
+            values[name] = params[name]
+        elif name in base:
+            values[name] = base[name]
+        else:
+            default = info.get_default(call_default_factory=True)
+            values[name] = None if default is PydanticUndefined else default
+    return values
 
 
 def _validate(model: type[BaseModel], base: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[BaseModel | None, dict[str | None, list[str]]]:

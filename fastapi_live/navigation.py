@@ -20,12 +20,15 @@ import pydantic
 from pydantic import BaseModel, ValidationError
 
 from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
+from .flash import FlashCarrier
 from .lifecycle import run_hooks
 from .socket import ClientOp, SocketState
 from .view import LiveSocket, LiveView
+from .wire import PATCH_EVENT
 
 MAX_PATCHES = 8
 """``push_patch`` calls in a row from ``handle_params`` itself before it counts as a loop."""
+MAX_URL = 4096  # characters of a patched URL
 _SEQUENCES = (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Set)
 _RAW_ANNOTATIONS = (dict, Mapping, dict[str, Any], Mapping[str, Any], Any)
 
@@ -191,17 +194,29 @@ def params_binding(view_cls: type[LiveView]) -> ParamsBinding:
     return binding
 
 
+def patch_url(params: Mapping[str, Any]) -> str:
+    """The URL of a ``live:patch`` event's params; ``EventError`` (422) for anything else."""
+    url = params.get("url")
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        raise EventError(f"invalid params for {PATCH_EVENT}: expected {{'url': '<path and query>'}}, got {params!r}", status_code=422)
+    return url
+
+
 class Navigator:
     """One page's URL: ``handle_params`` on entering it and on each patch, and the client
     operations that change the browser's URL. The session calls in, between messages."""
 
-    __slots__ = ("_binding", "_resolve", "url", "view")
+    __slots__ = ("_binding", "_browser_id", "_flash", "_resolve", "url", "view")
 
-    def __init__(self, view: LiveView, url: str, resolve: RouteResolver | None = None) -> None:
+    def __init__(
+        self, view: LiveView, url: str, resolve: RouteResolver | None = None, *, flash: FlashCarrier | None = None, browser_id: str = ""
+    ) -> None:
         self.view = view
         self.url = without_fragment(url)
         self._resolve = resolve
         self._binding = params_binding(type(view))
+        self._flash = flash  # gives navigations and redirects the flash, for the page they land on
+        self._browser_id = browser_id
 
     def route(self, url: str) -> PageRoute | None:
         """The live page ``url`` leads to (this page's view when there is no resolver)."""
@@ -241,11 +256,19 @@ class Navigator:
 
     async def settle(self, socket: LiveSocket) -> None:
         """After a callback: run ``handle_params`` for the ``push_patch`` it made (the last one
-        wins), and for those that call makes, then leave one patch operation for the browser.
+        wins), and for those that call makes, then leave one patch operation for the browser;
+        the navigations and redirects it queued carry its flash.
 
         A navigation or redirect queued alongside wins over patches; a navigation to a URL no
         live page of this router serves becomes a redirect (a full load).
         """
+        if not socket._client_ops:
+            return
+        await self._settle_patches(socket)
+        if self._flash is not None:
+            self._flash.carry(socket, self._browser_id)
+
+    async def _settle_patches(self, socket: LiveSocket) -> None:
         first_replace: bool | None = None
         final: str | None = None
         for _ in range(MAX_PATCHES + 1):

@@ -9,10 +9,9 @@ asks for a patch and hands it to the wire.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,23 +21,24 @@ from .connection import Connection, Outbound
 from .exceptions import EventError, LiveError
 from .executor import SyncExecutor
 from .flash import FlashCarrier
-from .identity import DISCONNECT, IDENTITY_TOPIC, identity_topic
 from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
 from .logs import oneline
 from .mailbox import Mailbox
 from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse
-from .navigation import Navigator, RouteResolver
+from .navigation import Navigator, RouteResolver, patch_url
 from .patches import Patcher
 from .presence import Presence
 from .pubsub import PubSub
 from .replay import ReplayBuffer
-from .runner import TIME_SLICE, Runner
+from .runner import Runner
 from .tasks import TaskSupervisor
 from .tokens import PageToken
+from .topics import SessionTopics
 from .types import TaskKey, TaskRecord
-from .uploads import Chunk, ProgressThrottle, UploadEntry, UploadRefused, UploadSigner, external_progress, preflight, receive_chunk
+from .uploads import Chunk, SessionUploads, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView, dispatch_event
 from .wire import (
+    BUILTIN_EVENTS,
     CLEAR_FLASH_EVENT,
     LEAVE_EVENT,
     OP_ERROR,
@@ -61,10 +61,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
     except RuntimeError:
         return None
 
-_INLINE: Any = object()  # marks the mailbox busy with an event handled in its request's task
-_QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
 _KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
-_MAX_URL = 4096
 
 
 class SessionHost(Protocol):
@@ -128,7 +125,7 @@ class LiveSession:
         self.view_name = type(view).__name__
         self.token = token
         self.browser_id = browser_id
-        self.navigator = Navigator(view, url, resolve)
+        self.navigator = Navigator(view, url, resolve, flash=flash_carrier, browser_id=browser_id)
         self.flash_carrier = flash_carrier
         self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
         self.created = time.monotonic()
@@ -136,12 +133,11 @@ class LiveSession:
         self.patcher = patcher
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
-        self._inbox = Mailbox(host.config.mailbox_limit)
         self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
-        self._drainer: asyncio.Task[None] | Any = None
-        self._ready = False  # the mailbox opens once mount and the first render are done
         self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
         self._tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
+        self._inbox = Mailbox(host.config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
+        self.topics = SessionTopics(host.pubsub, host.presence, self)
         config = self.config
         self._out = Outbound(
             self,
@@ -152,10 +148,7 @@ class LiveSession:
             connections=host.connections,
         )
         self._timer: asyncio.TimerHandle | None = None
-        self._unsubscribes: dict[str, Callable[[], None]] = {}
-        self._idle_waiters: list[asyncio.Future[None]] = []
-        self._upload_throttle = ProgressThrottle(config.upload_progress_interval)
-        self._upload_pending: set[tuple[str, str]] = set()  # entries with an UploadChanged in the mailbox
+        self._uploads: SessionUploads | None = None  # made at the page's first upload
 
     @property
     def url(self) -> str:
@@ -188,40 +181,14 @@ class LiveSession:
     def pending_tasks(self) -> list[str]:
         return self._tasks.labels()
 
-    async def subscribe(self, topic: str) -> None:
-        if topic not in self._unsubscribes and not self.closed:
-            self._unsubscribes[topic] = await self.host.pubsub.subscribe(topic, self._on_pubsub)
+    @property
+    def busy(self) -> bool:
+        """A task is running: the session is not idle, whatever its mailbox holds."""
+        return bool(self._tasks)
 
-    async def unsubscribe(self, topic: str) -> None:
-        remove = self._unsubscribes.pop(topic, None)
-        if remove is not None:
-            remove()
-
-    async def track(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
-        if self.closed:
-            raise LiveError(f"cannot track {topic!r}: the live session is closed")
-        return await self.host.presence.track(self.id, topic, key, meta)
-
-    async def untrack(self, topic: str, key: str) -> None:
-        await self.host.presence.untrack(self.id, topic, key)
-
-    async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
-        return await self.host.presence.update(self.id, topic, key, meta)
-
-    def _on_pubsub(self, topic: str, message: Any) -> None:
-        self.post(Info(message))
-
-    async def identify(self, identity: str) -> None:
-        """Join ``identity``: disconnecting it (``LiveRouter.disconnect``) ends this session."""
-        topic = identity_topic(identity)
-        if topic not in self._unsubscribes and not self.closed:
-            self._unsubscribes[topic] = await self.host.pubsub.subscribe(topic, self._on_identity)
-
-    def _on_identity(self, topic: str, message: Any) -> None:
-        if message != DISCONNECT or self.closed:
-            return
-        log.info("%s: session %s disconnected with its identity %s", self.view_name, self.id, oneline(topic[len(IDENTITY_TOPIC) :]))
-        # A full reload of the page, as whoever the browser is now (signed out: the login page).
+    def identity_disconnected(self) -> None:
+        """The identity it joined was disconnected: a full reload of the page, as whoever the
+        browser is now (signed out: the login page)."""
         self._emit(push_element(OP_REDIRECT, self.url, None))
         self.shut()
 
@@ -290,12 +257,8 @@ class LiveSession:
             return
         if self.closed:
             refuse(message)
-            return
-        if not self._inbox.put(message):
+        elif not self._inbox.deliver(message):
             self._overflow(message)
-            return
-        if self._ready and self._drainer is None:
-            self._schedule_drain()
 
     def _overflow(self, message: Message) -> None:
         """The mailbox is full: the session ends, rather than drop messages its state may need.
@@ -326,31 +289,11 @@ class LiveSession:
         if name == LEAVE_EVENT:  # the browser left for another live page: end at once
             await self.close()
             return "", None
-        message = self._message_for(name, params)
-        if self._ready and self._drainer is None and not self._inbox and not self.closed:
-            # The mailbox is idle: handle the event right here, in its place, instead of
-            # paying for a drain task and two loop turns. Messages arriving meanwhile queue.
-            self._drainer = _INLINE
-            try:
-                await self._handle(message)
-            finally:
-                self._drainer = None
-                if self._inbox and not self.closed:
-                    self._schedule_drain()
-                else:
-                    self._notify_idle()
-        else:
+        future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        message = Patch(patch_url(params), future) if name == PATCH_EVENT else Event(name, params, future)
+        if not await self._inbox.handle_inline(message):  # idle: handled right here, in its request's task
             self.post(message)
         return await message.answer
-
-    def _message_for(self, name: str, params: dict[str, Any]) -> Event | Patch:
-        future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
-        if name != PATCH_EVENT:
-            return Event(name, params, future)
-        url = params.get("url")
-        if not isinstance(url, str) or not url or len(url) > _MAX_URL:
-            raise EventError(f"invalid params for {PATCH_EVENT}: expected {{'url': '<path and query>'}}, got {params!r}", status_code=422)
-        return Patch(url, future)
 
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
         """Run ``fn(socket)`` inside the session, between messages; its changes are rendered."""
@@ -360,31 +303,7 @@ class LiveSession:
         self.post(message)
         return await message.answer
 
-    def _schedule_drain(self) -> None:
-        # The host's runner drains idle sessions back to back in one task: a broadcast
-        # to thousands of sessions costs no task each (see ``runner.py``).
-        self._drainer = _QUEUED
-        self.host.runner.submit(self._drain)
-
-    async def _drain(self) -> None:
-        self._drainer = asyncio.current_task()  # the task this drain keeps if it has to wait
-        turn_ends = time.perf_counter() + TIME_SLICE
-        try:
-            while self._inbox and not self.closed:
-                message = self._inbox.take()
-                try:
-                    await self._handle(message)
-                except Exception:  # a bug in the library itself: log, keep the session alive
-                    log.exception("%s: internal error while handling %s", self.view_name, type(message).__name__)
-                if self._inbox and time.perf_counter() > turn_ends:
-                    # Handlers that never wait would otherwise hold the loop for the whole backlog.
-                    await asyncio.sleep(0)
-                    turn_ends = time.perf_counter() + TIME_SLICE
-        finally:
-            self._drainer = None
-            self._notify_idle()
-
-    async def _handle(self, message: Message) -> None:
+    async def handle(self, message: Message) -> None:
         """Handle one message; a failed handler's changes and task starts are rolled back."""
         socket = self.socket
         snapshot = socket._snapshot()
@@ -411,28 +330,25 @@ class LiveSession:
 
     async def _on_event(self, message: Event) -> None:
         socket = self.socket
+        name, params = message.name, message.params
         reply: Any = None
-        if message.name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
-            reply = await self._on_upload_event(message)
-        elif message.name.startswith(RESERVED_EVENT_PREFIX):
-            self._on_builtin(message)
+        if name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
+            reply = await self._upload_desk().event(socket, name, params)
+        elif name == CLEAR_FLASH_EVENT:
+            flash.clear_event(socket, params)
+        elif name.startswith(RESERVED_EVENT_PREFIX):
+            raise EventError(
+                f"unknown event {name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
+                f"Expected one of: {', '.join(BUILTIN_EVENTS)}\nGot: {name!r}",
+                status_code=400,
+            )
         else:
-            halted, reply = await run_event_hooks(socket, message.name, message.params)
+            halted, reply = await run_event_hooks(socket, name, params)
             if not halted:
-                reply = await dispatch_event(self.view, message.name, message.params, socket)
+                reply = await dispatch_event(self.view, name, params, socket)
         body = await self._render()
         if not message.answer.done():
             message.answer.set_result((body, reply))
-
-    def _on_builtin(self, message: Event) -> None:
-        if message.name == CLEAR_FLASH_EVENT:
-            flash.clear_event(self.socket, message.params)
-            return
-        raise EventError(
-            f"unknown event {message.name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
-            f"Expected one of: {PATCH_EVENT}, {LEAVE_EVENT}, {CLEAR_FLASH_EVENT}, {UPLOAD_EVENT}, {UPLOAD_PROGRESS_EVENT}\nGot: {message.name!r}",
-            status_code=400,
-        )
 
     async def _on_patch(self, message: Patch) -> None:
         await self.navigator.patch(self.socket, message.url)
@@ -444,7 +360,7 @@ class LiveSession:
         result = message.fn(self.socket)
         if asyncio.iscoroutine(result):
             result = await result
-        await self._settle()
+        await self.navigator.settle(self.socket)
         self._emit(self.patcher.patch(self.socket))
         if not message.answer.done():
             message.answer.set_result(result)
@@ -468,63 +384,27 @@ class LiveSession:
                     return
                 self._tasks.stream_items(socket, record, batch)
             case UploadChanged(upload, ref):
-                self._upload_pending.discard((upload, ref))
-                await self._on_upload_changed(upload, ref)
+                await self._upload_desk().changed(socket, upload, ref)
         self._emit(await self._render())
 
-    async def _settle(self) -> None:
-        """After a callback: the patches it pushed run ``handle_params``; the navigations and
-        redirects it queued carry its flash."""
-        socket = self.socket
-        if socket._client_ops:
-            await self.navigator.settle(socket)
-            if self.flash_carrier is not None:
-                self.flash_carrier.carry(socket, self.browser_id)
-
     # -- uploads (``uploads.py``) -----------------------------------------------------------------
-    async def _on_upload_event(self, message: Event) -> Any:
-        """The preflight of chosen files (tokens back), or an external uploader's progress."""
-        socket = self.socket
-        try:
-            if message.name == UPLOAD_EVENT:
-                return await preflight(socket, message.params, self.id, self.host.upload_signer)
-            token = self.host.upload_signer.verify(message.params.get("token"))
-            if token.session_id != self.id:
-                raise UploadRefused(403, "upload token for another page")
-            entry = external_progress(socket, token, message.params)
-        except UploadRefused as exc:
-            raise EventError(str(exc), status_code=exc.status) from None
-        await self._run_upload_progress(entry)
-        return None
+    def _upload_desk(self) -> SessionUploads:
+        if self._uploads is None:
+            config = self.config
+            self._uploads = SessionUploads(
+                self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=self._upload_changed
+            )
+        return self._uploads
+
+    def _upload_changed(self, upload: str, ref: str) -> None:
+        self.post(UploadChanged(upload, ref))
 
     async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
         """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body
         holds no other message up); progress reaches the page through the mailbox, throttled."""
         if self.closed:
             raise UploadRefused(410, "the live session is gone; reload the page and choose the file again")
-        return await receive_chunk(self.socket, chunk, body, directory=self.config.upload_dir, notify=self._upload_notice)
-
-    def _upload_notice(self, entry: UploadEntry, force: bool) -> None:
-        key = (entry.upload, entry.ref)
-        if key in self._upload_pending or not self._upload_throttle.due(entry, force):
-            return
-        self._upload_pending.add(key)
-        self.post(UploadChanged(*key))
-
-    async def _on_upload_changed(self, upload: str, ref: str) -> None:
-        for config in self.socket._upload_configs():
-            if config.name == upload and (entry := config.get(ref)) is not None:
-                await self._run_upload_progress(entry)
-                return
-
-    async def _run_upload_progress(self, entry: UploadEntry) -> None:
-        socket = self.socket
-        socket.mark_changed("uploads")
-        config = next((c for c in socket._upload_configs() if c.name == entry.upload), None)
-        if config is not None and config.progress is not None:
-            result = config.progress(entry.upload, entry, socket)
-            if inspect.isawaitable(result):
-                await result
+        return await self._upload_desk().receive(self.socket, chunk, body)
 
     async def _render(self) -> str:
         """The patch for this message's changes; then the ``after_render`` hooks, which see them.
@@ -532,8 +412,8 @@ class LiveSession:
         What an ``after_render`` hook assigns is kept but is no change to render: it never makes
         a later message re-render it, nor the hook run on its own changes.
         """
-        await self._settle()
         socket = self.socket
+        await self.navigator.settle(socket)
         if not socket._hooks_for("after_render"):
             return self.patcher.patch(socket)
         changed = socket.changed
@@ -564,18 +444,7 @@ class LiveSession:
         """Wait until no task is running and the mailbox is empty."""
         if (loop := self._foreign_loop()) is not None:
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.wait_idle(), loop))
-        while self._tasks or self._inbox or self._drainer is not None or not self._ready:
-            waiter = asyncio.get_running_loop().create_future()
-            self._idle_waiters.append(waiter)
-            await waiter
-
-    def _notify_idle(self) -> None:
-        if self._tasks or self._inbox or self._drainer is not None:
-            return
-        waiters, self._idle_waiters = self._idle_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        await self._inbox.wait_idle()
 
     # -- the stream ------------------------------------------------------------------------------
     def _emit(self, body: str) -> None:
@@ -600,7 +469,7 @@ class LiveSession:
 
     def _on_attach(self) -> None:
         self._cancel_timer()
-        self.host.presence.resume(self.id)
+        self.topics.watched(True)
         if not self._lane.connected:  # the first stream: someone is looking at this page
             self._lane.connect()
             self.host.connected(self)
@@ -608,7 +477,7 @@ class LiveSession:
     def detach(self, conn: Connection) -> None:
         if self._out.detach(conn) and not self.closed:
             self._arm_timer(self.config.disconnect_grace)
-            self.host.presence.pause(self.id)  # a closed tab leaves at once, not after the grace
+            self.topics.watched(False)
 
     @property
     def attached(self) -> bool:
@@ -631,11 +500,8 @@ class LiveSession:
 
     def open(self) -> None:
         """Open the mailbox after mount; the session waits ``connect_timeout`` for its stream."""
-        self._ready = True
         self._arm_timer(self.config.connect_timeout)
-        if self._inbox and self._drainer is None:
-            self._schedule_drain()
-        self._notify_idle()
+        self._inbox.open()
 
     async def close(self) -> None:
         """End the session: cancel its tasks, drop its subscriptions, close its stream."""
@@ -654,21 +520,9 @@ class LiveSession:
             return
         self.closed = True
         self._cancel_timer()
-        drainer = self._drainer
-        if isinstance(drainer, asyncio.Task) and drainer is not asyncio.current_task():
-            drainer.cancel()  # a handler still running belongs to the session too
         self._tasks.cancel_all()
         self.socket._discard_uploads()
-        for remove in self._unsubscribes.values():
-            remove()
-        self._unsubscribes.clear()
-        self.host.presence.forget(self.id)
+        self.topics.close()
         self._out.close()
-        for message in self._inbox:
-            refuse(message)
-        self._inbox.clear()
+        self._inbox.close()  # the handler still running is cancelled, the queued refused
         self.host.forget(self)
-        waiters, self._idle_waiters = self._idle_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)

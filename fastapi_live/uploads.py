@@ -22,8 +22,9 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .exceptions import ConfigurationError, LiveError
+from .exceptions import ConfigurationError, EventError, LiveError
 from .socket import SocketState
+from .wire import UPLOAD_EVENT
 
 TOO_LARGE = "Too large"
 NOT_ACCEPTED = "Not accepted"
@@ -636,82 +637,19 @@ async def receive_chunk(socket: UploadsMixin, chunk: Chunk, body: AsyncIterator[
     A chunk cut off by the network (the client went away) is rolled back, so a retry resumes.
     """
     config, entry = find_entry(socket, chunk.token)
-    if entry.external:
-        raise UploadRefused(409, f"upload entry {entry.ref!r} goes to an external uploader, not to this server")
-    if not entry.valid:
-        raise UploadRefused(409, f"upload entry {entry.ref!r} has failed ({', '.join(entry.errors)}); cancel it and choose the file again")
-    if entry.done:
-        return {"offset": entry.received, "done": True}
-    if entry._busy:
-        raise UploadRefused(409, f"a chunk of upload entry {entry.ref!r} is already being received")
-    start = chunk.offset
-    expected = min(config.chunk_size, entry.client_size - start) if start <= entry.client_size else -1
-    if start < entry.received and chunk.length is not None and start + chunk.length <= entry.received:
-        return {"offset": entry.received, "done": False}  # a resend of what arrived (its answer was lost)
-    if start != entry.received:
-        _fail(entry, notify, FAILED)
-        raise UploadRefused(409, f"out-of-order chunk for upload entry {entry.ref!r}: expected offset {entry.received}, got {start}; the entry failed")
-    if chunk.length is not None and chunk.length > expected:
-        error = TOO_LARGE if start + chunk.length > entry.client_size else FAILED
-        _fail(entry, notify, error)
-        raise UploadRefused(
-            413,
-            f"chunk past the limit for upload entry {entry.ref!r}: at most {expected} bytes at offset {start} "
-            f"(declared size {entry.client_size}, chunk size {config.chunk_size}), got {chunk.length}; the entry failed",
-        )
+    expected = _admit(config, entry, chunk, notify)
+    if expected is None:  # nothing to write: done already, or a resend of what arrived
+        return {"offset": entry.received, "done": entry.done}
     entry._busy = True
-    fd = entry._open(directory)
-    pending = bytearray()
-    written = start
-    received = start
-    head = b""
-    sniffed = start > 0
+    receiver = _ChunkReceiver(config, entry, entry._open(directory), chunk.offset, expected)
     complete = False
     try:
         async for piece in body:
-            if not piece:
-                continue
-            received += len(piece)
-            if received - start > expected:
-                _fail_later(entry, TOO_LARGE if received > entry.client_size else FAILED)
-                raise UploadRefused(
-                    413,
-                    f"chunk past the limit for upload entry {entry.ref!r}: more than {expected} bytes at offset {start} "
-                    f"(declared size {entry.client_size}); the entry failed",
-                )
-            if not sniffed:
-                head += piece[: _SNIFF_BYTES - len(head)]
-                if len(head) >= _SNIFF_BYTES or received >= entry.client_size:
-                    sniffed = True
-                    if not config.accepts_content(entry, head):
-                        _fail_later(entry, NOT_ACCEPTED)
-                        raise UploadRefused(
-                            415,
-                            f"upload entry {entry.ref!r} is not what its name says ({entry.client_name!r}), "
-                            f"or not accepted: {', '.join(config.accept)}; the entry failed",
-                        )
-            pending += piece
-            if len(pending) >= _FLUSH_BYTES:
-                written = await _write(entry, fd, pending, written)
-                pending = bytearray()
-            entry.progress = min(99, received * 100 // entry.client_size) if entry.client_size else 0
-            notify(entry, False)
+            if piece:
+                await receiver.feed(piece)
+                notify(entry, False)
         complete = True
-        if received - start < expected:
-            _fail_later(entry, FAILED)
-            raise UploadRefused(
-                400, f"truncated chunk for upload entry {entry.ref!r}: expected {expected} bytes at offset {start}, got {received - start}; the entry failed"
-            )
-        if not sniffed and not config.accepts_content(entry, head):
-            _fail_later(entry, NOT_ACCEPTED)
-            raise UploadRefused(415, f"upload entry {entry.ref!r} is not what its name says ({entry.client_name!r}); the entry failed")
-        if pending:
-            written = await _write(entry, fd, pending, written)
-        entry.received = written
-        if entry.received == entry.client_size:
-            entry._close_file()
-            entry.done = True
-            entry.progress = 100
+        await receiver.finish()
         notify(entry, entry.done)
         return {"offset": entry.received, "done": entry.done}
     finally:
@@ -720,11 +658,109 @@ async def receive_chunk(socket: UploadsMixin, chunk: Chunk, body: AsyncIterator[
             entry._discard()
             notify(entry, True)
         elif not complete and not entry.done:
-            # Cut off mid-chunk (the client went away, or the body broke): keep what came before it.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)
-            entry.received = start
-            entry.progress = start * 100 // entry.client_size if entry.client_size else 0
+            receiver.roll_back()
+
+
+def _admit(config: UploadConfig, entry: UploadEntry, chunk: Chunk, notify: Notify) -> int | None:
+    """The bytes ``chunk`` must bring, None when it brings nothing new; ``UploadRefused`` if it breaks the protocol."""
+    if entry.external:
+        raise UploadRefused(409, f"upload entry {entry.ref!r} goes to an external uploader, not to this server")
+    if not entry.valid:
+        raise UploadRefused(409, f"upload entry {entry.ref!r} has failed ({', '.join(entry.errors)}); cancel it and choose the file again")
+    if entry.done:
+        return None
+    if entry._busy:
+        raise UploadRefused(409, f"a chunk of upload entry {entry.ref!r} is already being received")
+    start = chunk.offset
+    expected = min(config.chunk_size, entry.client_size - start) if start <= entry.client_size else -1
+    if start < entry.received and chunk.length is not None and start + chunk.length <= entry.received:
+        return None  # a resend of what arrived (its answer was lost)
+    if start != entry.received:
+        _fail(entry, notify, FAILED)
+        raise UploadRefused(409, f"out-of-order chunk for upload entry {entry.ref!r}: expected offset {entry.received}, got {start}; the entry failed")
+    if chunk.length is not None and chunk.length > expected:
+        _fail(entry, notify, TOO_LARGE if start + chunk.length > entry.client_size else FAILED)
+        raise UploadRefused(
+            413,
+            f"chunk past the limit for upload entry {entry.ref!r}: at most {expected} bytes at offset {start} "
+            f"(declared size {entry.client_size}, chunk size {config.chunk_size}), got {chunk.length}; the entry failed",
+        )
+    return expected
+
+
+class _ChunkReceiver:
+    """One chunk's bytes on their way to the entry's file: counted, sniffed, written in batches."""
+
+    __slots__ = ("config", "entry", "expected", "fd", "head", "pending", "received", "sniffed", "start", "written")
+
+    def __init__(self, config: UploadConfig, entry: UploadEntry, fd: int, start: int, expected: int) -> None:
+        self.config, self.entry, self.fd = config, entry, fd
+        self.start, self.expected = start, expected
+        self.pending = bytearray()
+        self.written = self.received = start
+        self.head = b""
+        self.sniffed = start > 0  # only a file's first bytes say what it is
+
+    async def feed(self, piece: bytes) -> None:
+        entry = self.entry
+        self.received += len(piece)
+        if self.received - self.start > self.expected:
+            _fail_later(entry, TOO_LARGE if self.received > entry.client_size else FAILED)
+            raise UploadRefused(
+                413,
+                f"chunk past the limit for upload entry {entry.ref!r}: more than {self.expected} bytes at offset {self.start} "
+                f"(declared size {entry.client_size}); the entry failed",
+            )
+        if not self.sniffed:
+            self.head += piece[: _SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= _SNIFF_BYTES or self.received >= entry.client_size:
+                self.sniffed = True
+                self._check_content()
+        self.pending += piece
+        if len(self.pending) >= _FLUSH_BYTES:
+            await self._flush()
+        entry.progress = min(99, self.received * 100 // entry.client_size) if entry.client_size else 0
+
+    async def finish(self) -> None:
+        """The body ended: the chunk must be whole and, if it is the file's start, what it says it is."""
+        entry = self.entry
+        if self.received - self.start < self.expected:
+            _fail_later(entry, FAILED)
+            raise UploadRefused(
+                400,
+                f"truncated chunk for upload entry {entry.ref!r}: expected {self.expected} bytes at offset {self.start}, "
+                f"got {self.received - self.start}; the entry failed",
+            )
+        if not self.sniffed:
+            self._check_content()
+        await self._flush()
+        entry.received = self.written
+        if entry.received == entry.client_size:
+            entry._close_file()
+            entry.done = True
+            entry.progress = 100
+
+    def roll_back(self) -> None:
+        """Cut off mid-chunk (the client went away, or the body broke): keep what came before it."""
+        entry = self.entry
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.fd, self.start)
+        entry.received = self.start
+        entry.progress = self.start * 100 // entry.client_size if entry.client_size else 0
+
+    def _check_content(self) -> None:
+        entry, config = self.entry, self.config
+        if not config.accepts_content(entry, self.head):
+            _fail_later(entry, NOT_ACCEPTED)
+            raise UploadRefused(
+                415,
+                f"upload entry {entry.ref!r} is not what its name says ({entry.client_name!r}), or not accepted: {', '.join(config.accept)}; the entry failed",
+            )
+
+    async def _flush(self) -> None:
+        if self.pending:
+            self.written = await _write(self.entry, self.fd, self.pending, self.written)
+            self.pending = bytearray()
 
 
 async def _write(entry: UploadEntry, fd: int, data: bytearray, at: int) -> int:
@@ -781,3 +817,63 @@ class ProgressThrottle:
             return True
         return False
 
+
+
+class SessionUploads:
+    """A session's side of its uploads: the preflight and progress events, chunks as they
+    arrive, and their progress told to the page — at most every ``interval`` seconds.
+
+    ``notify(upload, ref)`` asks the session for a turn of its mailbox, in which it calls
+    ``changed``; one is pending per entry at a time.
+    """
+
+    __slots__ = ("_notify", "_pending", "_signer", "_throttle", "directory", "session_id")
+
+    def __init__(self, session_id: str, signer: UploadSigner, *, directory: str | None, interval: float, notify: Callable[[str, str], None]) -> None:
+        self.session_id = session_id
+        self.directory = directory
+        self._signer = signer
+        self._throttle = ProgressThrottle(interval)
+        self._notify = notify
+        self._pending: set[tuple[str, str]] = set()  # entries with a turn asked for
+
+    async def event(self, socket: UploadsMixin, name: str, params: Mapping[str, Any]) -> Any:
+        """The preflight of chosen files (their tokens are the reply), or an external uploader's
+        progress; what it refuses is an ``EventError`` with the status to answer."""
+        try:
+            if name == UPLOAD_EVENT:
+                return await preflight(socket, params, self.session_id, self._signer)
+            token = self._signer.verify(params.get("token"))
+            if token.session_id != self.session_id:
+                raise UploadRefused(403, "upload token for another page")
+            entry = external_progress(socket, token, params)
+        except UploadRefused as exc:
+            raise EventError(str(exc), status_code=exc.status) from None
+        await self._progress(socket, entry)
+        return None
+
+    async def receive(self, socket: UploadsMixin, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
+        return await receive_chunk(socket, chunk, body, directory=self.directory, notify=self._notice)
+
+    def _notice(self, entry: UploadEntry, force: bool) -> None:
+        key = (entry.upload, entry.ref)
+        if key in self._pending or not self._throttle.due(entry, force):
+            return
+        self._pending.add(key)
+        self._notify(*key)
+
+    async def changed(self, socket: UploadsMixin, upload: str, ref: str) -> None:
+        """The mailbox's turn for an entry's progress: the page re-renders its uploads."""
+        self._pending.discard((upload, ref))
+        for config in socket._upload_configs():
+            if config.name == upload and (entry := config.get(ref)) is not None:
+                await self._progress(socket, entry)
+                return
+
+    async def _progress(self, socket: UploadsMixin, entry: UploadEntry) -> None:
+        socket.mark_changed(UPLOADS_KEY)
+        config = next((c for c in socket._upload_configs() if c.name == entry.upload), None)
+        if config is not None and config.progress is not None:
+            result = config.progress(entry.upload, entry, socket)
+            if inspect.isawaitable(result):
+                await result

@@ -43,11 +43,11 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
 
     async def subscribe(self, topic: str) -> None:
         """Receive messages published to ``topic`` in ``handle_info`` until the page closes."""
-        await self._require_runtime("subscribe").subscribe(topic)
+        await self._require_runtime("subscribe").topics.subscribe(topic)
 
     async def unsubscribe(self, topic: str) -> None:
         """Stop receiving ``topic``."""
-        await self._require_runtime("unsubscribe").unsubscribe(topic)
+        await self._require_runtime("unsubscribe").topics.unsubscribe(topic)
 
     async def identify(self, identity: str) -> None:
         """Join ``identity``: ``await live.disconnect(identity)`` then ends this page's session, in
@@ -56,7 +56,7 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
 
         >>> await socket.identify(f"login:{user.login_id}")  # doctest: +SKIP
         """
-        await self._require_runtime("identify").identify(identity)
+        await self._require_runtime("identify").topics.identify(identity)
     async def track(self, topic: str, key: str, meta: Mapping[str, Any] | None = None) -> str:
         """Show this page on ``topic``'s presence as ``key`` (one per user) with ``meta``; returns its ref.
 
@@ -65,15 +65,15 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
 
         >>> await socket.track("room:1", user.id, {"name": user.name})  # doctest: +SKIP
         """
-        return await self._require_runtime("track").track(topic, key, meta if meta is not None else {})
+        return await self._require_runtime("track").topics.track(topic, key, meta if meta is not None else {})
 
     async def untrack(self, topic: str, key: str) -> None:
         """Remove this page's presence on ``topic`` under ``key``."""
-        await self._require_runtime("untrack").untrack(topic, key)
+        await self._require_runtime("untrack").topics.untrack(topic, key)
 
     async def update_presence(self, topic: str, key: str, meta: Mapping[str, Any]) -> str:
         """Replace the meta of this page's presence (``socket.update`` is taken by assigns)."""
-        return await self._require_runtime("update_presence").update_presence(topic, key, meta)
+        return await self._require_runtime("update_presence").topics.update_presence(topic, key, meta)
 
 
 def event(name: str) -> Callable[[F], F]:

@@ -159,6 +159,7 @@ CLASS_DROP_ACTIVE = "live-drop-active"
 CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
 UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
 UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
+BUILTIN_EVENTS = (PATCH_EVENT, LEAVE_EVENT, CLEAR_FLASH_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT)  # every name the library handles itself
 
 # -- one stream for every live page of a browser (``multiplex``) -------------------------------------------
 MUX_HEADER = "x-live-mux"  # GET of the stream URL: "open" opens a shared stream; POST: the shared stream's id
