@@ -58,7 +58,6 @@ class Refused:
     detail: str
 
 
-ATTACHED = Refused(200, "")
 Remount = Callable[[], Awaitable[LiveSession | Redirect | Refused]]
 """Mounts the page afresh from the attach request (its session is gone): the router's."""
 
@@ -300,19 +299,19 @@ class Multiplexer:
         return node if dot and self.node_id is not None and node != self.node_id else None
 
     # -- attach and detach, wherever the shared stream is ------------------------------------------
-    async def attach(self, mux_id: str, channel: str, session_id: str, browser_id: str, last_event_id: int | None, remount: Remount) -> Refused:
+    async def attach(self, mux_id: str, channel: str, session_id: str, browser_id: str, last_event_id: int | None, remount: Remount) -> Refused | None:
         """Attach the page of ``session_id`` to shared stream ``mux_id`` as ``channel``.
 
-        ``ATTACHED`` (status 200), or the status and reason the page's own stream would have
-        had (410 when its session is gone and cannot be remounted, 303-like redirects travel
-        on the channel itself), or 404 when the shared stream is gone (the client opens another).
+        None once attached; else the status and reason the page's own stream would have had
+        (410 when its session is gone and cannot be remounted; a remount's redirect travels on
+        the channel itself), or 404 when the shared stream is gone (the client opens another).
         """
         holder = self._holder(mux_id)
         if holder is None:
             return await self._attach_here(mux_id, channel, session_id, browser_id, last_event_id, remount=remount)
         request = MuxAttach(self.node_id or "", secrets.token_hex(8), mux_id, channel, session_id, browser_id, last_event_id)
         answer = await self._ask(holder, request)
-        if answer.status != 410:
+        if answer is None or answer.status != 410:
             return answer
         outcome = await remount()  # gone everywhere: mounted here, then attached over there
         if isinstance(outcome, Refused):
@@ -334,7 +333,7 @@ class Multiplexer:
         remount: Remount | None = None,
         remounted: bool = False,
         redirect: str | None = None,
-    ) -> Refused:
+    ) -> Refused | None:
         mux = self.streams.get(mux_id)
         if mux is None or mux.closed:
             return Refused(404, "the shared live stream is gone; the client opens a new one")
@@ -358,7 +357,7 @@ class Multiplexer:
             self.locator.detach(connection)
             return Refused(404, "the shared live stream is gone; the client opens a new one")
         mux.add(channel, connection)
-        return ATTACHED
+        return None
 
     def _redirect(self, location: str) -> Connection:
         """A channel that carries one redirect frame, then ends (a remount's hook redirected)."""
@@ -384,7 +383,7 @@ class Multiplexer:
             mux.remove(channel)
 
     # -- between processes ---------------------------------------------------------------------------
-    async def _ask(self, node_id: str, request: MuxAttach) -> Refused:
+    async def _ask(self, node_id: str, request: MuxAttach) -> Refused | None:
         answer: asyncio.Future[MuxAnswer] = asyncio.get_running_loop().create_future()
         self._replies[request.rid] = answer
         gone = Refused(404, "the shared live stream is gone (its process does not answer); the client opens a new one")
@@ -396,7 +395,7 @@ class Multiplexer:
             return gone
         finally:
             self._replies.pop(request.rid, None)
-        return ATTACHED if reply.status == 200 else Refused(reply.status, reply.detail)
+        return None if reply.status == 200 else Refused(reply.status, reply.detail)
 
     def _on_message(self, topic: str, operation: Any) -> None:
         match operation:
@@ -419,7 +418,8 @@ class Multiplexer:
         except Exception as exc:  # the asker must hear back, whatever went wrong here
             log.error("fastapi-live: attaching a page to a shared stream failed", exc_info=exc)
             outcome = Refused(500, f"attaching the page failed on the server ({type(exc).__name__})")
-        await self.manager.pubsub.publish(MUX_TOPIC + request.sender, MuxAnswer(self.node_id or "", request.rid, outcome.status, outcome.detail))
+        status, detail = (200, "") if outcome is None else (outcome.status, outcome.detail)
+        await self.manager.pubsub.publish(MUX_TOPIC + request.sender, MuxAnswer(self.node_id or "", request.rid, status, detail))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

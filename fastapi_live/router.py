@@ -847,7 +847,7 @@ class LiveRouter(APIRouter):
         outcome = await self.multiplex.attach(
             mux_id, channel, token.session_id, browser_id, last_event_id, lambda: self._remount_outcome(request, token)
         )
-        if outcome.status == 200:
+        if outcome is None:
             return Response(status_code=204)
         return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
 
