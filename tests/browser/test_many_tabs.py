@@ -210,3 +210,16 @@ def test_a_hidden_tab_keeps_its_page_live_on_the_shared_stream(context, example)
     for page in (shown, hidden):
         expect(page.locator(".notification p").first).to_have_text("while you looked away", timeout=2000)
     assert shared_streams() == [3]
+
+
+def test_a_refused_stream_shows_the_error_state_within_the_timeout_and_says_so(context, example):
+    context.add_init_script(FORCE_OFF)
+    page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.route("**/_live/stream", lambda route: route.abort("connectionrefused"))
+    page.goto(example + "/counter")
+    started = time.monotonic()
+    expect(page.locator("#live-root")).to_have_class(ERROR, timeout=1500)
+    assert time.monotonic() - started < 1.5
+    assert any("L001" in text and "retrying" in text for text in messages), messages
