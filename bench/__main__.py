@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "fairness": "bench.fairness",
     "presence": "bench.presence",
     "components": "bench.components",
+    "tabs": "bench.tabs",
 }
 
 

@@ -51,12 +51,14 @@ def directory_key(session_id: str) -> str:
 # -- operations between nodes: each a frozen dataclass the PubSub codec carries by type ------------
 @dataclass(frozen=True, slots=True)
 class Attach:
-    """Holder → owner: pump session ``sid``'s frames to me as connection ``conn``."""
+    """Holder → owner: pump session ``sid``'s frames to me as connection ``conn`` (``remount``:
+    the page was just remounted, its stream starts with the fresh render)."""
 
     sender: str
     sid: str
     conn: str
     last: int | None
+    remount: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +304,12 @@ class ClusterLocator:
             connection = await self._attach_remote(session_id, owner, last_event_id)
         return connection
 
+    async def attach_remounted(self, session_id: str) -> Connection | None:
+        connection = await self.local.attach_remounted(session_id)
+        if connection is None and (owner := await self._owner(session_id)) is not None:
+            connection = await self._attach_remote(session_id, owner, None, remount=True)
+        return connection
+
     def detach(self, connection: Connection) -> None:
         if connection.remote is None:
             self.local.detach(connection)
@@ -343,14 +351,14 @@ class ClusterLocator:
             return UPLOAD_GONE
         return UploadAnswer(answer.status, answer.offset, answer.done, answer.detail)
 
-    async def _attach_remote(self, session_id: str, owner: str, last_event_id: int | None) -> Connection | None:
+    async def _attach_remote(self, session_id: str, owner: str, last_event_id: int | None, *, remount: bool = False) -> Connection | None:
         """Hold a stream here for a session owned by ``owner``; None when ``owner`` is gone."""
         connection_id = secrets.token_hex(8)
         connection = Connection(self.manager.config.outbound_limit, self.manager.config.outbound_bytes)
         self._held[connection_id] = connection  # frames may come before the answer does
         answer: Attached | Gone | Answer | ChunkAnswer | None = None
         try:
-            answer = await self._ask(owner, connection_id, Attach(self.node_id, session_id, connection_id, last_event_id))
+            answer = await self._ask(owner, connection_id, Attach(self.node_id, session_id, connection_id, last_event_id, remount))
         finally:
             if not isinstance(answer, Attached):  # refused, silent, or the request was cancelled
                 self._held.pop(connection_id, None)
@@ -402,7 +410,7 @@ class ClusterLocator:
         if session is None or session.closed:
             self._spawn(self._send(attach.sender, Gone(self.node_id, attach.conn)))
             return
-        connection = session.attach(attach.last)
+        connection = session.attach_remount() if attach.remount else session.attach(attach.last)
         self._served[attach.conn] = asyncio.get_running_loop().create_task(self._pump(session, connection, attach.sender, attach.conn))
 
     async def _pump(self, session: LiveSession, connection: Connection, holder: str, connection_id: str) -> None:

@@ -39,6 +39,7 @@ class Connection:
         "_writer",
         "_writing",
         "closed",
+        "listener",
         "overflowed",
         "owner",
         "remote",
@@ -57,6 +58,9 @@ class Connection:
         self.overflowed = False
         self.owner: object = None  # the session whose frames this carries, when it is in this process
         self.remote: tuple[str, str, str] | None = None  # (owner node, session id, connection id)
+        # Told of every frame and of the close, when a shared stream reads this one (``take``)
+        # instead of a task of its own (``frames``).
+        self.listener: Callable[[Connection], None] | None = None
 
     @property
     def queued(self) -> int:
@@ -142,6 +146,24 @@ class Connection:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        listener = self.listener
+        if listener is not None:
+            listener(self)
+
+    def take(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` queued frames, oldest first, for a reader with no task of its own."""
+        frames = self._frames
+        taken: list[bytes] = []
+        while frames and len(taken) < limit:
+            data = frames.popleft()
+            self._bytes -= len(data)
+            taken.append(data)
+        return taken
+
+    @property
+    def drained(self) -> bool:
+        """No frame is queued."""
+        return not self._frames
 
     async def frames(self) -> AsyncGenerator[bytes, None]:
         """The frames to write, for the stream's task; it ends when the stream closes."""

@@ -92,6 +92,10 @@ class SessionLocator(Protocol):
         """A stream for the session, replaying from ``last_event_id``; None when it is gone."""
         ...
 
+    async def attach_remounted(self, session_id: str) -> Connection | None:
+        """The stream of a page just remounted (``LiveSession.attach_remount``); None when it is gone."""
+        ...
+
     def detach(self, connection: Connection) -> None:
         """The browser's stream ended."""
         ...
@@ -123,6 +127,10 @@ class LocalLocator:
     async def attach(self, session_id: str, last_event_id: int | None) -> Connection | None:
         session = self.manager.get(session_id)
         return None if session is None else session.attach(last_event_id)
+
+    async def attach_remounted(self, session_id: str) -> Connection | None:
+        session = self.manager.get(session_id)
+        return None if session is None or session.closed else session.attach_remount()
 
     def detach(self, connection: Connection) -> None:
         if isinstance(connection.owner, LiveSession):

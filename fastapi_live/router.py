@@ -49,6 +49,7 @@ from .lifecycle import HALT, OnMountCall, callable_name
 from .locator import EventAnswer, LocalLocator, SessionLocator
 from .logs import oneline
 from .manager import SessionManager
+from .multiplex import CHANNEL, Multiplexer, MultiplexResponse, Redirect, Refused
 from .navigation import PageRoute, params_binding
 from .patches import Patcher, root_open
 from .presence import Presence, RedisPresenceStore
@@ -68,6 +69,10 @@ from .wire import (
     FLASH_COOKIE,
     LAST_EVENT_ID_HEADER,
     LEAVE_EVENT,
+    MUX_DETACH_HEADER,
+    MUX_HEADER,
+    MUX_OPEN,
+    MUX_PAGE_HEADER,
     NAVIGATE_HEADER,
     OP_REDIRECT,
     REPLY_HEADER,
@@ -254,7 +259,7 @@ class _FastPath:
             path, method, router = scope["path"], scope["method"], self.router
             if (
                 (path == router.event_url and method == "POST")
-                or (path == router.stream_url and method == "GET")
+                or (path == router.stream_url and method in ("GET", "POST"))
                 or (path == router.upload_url and method == "POST")
             ):
                 await self.live(scope, receive, send)
@@ -268,6 +273,8 @@ class _FastPath:
             endpoint = router._event_endpoint
         elif path == router.upload_url:
             endpoint = router._upload_endpoint
+        elif scope["method"] == "POST":
+            endpoint = router._multiplex_endpoint
         else:
             endpoint = router._stream_endpoint
         scope[_FAST_PATH_KEY] = True
@@ -441,6 +448,7 @@ class LiveRouter(APIRouter):
         self.locator: SessionLocator = LocalLocator(self.manager)
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
             self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
+        self.multiplex = Multiplexer(self.manager, self.locator)  # one stream for all of a browser's pages
         self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config, upload_url=self.upload_url, resolve=self.resolve)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
@@ -448,6 +456,7 @@ class LiveRouter(APIRouter):
         self._page_routes: list[tuple[APIRoute, type[LiveView]]] = []  # what a live navigation or patch can reach
         self._static_dir = _asset_dir("static")
         self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
+        self.add_route(self.stream_url, self._multiplex_endpoint, methods=["POST"], include_in_schema=False)
         self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
         self.add_route(self.upload_url, self._upload_endpoint, methods=["POST"], include_in_schema=False)
         self.add_route(self.static_url + "/{path:path}", self._static_endpoint, methods=["GET"], include_in_schema=False)
@@ -481,11 +490,13 @@ class LiveRouter(APIRouter):
         await self.pubsub.start()
         await self.presence.start()
         await self.locator.start()
+        await self.multiplex.start()
         if self.config.freeze_gc_at_startup:
             freeze_startup_objects()
         try:
             yield
         finally:
+            await self.multiplex.stop()
             await self.manager.close_all()
             await self.presence.stop()
             await self.locator.stop()
@@ -780,6 +791,8 @@ class LiveRouter(APIRouter):
         refused = self._refuse_cross_site(request)
         if refused is not None:
             return refused
+        if request.method == "GET" and _headers(request).get(MUX_HEADER) == MUX_OPEN:
+            return self._open_multiplex(request)
         try:
             token = self._verify(request)
         except TokenError as exc:
@@ -799,6 +812,14 @@ class LiveRouter(APIRouter):
         return _LiveStreamResponse(stream, lambda: locator.detach(stream))
 
     async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
+        outcome = await self._remount_outcome(request, token)
+        if isinstance(outcome, Redirect):
+            return self._redirect_stream(outcome.location)
+        if isinstance(outcome, Refused):
+            return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
+        return outcome
+
+    async def _remount_outcome(self, request: Request, token: PageToken) -> LiveSession | Redirect | Refused:
         """Mount a fresh session for a page whose session is gone, from the stream request.
 
         The page's request runs again through the whole app — middleware, on_mount hooks,
@@ -835,9 +856,48 @@ class LiveRouter(APIRouter):
             if answered.get("status") == 204 and session is not None:
                 return session
             if answered.get("status") == 303:
-                return self._redirect_stream(answered["location"])
+                return Redirect(answered["location"])
             error = answered.get("error") or f"remounting the page answered {answered.get('status')}"
-        return JSONResponse({"detail": f"the live session is gone: {error}; reload the page"}, status_code=410)
+        return Refused(410, f"the live session is gone: {error}; reload the page")
+
+    # -- one stream for every page of a browser (``multiplex``) -----------------------------------
+    def _open_multiplex(self, request: Request) -> Response:
+        browser_id = request.cookies.get(BROWSER_COOKIE)
+        if not browser_id:
+            exc = TokenError("invalid", "no browser cookie: a shared live stream opens only after a live page was loaded")
+            return self._refuse(request, exc)
+        mux = self.multiplex.open(browser_id)
+        self.manager.watch_shutdown(_server_shutting_down)
+        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
+        return typing.cast(Response, MultiplexResponse(self.multiplex, mux, headers))
+
+    async def _multiplex_endpoint(self, request: Request) -> Response:
+        """Attach a page to its browser's shared stream (its token, like its own stream), or detach pages."""
+        headers = _headers(request)
+        refused = self._refuse_cross_site(request)
+        if refused is not None:
+            return refused
+        mux_id, browser_id = headers.get(MUX_HEADER, ""), request.cookies.get(BROWSER_COOKIE, "")
+        detach = headers.get(MUX_DETACH_HEADER)
+        if detach is not None:
+            channels = [channel for channel in detach.split(",") if CHANNEL.fullmatch(channel)]
+            await self.multiplex.detach(mux_id, channels, browser_id)
+            return Response(status_code=204)
+        try:
+            token = self._verify(request)
+        except TokenError as exc:
+            return self._refuse(request, exc)
+        channel = headers.get(MUX_PAGE_HEADER, "")
+        if not mux_id or not CHANNEL.fullmatch(channel):
+            detail = f"an attach to the shared live stream names the stream ({MUX_HEADER}) and the page's channel ({MUX_PAGE_HEADER}: 1-64 of A-Za-z0-9._-)"
+            return JSONResponse({"detail": f"{detail}\nGot: {mux_id!r}, {channel!r}"[:300]}, status_code=400)
+        last_event_id = parse_last_event_id(headers.get(LAST_EVENT_ID_HEADER))
+        outcome = await self.multiplex.attach(
+            mux_id, channel, token.session_id, browser_id, last_event_id, lambda: self._remount_outcome(request, token)
+        )
+        if outcome is None:
+            return Response(status_code=204)
+        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
 
     def _remount_url(self, request: Request, token: PageToken) -> str:
         current = _headers(request).get(CURRENT_URL_HEADER)

@@ -166,6 +166,15 @@ ATTR_COMPONENT = "data-live-component"  # on a component's top element: its id w
 ATTR_TARGET = "data-live-target"  # on a bound element: a CSS selector; the event goes to the component holding the match
 PARAM_COMPONENT = "_live_component"  # an event's param naming the component it is for
 
+# -- one stream for every live page of a browser (``multiplex``) -------------------------------------------
+MUX_HEADER = "x-live-mux"  # GET of the stream URL: "open" opens a shared stream; POST: the shared stream's id
+MUX_OPEN = "open"
+MUX_PAGE_HEADER = "x-live-mux-page"  # POST (attach): the channel the page's frames travel on
+MUX_DETACH_HEADER = "x-live-mux-detach"  # POST (detach): the channels to close, comma-separated
+MUX_OPEN_EVENT = "live:mux-open"  # the shared stream's first message: its id
+MUX_FRAME_EVENT = "live:mux-frame"  # one page's frames: the channel, a line break, the page's own SSE text
+MUX_END_EVENT = "live:mux-end"  # a page's stream ended on the server (replaced, overflowed, closed): the channel
+
 def _header_case(name: str) -> str:
     return "-".join(part.capitalize() if part != "hx" else "HX" for part in name.split("-"))
 
@@ -251,6 +260,13 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "ATTR_COMPONENT": ATTR_COMPONENT,
     "ATTR_TARGET": ATTR_TARGET,
     "PARAM_COMPONENT": PARAM_COMPONENT,
+    "HEADER_MUX": _header_case(MUX_HEADER),
+    "MUX_OPEN": MUX_OPEN,
+    "HEADER_MUX_PAGE": _header_case(MUX_PAGE_HEADER),
+    "HEADER_MUX_DETACH": _header_case(MUX_DETACH_HEADER),
+    "MUX_OPEN_EVENT": MUX_OPEN_EVENT,
+    "MUX_FRAME_EVENT": MUX_FRAME_EVENT,
+    "MUX_END_EVENT": MUX_END_EVENT,
 }
 """The client's constants block (``static/fastapi-live.js``), name by name; ``tests/test_wire.py``
 holds the two equal."""

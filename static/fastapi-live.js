@@ -123,6 +123,13 @@
     const ATTR_COMPONENT = "data-live-component";
     const ATTR_TARGET = "data-live-target";
     const PARAM_COMPONENT = "_live_component";
+    const HEADER_MUX = "X-Live-Mux";
+    const MUX_OPEN = "open";
+    const HEADER_MUX_PAGE = "X-Live-Mux-Page";
+    const HEADER_MUX_DETACH = "X-Live-Mux-Detach";
+    const MUX_OPEN_EVENT = "live:mux-open";
+    const MUX_FRAME_EVENT = "live:mux-frame";
+    const MUX_END_EVENT = "live:mux-end";
 
     // ---- diagnostics: each carries a code and whose fault it is: internal, network or app ---------
     const BINDING_ATTRIBUTES = [...new Set(Object.values(BINDING_BY_DOM_EVENT))];
@@ -142,7 +149,238 @@
         L012: ["app", "a redirect or navigation to an unsafe URL was refused"],
         L013: ["app", "an event's target matches no element; the event was not sent"],
         L014: ["app", "pushEventTo: the target matches no element"],
+        L016: ["network", "the live stream did not open in time. Over HTTP/1.1 a browser opens at most six connections per host, and other tabs of this site may hold them all: serve the app over HTTP/2 (e.g. behind a proxy) or keep multiplexing on (client_config multiplex: \"auto\")"],
+        L017: ["network", "the shared live stream did not open in time: check that the server runs and that no proxy buffers text/event-stream responses"],
+        L018: ["app", "invalid multiplex setting; expected one of: auto, worker, broadcast, off"],
+        L019: ["internal", "the shared live stream's worker failed; this page uses a stream of its own"],
     };
+
+    // ---- the shared stream: one per browser for every live page (the hub) ------------------------------
+    // Over HTTP/1.1 a browser opens at most six connections per host, and each live page would
+    // hold one. The hub holds one stream per stream URL for every page of the browser and
+    // routes each page's frames to it by channel; it runs in a SharedWorker (this same file)
+    // or, where there is none, in one leader tab elected with the Web Locks API. A page talks
+    // to it in messages: {op: "attach" | "detach"} in, {op: "attached" | "frame" | "end" |
+    // "leader"} out. The page's own stream (htmx's hx-sse) reads what the hub routes to it as
+    // if it came from a stream of its own: replay, resync and reconnects stay the page's.
+    const HUB_LINGER = 5000; // ms a shared stream with no page left stays open (a navigation re-attaches)
+    const DOC_LOCK = "fastapi-live:page:"; // held by each page while it lives; the hub's request waits for its end
+    const HUB_NAME = "fastapi-live-hub/1"; // the SharedWorker's name: the version of the messages below
+
+    function createHub() {
+        const streams = new Map(); // stream URL -> {id, ready, abort, channels: Map(channel -> {deliver, doc}), linger}
+        const watchedDocs = new Set();
+
+        function openStream(url) {
+            // pending: channels whose attach is in flight; cancelled: those of them detached meanwhile.
+            let stream = {id: null, abort: new AbortController(), channels: new Map(), linger: null, pending: new Set(), cancelled: new Set()};
+            stream.ready = new Promise((resolve, reject) => {
+                stream.opened = resolve;
+                stream.failed = reject;
+            });
+            stream.ready.catch(() => {});
+            streams.set(url, stream);
+            readStream(url, stream);
+            return stream;
+        }
+
+        async function readStream(url, stream) {
+            try {
+                let response = await fetch(url, {
+                    credentials: "same-origin",
+                    headers: {[HEADER_MUX]: MUX_OPEN, Accept: "text/event-stream"},
+                    signal: stream.abort.signal,
+                });
+                if (!response.ok) {
+                    let error = new Error(await response.text());
+                    error.status = response.status;
+                    throw error;
+                }
+                for await (let message of sseMessages(response.body)) {
+                    if (message.event === MUX_OPEN_EVENT) {
+                        stream.id = message.data;
+                        stream.opened(stream.id);
+                    } else if (message.event === MUX_FRAME_EVENT) {
+                        let cut = message.data.indexOf("\n");
+                        let channel = message.data.slice(0, cut);
+                        stream.channels.get(channel)?.deliver({op: "frame", channel, text: message.data.slice(cut + 1) + "\n\n"});
+                    } else if (message.event === MUX_END_EVENT) {
+                        let entry = stream.channels.get(message.data);
+                        stream.channels.delete(message.data);
+                        entry?.deliver({op: "end", channel: message.data});
+                    }
+                }
+            } catch (e) {
+                stream.failed(e);
+            } finally {
+                stream.failed(new Error("the shared live stream ended"));
+                if (streams.get(url) === stream) {
+                    streams.delete(url);
+                }
+                for (let [channel, entry] of stream.channels) {
+                    entry.deliver({op: "end", channel});
+                }
+                stream.channels.clear();
+            }
+        }
+
+        async function attach(message, deliver, retried = false) {
+            let {url, channel, headers, doc} = message;
+            let stream = streams.get(url) || openStream(url);
+            clearTimeout(stream.linger);
+            let id;
+            try {
+                id = await stream.ready;
+            } catch (e) {
+                deliver({op: "attached", channel, status: e.status || 0, text: e.message});
+                return;
+            }
+            watchDoc(doc);
+            stream.channels.set(channel, {deliver, doc}); // frames may come before the answer does
+            stream.pending.add(channel);
+            let response;
+            let text = "";
+            try {
+                response = await fetch(url, {method: "POST", credentials: "same-origin", headers: {...headers, [HEADER_MUX]: id, [HEADER_MUX_PAGE]: channel}});
+                text = response.ok ? "" : await response.text();
+            } catch (e) {
+                stream.channels.delete(channel);
+                deliver({op: "attached", channel, status: 0, text: String(e)});
+                return;
+            } finally {
+                stream.pending.delete(channel);
+            }
+            if (stream.cancelled.delete(channel)) {
+                // The page left while its attach was in flight: the server attached it after the
+                // detach went, so it is detached again now.
+                if (response.ok) {
+                    sendDetach(url, stream, [channel]);
+                }
+                return;
+            }
+            if (!response.ok) {
+                stream.channels.delete(channel);
+                if (response.status === 404) {
+                    // The server no longer holds this shared stream: open another, once.
+                    stream.abort.abort();
+                    if (streams.get(url) === stream) {
+                        streams.delete(url);
+                    }
+                    if (!retried) {
+                        return attach(message, deliver, true);
+                    }
+                }
+            }
+            deliver({op: "attached", channel, status: response.ok ? 200 : response.status, text});
+        }
+
+        function detach(url, channels) {
+            let stream = streams.get(url);
+            if (!stream) {
+                return;
+            }
+            for (let channel of channels) {
+                if (stream.pending.has(channel)) {
+                    stream.cancelled.add(channel);
+                }
+            }
+            let known = channels.filter((channel) => stream.channels.delete(channel));
+            sendDetach(url, stream, known);
+            if (!stream.channels.size) {
+                clearTimeout(stream.linger);
+                stream.linger = setTimeout(() => {
+                    if (!stream.channels.size) {
+                        stream.abort.abort();
+                    }
+                }, HUB_LINGER);
+            }
+        }
+
+        function sendDetach(url, stream, channels) {
+            if (channels.length && stream.id) {
+                let headers = {[HEADER_MUX]: stream.id, [HEADER_MUX_DETACH]: channels.join(",")};
+                fetch(url, {method: "POST", credentials: "same-origin", keepalive: true, headers}).catch(() => {});
+            }
+        }
+
+        // A page that closes without a word (its tab killed) still detaches: its lock frees.
+        function watchDoc(doc) {
+            if (!doc || watchedDocs.has(doc) || !navigator.locks) {
+                return;
+            }
+            watchedDocs.add(doc);
+            navigator.locks.request(DOC_LOCK + doc, () => {
+                watchedDocs.delete(doc);
+                for (let [url, stream] of streams) {
+                    detach(url, [...stream.channels].filter(([, entry]) => entry.doc === doc).map(([channel]) => channel));
+                }
+            });
+        }
+
+        return {
+            receive(message, deliver) {
+                if (message?.op === "attach") {
+                    attach(message, deliver);
+                } else if (message?.op === "detach") {
+                    detach(message.url, message.channels);
+                }
+            },
+        };
+    }
+
+    // SSE messages from a byte stream (the shared stream's own framing; pages' frames inside
+    // it are parsed again by hx-sse).
+    async function* sseMessages(body) {
+        let reader = body.getReader();
+        let decoder = new TextDecoder();
+        let buffer = "";
+        let message = {event: "", data: [], hasData: false};
+        try {
+            for (;;) {
+                let {done, value} = await reader.read();
+                if (done) {
+                    return;
+                }
+                buffer += decoder.decode(value, {stream: true});
+                let lines = buffer.split(/\r\n|\r|\n/);
+                buffer = lines.pop();
+                for (let line of lines) {
+                    if (!line) {
+                        if (message.hasData) {
+                            yield {event: message.event, data: message.data.join("\n")};
+                        }
+                        message = {event: "", data: [], hasData: false};
+                        continue;
+                    }
+                    if (line[0] === ":") {
+                        continue;
+                    }
+                    let colon = line.indexOf(":");
+                    let field = colon < 0 ? line : line.slice(0, colon);
+                    let value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+                    if (field === "data") {
+                        message.data.push(value);
+                        message.hasData = true;
+                    } else if (field === "event") {
+                        message.event = value;
+                    }
+                }
+            }
+        } finally {
+            reader.releaseLock();
+        }
+    }
+
+    // This file, run as the SharedWorker: the hub, and nothing of the page.
+    if (typeof SharedWorkerGlobalScope !== "undefined" && self instanceof SharedWorkerGlobalScope) {
+        let hub = createHub();
+        self.addEventListener("connect", (evt) => {
+            let port = evt.ports[0];
+            port.onmessage = (e) => hub.receive(e.data, (message) => port.postMessage(message));
+            port.start();
+        });
+        return;
+    }
 
     const config = {
         disconnectedTimeout: 500,
@@ -153,6 +391,7 @@
         uploadRetryDelay: 250,
         uploadProgressInterval: 100,
         debug: false,
+        multiplex: "auto", // auto | worker | broadcast | off: one stream for every page of the browser
     };
     const currentScript = document.currentScript;
     if (currentScript?.hasAttribute(ATTR_CONFIG)) {
@@ -784,6 +1023,263 @@
         scrollTimer = setTimeout(saveScroll, 100);
     }
 
+    // ---- one stream for every page of the browser: the page's side -----------------------------------
+    // Each connection attempt of a page's stream is a channel of its own on the shared stream
+    // (`<page>.<n>`), so frames and ends of an older attempt never reach a newer one. htmx's
+    // hx-sse opens the stream through muxFetch (the request's ctx.fetch, and window.fetch for its
+    // reconnects): it gets a Response whose body is what the hub routes to the channel.
+    const MUX_MODES = ["auto", "worker", "broadcast", "off"];
+    const MUX_SETTING = "fastapi-live:multiplex"; // localStorage: overrides client_config multiplex (tests, debugging)
+    const HUB_CHANNEL = HUB_NAME; // the BroadcastChannel between tabs and the leader tab's hub
+    const LEADER_LOCK = "fastapi-live:leader";
+    const docId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    const muxChannels = new Map(); // channel -> {resolve, reject, controller, body, message, url, answered, ended}
+    const muxEncoder = new TextEncoder();
+    let muxChannelCount = 0;
+    let hubSend = null;
+
+    function wantedMuxMode() {
+        let wanted = config.multiplex;
+        try {
+            wanted = localStorage.getItem(MUX_SETTING) || wanted;
+        } catch (e) {
+            // storage refused (privacy settings): the configured mode
+        }
+        if (wanted === true || wanted == null) {
+            wanted = "auto";
+        } else if (wanted === false) {
+            wanted = "off";
+        }
+        if (!MUX_MODES.includes(wanted)) {
+            diagnose("L018", wanted);
+            wanted = "auto";
+        }
+        return wanted;
+    }
+
+    let muxWanted = "auto";
+
+    function startMultiplex() {
+        let wanted = (muxWanted = wantedMuxMode());
+        if (wanted === "off") {
+            return null;
+        }
+        if ((wanted === "auto" || wanted === "worker") && typeof SharedWorker === "function" && currentScript?.src) {
+            try {
+                return startWorkerHub();
+            } catch (e) {
+                diagnose("L019", e);
+            }
+        }
+        if (wanted !== "worker" && typeof BroadcastChannel === "function" && navigator.locks) {
+            return startLeaderHub();
+        }
+        return null;
+    }
+
+    // A lock held by a promise nothing references may be let go when that promise is collected:
+    // these keep theirs.
+    const heldLocks = [];
+
+    function holdLock(name, onGranted) {
+        return navigator.locks?.request(name, () => {
+            onGranted?.();
+            return new Promise((release) => heldLocks.push(release));
+        });
+    }
+
+    // The hub watches a page's lock only once the page holds it (a request made first would
+    // be granted at once, and detach a page that is alive).
+    let docLockHeld = Promise.resolve();
+
+    function holdDocLock() {
+        if (navigator.locks) {
+            docLockHeld = new Promise((resolve) => holdLock(DOC_LOCK + docId, resolve));
+        }
+    }
+
+    function startWorkerHub() {
+        // Named for the hub's message protocol: pages of a newer client never talk to an older hub.
+        let worker = new SharedWorker(currentScript.src, {name: HUB_NAME});
+        worker.port.onmessage = (e) => onHubMessage(e.data);
+        worker.addEventListener("error", (e) => {
+            diagnose("L019", e.message ?? e);
+            stopMultiplex();
+        });
+        worker.port.start();
+        hubSend = (message) => worker.port.postMessage(message);
+        holdDocLock();
+        return "worker";
+    }
+
+    // No SharedWorker (Android Chrome): one tab, the holder of the leader lock, runs the hub; the
+    // others reach it over a BroadcastChannel. When it closes, the next tab in line takes over.
+    function startLeaderHub() {
+        let channel = new BroadcastChannel(HUB_CHANNEL);
+        let hub = null;
+        let deliver = (message) => {
+            channel.postMessage(message);
+            onHubMessage(message);
+        };
+        channel.onmessage = (e) => {
+            let op = e.data?.op;
+            if (op === "attach" || op === "detach") {
+                hub?.receive(e.data, deliver);
+            } else {
+                onHubMessage(e.data);
+            }
+        };
+        hubSend = (message) => (hub ? hub.receive(message, deliver) : channel.postMessage(message));
+        holdLock(LEADER_LOCK, () => {
+            hub = createHub();
+            deliver({op: "leader"});
+        }); // held while this tab lives
+        holdDocLock();
+        return "broadcast";
+    }
+
+    function stopMultiplex() {
+        muxMode = null;
+        for (let channel of [...muxChannels.keys()]) {
+            endChannel(channel);
+        }
+    }
+
+    function muxFetch(url, init = {}) {
+        if (!muxMode) {
+            return fetch(url, {...init, liveMux: false});
+        }
+        let href = new URL(url, location.href).href;
+        let channel = `${docId}.${++muxChannelCount}`;
+        let signal = init.signal;
+        return new Promise((resolve, reject) => {
+            if (signal?.aborted) {
+                reject(signal.reason ?? new DOMException("aborted", "AbortError"));
+                return;
+            }
+            let entry = {resolve, reject, controller: null, url: href, answered: false, ended: false};
+            entry.body = new ReadableStream({
+                start(controller) {
+                    entry.controller = controller;
+                },
+                cancel() {
+                    closeChannel(channel);
+                },
+            });
+            entry.message = {op: "attach", url: href, channel, doc: docId, headers: {...(init.headers || {})}};
+            muxChannels.set(channel, entry);
+            signal?.addEventListener("abort", () => {
+                if (!entry.answered) {
+                    entry.answered = true;
+                    reject(signal.reason ?? new DOMException("aborted", "AbortError"));
+                }
+                closeChannel(channel);
+            }, {once: true});
+            docLockHeld.then(() => {
+                if (muxChannels.get(channel) === entry && !entry.answered) {
+                    hubSend(entry.message);
+                }
+            });
+        });
+    }
+
+    // The page stopped reading the channel (left, hidden by htmx, aborted): the hub detaches it.
+    function closeChannel(channel) {
+        let entry = muxChannels.get(channel);
+        if (!entry) {
+            return;
+        }
+        muxChannels.delete(channel);
+        entry.ended = true;
+        hubSend?.({op: "detach", url: entry.url, channels: [channel]});
+        try {
+            entry.controller.close();
+        } catch (e) {
+            // already closed or cancelled
+        }
+    }
+
+    // The server or the hub ended the channel: hx-sse sees its stream end and reconnects.
+    function endChannel(channel) {
+        let entry = muxChannels.get(channel);
+        if (!entry) {
+            return;
+        }
+        entry.ended = true;
+        try {
+            entry.controller.close();
+        } catch (e) {
+            // already closed or cancelled
+        }
+        if (entry.answered) {
+            muxChannels.delete(channel);
+        } else if (!muxMode) {
+            muxChannels.delete(channel);
+            entry.answered = true;
+            entry.reject(new TypeError("fastapi-live: the shared live stream is off"));
+        }
+        // Not answered yet: its frames (a redirect) are kept for the answer that follows.
+    }
+
+    function onHubMessage(message) {
+        if (message?.op === "leader") {
+            // A new leader: channels the old one carried are gone; requests it never answered go again.
+            for (let [channel, entry] of [...muxChannels]) {
+                if (entry.answered) {
+                    endChannel(channel);
+                } else {
+                    hubSend(entry.message);
+                }
+            }
+            return;
+        }
+        let entry = muxChannels.get(message?.channel);
+        if (!entry) {
+            return;
+        }
+        if (message.op === "frame") {
+            if (!entry.ended) {
+                entry.controller.enqueue(muxEncoder.encode(message.text));
+            }
+        } else if (message.op === "end") {
+            endChannel(message.channel);
+        } else if (message.op === "attached" && !entry.answered) {
+            entry.answered = true;
+            if (message.status === 200) {
+                entry.resolve(new Response(entry.body, {status: 200, headers: {"Content-Type": "text/event-stream"}}));
+                if (entry.ended) {
+                    muxChannels.delete(message.channel);
+                }
+            } else {
+                muxChannels.delete(message.channel);
+                if (message.status === 0) {
+                    entry.reject(new TypeError(`fastapi-live: the shared live stream could not attach this page: ${message.text}`));
+                } else {
+                    entry.resolve(new Response(message.text, {status: message.status, headers: {"Content-Type": "application/json"}}));
+                }
+            }
+        }
+    }
+
+    let muxMode = startMultiplex();
+    if (muxMode) {
+        // hx-sse reconnects with the global fetch and the first request's options, which carry liveMux.
+        let pageFetch = window.fetch.bind(window);
+        window.fetch = function (input, init) {
+            if (init?.liveMux && muxMode) {
+                return muxFetch(input, init);
+            }
+            return pageFetch(input, init);
+        };
+        // A hidden tab's page stays attached: on the shared stream it costs no connection.
+        htmx.config.sse = {...htmx.config.sse, pauseOnBackground: false};
+        window.addEventListener("pagehide", () => {
+            for (let channel of [...muxChannels.keys()]) {
+                closeChannel(channel);
+            }
+        });
+    }
+
     // ---- connection state --------------------------------------------------------------------------
     const connection = new WeakMap(); // root -> {timer, disconnected, everConnected, attempts}
 
@@ -813,9 +1309,31 @@
         }, config.disconnectedTimeout);
     }
 
+    // A stream that has not opened within disconnectedTimeout shows the error state, and says why.
+    function watchFirstConnection(root) {
+        let s = state(root);
+        if (s.everConnected || s.watchdog) {
+            return;
+        }
+        s.watchdog = setTimeout(() => {
+            if (s.everConnected || !root.isConnected || leaving.has(root)) {
+                return;
+            }
+            if (!s.attempts) {
+                let url = root.getAttribute(ATTR_SSE_CONNECT);
+                let why = muxWanted === "off" ? "multiplexing is off (client_config multiplex)" : "this browser has no SharedWorker, nor BroadcastChannel with Web Locks";
+                diagnose(muxMode ? "L017" : "L016", muxMode ? url : `${url}: ${why}`);
+            }
+            s.disconnected = true;
+            root.classList.remove(CLASS_CONNECTED);
+            root.classList.add(CLASS_DISCONNECTED, CLASS_ERROR, CLASS_CLIENT_ERROR);
+        }, config.disconnectedTimeout);
+    }
+
     function markConnected(root) {
         let s = state(root);
         clearTimeout(s.timer);
+        clearTimeout(s.watchdog);
         clearTimeout(s.retry);
         s.attempts = 0;
         let wasDisconnected = s.disconnected;
@@ -1539,6 +2057,11 @@
             if (ctx.request.method === "GET") {
                 if (elt === root) {
                     streamHeaders.set(root, headers);
+                    watchFirstConnection(root);
+                    if (muxMode) {
+                        ctx.fetch = muxFetch;
+                        ctx.request.liveMux = true;
+                    }
                 }
                 return;
             }

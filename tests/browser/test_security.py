@@ -72,6 +72,9 @@ def test_a_dns_rebinding_page_cannot_send_events_when_origins_are_configured(reb
     app, _ = counter_app(allowed_origins=[f"http://127.0.0.1:{port}"])
     with ThreadedServer(app, port=port):
         context = rebinding_browser.new_context()
+        # The page's own stream, a GET, opens as before; the shared stream's attach is a POST
+        # and is refused like an event (tests/integration/test_multiplex.py).
+        context.add_init_script("try { localStorage.setItem('fastapi-live:multiplex', 'off'); } catch (e) {}")
         try:
             attacker = context.new_page()
             attacker.goto(f"http://evil.test:{port}/counter")  # the attacker's name, this server's address

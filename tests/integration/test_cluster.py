@@ -127,3 +127,44 @@ async def test_an_upload_posted_to_either_process_lands_in_the_session_that_owns
         assert second.json() == {"offset": len(png), "done": True}
         saved = await on_b.post("/_live/event", headers=headers(token, "save"))
         assert '<li class="uploaded">big.png (1.5 MB)</li>' in saved.text
+
+
+async def test_a_shared_stream_on_b_carries_pages_owned_by_a_and_b_whatever_process_takes_the_attach(pair):
+    a, b = pair
+    user = f"u{uuid.uuid4().hex[:8]}"
+    async with client_for(a, user) as on_a, client_for(b, user) as on_b:
+        from_a = token_of((await on_a.get("/counter")).text)
+        on_b.cookies.update(on_a.cookies)  # one browser, whichever process answers
+        from_b = token_of((await on_b.get("/counter")).text)
+        on_a.cookies.update(on_b.cookies)
+        async with on_b.stream("GET", "/_live/stream", headers={"X-Live-Mux": "open"}) as stream:
+            reader = SSEReader(stream)
+            mux = (await reader.next()).data
+            # Attach A's page through A (forwarded to B, which holds the stream) and B's through A too.
+            for channel, token in (("from-a", from_a), ("from-b", from_b)):
+                attached = await on_a.post("/_live/stream", headers={**headers(token), "X-Live-Mux": mux, "X-Live-Mux-Page": channel})
+                assert attached.status_code == 204, attached.text
+            clicked = await on_a.post("/_live/event", data={"by": "3"}, headers=headers(from_a, "inc"))
+            assert clicked.status_code == 200
+            seen: set[str] = set()
+            while seen != {"from-a", "from-b"}:
+                message = await reader.next(timeout=10)
+                if message.event == "live:mux-frame":
+                    seen.add(message.data.partition("\n")[0])
+            # A token of another browser is refused wherever the attach lands.
+            async with client_for(a, user) as stranger:
+                foreign = token_of((await stranger.get("/counter")).text)
+            refused = await on_a.post("/_live/stream", headers={**headers(foreign), "X-Live-Mux": mux, "X-Live-Mux-Page": "x"})
+            assert refused.status_code == 403
+            # A page whose session ended is remounted by the process the attach lands on, and
+            # its fresh render still travels on B's shared stream.
+            left = await on_a.post("/_live/event", headers=headers(from_a, "live:leave"))
+            assert left.status_code == 200, left.text
+            again = await on_a.post("/_live/stream", headers={**headers(from_a), "X-Live-Mux": mux, "X-Live-Mux-Page": "from-a.2"})
+            assert again.status_code == 204, again.text
+            while True:
+                message = await reader.next(timeout=10)
+                channel, _, body = message.data.partition("\n")
+                if message.event == "live:mux-frame" and channel == "from-a.2":
+                    assert "event: live:remount" in body
+                    break

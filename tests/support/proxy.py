@@ -30,6 +30,7 @@ class RoundRobinProxy:
         self._server: asyncio.base_events.Server | None = None
         self._pipes: set[asyncio.Task[Any]] = set()
         self._down = False
+        self._shared_streams: set[int] = set()  # ids of open connections that opened a shared live stream
 
     def start(self) -> RoundRobinProxy:
         self._thread.start()
@@ -53,6 +54,10 @@ class RoundRobinProxy:
 
     def restore(self) -> None:
         self._down = False
+
+    def shared_streams(self) -> int:
+        """Open client connections that carry a shared live stream (``X-Live-Mux: open``)."""
+        return len(self._shared_streams)
 
     def stop(self) -> None:
         async def shutdown() -> None:
@@ -90,21 +95,23 @@ class RoundRobinProxy:
                 upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 continue  # that backend is down: try the next
-            for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-                task = asyncio.get_running_loop().create_task(self._pipe(source, sink))
+            for source, sink, tap in ((reader, upstream_writer, id(writer)), (upstream_reader, writer, None)):
+                task = asyncio.get_running_loop().create_task(self._pipe(source, sink, tap))
                 self._pipes.add(task)
                 task.add_done_callback(self._pipes.discard)
             return
         writer.close()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tap: int | None) -> None:
         try:
             while data := await reader.read(65536):
+                if tap is not None and b"x-live-mux: open" in data.lower():
+                    self._shared_streams.add(tap)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self._shared_streams.discard(tap or 0)
             with contextlib.suppress(Exception):
                 writer.close()
