@@ -26,7 +26,7 @@ from .helpers import TemplateHelpers
 from .lifecycle import callable_name
 from .socket import ClientOp
 from .types import Runtime, TaskKey, TaskRecord, Topics
-from .view import EventBinding, LiveSocket, check_reply, event
+from .view import EventBinding, LiveSocket, check_reply, event, event_bindings
 from .wire import ATTR_COMPONENT, ATTR_VERSION, css_id
 
 log = logging.getLogger("fastapi_live")
@@ -70,16 +70,7 @@ class LiveComponent:
 
     @classmethod
     def _events(cls) -> dict[str, EventBinding]:
-        bindings: dict[str, EventBinding] | None = cls.__dict__.get("_live_events")
-        if bindings is None:
-            bindings = {}
-            for klass in reversed(cls.__mro__):
-                for attr in vars(klass).values():
-                    name = getattr(attr, "__live_event__", None)
-                    if name is not None:
-                        bindings[name] = EventBinding(cls.__name__, attr)
-            cls._live_events = bindings
-        return bindings
+        return event_bindings(cls)
 
     async def mount(self, socket: ComponentSocket) -> None:
         """Set the component's first assigns (once). It runs while the page renders: it must not

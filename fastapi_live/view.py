@@ -76,6 +76,23 @@ class LiveSocket(AsyncMixin, StreamsMixin, HooksMixin, FlashMixin, UploadsMixin,
         return await self._require_runtime("update_presence").topics.update_presence(topic, key, meta)
 
 
+def event_bindings(cls: type[Any]) -> dict[str, EventBinding]:
+    """The ``@event`` methods of a view or component class by event name, subclasses' last.
+
+    Built lazily, once per class (not inherited): type hints may name classes defined after it.
+    """
+    bindings: dict[str, EventBinding] | None = cls.__dict__.get("_live_events")
+    if bindings is None:
+        bindings = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                name = getattr(attr, _EVENT_ATTR, None)
+                if name is not None:
+                    bindings[name] = EventBinding(cls.__name__, attr)
+        cls._live_events = bindings
+    return bindings
+
+
 def event(name: str) -> Callable[[F], F]:
     """Bind a ``LiveView`` method to the client event ``name``; params bind by signature.
 
@@ -188,18 +205,7 @@ class LiveView:
 
     @classmethod
     def _events(cls) -> dict[str, EventBinding]:
-        # Built lazily, once per class (not inherited): type hints may name classes defined
-        # after the view.
-        bindings: dict[str, EventBinding] | None = cls.__dict__.get("_live_events")
-        if bindings is None:
-            bindings = {}
-            for klass in reversed(cls.__mro__):
-                for attr in vars(klass).values():
-                    name = getattr(attr, _EVENT_ATTR, None)
-                    if name is not None:
-                        bindings[name] = EventBinding(cls.__name__, attr)
-            cls._live_events = bindings
-        return bindings
+        return event_bindings(cls)
 
     async def mount(self, socket: LiveSocket, /, *args: Any, **kwargs: Any) -> None:
         """Set the first assigns. FastAPI path, query and ``Depends`` params may be declared.
