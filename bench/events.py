@@ -84,18 +84,7 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
         pages: list[LivePage] = await bounded(range(clients), 25, lambda _: open_live_page(server.host, server.port, "/counter", stream="separate"))
         try:
 
-            def trip_of(page: LivePage) -> RoundTrip:
-                headers = page.headers("inc")
-
-                async def trip() -> tuple[float, float, int]:
-                    response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
-                    if response.status != 200:
-                        raise wire.HttpError(f"event answered {response.status}: {response.text[:200]}")
-                    return response.sent_at, response.done_at, _count(response.body)
-
-                return trip
-
-            result = await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
+            result = await _drive_profiled(server, [_event_trip(p, "event") for p in pages], warmup, duration)
             # One more event: the reply whose bytes the bare ASGI reference answers with.
             last = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
             count = _count(last.body)
@@ -108,24 +97,26 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
                 page.close()
 
 
+def _event_trip(page: LivePage, label: str) -> RoundTrip:
+    """One ``inc`` event's round trip on ``page``: (sent at, done at, the count it answered)."""
+    headers = page.headers("inc")
+
+    async def trip() -> tuple[float, float, int]:
+        response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
+        if response.status != 200:
+            raise wire.HttpError(f"{label} answered {response.status}: {response.text[:200]}")
+        return response.sent_at, response.done_at, _count(response.body)
+
+    return trip
+
+
 async def measure_bare(settings: Settings, clients: int, warmup: float, duration: float, reply: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
     env = {"BENCH_BARE_REPLY": reply, "BENCH_BARE_HEADERS": json.dumps(headers)}
     async with ServerProcess(BARE_APP, settings, label="bare", env=env) as server:
         pages = [LivePage(f"bare-token-{n}", "fastapi_live_browser=bare", await wire.connect(server.host, server.port)) for n in range(clients)]
         try:
 
-            def trip_of(page: LivePage) -> RoundTrip:
-                headers = page.headers("inc")
-
-                async def trip() -> tuple[float, float, int]:
-                    response = await page.page.request("POST", EVENT_URL, headers, b"by=1")
-                    if response.status != 200:
-                        raise wire.HttpError(f"bare event answered {response.status}")
-                    return response.sent_at, response.done_at, _count(response.body)
-
-                return trip
-
-            result = await _drive_profiled(server, [trip_of(p) for p in pages], warmup, duration)
+            result = await _drive_profiled(server, [_event_trip(p, "bare event") for p in pages], warmup, duration)
             probe = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
             result["reply_bytes"] = len(probe.raw_head) + len(probe.body)
             return result

@@ -109,8 +109,11 @@ def test_an_inline_edit_keeps_focus_and_typing_while_other_rows_update(browser, 
     field.press("Enter")
     expect(bob.locator(f"#{mine_id} .todo-title")).to_have_text("Mine to edit (half typed)", timeout=1000)
 
+    # Saved: the editor's own row leaves edit mode and shows the new title too.
+    expect(ann.locator(f"#{mine_id} .todo-title")).to_have_text("Mine to edit (half typed)", timeout=1000)
+
     # Escape cancels: the row shows its title again, unchanged.
-    mine.locator("button", has_text="Edit").click()
+    ann.locator(f"#{mine_id} button", has_text="Edit").click()
     ann.locator(f"#{mine_id} input[name=title]").fill("never saved")
     ann.keyboard.press("Escape")
     expect(ann.locator(f"#{mine_id} .todo-title")).to_have_text("Mine to edit (half typed)")
