@@ -24,7 +24,7 @@ class _Owner:
         if self.handled is not None:
             assert isinstance(message, Info)
             self.handled.append(message.message)
-            await asyncio.sleep(0)  # a handler that waits: others must queue behind it
+            await asyncio.sleep(0)  # why: a handler that waits, so others must queue behind it
 
 
 def _box(limit: int, handled: list[object] | None = None) -> Mailbox:
@@ -84,8 +84,8 @@ async def test_close_refuses_what_is_queued_and_releases_waiters():
     answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     box.deliver(Call(lambda socket: None, answer))
     waiting = asyncio.ensure_future(box.wait_idle())
-    while not box._waiters:  # the waiter is waiting before the close
-        await asyncio.sleep(0)
+    while not box._waiters:
+        await asyncio.sleep(0)  # why: one loop turn at a time until the waiter waits (the condition is the loop's)
     box.close()
     await asyncio.wait_for(waiting, 2)
     with pytest.raises(LiveError, match="the live session is closed"):

@@ -50,7 +50,7 @@ async def test_frames_of_each_page_travel_labelled_by_channel_and_heartbeats_of_
     mux.outer.send(encode_comment("hb"))
     await asyncio.sleep(0)  # why: one turn of the pump task
     a.close()
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # why: one turn of the pump task
     mux.close()
     await asyncio.wait_for(pump, 1)
     messages = await client.messages()
@@ -99,7 +99,7 @@ async def test_a_channel_attached_again_replaces_the_older_page_and_its_frames_g
     client = SlowClient()
     client.open.set()
     pump = asyncio.create_task(mux.pump(client.send))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # why: one turn of the pump task
     mux.close()
     await asyncio.wait_for(pump, 1)
     text = b"".join(client.bodies).decode()

@@ -22,13 +22,13 @@ PAGE = """<html>{% live_root %}{% region "count" %}Count: {{ count }}{% endregio
 
 
 async def slow_total() -> int:
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.02)  # why: the work whose duration the handle_async span must report
     return 42
 
 
 class Measured(LiveView):
     async def mount(self, socket: LiveSocket) -> None:
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.03)  # why: the work whose duration the mount span must report
         await socket.subscribe("measured")
         socket.assign(count=0)
         socket.assign_async("total", slow_total)
@@ -38,7 +38,7 @@ class Measured(LiveView):
 
     @event("inc")
     async def inc(self, socket: LiveSocket) -> None:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # why: the work whose duration the handle_event span must report
         socket.update("count", lambda n: n + 1)
 
     @event("explode")

@@ -25,12 +25,12 @@ class Item:
 
 
 async def slow_double(n: int) -> int:
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # why: an async load that really waits, so the component shows its loading state first
     return n * 2
 
 
 async def failing(n: int) -> int:
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # why: fails after a wait, as a real load would
     raise ValueError(f"no luck with {n}")
 
 
@@ -143,7 +143,7 @@ class Waits(LiveComponent):
     template = "component_row.html"
 
     async def mount(self, socket: ComponentSocket) -> None:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.001)  # why: a mount that really waits, which the library must refuse
 
 
 class WaitingPage(LiveView):
