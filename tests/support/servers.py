@@ -104,9 +104,11 @@ class RedisProcess:
 
 @contextlib.contextmanager
 def redis_url() -> Iterator[str]:
-    """``REDIS_URL`` (default 127.0.0.1:6379) when it answers, else a redis-server of our own."""
-    url = os.environ.get("FASTAPI_LIVE_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-    if _redis_answers(url):
+    """A redis-server of our own on a free port — one per test worker, so that two tests running
+    side by side (``-n 2``) never hear each other's topics (pub/sub ignores database numbers) — or
+    ``FASTAPI_LIVE_TEST_REDIS_URL`` when set and answering (then run the suite without ``-n``)."""
+    url = os.environ.get("FASTAPI_LIVE_TEST_REDIS_URL")
+    if url and _redis_answers(url):
         yield url
         return
     server = RedisProcess().start()
