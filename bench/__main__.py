@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, str] = {
     "presence": "bench.presence",
     "components": "bench.components",
     "tabs": "bench.tabs",
+    "scale": "bench.scale",
 }
 
 
