@@ -160,7 +160,7 @@ async def fan_out(server: ServerProcess, crowds: list[CrowdProcess], rounds: int
     per_round: list[dict[str, float]] = []
     try:
         for round_number in range(WARMUP + rounds):
-            await asyncio.sleep(0.5)  # why: idle between publishes, as the fan-out benchmark does
+            await asyncio.sleep(server.settings.pick(0.5, 0.2))  # why: idle between publishes, as the fan-out benchmark does
             marker = f"news-{secrets.token_hex(6)}"
             for crowd in crowds:
                 crowd.send({"op": "arm", "marker": marker})
@@ -215,7 +215,7 @@ async def measure_memory(settings: Settings, ns: list[int]) -> dict[str, Any]:
             curve: list[dict[str, Any]] = []
             for n in ns:
                 seconds = await grow(crowds, n)
-                rss = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=20.0)
+                rss = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.0), maximum=20.0)
                 stats = await server.stats(timeout=30)
                 if stats.get("attached") != n + WARM_PAGES:
                     raise wire.HttpError(f"expected {n + WARM_PAGES} attached streams at N={n}, the server holds {stats}")
@@ -240,8 +240,8 @@ async def measure_memory(settings: Settings, ns: list[int]) -> dict[str, Any]:
 
 async def measure_latency(settings: Settings, ns: list[int]) -> dict[str, Any]:
     """Event round trip and fan-out at each N, on a server of their own (a publish leaves every page a little larger)."""
-    rounds = settings.pick(5, 3)
-    window = settings.pick(4.0, 1.5)
+    rounds = settings.pick(5, 2)
+    window = settings.pick(4.0, 0.6)
     async with ServerProcess(LIVE_APP, settings, label="live-scale") as server:
         crowds: list[CrowdProcess] = []
         pages: list[LivePage] = []
@@ -261,7 +261,7 @@ async def measure_latency(settings: Settings, ns: list[int]) -> dict[str, Any]:
                 for page in pages:  # uvicorn closes a keep-alive connection idle for 5 s: the events get a fresh one
                     page.page.close()
                     page.page = await wire.connect(server.host, server.port)
-                events = await drive(server, [trip for trip, _ in trips], warmup=0.5, duration=window)
+                events = await drive(server, [trip for trip, _ in trips], warmup=settings.pick(0.5, 0.2), duration=window)
                 for _, next_window in trips:
                     next_window()
                 fan = await fan_out(server, crowds, rounds, n)
