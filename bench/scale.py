@@ -4,20 +4,17 @@
 An idle page is what a browser tab left open holds: the ``/fan/{n}`` page GET, then its stream on
 the same keep-alive connection, attached (hello frame received), subscribed to ``user:{n}`` and
 ``all``. The pages are opened in steps, each step adding to the last (so 20,000 sockets in all, not
-36,000). Two servers, one after the other, each grown through every N:
+36,000). Two servers are grown side by side (see ``measure``); at every N:
 
-* memory per page (first server, the pages never get anything after their hello): (server RSS at N
-  − RSS before the first page) / N, RSS settled; flatness is the largest of these over the smallest
-  (target ≤ 1.10×). On a server of its own because every publish leaves each page a little larger
-  (its replay buffer), so pages opened at an earlier N would weigh more than idle ones;
-
-and on the second server, at every N:
-
-* fan-out: one publish to ``all`` (every page re-renders its ``news`` region and gets it on its
+* memory per page, on the first server, whose pages never get anything after their hello: (RSS at
+  N − RSS before the first page) / N, RSS settled; flatness is the largest of these over the
+  smallest (target ≤ 1.10×). It idles (heartbeat off) while the second one is timed:
+* fan-out, on the second server: one publish to ``all`` (every page re-renders its ``news`` region and gets it on its
   stream), publish POST sent → the last page's bytes arrived, median of several publishes; the
   fitted exponent of last-client time against N (least squares on log–log; target ≤ 1.0, i.e. at
-  most linear);
-* event round trip: 10 more counter pages (opened before the "before" reading, their events on a
+  most linear), and beside it that of the server's CPU per publish, which waiting for a CPU held
+  by other processes does not inflate;
+* event round trip, on the second server: 10 more counter pages (opened first, their events on a
   connection of their own) loop ``inc`` events for a window, p50; the figure at the largest N over
   the one at the smallest (target ≤ 1.3×).
 
@@ -27,9 +24,9 @@ The load generator's limits, raised as the issue asks:
   process raise RLIMIT_NOFILE's soft limit to the hard one (``resource.setrlimit``). The hard limit
   cannot be raised without CAP_SYS_RESOURCE; where it is below what a point needs (the server holds
   N + 20 sockets and a few files of its own), that point is capped to what fits and its row says so.
-* client processes: ``bench/crowd.py`` processes, one per ``PER_CROWD`` pages of the largest N,
-  each holding its share of the pages, pinned with this process to the client CPU (the server has
-  the other one); their arrival times are ``perf_counter`` (CLOCK_MONOTONIC), comparable across
+* client processes: ``bench/crowd.py`` processes, one per ``PER_CROWD`` pages of the largest N and
+  server, each holding its share of the pages, pinned with this process to the client CPU (the
+  servers have the other one); their arrival times are ``perf_counter`` (CLOCK_MONOTONIC), comparable across
   processes.
 * ephemeral ports: each crowd connects from a loopback address of its own (127.0.0.2, 127.0.0.3, …),
   so no source address needs more than ``PER_CROWD`` ports.
@@ -198,87 +195,98 @@ def exponent(ns: list[int], times: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
-async def _crowds(server: ServerProcess, ns: list[int]) -> list[CrowdProcess]:
-    return [await CrowdProcess(server, index).start() for index in range(math.ceil(max(ns) / PER_CROWD))]
+async def _crowds(server: ServerProcess, ns: list[int], first_index: int) -> list[CrowdProcess]:
+    count = math.ceil(max(ns) / PER_CROWD)
+    return [await CrowdProcess(server, index).start() for index in range(first_index, first_index + count)]
 
 
-async def measure_memory(settings: Settings, ns: list[int]) -> dict[str, Any]:
-    """Memory per idle page at each N: pages that never received anything but their first render and hello."""
-    async with ServerProcess(LIVE_APP, settings, label="live-scale-memory") as server:
-        crowds: list[CrowdProcess] = []
+async def _memory_at(server: ServerProcess, settings: Settings, n: int, before: int, seconds: float, opened_before: int) -> dict[str, Any]:
+    rss = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.0), maximum=20.0)
+    stats = await server.stats(timeout=30)
+    if stats.get("attached") != n + WARM_PAGES:
+        raise wire.HttpError(f"expected {n + WARM_PAGES} attached streams at N={n} on the memory server, it holds {stats}")
+    return {
+        "pages": n,
+        "open_s": seconds,
+        "pages_opened_per_s": (n - opened_before) / seconds,
+        "rss_mb": rss / 2**20,
+        "kb_per_page": (rss - before) / n / 1024,
+        "server": {k: stats[k] for k in ("sessions", "attached", "unconnected")},
+    }
+
+
+async def _latency_at(server: ServerProcess, settings: Settings, n: int, crowds: list[CrowdProcess], pages: list[LivePage], trips: list[Any]) -> dict[str, Any]:
+    stats = await server.stats(timeout=30)
+    if stats.get("attached") != n + EVENT_PAGES:
+        raise wire.HttpError(f"expected {n + EVENT_PAGES} attached streams at N={n}, the server holds {stats}")
+    for page in pages:  # uvicorn closes a keep-alive connection idle for 5 s: the events get a fresh one
+        page.page.close()
+        page.page = await wire.connect(server.host, server.port)
+    events = await drive(server, [trip for trip, _ in trips], warmup=settings.pick(0.5, 0.2), duration=settings.pick(4.0, 0.6))
+    for _, next_window in trips:
+        next_window()
+    gc_before = await server.gc_stats()
+    fan = await fan_out(server, crowds, settings.pick(5, 2), n)
+    fan["server_gc"] = {"before_publishes": gc_before, "after": await server.gc_stats()}
+    return {"fanout": fan, "events": {k: events[k] for k in ("p50_ms", "p99_ms", "events_per_s", "server_cpu_pct", "client_cpu_pct")}}
+
+
+async def measure(settings: Settings, ns: list[int]) -> dict[str, Any]:
+    """Two servers grown side by side through every N; at each N the memory server idles (settles, is read)
+    while the other is timed.
+
+    The memory server's pages never get anything after their hello, and its heartbeat is off
+    (``BENCH_HEARTBEAT``): an idle process beside the timed one. It is a server of its own because
+    every publish leaves each page a little larger (its frames are kept for replay), so pages
+    opened at an earlier N would weigh more than idle ones.
+    """
+    async with (
+        ServerProcess(LIVE_APP, settings, label="live-scale-memory", env={"BENCH_HEARTBEAT": "3600"}) as idle,
+        ServerProcess(LIVE_APP, settings, label="live-scale") as timed,
+    ):
+        idle_crowds: list[CrowdProcess] = []
+        timed_crowds: list[CrowdProcess] = []
         warm: list[LivePage] = []
-        try:
-            crowds = await _crowds(server, ns)
-            # imports, template compilation, pools: paid before the "before" reading (the memory benchmark's WARM)
-            warm = await bounded(range(WARM_PAGES), 10, lambda n: open_live_page(server.host, server.port, f"/fan/{900_000_000 + n}"))
-            before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
-            curve: list[dict[str, Any]] = []
-            for n in ns:
-                seconds = await grow(crowds, n)
-                rss = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.0), maximum=20.0)
-                stats = await server.stats(timeout=30)
-                if stats.get("attached") != n + WARM_PAGES:
-                    raise wire.HttpError(f"expected {n + WARM_PAGES} attached streams at N={n}, the server holds {stats}")
-                curve.append(
-                    {
-                        "pages": n,
-                        "open_s": seconds,
-                        "pages_opened_per_s": (n - (curve[-1]["pages"] if curve else 0)) / seconds,
-                        "rss_mb": rss / 2**20,
-                        "kb_per_page": (rss - before) / n / 1024,
-                        "server": {k: stats[k] for k in ("sessions", "attached", "unconnected")},
-                    }
-                )
-                _progress(f"memory N={n:,}: {curve[-1]['kb_per_page']:.1f} KB/page (opened in {seconds:.1f} s)")
-        finally:
-            for crowd in crowds:
-                await crowd.stop()
-            for page in warm:
-                page.close()
-    return {"rss_before_mb": before / 2**20, "crowds": len(crowds), "warm_pages": WARM_PAGES, "curve": curve}
-
-
-async def measure_latency(settings: Settings, ns: list[int]) -> dict[str, Any]:
-    """Event round trip and fan-out at each N, on a server of their own (a publish leaves every page a little larger)."""
-    rounds = settings.pick(5, 2)
-    window = settings.pick(4.0, 0.6)
-    async with ServerProcess(LIVE_APP, settings, label="live-scale") as server:
-        crowds: list[CrowdProcess] = []
         pages: list[LivePage] = []
         try:
-            crowds = await _crowds(server, ns)
-            pages = await bounded(range(EVENT_PAGES), 10, lambda _: open_live_page(server.host, server.port, "/counter", stream="separate"))
+            idle_crowds = await _crowds(idle, ns, 0)
+            timed_crowds = await _crowds(timed, ns, len(idle_crowds))
+            # imports, template compilation, pools: paid before the "before" reading (the memory benchmark's WARM)
+            warm = await bounded(range(WARM_PAGES), 10, lambda n: open_live_page(idle.host, idle.port, f"/fan/{900_000_000 + n}"))
+            pages = await bounded(range(EVENT_PAGES), 10, lambda _: open_live_page(timed.host, timed.port, "/counter", stream="separate"))
             trips = [_live_trip(page) for page in pages]
-            await drive(server, [trip for trip, _ in trips], warmup=0.2, duration=0.5)  # imports, the first renders
+            await drive(timed, [trip for trip, _ in trips], warmup=0.2, duration=0.5)  # imports, the first renders
             for _, next_window in trips:
                 next_window()
+            before = await settle_rss(idle.rss, minimum=1.0, maximum=5.0)
             curve: list[dict[str, Any]] = []
+            opened = 0
             for n in ns:
-                await grow(crowds, n)
-                stats = await server.stats(timeout=30)
-                if stats.get("attached") != n + EVENT_PAGES:
-                    raise wire.HttpError(f"expected {n + EVENT_PAGES} attached streams at N={n}, the server holds {stats}")
-                for page in pages:  # uvicorn closes a keep-alive connection idle for 5 s: the events get a fresh one
-                    page.page.close()
-                    page.page = await wire.connect(server.host, server.port)
-                events = await drive(server, [trip for trip, _ in trips], warmup=settings.pick(0.5, 0.2), duration=window)
-                for _, next_window in trips:
-                    next_window()
-                fan = await fan_out(server, crowds, rounds, n)
-                curve.append(
-                    {
-                        "pages": n,
-                        "fanout": fan,
-                        "events": {k: events[k] for k in ("p50_ms", "p99_ms", "events_per_s", "server_cpu_pct", "client_cpu_pct")},
-                    }
+                seconds, _ = await asyncio.gather(grow(idle_crowds, n), grow(timed_crowds, n))
+                memory = asyncio.get_running_loop().create_task(_memory_at(idle, settings, n, before, seconds, opened))
+                try:
+                    latency = await _latency_at(timed, settings, n, timed_crowds, pages, trips)
+                finally:
+                    point = await memory
+                opened = n
+                curve.append(point | latency)
+                fan = latency["fanout"]
+                _progress(
+                    f"N={n:,}: {point['kb_per_page']:.1f} KB/page, fan-out last {fan['max_ms']:.0f} ms "
+                    f"(server CPU {fan['server_cpu_ms']:.0f} ms), event p50 {latency['events']['p50_ms']:.2f} ms"
                 )
-                _progress(f"N={n:,}: fan-out last {fan['max_ms']:.0f} ms, event p50 {events['p50_ms']:.2f} ms")
         finally:
-            for crowd in crowds:
+            for crowd in idle_crowds + timed_crowds:
                 await crowd.stop()
-            for page in pages:
+            for page in warm + pages:
                 page.close()
-    return {"crowds": len(crowds), "event_pages": EVENT_PAGES, "curve": curve}
+    return {
+        "rss_before_mb": before / 2**20,
+        "crowds_per_server": len(idle_crowds),
+        "warm_pages": WARM_PAGES,
+        "event_pages": EVENT_PAGES,
+        "curve": curve,
+    }
 
 
 def _progress(text: str) -> None:
@@ -297,17 +305,17 @@ async def run(settings: Settings) -> list[Row]:
             f"points {asked} measured as {ns} (raise it with `ulimit -Hn` as root or CAP_SYS_RESOURCE)"
         )
     labels = {n: _label(n, a) for n, a in zip(ns, asked, strict=True)} if len(ns) == len(asked) else {n: f"{n:,}" for n in ns}
-    memory = await measure_memory(settings, ns)
-    latency = await measure_latency(settings, ns)
-    curve = {point["pages"]: point | other for point, other in zip(memory["curve"], latency["curve"], strict=True)}
-    result: dict[str, Any] = {"memory": memory, "latency": latency}
+    result = await measure(settings, ns)
+    curve = {point["pages"]: point for point in result["curve"]}
     mode = "" if not settings.quick else " (quick points)"
     first, last = ns[0], ns[-1]
     kb = [curve[n]["kb_per_page"] for n in ns]
     last_ms = [curve[n]["fanout"]["max_ms"] for n in ns]
     fitted = exponent(ns, last_ms)
+    cpu_fitted = exponent(ns, [curve[n]["fanout"]["server_cpu_ms"] for n in ns])
     result["memory_flatness"] = max(kb) / min(kb)
     result["fanout_exponent"] = fitted
+    result["fanout_server_cpu_exponent"] = cpu_fitted
     common: dict[str, Any] = {"group": NAME}
     rows = [
         Row(
@@ -349,6 +357,15 @@ async def run(settings: Settings) -> list[Row]:
             "",
             target=f"≤ {TARGET_EXPONENT:.1f}",
             check=lambda value, linear: value <= linear,
+            **common,
+        )
+    )
+    rows.append(
+        Row(
+            f"scale{mode}: fan-out server CPU per publish vs N, fitted exponent (beside the wall-time one: no waiting for a CPU in it)",
+            cpu_fitted,
+            1.0,
+            "",
             **common,
         )
     )
