@@ -133,7 +133,7 @@ async def _run_each(names: list[str], settings: Settings) -> list[Row]:
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
         runner: Callable[[Settings], Awaitable[list[Row]]] = module.run
-        before = await wait_for_quiet(max_wait=settings.pick(30.0, 2.0), sample=settings.pick(1.0, 0.5))
+        before = await wait_for_quiet(max_wait=settings.pick(30.0, 1.0), sample=settings.pick(1.0, 0.25))
         if before >= 0.10:
             settings.warnings.append(f"machine busy before {name}: other processes used {before:.0%} of the CPU")
         started = time.perf_counter()

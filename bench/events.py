@@ -244,7 +244,7 @@ async def measure_pyview(settings: Settings, clients: int, warmup: float, durati
 
 async def run(settings: Settings) -> list[Row]:
     clients = 50
-    warmup = settings.pick(2.0, 0.5)
+    warmup = settings.pick(2.0, 0.3)
     duration = settings.pick(10.0, 1.0)
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)

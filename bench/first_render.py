@@ -68,7 +68,7 @@ async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: 
 
 async def run(settings: Settings) -> list[Row]:
     connections = 16
-    warmup = settings.pick(1.5, 0.5)
+    warmup = settings.pick(1.5, 0.3)
     duration = settings.pick(6.0, 1.0)
     async with ServerProcess(LIVE_APP, settings, label="live") as server:
         live = await hammer(server, "/counter", connections=connections, warmup=warmup, duration=duration, name=NAME)
