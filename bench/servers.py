@@ -154,6 +154,19 @@ class ServerProcess:
         stats = (await self.stats())["gc"]
         return dict(stats) if stats else None
 
+    async def gc_stats_by_worker(self, tries: int = 100) -> dict[int, dict[str, Any]] | None:
+        """With ``--gc-stats``: each worker's garbage-collector pauses so far, by pid (fresh connections
+        until every worker has answered one; the kernel picks the worker)."""
+        if not self.settings.gc_stats:
+            return None
+        seen: dict[int, dict[str, Any]] = {}
+        for _ in range(tries):
+            stats = await self.stats(timeout=5)
+            seen[int(stats["pid"])] = dict(stats["gc"] or {})
+            if len(seen) >= self.workers:
+                break
+        return seen
+
     def _processes(self) -> list[Any]:
         main = psutil.Process(self.pid)
         return [main, *main.children(recursive=True)] if self.workers > 1 else [main]
