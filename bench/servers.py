@@ -210,8 +210,12 @@ class ServerProcess:
         """Stop in the background: the next server starts meanwhile (``start`` and ``finish_stopping`` wait for it)."""
 
         async def stop_later() -> None:
-            await asyncio.sleep(0.3)  # let the server see the client's closed connections first
-            await asyncio.to_thread(self.stop)
+            try:
+                await asyncio.sleep(0.3)  # let the server see the client's closed connections first
+                await asyncio.to_thread(self.stop)
+            except asyncio.CancelledError:  # the loop is closing (a script that never called finish_stopping)
+                self.stop()
+                raise
 
         task = asyncio.get_running_loop().create_task(stop_later())
         _STOPPING.add(task)
