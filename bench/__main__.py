@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -22,7 +23,7 @@ from pathlib import Path
 from .quiet import ForeignLoad, wait_for_quiet
 from .report import Row, machine, table, write_json
 from .serve import raise_fd_limit
-from .servers import RESULTS, ROOT, Settings
+from .servers import RESULTS, ROOT, Settings, finish_stopping
 
 BENCHMARKS: dict[str, str] = {
     "first_render": "bench.first_render",
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "presence": "bench.presence",
     "components": "bench.components",
     "tabs": "bench.tabs",
+    "scale": "bench.scale",
 }
 
 
@@ -121,11 +123,17 @@ def revision() -> str:
 
 
 async def run_all(names: list[str], settings: Settings) -> list[Row]:
+    async with contextlib.AsyncExitStack() as resources:
+        settings.resources = resources
+        return await _run_each(names, settings)
+
+
+async def _run_each(names: list[str], settings: Settings) -> list[Row]:
     rows: list[Row] = []
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
         runner: Callable[[Settings], Awaitable[list[Row]]] = module.run
-        before = await wait_for_quiet(max_wait=settings.pick(30.0, 5.0))
+        before = await wait_for_quiet(max_wait=settings.pick(30.0, 1.0), sample=settings.pick(1.0, 0.25))
         if before >= 0.10:
             settings.warnings.append(f"machine busy before {name}: other processes used {before:.0%} of the CPU")
         started = time.perf_counter()
@@ -137,12 +145,14 @@ async def run_all(names: list[str], settings: Settings) -> list[Row]:
             traceback.print_exc()
             message = " ".join(f"{type(exc).__name__}: {exc}".split())
             result = [Row(f"{name}: failed", None, None, "", error=message[:400], group=name)]
+        await finish_stopping()
         others = foreign.stop()
         if others >= 0.05:
             settings.warnings.append(f"other processes used {others:.0%} of the CPU during {name}: its figures may be skewed")
         for row in result:
             row.details.setdefault("foreign_cpu_share", round(others, 3))
-        print(f"[bench] {name} done in {time.perf_counter() - started:.1f} s (others used {others:.0%} of the CPU)", file=sys.stderr, flush=True)
+        settings.timings[name] = round(time.perf_counter() - started, 1)
+        print(f"[bench] {name} done in {settings.timings[name]:.1f} s (others used {others:.0%} of the CPU)", file=sys.stderr, flush=True)
         rows.extend(result)
     return rows
 
@@ -170,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + ("" if argv is None and len(sys.argv) <= 1 else " " + shlex.join(argv if argv is not None else sys.argv[1:]))
     info["command"] = command
     info["elapsed_s"] = round(time.perf_counter() - started, 1)
+    info["benchmark_s"] = settings.timings  # wall time of each benchmark, quiet wait before it not included
     header = (
         f"fastapi-live benchmarks — {info['cores']} cores ({info['cpu']}), {info['implementation']} {info['python']}; "
         f"{info['setup']}\ncommand: {command}   (took {info['elapsed_s']} s)"
@@ -181,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{row.benchmark}: {row.error}")
         if row.pyview_error:
             notes.append(f"{row.benchmark} (pyview): {row.pyview_error}")
+    print("seconds per benchmark: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in settings.timings.items()))
     for note in notes:
         print(f"note: {note}")
     write_json(Path(args.json), info, rows, notes)

@@ -49,7 +49,7 @@ TIMINGS = """
 async def measure(settings: Settings, app: str, label: str) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
-    runs = settings.pick(12, 3)
+    runs = settings.pick(12, 2)
     executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
     timings: list[dict[str, Any]] = []
     async with ServerProcess(app, settings, label=label) as server, async_playwright() as playwright:

@@ -244,11 +244,11 @@ async def measure_pyview(settings: Settings, clients: int, warmup: float, durati
 
 async def run(settings: Settings) -> list[Row]:
     clients = 50
-    warmup = settings.pick(2.0, 0.5)
-    duration = settings.pick(10.0, 2.0)
+    warmup = settings.pick(2.0, 0.3)
+    duration = settings.pick(10.0, 1.0)
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)
-    unobserved, observed = await measure_telemetry(settings, clients, rounds=settings.pick(10, 3), window=settings.pick(1.0, 0.5))
+    unobserved, observed = await measure_telemetry(settings, clients, rounds=settings.pick(10, 2), window=settings.pick(1.0, 0.5))
     pyview, pyview_error = await guarded(measure_pyview(settings, clients, warmup, duration), "pyview event round trip")
     bare = await measure_bare(settings, clients, warmup, duration, live["reply_template"], live["reply_headers"])
     details = {

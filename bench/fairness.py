@@ -70,7 +70,7 @@ async def flood_pages(server: ServerProcess, path: str, count: int) -> float:
 
 
 async def measure_unconnected_flood(settings: Settings) -> dict[str, Any]:
-    loads = settings.pick(5, 3)
+    loads = settings.pick(5, 2)
     async with ServerProcess(LIVE_APP, settings, label="live-fairness") as server:
         await user_load(server, "/dash/blocking/warmup")
         quiet = [await user_load(server, f"/dash/blocking/user-{n}") for n in range(loads)]
@@ -108,7 +108,7 @@ async def event_latencies(page: Any, seconds: float) -> list[float]:
 
 
 async def measure_mailbox_flood(settings: Settings) -> dict[str, Any]:
-    window = settings.pick(4.0, 2.0)
+    window = settings.pick(4.0, 1.0)
     messages = settings.pick(MESSAGES, 2_000)
     async with ServerProcess(LIVE_APP, settings, label="live-fairness") as server:
         frames: list[float] = []

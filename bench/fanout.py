@@ -14,6 +14,10 @@ p99 / max per publish, median over several publishes.
   server CPU, like every other server in the suite.
 * Redis Cluster, 2 workers: the same through a local 3-master Redis Cluster (sharded pub/sub,
   one connection per shard per worker), beside the one-Redis 2-worker figure of this run.
+
+With ``--gc-stats`` every publish in the JSON also lists each worker's garbage collections during
+it (read between publishes, outside the timed window): the slowest publishes are the ones a
+generation-2 pass stalled.
 """
 
 from __future__ import annotations
@@ -96,7 +100,8 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
     per_round: list[dict[str, float]] = []
     try:
         for round_number in range(WARMUP + rounds):
-            await asyncio.sleep(0.5)  # idle between publishes
+            await asyncio.sleep(server.settings.pick(0.5, 0.2))  # idle between publishes (a 500-page publish takes ~20 ms)
+            gc_before = await server.gc_stats_by_worker()
             marker = arrivals.start_round()
             assert arrivals.done is not None
             server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
@@ -120,8 +125,11 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
                     "max_ms": max(latencies),
                     "server_cpu_ms": server_cpu * 1000.0,
                     "client_cpu_ms": client_cpu * 1000.0,
+                    "reply_ms": (response.done_at - response.sent_at) * 1000.0,
                 }
             )
+            if gc_before is not None:
+                per_round[-1]["server_gc"] = _gc_during(gc_before, await server.gc_stats_by_worker() or {})
     finally:
         publisher.close()
     return {
@@ -134,6 +142,20 @@ async def publish_rounds(server: ServerProcess, arrivals: Arrivals, rounds: int,
         "rounds": per_round,
         "streams": arrivals.count,
     }
+
+
+def _gc_during(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Per worker: collections by generation and their milliseconds during one publish (``--gc-stats``)."""
+    during: dict[str, Any] = {}
+    for pid, end in after.items():
+        start = before.get(pid)
+        if not start or not end:
+            continue
+        during[str(pid)] = {
+            "collections": [b - a for a, b in zip(start["count"], end["count"], strict=True)],
+            "ms": [round(b - a, 2) for a, b in zip(start["total_ms"], end["total_ms"], strict=True)],
+        }
+    return during
 
 
 def _spread(pids: list[int], server: ServerProcess) -> dict[str, Any]:
@@ -270,7 +292,7 @@ def _rows(
 
 async def run(settings: Settings) -> list[Row]:
     count = settings.pick(2000, 500)
-    rounds = settings.pick(21, 3)  # the median of many publishes: one GC pause or noisy neighbour moves it little
+    rounds = settings.pick(21, 2)  # the median of many publishes: one GC pause or noisy neighbour moves it little
     hand = await measure_hand(settings, count, rounds)
     pyview, pyview_error = await guarded(measure_pyview(settings, count, rounds), "pyview fan-out")
     rows: list[Row] = []

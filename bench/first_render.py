@@ -68,8 +68,8 @@ async def hammer(server: ServerProcess, path: str, *, connections: int, warmup: 
 
 async def run(settings: Settings) -> list[Row]:
     connections = 16
-    warmup = settings.pick(1.5, 0.5)
-    duration = settings.pick(6.0, 2.0)
+    warmup = settings.pick(1.5, 0.3)
+    duration = settings.pick(6.0, 1.0)
     async with ServerProcess(LIVE_APP, settings, label="live") as server:
         live = await hammer(server, "/counter", connections=connections, warmup=warmup, duration=duration, name=NAME)
     async with ServerProcess(HAND_APP, settings, label="hand") as server:

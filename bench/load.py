@@ -51,19 +51,21 @@ async def open_live_page(
     stream: str = "same",
     on_message: wire.MessageCallback | None = None,
     timeout: float = 20.0,
+    source: str | None = None,
 ) -> LivePage:
     """GET a live page, then open its stream and wait for the hello frame.
 
     ``stream="same"`` reuses the page's keep-alive connection for the stream (one socket
-    per page); ``"separate"`` keeps the page connection free for event POSTs.
+    per page); ``"separate"`` keeps the page connection free for event POSTs. ``source``: the
+    local address to connect from (a loopback address of its own has its own ephemeral ports).
     """
-    conn = await wire.connect(host, port)
+    conn = await connect(host, port, source)
     response = await asyncio.wait_for(conn.request("GET", path), timeout)
     if response.status != 200:
         conn.close()
         raise wire.HttpError(f"GET {path} answered {response.status}: {response.text[:200]}")
     page = LivePage(wire.token_of(response.text), wire.cookie_header(response.cookies()), conn, html=response.text)
-    stream_conn = conn if stream == "same" else await wire.connect(host, port)
+    stream_conn = conn if stream == "same" else await connect(host, port, source)
     loop = asyncio.get_running_loop()
     hello: asyncio.Future[float] = loop.create_future()
 
@@ -77,6 +79,15 @@ async def open_live_page(
     await asyncio.wait_for(stream_conn.open_stream(STREAM_URL, {"X-Live-Token": page.token, "Cookie": page.cookie}, first), timeout)
     await asyncio.wait_for(asyncio.shield(hello), timeout)
     return page
+
+
+async def connect(host: str, port: int, source: str | None = None) -> wire.Connection:
+    """``wire.connect``, from the local address ``source`` when given."""
+    if source is None:
+        return await wire.connect(host, port)
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(lambda: wire.Connection(host, port), host, port, local_addr=(source, 0))
+    return protocol
 
 
 async def bounded(items: Iterable[T], concurrency: int, fn: Callable[[T], Awaitable[R]]) -> list[R]:

@@ -48,12 +48,13 @@ async def busy_fraction(seconds: float = 1.0) -> float:
     return max(0.0, (busy1 - busy0 - (own1 - own0)) / max(total1 - total0, 1e-9))
 
 
-async def wait_for_quiet(*, threshold: float = 0.10, max_wait: float = 60.0) -> float:
-    """Wait (at most ``max_wait`` seconds) until others use under ``threshold`` of the CPU; returns the last reading."""
+async def wait_for_quiet(*, threshold: float = 0.10, max_wait: float = 60.0, sample: float = 1.0) -> float:
+    """Wait (at most ``max_wait`` seconds) until others use under ``threshold`` of the CPU over ``sample``
+    seconds; returns the last reading."""
     deadline = time.monotonic() + max_wait
-    reading = await busy_fraction()
+    reading = await busy_fraction(sample)
     while reading >= threshold and time.monotonic() < deadline:
-        reading = await busy_fraction()
+        reading = await busy_fraction(sample)
     return reading
 
 

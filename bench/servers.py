@@ -40,6 +40,10 @@ class Settings:
     profile: bool = False
     gc_stats: bool = False
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each benchmark took (the JSON's ``benchmark_s``)."""
+    resources: contextlib.AsyncExitStack | None = None
+    """Run-wide things kept between benchmarks (the local Redis Cluster), closed when the run ends."""
 
     def pick(self, full: Any, quick: Any) -> Any:
         return quick if self.quick else full
@@ -109,6 +113,7 @@ class ServerProcess:
                 finally:
                     conn.close()
                 if response.status == 200 and await self._all_workers_up(deadline):
+                    await finish_stopping()  # a server still exiting would share the server CPU with what is measured next
                     return self
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server {self.label} did not answer within 30 s:\n{self.log_tail()}")
@@ -148,6 +153,19 @@ class ServerProcess:
             return None
         stats = (await self.stats())["gc"]
         return dict(stats) if stats else None
+
+    async def gc_stats_by_worker(self, tries: int = 100) -> dict[int, dict[str, Any]] | None:
+        """With ``--gc-stats``: each worker's garbage-collector pauses so far, by pid (fresh connections
+        until every worker has answered one; the kernel picks the worker)."""
+        if not self.settings.gc_stats:
+            return None
+        seen: dict[int, dict[str, Any]] = {}
+        for _ in range(tries):
+            stats = await self.stats(timeout=5)
+            seen[int(stats["pid"])] = dict(stats["gc"] or {})
+            if len(seen) >= self.workers:
+                break
+        return seen
 
     def _processes(self) -> list[Any]:
         main = psutil.Process(self.pid)
@@ -189,8 +207,19 @@ class ServerProcess:
             raise
 
     async def __aexit__(self, *exc: object) -> None:
-        await asyncio.sleep(0.3)  # let the server see the client's closed connections first
-        self.stop()
+        """Stop in the background: the next server starts meanwhile (``start`` and ``finish_stopping`` wait for it)."""
+
+        async def stop_later() -> None:
+            try:
+                await asyncio.sleep(0.3)  # let the server see the client's closed connections first
+                await asyncio.to_thread(self.stop)
+            except asyncio.CancelledError:  # the loop is closing (a script that never called finish_stopping)
+                self.stop()
+                raise
+
+        task = asyncio.get_running_loop().create_task(stop_later())
+        _STOPPING.add(task)
+        task.add_done_callback(_STOPPING.discard)
 
     @contextlib.asynccontextmanager
     async def profiled(self, name: str, seconds: float) -> AsyncIterator[None]:
@@ -230,13 +259,33 @@ class ServerProcess:
                 proc.kill()
 
 
+_STOPPING: set[asyncio.Task[None]] = set()
+
+
+async def finish_stopping() -> None:
+    """Wait until every server left (``async with ServerProcess``) has exited."""
+    while _STOPPING:
+        await asyncio.gather(*list(_STOPPING))
+
+
 @contextlib.asynccontextmanager
 async def redis_cluster(settings: Settings) -> AsyncIterator[str]:
     """The Redis Cluster of the cluster rows: ``settings.redis_cluster_url`` when given (``?cluster=true``),
-    else three masters of the bench's own on free loopback ports, made with ``redis-cli --cluster create``."""
+    else three masters of the bench's own on free loopback ports, made with ``redis-cli --cluster create``: once per
+    ``python -m bench`` run (``settings.resources``), kept until the run ends."""
     if settings.redis_cluster_url:
         yield settings.redis_cluster_url
         return
+    if settings.resources is not None:  # one cluster for the whole run: the fan-out and presence rows share it
+        settings.redis_cluster_url = await settings.resources.enter_async_context(_local_redis_cluster())
+        yield settings.redis_cluster_url
+        return
+    async with _local_redis_cluster() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _local_redis_cluster() -> AsyncIterator[str]:
     binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if binary is None or cli is None:
         raise RuntimeError("the Redis Cluster rows need redis-server and redis-cli (apt-get install redis-server), or --redis-cluster-url")

@@ -23,8 +23,8 @@ KINDS = ("none", "async", "awaited")
 
 
 async def measure(settings: Settings, app: str, label: str) -> dict[str, Any]:
-    rounds = settings.pick(60, 15)
-    awaited_every = settings.pick(10, 5)  # the awaited page costs ~0.9 s a request
+    rounds = settings.pick(60, 10)
+    awaited_every = settings.pick(10, 10)  # the awaited page costs ~0.9 s a request
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     async with ServerProcess(app, settings, label=label) as server:
         conn = await wire.connect(server.host, server.port)

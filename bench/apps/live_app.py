@@ -1,7 +1,8 @@
 """The fastapi-live bench app: a counter, three dashboards, a fan-out page, a 10-region page, a
 10-region page with tabs in its URL, and bench-only endpoints.
 
-``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL;
+``BENCH_PUBSUB`` picks the PubSub backend: ``memory`` (default) or a ``redis://`` URL; ``BENCH_HEARTBEAT``
+the seconds between stream heartbeats (15, the default);
 ``BENCH_TELEMETRY=1`` attaches a telemetry handler (the live dashboard's, ``HandlerStats``).
 """
 
@@ -162,7 +163,9 @@ def create_app() -> FastAPI:
         secret_key="bench-secret",
         pubsub=create_pubsub(None if backend == "memory" else backend),
         # The awaited dashboard blocks on purpose; its warning would only flood the log.
-        config=SessionConfig(mount_warning_ms=None),
+        # BENCH_HEARTBEAT: seconds between heartbeats (the scale bench's memory server idles beside
+        # the one it times: its heartbeats would be foreign load there).
+        config=SessionConfig(mount_warning_ms=None, heartbeat=float(os.environ.get("BENCH_HEARTBEAT", "15"))),
     )
     live.page("/counter", template="live_counter.html")(Counter)
     live.page("/dash/async/{slug}", template="dashboard.html")(AsyncDashboard)
