@@ -40,7 +40,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from .cluster import ClusterLocator, RedisDirectory
 from .collector import freeze_startup_objects
 from .config import SessionConfig
-from .connection import Connection
+from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, gzip_send
 from .exceptions import ConfigurationError, EventError, TokenError
 from .flash import FlashCarrier
 from .helpers import TemplateHelpers
@@ -59,7 +59,7 @@ from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
 from .telemetry import telemetry
 from .tokens import PageToken, TokenSigner
-from .transport import cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
+from .transport import accepts_gzip, cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
 from .uploads import Chunk, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView
@@ -133,17 +133,23 @@ class _LiveStreamResponse(Response):
     one process-wide watcher (``SessionManager.watch_shutdown``), the headers are
     ``EventSourceResponse``'s own, worked out once: a stream costs its request task plus one
     small disconnect watcher.
+
+    A client that accepts gzip gets the stream gzip-encoded, each frame flushed as it is
+    written (``gzip_send``); what the stream keeps between frames is its compression history.
     """
 
-    def __init__(self, connection: Connection, on_close: Callable[[], None]) -> None:
+    def __init__(self, connection: Connection, on_close: Callable[[], None], *, gzip: bool = False) -> None:
         self.status_code = 200
         self.background = None
-        self.raw_headers = list(_stream_raw_headers())
+        self.raw_headers = [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)]
         self._frames: AsyncGenerator[bytes, None] = connection.frames()
         self._connection = connection
         self._on_close = on_close
+        self._gzip = gzip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._gzip:
+            send = gzip_send(send)
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         connection = self._connection
@@ -807,9 +813,10 @@ class LiveRouter(APIRouter):
                 return remounted
             connection = remounted.attach_remount()
         stream, locator = connection, self.locator
+        gzip = accepts_gzip(_headers(request).get("accept-encoding"))
         request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
         self.manager.watch_shutdown(_server_shutting_down)
-        return _LiveStreamResponse(stream, lambda: locator.detach(stream))
+        return _LiveStreamResponse(stream, lambda: locator.detach(stream), gzip=gzip)
 
     async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
         outcome = await self._remount_outcome(request, token)
@@ -869,7 +876,9 @@ class LiveRouter(APIRouter):
         mux = self.multiplex.open(browser_id)
         self.manager.watch_shutdown(_server_shutting_down)
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
-        return typing.cast(Response, MultiplexResponse(self.multiplex, mux, headers))
+        gzip = accepts_gzip(_headers(request).get("accept-encoding"))
+        headers.extend(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)
+        return typing.cast(Response, MultiplexResponse(self.multiplex, mux, headers, gzip=gzip))
 
     async def _multiplex_endpoint(self, request: Request) -> Response:
         """Attach a page to its browser's shared stream (its token, like its own stream), or detach pages."""
