@@ -46,6 +46,7 @@ from .wire import (
     OP_REDIRECT,
     PARAM_COMPONENT,
     PATCH_EVENT,
+    REFRESH_EVENT,
     REMOUNT_EVENT,
     RESERVED_EVENT_PREFIX,
     UPLOAD_EVENT,
@@ -352,6 +353,8 @@ class LiveSession:
             reply = await self._upload_desk().event(socket, name, params)
         elif name == CLEAR_FLASH_EVENT:
             flash.clear_event(socket, params)
+        elif name == REFRESH_EVENT:  # a text patch the page could not apply: its region goes whole
+            self.patcher.refresh(params)
         elif name.startswith(RESERVED_EVENT_PREFIX):
             raise EventError(
                 f"unknown event {name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
