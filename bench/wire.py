@@ -76,6 +76,8 @@ class Connection(asyncio.Protocol):
         self._inflate: zlib._Decompress | None = None  # a gzip-encoded stream's decoder
         self.stream_bytes = 0
         """Bytes of SSE received on this connection's stream so far (decoded; the HTTP chunk framing not counted)."""
+        self.stream_encoding = "identity"
+        """The stream's ``Content-Encoding``."""
         self.stream_wire_bytes = 0
         """Bytes received on this connection's stream after its head: what the wire carried, chunk framing and all."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -114,7 +116,8 @@ class Connection(asyncio.Protocol):
                 self._stream = None  # an error answer: read it whole, then resolve the stream's head with it
             if self._stream is not None:
                 response = Response(pending.status, pending.headers, b"", pending.sent_at, pending.first_byte_at, now, pending.head or b"")
-                if "gzip" in pending.headers.get("content-encoding", ""):
+                self.stream_encoding = pending.headers.get("content-encoding", "identity")
+                if "gzip" in self.stream_encoding:
                     self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._pending = None
                 head, self._stream_head = self._stream_head, None

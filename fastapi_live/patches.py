@@ -47,7 +47,7 @@ from .wire import (
     partial,
     push_element,
     stream_swap,
-    text_swap,
+    text_partial,
 )
 
 # -- text patches: a region whose change is one text node --------------------------------------------
@@ -75,14 +75,14 @@ def _dom_text(piece: str) -> str:
 
 
 def text_checksum(texts: list[str]) -> str:
-    """The checksum the client compares a region's text nodes with (``wire.text_swap``)."""
+    """The checksum the client compares a region's text nodes with (``wire.text_partial``)."""
     value = zlib.crc32("\0".join(texts).encode("utf-16-le"))
-    digits = ""
+    letters = ""
     while True:
-        value, digit = divmod(value, 36)
-        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        value, letter = divmod(value, 26)
+        letters = chr(97 + letter) + letters
         if not value:
-            return digits
+            return letters
 
 
 def text_change(old: str, new: str) -> tuple[int, str, str] | None:
@@ -291,7 +291,7 @@ class Patcher:
                 if change is not None:
                     index, text, checksum = change
                     sent[dom_id] = (version, inner)
-                    return partial(dom_id, text, text_swap(version, previous[0], index, checksum))
+                    return text_partial(dom_id, text, version, previous[0], index, checksum)
         whole = self._whole
         if (
             len(inner) <= TEXT_PATCH_MAX

@@ -305,15 +305,17 @@ def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
     return spec
 
 
-def text_swap(version: int, base: int, index: int, checksum: str) -> str:
-    """The ``hx-swap`` of a text patch: ``liveText v:<version> b:<base version> n:<text node> h:<checksum>``.
+def text_partial(target_id: str, text: str, version: int, base: int, index: int, checksum: str) -> str:
+    """A text patch: ``<hx-partial id=… hx-swap="liveText v:<version> b:<base> n:<node> h:<checksum>">text</hx-partial>``.
 
-    The client applies it only to the region at version ``base`` whose text nodes (the
-    non-empty ones, in document order, joined by NUL) have the CRC-32 ``checksum`` (base 36,
-    over their UTF-16 code units, little-endian): text node ``index`` then takes the partial's
-    text, and the region ``version``. Anything else asks for the region whole (``REFRESH_EVENT``).
+    htmx targets a partial without ``hx-target`` by its own id. The client applies it only to
+    the region at version ``base`` whose text nodes (the non-empty ones, in document order,
+    joined by NUL) have the CRC-32 ``checksum`` (over their UTF-16 code units, little-endian,
+    written in the letters a-z: htmx would read digits as a number): text node ``index`` then
+    takes the partial's text, and the region ``version``. Anything else asks for the region
+    whole (``REFRESH_EVENT``).
     """
-    return f"{SWAP_TEXT} v:{version} b:{base} n:{index} h:'{checksum}'"  # quoted: htmx reads a bare 1e5 as a number
+    return f'<{PARTIAL_TAG} id="{html.escape(target_id)}" hx-swap="{SWAP_TEXT} v:{version} b:{base} n:{index} h:{checksum}">{text}{_PARTIAL_CLOSE}'
 
 
 def items_markers() -> tuple[str, str]:

@@ -2054,7 +2054,7 @@
 
     // A text patch (SWAP_TEXT): a region whose change is one text node gets only that node's new
     // text. It applies to the region at the patch's base version whose non-empty text nodes,
-    // joined by NUL, have the patch's CRC-32 (over UTF-16 code units, little-endian, base 36);
+    // joined by NUL, have the patch's CRC-32 (over UTF-16 code units, little-endian, in letters a-z);
     // anything else asks the server for the region whole: a region never silently differs.
     const CRC_TABLE = (() => {
         let table = new Uint32Array(256);
@@ -2075,7 +2075,13 @@
             crc = CRC_TABLE[(crc ^ unit) & 0xff] ^ (crc >>> 8);
             crc = CRC_TABLE[(crc ^ (unit >>> 8)) & 0xff] ^ (crc >>> 8);
         }
-        return ((crc ^ 0xffffffff) >>> 0).toString(36);
+        let value = (crc ^ 0xffffffff) >>> 0;
+        let letters = "";
+        do {
+            letters = String.fromCharCode(97 + (value % 26)) + letters;
+            value = Math.floor(value / 26);
+        } while (value);
+        return letters;
     }
 
     function textNodesOf(el) {
