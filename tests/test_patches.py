@@ -120,7 +120,8 @@ async def test_a_refresh_sends_the_region_whole_and_after_a_text_mismatch_always
 async def test_a_refresh_of_no_region_of_the_page_is_refused():
     async with Harness(Counter(), page_template(PAGE)) as harness:
         await harness.start()
-        with pytest.raises(EventError, match=r"invalid params for live:refresh: expected \{'id': <a region of 'page.html'>, 'why': 'text' or 'version'\}, got \{'id': 'nope'\}"):
+        expected = r"invalid params for live:refresh: expected \{'id': <a region of 'page.html'>, 'why': 'text' or 'version'\}, got \{'id': 'nope'\}"
+        with pytest.raises(EventError, match=expected):
             await harness.session.handle_event(REFRESH_EVENT, {"id": "nope"})
 
 

@@ -13,7 +13,18 @@ from hypothesis import strategies as st
 
 from fastapi_live import EventError, LiveError
 from fastapi_live.testing._sse import SSEDecoder
-from fastapi_live.transport import GZIP_HISTORY, MAX_JSON_DEPTH, GzipStream, accepts_gzip, cross_site, encode_comment, encode_message, normal_origin, parse_last_event_id, parse_params
+from fastapi_live.transport import (
+    GZIP_HISTORY,
+    MAX_JSON_DEPTH,
+    GzipStream,
+    accepts_gzip,
+    cross_site,
+    encode_comment,
+    encode_message,
+    normal_origin,
+    parse_last_event_id,
+    parse_params,
+)
 
 # No example database: the suite writes no files outside tests/ and runs in parallel.
 settings.register_profile("fastapi-live-transport", database=None, deadline=None, max_examples=300)
@@ -237,7 +248,10 @@ def test_each_piece_of_a_gzip_stream_inflates_at_once_and_the_whole_is_valid_gzi
 
 def test_a_message_that_repeats_the_last_ones_costs_a_few_bytes():
     stream = GzipStream()
-    fragment = '<hx-partial hx-target="#m3" hx-swap="outerMorph"><section id="m3" data-live-region="region" data-live-v="{}" class="card"><h2>Metric 3</h2><p class="value">{}</p></section></hx-partial>'
+    fragment = (
+        '<hx-partial hx-target="#m3" hx-swap="outerMorph"><section id="m3" data-live-region="region" data-live-v="{}" class="card">'
+        '<h2>Metric 3</h2><p class="value">{}</p></section></hx-partial>'
+    )
     first = encode_message(fragment.format(1, 1), event_id="1")
     stream.encode(first)
     again = encode_message(fragment.format(2, 2), event_id="2")
