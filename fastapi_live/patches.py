@@ -85,6 +85,7 @@ def text_checksum(texts: list[str]) -> str:
             return letters
 
 
+@functools.lru_cache(maxsize=64)  # a broadcast gives many pages the same region contents (rendering's fragment cache)
 def text_change(old: str, new: str) -> tuple[int, str, str] | None:
     """When ``new`` differs from ``old`` (a region's content) in one text node only: that
     node's index among the non-empty ones, its new HTML, and the checksum of ``old``'s text
