@@ -19,6 +19,7 @@ import secrets
 import signal
 import time
 import typing
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -93,6 +94,7 @@ _REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being 
 _HEADERS_KEY = "fastapi_live.headers"
 _FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
 _STREAM_HEADERS = {"Cache-Control": "no-store"}
+REPLY_GZIP_MIN = 1024  # bytes of an event's reply past which a client that accepts gzip gets it gzip-encoded
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _SHUTDOWN_POLL = 0.25
 
@@ -191,14 +193,21 @@ class _EventReply(Response):
     Built with its raw headers at once: this is the hottest response of a live app.
     """
 
-    def __init__(self, body: str, reply: Any = None) -> None:
+    def __init__(self, body: str, reply: Any = None, *, gzip: bool = False) -> None:
         self.status_code = 200
         self.background = None
         self.body = body.encode()
+        encoding: list[tuple[bytes, bytes]] = []
+        if gzip and len(self.body) > REPLY_GZIP_MIN:
+            # Only a large reply: a small one's gzip header and trailer (18 bytes) cost more than it saves.
+            self.body = zlib.compress(self.body, 6, 16 + zlib.MAX_WBITS)
+            encoding = [(b"content-encoding", b"gzip")]
         self.raw_headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", str(len(self.body)).encode()),
             (b"cache-control", b"no-store"),
+            *encoding,
+            (b"vary", b"accept-encoding"),
         ]
         if reply is not None:
             self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
@@ -239,9 +248,9 @@ def _json_header(value: Any) -> bytes:
     return json.dumps(value, default=str, ensure_ascii=True).encode()
 
 
-def _answer_response(answer: EventAnswer) -> Response:
+def _answer_response(answer: EventAnswer, *, gzip: bool = False) -> Response:
     if answer.status == 200:
-        return _EventReply(answer.body, answer.reply)
+        return _EventReply(answer.body, answer.reply, gzip=gzip)
     return JSONResponse({"detail": answer.detail, "errors": answer.errors}, status_code=answer.status)
 
 
@@ -939,7 +948,7 @@ class LiveRouter(APIRouter):
         except EventError as exc:
             log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        return _answer_response(await self.locator.event(token.session_id, name, params))
+        return _answer_response(await self.locator.event(token.session_id, name, params), gzip=accepts_gzip(headers.get("accept-encoding")))
 
     async def _upload_endpoint(self, request: Request) -> Response:
         """One chunk of an upload entry: the page token, the entry's upload token, its offset;
