@@ -201,13 +201,12 @@ class _EventReply(Response):
         if gzip and len(self.body) > REPLY_GZIP_MIN:
             # Only a large reply: a small one's gzip header and trailer (18 bytes) cost more than it saves.
             self.body = zlib.compress(self.body, 6, 16 + zlib.MAX_WBITS)
-            encoding = [(b"content-encoding", b"gzip")]
+            encoding = [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
         self.raw_headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", str(len(self.body)).encode()),
-            (b"cache-control", b"no-store"),
+            (b"cache-control", b"no-store"),  # nothing stores a reply: no Vary needed on a plain one
             *encoding,
-            (b"vary", b"accept-encoding"),
         ]
         if reply is not None:
             self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
