@@ -73,25 +73,30 @@ async def _publish(page: LivePage, publisher: wire.Connection, messages: asyncio
     return stream.stream_wire_bytes - wire_before, stream.stream_bytes - sse_before, message
 
 
-async def measure_live(settings: Settings, accept_encoding: str | None) -> dict[str, Any]:
+async def measure_live(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(a browser-like client's figures, a plain client's), one server for both."""
     async with ServerProcess(LIVE_APP, settings, label="live") as server:
-        messages: asyncio.Queue[SSEMessage] = asyncio.Queue()
-        page = await open_live_page(
-            server.host, server.port, "/regions", stream="separate", on_message=lambda message, _: messages.put_nowait(message), accept_encoding=accept_encoding
-        )
-        publisher = await wire.connect(server.host, server.port)
-        try:
-            region = _REGION.search(page.html)
-            if region is None:
-                raise wire.HttpError(f"no #{REGION} region in the page")
-            first_reply = await _event(page, int(FIRST_REGION[1:]))  # card 5's first change: whole
-            first_sse_wire, first_sse, _ = await _publish(page, publisher, messages, "cloudy")  # card 3's first change: whole
-            reply = await _event(page, int(REGION[1:]))  # card 3 again: its value, one text node
-            sse_wire, sse, message = await _publish(page, publisher, messages, "sunny")  # and its note
-            steady_wire, _, _ = await _publish(page, publisher, messages, "rainy")  # a text patch after a text patch
-        finally:
-            publisher.close()
-            page.close()
+        return await _measure_page(server, BROWSER_ENCODING), await _measure_page(server, None)
+
+
+async def _measure_page(server: ServerProcess, accept_encoding: str | None) -> dict[str, Any]:
+    messages: asyncio.Queue[SSEMessage] = asyncio.Queue()
+    page = await open_live_page(
+        server.host, server.port, "/regions", stream="separate", on_message=lambda message, _: messages.put_nowait(message), accept_encoding=accept_encoding
+    )
+    publisher = await wire.connect(server.host, server.port)
+    try:
+        region = _REGION.search(page.html)
+        if region is None:
+            raise wire.HttpError(f"no #{REGION} region in the page")
+        first_reply = await _event(page, int(FIRST_REGION[1:]))  # card 5's first change: whole
+        first_sse_wire, first_sse, _ = await _publish(page, publisher, messages, "cloudy")  # card 3's first change: whole
+        reply = await _event(page, int(REGION[1:]))  # card 3 again: its value, one text node
+        sse_wire, sse, message = await _publish(page, publisher, messages, "sunny")  # and its note
+        steady_wire, _, _ = await _publish(page, publisher, messages, "rainy")  # a text patch after a text patch
+    finally:
+        publisher.close()
+        page.close()
     return {
         "accept_encoding": accept_encoding,
         "stream_encoding": page.stream.stream_encoding if page.stream is not None else None,
@@ -165,8 +170,7 @@ async def measure_pyview(settings: Settings) -> dict[str, Any]:
 
 
 async def run(settings: Settings) -> list[Row]:
-    browser = await measure_live(settings, BROWSER_ENCODING)
-    plain = await measure_live(settings, None)
+    browser, plain = await measure_live(settings)
     hand = await measure_hand(settings)
     pyview, pyview_error = await guarded(measure_pyview(settings), "pyview diff size")
     region = browser["region_bytes"]
