@@ -203,13 +203,13 @@ class AsyncMixin(SocketState):
             else:
                 self.assign({key: AsyncResult.loading()})
         record = TaskRecord("assign", names, fn, args, kwargs, reset)
-        runtime.start_task(_key("assign", names), record)
+        runtime.tasks.start(_key("assign", names), record)
         return self
 
     def start_async(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Self:
         """Run ``fn`` in a task; its outcome reaches ``handle_async(name, Ok(value) | Exit(reason), socket)``."""
         check_not_captured("start_async", fn, args, kwargs, self)
-        self._require_runtime("start_async").start_task(_key("start", name), TaskRecord("start", name, fn, args, kwargs))
+        self._require_runtime("start_async").tasks.start(_key("start", name), TaskRecord("start", name, fn, args, kwargs))
         return self
 
     def stream_async(
@@ -231,7 +231,7 @@ class AsyncMixin(SocketState):
         current = self._data.get(name)
         self.assign({name: current.reloading() if isinstance(current, AsyncResult) and not reset else AsyncResult.loading()})
         record = TaskRecord("stream", name, fn, args, kwargs, reset, at, limit)
-        self._require_runtime("stream_async").start_task(_key("stream", name), record)
+        self._require_runtime("stream_async").tasks.start(_key("stream", name), record)
         return self
 
     def cancel_async(self, name_or_result: Any, reason: Any = "cancelled") -> Self:
@@ -250,13 +250,13 @@ class AsyncMixin(SocketState):
                 if k is not None
             ]
         for key in candidates:
-            if runtime.cancel_task(key, reason):
+            if runtime.tasks.cancel(key, reason):
                 break
         return self
 
 
 def _assign_key_containing(runtime: Runtime, key: Any) -> TaskKey | None:
-    for task_key in runtime.task_keys():
+    for task_key in runtime.tasks.keys():
         if task_key[0] == "assign" and key in task_key[1]:
             return task_key
     return None

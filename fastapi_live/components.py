@@ -25,7 +25,7 @@ from .exceptions import CallbackReturnError, ConfigurationError, EventError, Liv
 from .helpers import TemplateHelpers
 from .lifecycle import callable_name
 from .socket import ClientOp
-from .types import Runtime, TaskKey, TaskRecord, Topics
+from .types import Runtime, TaskKey, TaskRecord, Tasks, Topics
 from .view import EventBinding, LiveSocket, check_reply, event, event_bindings
 from .wire import ATTR_COMPONENT, ATTR_VERSION, css_id
 
@@ -132,21 +132,22 @@ class _ComponentRuntime:
     def topics(self) -> Topics:
         return self  # subscribe, track and friends: refused with the fix below
 
+    @property
+    def tasks(self) -> Tasks:
+        return self  # start, cancel and keys, under this component's own names
+
     def _scoped(self, key: TaskKey) -> TaskKey:
         return (key[0], ComponentTask(self._cid, key[1]))
 
-    def start_task(self, key: TaskKey, record: TaskRecord) -> None:
+    def start(self, key: TaskKey, record: TaskRecord) -> None:
         record.owner = self._cid
-        self._runtime.start_task(self._scoped(key), record)
+        self._runtime.tasks.start(self._scoped(key), record)
 
-    def cancel_task(self, key: TaskKey, reason: object) -> bool:
-        return self._runtime.cancel_task(self._scoped(key), reason)
+    def cancel(self, key: TaskKey, reason: object) -> bool:
+        return self._runtime.tasks.cancel(self._scoped(key), reason)
 
-    def has_task(self, key: TaskKey) -> bool:
-        return self._runtime.has_task(self._scoped(key))
-
-    def task_keys(self) -> list[TaskKey]:
-        return [(kind, name.name) for kind, name in self._runtime.task_keys() if isinstance(name, ComponentTask) and name.cid == self._cid]
+    def keys(self) -> list[TaskKey]:
+        return [(kind, name.name) for kind, name in self._runtime.tasks.keys() if isinstance(name, ComponentTask) and name.cid == self._cid]
 
     def _no_mailbox(self, what: str) -> LiveError:
         return LiveError(
@@ -366,8 +367,8 @@ class ComponentRegistry:
             self._set_scope(key, entry, None)
             runtime = entry.socket._runtime
             if runtime is not None:
-                for task in runtime.task_keys():
-                    runtime.cancel_task(task, "component removed")
+                for task in runtime.tasks.keys():
+                    runtime.tasks.cancel(task, "component removed")
             children = self._scoped.pop(ComponentRef(entry.cid), set())
             doomed.extend(self._by_key[child] for child in children if child in self._by_key)
 

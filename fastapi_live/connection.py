@@ -8,8 +8,9 @@ import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from types import CoroutineType
-from typing import Any
+from typing import Any, Protocol
 
+from .config import SessionConfig
 from .replay import ReplayBuffer
 from .runner import Resume
 from .telemetry import owner_of, telemetry
@@ -226,32 +227,51 @@ def gzip_send(send: Send) -> Send:
     return send_gzip
 
 
+class StreamOwner(Protocol):
+    """What an ``Outbound`` needs of the session it serves (``session.LiveSession``)."""
+
+    id: str
+    view_name: str
+
+    def stream_expired(self) -> None:
+        """No stream attached within the wait (``wait``, a detach's grace): end the session."""
+        ...
+
+
 class Outbound:
     """A session's side of its stream: every frame numbered and kept for replay, sent to the
-    connection attached now, if any; a new connection gets what it missed, or a resync."""
+    connection attached now, if any; a new connection gets what it missed, or a resync.
 
-    __slots__ = ("_connections", "_ever_attached", "_owner", "_retry_ms", "byte_limit", "current", "limit", "replay")
+    Without a connection it waits: ``grace`` seconds after a stream ended (or closed for falling
+    behind), or what ``wait`` says before the first; then it tells its owner the stream expired.
+    """
 
-    def __init__(self, owner: object, replay: ReplayBuffer, *, limit: int, byte_limit: int, retry_ms: int, connections: set[Connection]) -> None:
+    __slots__ = ("_connections", "_ever_attached", "_grace", "_owner", "_retry_ms", "_timer", "byte_limit", "current", "limit", "replay")
+
+    def __init__(self, owner: StreamOwner, config: SessionConfig, connections: set[Connection]) -> None:
         self._owner = owner
-        self.replay = replay
-        self.limit = limit
-        self.byte_limit = byte_limit
-        self._retry_ms = retry_ms
+        self.replay = ReplayBuffer(config.replay_size, config.replay_bytes)
+        self.limit = config.outbound_limit
+        self.byte_limit = config.outbound_bytes
+        self._retry_ms = config.retry_ms
+        self._grace = config.disconnect_grace
         self._connections = connections  # every open stream of the process (heartbeats, shutdown)
         self._ever_attached = False
+        self._timer: asyncio.TimerHandle | None = None
         self.current: Connection | None = None
 
-    def emit(self, body: str) -> bool:
-        """Send one frame; False when that closed the connection (its reader fell too far behind)."""
+    def emit(self, body: str) -> None:
+        """Send one frame (nothing for an empty body); a connection it closes for falling too far
+        behind is gone, and the grace for its reconnect (which resyncs) begins."""
+        if not body:
+            return
         data = self.replay.add(body)
         conn = self.current
         if conn is not None:
             conn.send(data)
             if conn.closed:
                 self.current = None
-                return False
-        return True
+                self.wait(self._grace)
 
     def attach(self, last_event_id: int | None, resync: Callable[[], str]) -> Connection:
         """A connection replacing any older one: it replays what it missed, or gets ``resync()``."""
@@ -277,6 +297,7 @@ class Outbound:
         return conn
 
     def _replace(self) -> Connection:
+        self._stop_waiting()
         if self.current is not None:
             self.current.close()
         self._ever_attached = True
@@ -288,16 +309,38 @@ class Outbound:
         return conn
 
     def detach(self, conn: Connection) -> bool:
-        """The stream of ``conn`` ended; True when it was the attached one."""
+        """The stream of ``conn`` ended; True when it was the attached one (the grace begins)."""
         if telemetry.on and conn in self._connections:  # once per connection: a close detaches it before its stream ends
             telemetry.point("stream", "detach", *owner_of(self._owner))
         self._connections.discard(conn)
         if self.current is conn:
             self.current = None
+            self.wait(self._grace)
             return True
         return False
+
+    @property
+    def waiting(self) -> bool:
+        """No stream attached, and the session ends unless one attaches in time."""
+        return self._timer is not None
+
+    def wait(self, delay: float) -> None:
+        """Expire in ``delay`` seconds unless a stream attaches meanwhile."""
+        self._stop_waiting()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _stop_waiting(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.current is None:
+            self._owner.stream_expired()
 
     def close(self) -> None:
         if self.current is not None:
             self.current.close()
             self.detach(self.current)
+        self._stop_waiting()

@@ -8,29 +8,21 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import pass_context
-from jinja2.runtime import Context
 from markupsafe import Markup
 
 from . import forms
 from .commands import JS
 from .exceptions import ConfigurationError
-from .uploads import UPLOADS_KEY, UploadConfig, UploadEntry, Uploads
+from .uploads import UploadTags
 from .wire import (
     ATTR_AUTO_RECOVER,
     ATTR_CONFIG,
     ATTR_DISABLE_WITH,
-    ATTR_DROP_TARGET,
     ATTR_HOOK,
     ATTR_KEY,
     ATTR_LINK,
     ATTR_LINK_STATE,
-    ATTR_MORPH_SKIP,
     ATTR_TARGET,
-    ATTR_UPLOAD,
-    ATTR_UPLOAD_CONFIG,
-    ATTR_UPLOAD_PREVIEW,
-    ATTR_UPLOAD_URL,
     LINK_NAVIGATE,
     LINK_PATCH,
     LINK_STATE_REPLACE,
@@ -85,7 +77,7 @@ def target_selector(target: Any, kind: str) -> str:
     )
 
 
-class TemplateHelpers:
+class TemplateHelpers(UploadTags):
     """``live`` in templates: event bindings rendered as htmx attributes.
 
     ``<button {{ live.click("inc", by=2) }}>`` renders
@@ -381,76 +373,3 @@ class TemplateHelpers:
         )
         self._scripts = (dict(self.client_config), markup)
         return markup
-
-    # -- uploads (``uploads.py``) ----------------------------------------------------------------
-    @pass_context
-    def file_input(self, context: Context, upload: str | UploadConfig, /, **attrs: Any) -> Markup:
-        """The file input of an upload (``socket.allow_upload(name, ...)``), as LiveView's ``live_file_input``.
-
-        ``{{ live.file_input("avatar") }}`` renders ``<input type="file" name="avatar" accept=".png,.jpg" …>``
-        with what the browser validates with; extra keyword arguments become attributes
-        (``class_="..."`` for ``class``).
-        """
-        config = _upload_config(context, upload, "file_input")
-        pairs: list[tuple[str, str | None]] = [
-            ("type", "file"),
-            ("id", str(attrs.pop("id", config.ref))),
-            ("name", config.name),
-            (ATTR_UPLOAD, config.name),
-            (ATTR_UPLOAD_URL, self.upload_url),
-            (ATTR_UPLOAD_CONFIG, json.dumps(config.client_config(), separators=(",", ":"))),
-        ]
-        if "*" not in config.accept:
-            pairs.append(("accept", ",".join(config.accept)))
-        if config.max_entries > 1:
-            pairs.append(("multiple", None))
-        pairs += _extra_attributes(attrs)
-        return Markup(f"<input {markup_attrs(pairs)}>")
-
-    @pass_context
-    def drop_target(self, context: Context, upload: str | UploadConfig, /) -> Markup:
-        """Make an element a drop zone for an upload's files: ``<div {{ live.drop_target("avatar") }}>``.
-
-        While files are dragged over it, it has the class ``live-drop-active``.
-        """
-        config = _upload_config(context, upload, "drop_target")
-        return markup_attrs([(ATTR_DROP_TARGET, config.name)])
-
-    def img_preview(self, entry: UploadEntry, /, **attrs: Any) -> Markup:
-        """An ``<img>`` the browser fills with a chosen image before it is uploaded (LiveView's ``live_img_preview``)."""
-        if not isinstance(entry, UploadEntry):
-            raise ConfigurationError(f"live.img_preview() takes an upload entry (for entry in uploads.avatar.entries)\nGot: {entry!r}")
-        pairs: list[tuple[str, str | None]] = [
-            ("id", str(attrs.pop("id", f"live-preview-{entry.ref}"))),
-            (ATTR_UPLOAD_PREVIEW, entry.ref),
-            (ATTR_UPLOAD, entry.upload),
-            (ATTR_MORPH_SKIP, None),  # the browser set its src: a re-render must not take it away
-            ("alt", str(attrs.pop("alt", entry.client_name))),
-        ]
-        pairs += _extra_attributes(attrs)
-        return Markup(f"<img {markup_attrs(pairs)}>")
-
-
-def _upload_config(context: Context, upload: str | UploadConfig, helper: str) -> UploadConfig:
-    if isinstance(upload, UploadConfig):
-        return upload
-    uploads = context.get(UPLOADS_KEY)
-    config = uploads.get(upload) if isinstance(uploads, Uploads) and isinstance(upload, str) else None
-    if config is None:
-        allowed = sorted(uploads) if isinstance(uploads, Uploads) else []
-        raise ConfigurationError(
-            f"live.{helper}({upload!r}) names no upload of this page\n"
-            f"Expected one of: {', '.join(allowed) or '(none: call socket.allow_upload(name, accept=...) in mount)'}\nGot: {upload!r}"
-        )
-    return config
-
-
-def _extra_attributes(attrs: Mapping[str, Any]) -> list[tuple[str, str | None]]:
-    out: list[tuple[str, str | None]] = []
-    for name, value in attrs.items():
-        name = name.rstrip("_").replace("_", "-")
-        if value is True:
-            out.append((name, None))
-        elif value is not False and value is not None:
-            out.append((name, str(value)))
-    return out

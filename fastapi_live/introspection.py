@@ -106,7 +106,7 @@ def assign_values(data: dict[str, Any]) -> dict[str, str]:
 
 
 def session_info(session: LiveSession, now: float | None = None, *, values: bool = False) -> SessionInfo:
-    out = session._out.current
+    out = session.outbound.current
     return SessionInfo(
         id=session.id,
         view=session.view_name,
@@ -114,10 +114,10 @@ def session_info(session: LiveSession, now: float | None = None, *, values: bool
         age=(time.monotonic() if now is None else now) - session.created,
         state_bytes=deep_size(session.socket._data),
         assigns=len(session.socket._data),
-        tasks=session.pending_tasks(),
+        tasks=session.tasks.labels(),
         subscriptions=sorted(topic for topic in session.topics.subscribed() if not topic.startswith("fastapi-live:")),
         attached=session.attached,
-        mailbox=len(session._inbox),
+        mailbox=len(session.mailbox),
         outbound=0 if out is None else out.queued,
         values=assign_values(session.socket._data) if values else None,
     )
@@ -127,8 +127,8 @@ def queue_depths(manager: SessionManager) -> dict[str, int]:
     """Messages and frames waiting in this process: sessions' mailboxes, streams' queues, the runner, the thread pool."""
     mailbox = outbound = 0
     for session in list(manager.sessions.values()):
-        mailbox += len(session._inbox)
-        current = session._out.current
+        mailbox += len(session.mailbox)
+        current = session.outbound.current
         if current is not None:
             outbound += current.queued
     return {"mailbox": mailbox, "outbound": outbound, "runner": manager.runner.queued, "sync": manager.executor.waiting}

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Self
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Self, TypeVar
 
 from .exceptions import CallbackReturnError, ConfigurationError
 from .socket import SocketState
+from .telemetry import telemetry
 from .types import HOOK_STAGES
+
+log = logging.getLogger("fastapi_live")
+S = TypeVar("S", bound=SocketState)
 
 
 class _Signal:
@@ -148,3 +154,45 @@ async def run_on_mount(socket: SocketState, hooks: Sequence[OnMountCall]) -> boo
         if halted:
             return True
     return False
+
+
+async def mount_view(
+    socket: S,
+    hooks: Sequence[OnMountCall],
+    mount: Callable[[S], Awaitable[None]],
+    enter: Callable[[S], Awaitable[None]],
+    *,
+    view_name: str,
+    session_id: str,
+    url: str,
+    warn_after_ms: float | None,
+) -> str | None:
+    """Run the on_mount hooks, then ``mount``, then ``enter`` (``handle_params``): the URL one of
+    them sent the browser to instead of rendering (a redirect, patch or navigation), or None.
+
+    A ``mount`` slower than ``warn_after_ms`` is logged: it holds the first render up.
+    """
+    span = telemetry.start("mount", view_name, session_id, url=url) if telemetry.on else None
+    try:
+        halted = await run_on_mount(socket, hooks)
+        if not halted:
+            started = time.perf_counter()
+            await mount(socket)
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            if warn_after_ms is not None and elapsed_ms > warn_after_ms:
+                log.warning(
+                    "%s.mount() took %.0f ms, blocking the first render (threshold %.0f ms). "
+                    "Load slow data with socket.assign_async(...) so the page shows at once with a loading state.",
+                    view_name,
+                    elapsed_ms,
+                    warn_after_ms,
+                )
+    except BaseException as exc:
+        if span is not None:
+            span.fail(exc)
+        raise
+    if span is not None:
+        span.stop()
+    if not halted and socket._redirect_target() is None:
+        await enter(socket)
+    return socket._redirect_target()

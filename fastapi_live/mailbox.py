@@ -21,6 +21,7 @@ _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's 
 class Owner(Protocol):
     """Who handles a mailbox's messages (the session)."""
 
+    id: str
     view_name: str  # names it in the log
 
     async def handle(self, message: Message) -> None: ...
@@ -92,8 +93,17 @@ class Mailbox:
 
     # -- handling --------------------------------------------------------------------------------
     def deliver(self, message: Message) -> bool:
-        """Queue ``message`` to be handled in its turn; False (nothing queued) when full."""
+        """Queue ``message`` to be handled in its turn; False (nothing queued, and the log says
+        so) when full: its owner then ends, rather than drop messages its state may need."""
         if not self.put(message):
+            log.warning(
+                "fastapi-live: closed %s session %s: a message found its mailbox full (%d queued, SessionConfig.mailbox_limit=%d); "
+                "its page remounts when its stream reconnects",
+                self._owner.view_name,
+                self._owner.id,
+                len(self),
+                self.limit,
+            )
             return False
         if self._ready and self._drainer is None:
             self._schedule()

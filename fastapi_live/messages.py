@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .async_ops import Ok, Outcome, StreamBatch
-from .exceptions import LiveError
+from .exceptions import EventError, LiveError
+from .logs import oneline
 from .types import TaskKey, TaskRecord
 from .view import LiveSocket
+from .wire import BUILTIN_EVENTS, OP_ERROR, PATCH_EVENT, RESERVED_EVENT_PREFIX, push_element
+
+log = logging.getLogger("fastapi_live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,36 @@ def refuse(message: Message) -> None:
     """A message for a closed session: an event or call waiting on it hears so."""
     if isinstance(message, (Event, Patch, Call)) and not message.answer.done():
         message.answer.set_exception(LiveError("the live session is closed"))
+
+
+_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
+
+
+def fail(message: Message, exc: Exception, view_name: str) -> str:
+    """A handler raised: the log hears of it, the event or call waiting hears ``exc``; for a
+    server message, the error the page shows (it hears that something failed, never what: the
+    traceback stays in the log). Empty for a message someone waits on."""
+    if isinstance(message, (Event, Patch, Call)):
+        name = message.name if isinstance(message, Event) else PATCH_EVENT
+        if isinstance(message, (Event, Patch)) and isinstance(exc, EventError):
+            log.warning("%s: refused event %r: %s", view_name, name, oneline(exc))
+        elif isinstance(message, (Event, Patch)):
+            log.error("%s: event %r raised", view_name, name, exc_info=exc)
+        if not message.answer.done():
+            message.answer.set_exception(exc)
+        return ""
+    kind = _KINDS[type(message)]
+    log.error("%s: %s handler raised", view_name, kind, exc_info=exc)
+    return push_element(OP_ERROR, "server", {"message": "Something went wrong on the server.", "during": kind})
+
+
+def unknown_builtin(name: str) -> EventError:
+    """The refusal of an event named like the library's own that is none of them."""
+    return EventError(
+        f"unknown event {name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
+        f"Expected one of: {', '.join(BUILTIN_EVENTS)}\nGot: {name!r}",
+        status_code=400,
+    )
 
 
 def telemetry_span(message: Message) -> tuple[str, dict[str, Any]] | None:

@@ -269,6 +269,12 @@ class Navigator:
         if self._flash is not None:
             self._flash.carry(socket, self._browser_id)
 
+    def carried_flash(self, socket: LiveSocket) -> str | None:
+        """The flash ``socket`` put, signed for the page a mount's redirect lands on; None if none."""
+        if self._flash is None or not socket.flash:
+            return None
+        return self._flash.dump(socket.flash, self._browser_id)
+
     async def _settle_patches(self, socket: LiveSocket) -> None:
         first_replace: bool | None = None
         final: str | None = None

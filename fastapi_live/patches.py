@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from .components import ROOT_SCOPE, ComponentRegistry
 from .exceptions import EventError, LiveError
 from .helpers import TemplateHelpers
+from .lifecycle import run_hooks
 from .rendering import PageContext, PageTemplate
 from .socket import ClientOp
 from .streams import StreamOp, initial_items
@@ -220,6 +221,23 @@ class Patcher:
     def _render_page(self, socket: LiveSocket) -> str:
         ctx = self._context(socket._data, self._first_stream_items(socket))
         return str(self._pass(socket, lambda: self._scoped(ROOT_SCOPE, lambda: self.page.render_page(ctx))))
+
+    async def patch_with_hooks(self, socket: LiveSocket) -> str:
+        """``patch``, then the ``after_render`` hooks, which see its changes.
+
+        What an ``after_render`` hook assigns is kept but is no change to render: it never makes
+        a later message re-render it, nor the hook run on its own changes.
+        """
+        if not socket._hooks_for("after_render"):
+            return self.patch(socket)
+        changed = socket.changed
+        body = self.patch(socket)
+        socket._changed = set(changed)
+        try:
+            await run_hooks(socket, "after_render")
+        finally:
+            socket._changed = set()
+        return body
 
     def patch(self, socket: LiveSocket) -> str:
         """The fragments for what changed since the last render (empty when nothing did)."""

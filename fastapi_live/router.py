@@ -1,17 +1,14 @@
-"""``LiveRouter``: maps HTTP to live sessions and back — page routes, the stream and event
-endpoints and the client assets.
+"""``LiveRouter``: maps HTTP to live sessions and back — the page routes, and the URLs of the
+stream, event, upload and asset endpoints (``endpoints.py``), which it registers.
 
-The only module that knows URLs. Mounting is the session's (``LiveSession.mount``), request
-parsing the transport's, and where a session lives the locator's (``locator``, ``cluster``).
+Mounting is the session's (``LiveSession.mount``), request parsing the transport's, and where a
+session lives the locator's (``locator``, ``cluster``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import hmac
 import inspect
-import json
 import logging
 import os
 import re
@@ -19,38 +16,33 @@ import secrets
 import signal
 import time
 import typing
-import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
-from sse_starlette import EventSourceResponse
-from sse_starlette.sse import AppStatus
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import ClientDisconnect
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
 from .collector import freeze_startup_objects
 from .config import SessionConfig
-from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, gzip_send
+from .endpoints import BROWSER_COOKIE, REMOUNT_KEY, FastPath, LiveEndpoints, request_headers
 from .exceptions import ConfigurationError, EventError, TokenError
 from .flash import FlashCarrier
 from .helpers import TemplateHelpers
 from .identity import DISCONNECT, identity_topic
 from .lifecycle import HALT, OnMountCall, callable_name
-from .locator import EventAnswer, LocalLocator, SessionLocator
+from .locator import LocalLocator, SessionLocator
 from .logs import oneline
 from .manager import SessionManager
-from .multiplex import CHANNEL, Multiplexer, MultiplexResponse, Redirect, Refused
+from .multiplex import Multiplexer
 from .navigation import PageRoute, params_binding
 from .patches import Patcher, root_open
 from .presence import Presence, RedisPresenceStore
@@ -60,43 +52,23 @@ from .rendering import LiveExtension, PageTemplate
 from .session import LiveSession, Redirected
 from .telemetry import telemetry
 from .tokens import PageToken, TokenSigner
-from .transport import accepts_gzip, cross_site, encode_message, event_name, header_dict, normal_origin, parse_last_event_id, parse_params, read_body
-from .types import ASGIApp, Message, Receive, Scope, Send
-from .uploads import Chunk, UploadRefused, UploadSigner
+from .transport import normal_origin
+from .types import Scope
+from .uploads import UploadSigner
 from .view import LiveSocket, LiveView
 from .wire import (
-    CURRENT_URL_HEADER,
-    EVENT_HEADER,
     FLASH_COOKIE,
-    LAST_EVENT_ID_HEADER,
     LEAVE_EVENT,
-    MUX_DETACH_HEADER,
-    MUX_HEADER,
-    MUX_OPEN,
-    MUX_PAGE_HEADER,
     NAVIGATE_HEADER,
-    OP_REDIRECT,
-    REPLY_HEADER,
     TOKEN_HEADER,
-    UPLOAD_OFFSET_HEADER,
-    UPLOAD_REF_HEADER,
-    UPLOAD_TOKEN_HEADER,
-    push_element,
 )
 
 log = logging.getLogger("fastapi_live")
 V = TypeVar("V")
 
-BROWSER_COOKIE = "fastapi_live_browser"
 SECRET_ENV = "FASTAPI_LIVE_SECRET"
 _REQUEST_PARAM = "live_request__"
-_REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being remounted
-_HEADERS_KEY = "fastapi_live.headers"
-_FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
-_STREAM_HEADERS = {"Cache-Control": "no-store"}
-REPLY_GZIP_MIN = 1024  # bytes of an event's reply past which a client that accepts gzip gets it gzip-encoded
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_SHUTDOWN_POLL = 0.25
 
 
 def _asset_dir(name: str) -> Path:
@@ -105,111 +77,6 @@ def _asset_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise ConfigurationError(f"fastapi-live's {name}/ directory is missing from the installation ({_PACKAGE_DIR})")
-
-
-async def _server_shutting_down() -> None:
-    """Return once the server starts a graceful shutdown (SIGTERM or Ctrl-C under uvicorn).
-
-    sse-starlette's ``AppStatus.should_exit`` is set when its hook into uvicorn saw the signal;
-    when uvicorn installed its handlers before that hook, the handler's own server says so.
-    """
-    while not AppStatus.should_exit:
-        handler = signal.getsignal(signal.SIGTERM)
-        if getattr(getattr(handler, "__self__", None), "should_exit", False) is True:
-            return
-        await asyncio.sleep(_SHUTDOWN_POLL)
-
-
-@functools.cache
-def _stream_raw_headers() -> tuple[tuple[bytes, bytes], ...]:
-    """The headers sse-starlette's ``EventSourceResponse`` sends with a stream: worked out once."""
-    return tuple(EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS).raw_headers)
-
-
-class _LiveStreamResponse(Response):
-    """A live stream, run lean: one task writes frames, one waits for the disconnect.
-
-    sse-starlette's ``EventSourceResponse`` starts a task group with a ping task, a disconnect
-    listener and a shutdown listener per connection, and holds a lock and its own headers
-    while the stream is open. Here heartbeats come from one shared timer and shutdown from
-    one process-wide watcher (``SessionManager.watch_shutdown``), the headers are
-    ``EventSourceResponse``'s own, worked out once: a stream costs its request task plus one
-    small disconnect watcher.
-
-    A client that accepts gzip gets the stream gzip-encoded, each frame flushed as it is
-    written (``gzip_send``); what the stream keeps between frames is its compression history.
-    """
-
-    def __init__(self, connection: Connection, on_close: Callable[[], None], *, gzip: bool = False) -> None:
-        self.status_code = 200
-        self.background = None
-        self.raw_headers = [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)]
-        self._frames: AsyncGenerator[bytes, None] = connection.frames()
-        self._connection = connection
-        self._on_close = on_close
-        self._gzip = gzip
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._gzip:
-            send = gzip_send(send)
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
-        connection = self._connection
-        if scope.get(_FAST_PATH_KEY):
-            # Straight to the server, no middleware between: senders may write on their own
-            # turn while this task is idle (see ``Connection``).
-            connection.attach_writer(send)
-        try:
-            async for chunk in self._frames:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            connection.attach_writer(None)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass  # the client went away mid-write
-        finally:
-            connection.attach_writer(None)
-            watcher.cancel()
-            await self._frames.aclose()
-            self._on_close()
-
-    async def _watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self._connection.close()
-
-
-def _headers(request: Request) -> dict[str, str]:
-    """The request's headers as a plain dict (first value wins), built once per request."""
-    scope = request.scope
-    cached: dict[str, str] | None = scope.get(_HEADERS_KEY)
-    if cached is None:
-        cached = scope[_HEADERS_KEY] = header_dict(scope["headers"])
-    return cached
-
-
-class _EventReply(Response):
-    """An event's answer: its fragments, and the handler's reply for a JS hook, if any.
-
-    Built with its raw headers at once: this is the hottest response of a live app.
-    """
-
-    def __init__(self, body: str, reply: Any = None, *, gzip: bool = False) -> None:
-        self.status_code = 200
-        self.background = None
-        self.body = body.encode()
-        encoding: list[tuple[bytes, bytes]] = []
-        if gzip and len(self.body) > REPLY_GZIP_MIN:
-            # Only a large reply: a small one's gzip header and trailer (18 bytes) cost more than it saves.
-            self.body = zlib.compress(self.body, 6, 16 + zlib.MAX_WBITS)
-            encoding = [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
-        self.raw_headers = [
-            (b"content-type", b"text/html; charset=utf-8"),
-            (b"content-length", str(len(self.body)).encode()),
-            (b"cache-control", b"no-store"),  # nothing stores a reply: no Vary needed on a plain one
-            *encoding,
-        ]
-        if reply is not None:
-            self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
 
 
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]+")  # what ``secrets.token_urlsafe`` makes: no quoting needed
@@ -240,64 +107,6 @@ class _PageResponse(Response):
             self.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
         else:  # a cookie the browser sent with other characters: quoted as http.cookies quotes it
             self.set_cookie(BROWSER_COOKIE, browser_id, max_age=max_age, httponly=True, samesite="lax", path="/", secure=secure)
-
-
-def _json_header(value: Any) -> bytes:
-    """``value`` as JSON fit for a header (ASCII only)."""
-    return json.dumps(value, default=str, ensure_ascii=True).encode()
-
-
-def _answer_response(answer: EventAnswer, *, gzip: bool = False) -> Response:
-    if answer.status == 200:
-        return _EventReply(answer.body, answer.reply, gzip=gzip)
-    return JSONResponse({"detail": answer.detail, "errors": answer.errors}, status_code=answer.status)
-
-
-class _FastPath:
-    """ASGI app in front of an app's middleware stack: live endpoints first, the rest as before.
-
-    The live endpoints skip every middleware but the host guard: ``guards`` are the app's
-    ``TrustedHostMiddleware`` entries, applied to them too (a DNS-rebinding page must not pass).
-    """
-
-    def __init__(self, app: ASGIApp, router: LiveRouter, guards: Sequence[Any] = ()) -> None:
-        self.app = app
-        self.router = router
-        live: ASGIApp = self._serve
-        for guard in reversed(guards):
-            live = guard.cls(live, *guard.args, **guard.kwargs)
-        self.live = live
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path, method, router = scope["path"], scope["method"], self.router
-            if (
-                (path == router.event_url and method == "POST")
-                or (path == router.stream_url and method in ("GET", "POST"))
-                or (path == router.upload_url and method == "POST")
-            ):
-                await self.live(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        router, path = self.router, scope["path"]
-        endpoint: Callable[[Request], typing.Awaitable[Response]]
-        if path == router.event_url:
-            endpoint = router._event_endpoint
-        elif path == router.upload_url:
-            endpoint = router._upload_endpoint
-        elif scope["method"] == "POST":
-            endpoint = router._multiplex_endpoint
-        else:
-            endpoint = router._stream_endpoint
-        scope[_FAST_PATH_KEY] = True
-        try:
-            response = await endpoint(Request(scope, receive))
-        except Exception:  # the app's error middleware is not in front of us: do its job
-            log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
-            response = JSONResponse({"detail": "internal error"}, status_code=500)
-        await response(scope, receive, send)
 
 
 class LiveHook:
@@ -432,7 +241,7 @@ class LiveRouter(APIRouter):
         **router_kwargs: Any,
     ) -> None:
         super().__init__(lifespan=self._lifespan, **router_kwargs)
-        self.environment = self._environment(templates)
+        self.environment = _environment(templates)
         if secret_key is None:
             secret_key = os.environ.get(SECRET_ENV)
         self._random_key = not secret_key  # checked at startup: fine for one process, refused for several
@@ -468,31 +277,14 @@ class LiveRouter(APIRouter):
         self._pages: dict[str, PageTemplate] = {}
         self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
         self._page_routes: list[tuple[APIRoute, type[LiveView]]] = []  # what a live navigation or patch can reach
-        self._static_dir = _asset_dir("static")
-        self.add_route(self.stream_url, self._stream_endpoint, methods=["GET"], include_in_schema=False)
-        self.add_route(self.stream_url, self._multiplex_endpoint, methods=["POST"], include_in_schema=False)
-        self.add_route(self.event_url, self._event_endpoint, methods=["POST"], include_in_schema=False)
-        self.add_route(self.upload_url, self._upload_endpoint, methods=["POST"], include_in_schema=False)
-        self.add_route(self.static_url + "/{path:path}", self._static_endpoint, methods=["GET"], include_in_schema=False)
+        self.endpoints = endpoints = LiveEndpoints(self, _asset_dir("static"))
+        self.add_route(self.stream_url, endpoints.stream, methods=["GET"], include_in_schema=False)
+        self.add_route(self.stream_url, endpoints.attach_pages, methods=["POST"], include_in_schema=False)
+        self.add_route(self.event_url, endpoints.event, methods=["POST"], include_in_schema=False)
+        self.add_route(self.upload_url, endpoints.upload, methods=["POST"], include_in_schema=False)
+        self.add_route(self.static_url + "/{path:path}", endpoints.static, methods=["GET"], include_in_schema=False)
 
     # -- setup -------------------------------------------------------------------------------
-    @staticmethod
-    def _environment(templates: Any) -> Environment:
-        environment = templates if isinstance(templates, Environment) else getattr(templates, "env", None)
-        if not isinstance(environment, Environment):
-            raise ConfigurationError(
-                f"LiveRouter(templates=...) takes a fastapi.templating.Jinja2Templates or a jinja2.Environment, got {templates!r}"
-            )
-        if LiveExtension.identifier not in environment.extensions:
-            environment.add_extension(LiveExtension)
-        package_dir = str(_asset_dir("templates"))
-        loader = environment.loader
-        if loader is None:
-            environment.loader = FileSystemLoader(package_dir)
-        elif not _serves(loader, package_dir):
-            environment.loader = ChoiceLoader([loader, FileSystemLoader(package_dir)])
-        return environment
-
     @asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
         self.check_secret()
@@ -569,10 +361,10 @@ class LiveRouter(APIRouter):
         behind the app's middleware, e.g. for request logging of every event.
         """
         stack = getattr(app, "middleware_stack", None)
-        if stack is not None and not isinstance(stack, _FastPath):
+        if stack is not None and not isinstance(stack, FastPath):
             guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
             guards += [Middleware(cls, **options) for cls, options in self.fast_path_middleware]
-            app.middleware_stack = _FastPath(stack, self, guards)
+            app.middleware_stack = FastPath(stack, self.endpoints, guards)
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
@@ -587,11 +379,11 @@ class LiveRouter(APIRouter):
         """Register a live page: decorate a ``LiveView`` class, or an async ``mount(socket, ...)`` function."""
 
         def decorate(target: V) -> V:
-            view_cls = self._view_class(target)
+            view_cls = _view_class(target)
             template_name = template or view_cls.template
             if not template_name:
                 raise ConfigurationError(f"live page {path!r} ({view_cls.__name__}) needs a template: @live.page({path!r}, template='...')")
-            endpoint = self._page_endpoint(path, view_cls, template_name, [*self.on_mount, *on_mount])
+            endpoint = _page_endpoint(self, path, view_cls, template_name, [*self.on_mount, *on_mount])
             self.add_api_route(path, endpoint, methods=["GET"], response_class=HTMLResponse, name=name or view_cls.__name__, **route_kwargs)
             route = self.routes[-1]
             if isinstance(route, APIRoute):
@@ -640,55 +432,17 @@ class LiveRouter(APIRouter):
         """
         await self.pubsub.publish(identity_topic(identity), DISCONNECT)
 
-    @staticmethod
-    def _view_class(target: Any) -> type[LiveView]:
-        if inspect.isclass(target) and issubclass(target, LiveView):
-            return target
-        if inspect.iscoroutinefunction(target):
-            mount_fn = target
-
-            async def mount(self: LiveView, socket: LiveSocket, **kwargs: Any) -> None:
-                await mount_fn(socket, **kwargs)
-
-            mount.__signature__ = inspect.signature(mount_fn).replace(  # type: ignore[attr-defined]
-                parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *inspect.signature(mount_fn).parameters.values()]
-            )
-            mount.__annotations__ = typing.get_type_hints(mount_fn, include_extras=True)
-            return type(target.__name__, (LiveView,), {"mount": mount, "__module__": target.__module__})
-        raise ConfigurationError(f"@live.page() decorates a LiveView subclass or an async mount function, got {target!r}")
-
-    def _page_endpoint(self, path: str, view_cls: type[LiveView], template_name: str, hooks: list[OnMount]) -> Callable[..., Any]:
-        path_params = {part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{") and part.endswith("}")}
-        mount = _Callable(view_cls.mount, "", 2, path_params)
-        hook_callables = [_Callable(_hook_callable(h), f"hook{i}__", 1, path_params) for i, h in enumerate(hooks)]
-        parameters: dict[str, inspect.Parameter] = {
-            _REQUEST_PARAM: inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
-        }
-        for item in (*hook_callables, mount):
-            for parameter in item.parameters:
-                parameters.setdefault(parameter.name, parameter)
-        router = self
-
-        async def endpoint(**values: Any) -> Response:
-            request: Request = values[_REQUEST_PARAM]
-            calls: list[OnMountCall] = [(hook.name, functools.partial(hook.fn, **hook.kwargs(values))) for hook in hook_callables]
-            return await router._serve_page(request, view_cls, template_name, calls, mount.kwargs(values))
-
-        endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
-        endpoint.__name__ = f"live_{view_cls.__name__}"
-        return endpoint
-
     async def _serve_page(
         self, request: Request, view_cls: type[LiveView], template_name: str, hooks: list[OnMountCall], mount_kwargs: dict[str, Any]
     ) -> Response:
-        remount: PageToken | None = request.scope.get(_REMOUNT_KEY)
+        remount: PageToken | None = request.scope.get(REMOUNT_KEY)
         url = _page_url(request.scope)
         carried: dict[str, str] | None = None
         if remount is not None:  # the page's session is gone: a fresh one under the same page id and token
             if remount.view != view_cls.__name__:
                 return Response(status_code=409)  # the URL leads to another view than the token's page
             token = PageToken(remount.session_id, remount.view, remount.browser_id, url, remount.issued_at)
-            raw = _headers(request).get(TOKEN_HEADER, "")
+            raw = request_headers(request).get(TOKEN_HEADER, "")
         else:
             browser_id = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(18)
             # The signature's timestamp is a whole second at or after this one, so the fast
@@ -740,7 +494,7 @@ class LiveRouter(APIRouter):
         Only a page of the browser that asks (its token verified against its cookie), wherever
         its session lives; a token that does not verify is ignored, as the page then stays live.
         """
-        raw = _headers(request).get(NAVIGATE_HEADER)
+        raw = request_headers(request).get(NAVIGATE_HEADER)
         if not raw:
             return
         try:
@@ -771,236 +525,64 @@ class LiveRouter(APIRouter):
         html = self.environment.get_template("live/error.html").render(url=url)
         return HTMLResponse(html, status_code=500, headers={"Cache-Control": "no-store"})
 
-    # -- stream and events ---------------------------------------------------------------------
-    def _verify(self, request: Request) -> PageToken:
-        raw = _headers(request).get(TOKEN_HEADER)
-        browser_id = request.cookies.get(BROWSER_COOKIE)
-        session = self.manager.by_token.get(raw) if raw else None
-        if (
-            session is not None
-            and browser_id is not None
-            and hmac.compare_digest(session.browser_id, browser_id)
-            and time.time() - session.token_issued_at < self.signer.max_age
-        ):
-            # The exact token this process issued (or verified) for a session it holds, still
-            # within its max age (counted from when it was signed, which a remount keeps):
-            # its signature needs no second check.
-            return session.page_token
-        return self.signer.verify(raw, browser_id=browser_id)
 
-    def _refuse(self, request: Request, exc: TokenError) -> Response:
-        client = request.client.host if request.client else "?"
-        log.warning("fastapi-live: refused %s %s from %s: %s", request.method, oneline(request.url.path), client, oneline(exc))
-        return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
-
-    def _refuse_cross_site(self, request: Request) -> Response | None:
-        refused = cross_site(_headers(request), request.scope.get("scheme", "http"), self.allowed_origins)
-        if refused is None:
-            return None
-        client = request.client.host if request.client else "?"
-        log.warning("fastapi-live: refused a cross-site %s %s from %s: %s", request.method, request.url.path, client, oneline(refused))
-        return JSONResponse({"detail": f"cross-site request refused: {refused}", "reason": "cross-site"}, status_code=403)
-
-    async def _stream_endpoint(self, request: Request) -> Response:
-        refused = self._refuse_cross_site(request)
-        if refused is not None:
-            return refused
-        if request.method == "GET" and _headers(request).get(MUX_HEADER) == MUX_OPEN:
-            return self._open_multiplex(request)
-        try:
-            token = self._verify(request)
-        except TokenError as exc:
-            return self._refuse(request, exc)
-        if request.method == "HEAD":  # headers only: a HEAD never opens, or takes over, a stream
-            return EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS)
-        last_event_id = parse_last_event_id(_headers(request).get(LAST_EVENT_ID_HEADER))
-        connection = await self.locator.attach(token.session_id, last_event_id)
-        if connection is None:
-            remounted = await self._remount(request, token)
-            if isinstance(remounted, Response):
-                return remounted
-            connection = remounted.attach_remount()
-        stream, locator = connection, self.locator
-        gzip = accepts_gzip(_headers(request).get("accept-encoding"))
-        request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
-        self.manager.watch_shutdown(_server_shutting_down)
-        return _LiveStreamResponse(stream, lambda: locator.detach(stream), gzip=gzip)
-
-    async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
-        outcome = await self._remount_outcome(request, token)
-        if isinstance(outcome, Redirect):
-            return self._redirect_stream(outcome.location)
-        if isinstance(outcome, Refused):
-            return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
-        return outcome
-
-    async def _remount_outcome(self, request: Request, token: PageToken) -> LiveSession | Redirect | Refused:
-        """Mount a fresh session for a page whose session is gone, from the stream request.
-
-        The page's request runs again through the whole app — middleware, on_mount hooks,
-        dependencies and ``mount`` — with the page's original URL and the stream request's
-        headers and cookies. It answers 204 once the session is mounted (under the token's
-        page id), or 303 when a hook redirected (e.g. the user signed out meanwhile).
-
-        The page is remounted at the URL the browser shows, patched since the token was issued
-        (``HX-Current-URL``, which the client keeps current), when that URL leads to the same
-        view; otherwise at the token's own URL.
-        """
-        path, _, query = self._remount_url(request, token).partition("?")
-        scope = {**request.scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": query.encode(), _REMOUNT_KEY: token}
-        scope.pop(_HEADERS_KEY, None)
-        answered: dict[str, Any] = {}
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-                answered["location"] = dict(message.get("headers", [])).get(b"location", b"/").decode("latin-1")
-
-        app = request.scope.get("app")
-        error = "the request carries no app to remount the page with"
-        if app is not None:
-            try:
-                await app(scope, receive, send)
-            except Exception as exc:
-                log.error("fastapi-live: remounting %s failed", oneline(token.url), exc_info=exc)
-                answered.setdefault("error", f"remounting the page failed ({type(exc).__name__})")
-            session = self.manager.get(token.session_id)
-            if answered.get("status") == 204 and session is not None:
-                return session
-            if answered.get("status") == 303:
-                return Redirect(answered["location"])
-            error = answered.get("error") or f"remounting the page answered {answered.get('status')}"
-        return Refused(410, f"the live session is gone: {error}; reload the page")
-
-    # -- one stream for every page of a browser (``multiplex``) -----------------------------------
-    def _open_multiplex(self, request: Request) -> Response:
-        browser_id = request.cookies.get(BROWSER_COOKIE)
-        if not browser_id:
-            exc = TokenError("invalid", "no browser cookie: a shared live stream opens only after a live page was loaded")
-            return self._refuse(request, exc)
-        mux = self.multiplex.open(browser_id)
-        self.manager.watch_shutdown(_server_shutting_down)
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
-        gzip = accepts_gzip(_headers(request).get("accept-encoding"))
-        headers.extend(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)
-        return typing.cast(Response, MultiplexResponse(self.multiplex, mux, headers, gzip=gzip))
-
-    async def _multiplex_endpoint(self, request: Request) -> Response:
-        """Attach a page to its browser's shared stream (its token, like its own stream), or detach pages."""
-        headers = _headers(request)
-        refused = self._refuse_cross_site(request)
-        if refused is not None:
-            return refused
-        mux_id, browser_id = headers.get(MUX_HEADER, ""), request.cookies.get(BROWSER_COOKIE, "")
-        detach = headers.get(MUX_DETACH_HEADER)
-        if detach is not None:
-            channels = [channel for channel in detach.split(",") if CHANNEL.fullmatch(channel)]
-            await self.multiplex.detach(mux_id, channels, browser_id)
-            return Response(status_code=204)
-        try:
-            token = self._verify(request)
-        except TokenError as exc:
-            return self._refuse(request, exc)
-        channel = headers.get(MUX_PAGE_HEADER, "")
-        if not mux_id or not CHANNEL.fullmatch(channel):
-            detail = f"an attach to the shared live stream names the stream ({MUX_HEADER}) and the page's channel ({MUX_PAGE_HEADER}: 1-64 of A-Za-z0-9._-)"
-            return JSONResponse({"detail": f"{detail}\nGot: {mux_id!r}, {channel!r}"[:300]}, status_code=400)
-        last_event_id = parse_last_event_id(headers.get(LAST_EVENT_ID_HEADER))
-        outcome = await self.multiplex.attach(
-            mux_id, channel, token.session_id, browser_id, last_event_id, lambda: self._remount_outcome(request, token)
+def _environment(templates: Any) -> Environment:
+    """The templates' Jinja2 environment, with the live tags and the package's own templates."""
+    environment = templates if isinstance(templates, Environment) else getattr(templates, "env", None)
+    if not isinstance(environment, Environment):
+        raise ConfigurationError(
+            f"LiveRouter(templates=...) takes a fastapi.templating.Jinja2Templates or a jinja2.Environment, got {templates!r}"
         )
-        if outcome is None:
-            return Response(status_code=204)
-        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
-
-    def _remount_url(self, request: Request, token: PageToken) -> str:
-        current = _headers(request).get(CURRENT_URL_HEADER)
-        if current:
-            parts = urlsplit(current)
-            route = self.resolve(parts.path or "/")
-            if route is not None and route.view.__name__ == token.view:
-                return parts.path + (f"?{parts.query}" if parts.query else "")
-        return token.url
-
-    @staticmethod
-    def _redirect_stream(location: str) -> Response:
-        async def redirect_frame() -> AsyncIterator[bytes]:
-            yield encode_message(push_element(OP_REDIRECT, location, None), event_id="0")
-
-        return EventSourceResponse(redirect_frame(), ping=0, headers=_STREAM_HEADERS)
-
-    async def _event_endpoint(self, request: Request) -> Response:
-        headers = _headers(request)
-        refused = self._refuse_cross_site(request)
-        if refused is not None:
-            return refused
-        try:
-            token = self._verify(request)
-        except TokenError as exc:
-            return self._refuse(request, exc)
-        try:
-            name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
-            params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
-        except EventError as exc:
-            log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        return _answer_response(await self.locator.event(token.session_id, name, params), gzip=accepts_gzip(headers.get("accept-encoding")))
-
-    async def _upload_endpoint(self, request: Request) -> Response:
-        """One chunk of an upload entry: the page token, the entry's upload token, its offset;
-        the body is the raw bytes (``application/octet-stream``), written as they arrive."""
-        headers = _headers(request)
-        refused_response = self._refuse_cross_site(request)
-        if refused_response is not None:
-            return refused_response
-        try:
-            page = self._verify(request)
-        except TokenError as exc:
-            return self._refuse(request, exc)
-        try:
-            chunk = self._chunk(page, headers)
-        except UploadRefused as exc:
-            log.warning("fastapi-live: refused an upload chunk: %s", exc)
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-        answer = await self.locator.upload(page.session_id, chunk, _upload_body(request))
-        if answer.status == 200:
-            return JSONResponse({"offset": answer.offset, "done": answer.done}, headers={"Cache-Control": "no-store"})
-        return JSONResponse({"detail": answer.detail}, status_code=answer.status)
-
-    def _chunk(self, page: PageToken, headers: dict[str, str]) -> Chunk:
-        token = self.manager.upload_signer.verify(headers.get(UPLOAD_TOKEN_HEADER))
-        if token.session_id != page.session_id:
-            raise UploadRefused(403, "upload token for another page: it was issued to another live session than the page token's")
-        ref = headers.get(UPLOAD_REF_HEADER)
-        if ref != token.ref:
-            raise UploadRefused(403, f"upload token for another entry: it is entry {token.ref!r}'s, the request names {ref!r}")
-        offset, length = headers.get(UPLOAD_OFFSET_HEADER, ""), headers.get("content-length")
-        if not (offset.isascii() and offset.isdigit()) or len(offset) > 15:
-            raise UploadRefused(400, f"missing or invalid X-Live-Upload-Offset header: expected the chunk's first byte, a whole number\nGot: {offset!r}"[:200])
-        if length is not None and not (length.isascii() and length.isdigit() and len(length) <= 15):
-            raise UploadRefused(400, f"invalid Content-Length: {length!r}"[:100])
-        return Chunk(token, int(offset), None if length is None else int(length))
-
-    async def _static_endpoint(self, request: Request) -> Response:
-        relative = request.path_params["path"]
-        if "\0" in relative:  # no file has one, and the OS refuses to look one up
-            return JSONResponse({"detail": "not found"}, status_code=404)
-        target = (self._static_dir / relative).resolve()
-        if not target.is_relative_to(self._static_dir) or not target.is_file():
-            return JSONResponse({"detail": "not found"}, status_code=404)
-        return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})
+    if LiveExtension.identifier not in environment.extensions:
+        environment.add_extension(LiveExtension)
+    package_dir = str(_asset_dir("templates"))
+    loader = environment.loader
+    if loader is None:
+        environment.loader = FileSystemLoader(package_dir)
+    elif not _serves(loader, package_dir):
+        environment.loader = ChoiceLoader([loader, FileSystemLoader(package_dir)])
+    return environment
 
 
-async def _upload_body(request: Request) -> AsyncIterator[bytes]:
-    """A chunk's bytes as they arrive; the client going away mid-chunk is an ``UploadRefused``."""
-    try:
-        async for piece in request.stream():
-            yield piece
-    except ClientDisconnect:
-        raise UploadRefused(499, "the client went away mid-chunk") from None
+def _view_class(target: Any) -> type[LiveView]:
+    """The ``LiveView`` class ``@live.page`` registers: the target, or one whose ``mount`` is the target."""
+    if inspect.isclass(target) and issubclass(target, LiveView):
+        return target
+    if inspect.iscoroutinefunction(target):
+        mount_fn = target
+
+        async def mount(self: LiveView, socket: LiveSocket, **kwargs: Any) -> None:
+            await mount_fn(socket, **kwargs)
+
+        mount.__signature__ = inspect.signature(mount_fn).replace(  # type: ignore[attr-defined]
+            parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *inspect.signature(mount_fn).parameters.values()]
+        )
+        mount.__annotations__ = typing.get_type_hints(mount_fn, include_extras=True)
+        return type(target.__name__, (LiveView,), {"mount": mount, "__module__": target.__module__})
+    raise ConfigurationError(f"@live.page() decorates a LiveView subclass or an async mount function, got {target!r}")
+
+
+def _page_endpoint(router: LiveRouter, path: str, view_cls: type[LiveView], template_name: str, hooks: list[OnMount]) -> Callable[..., Any]:
+    """A page's FastAPI endpoint: its parameters are those of its hooks and ``mount``, which FastAPI
+    resolves (path and query parameters, dependencies) before the page is served."""
+    path_params = {part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{") and part.endswith("}")}
+    mount = _Callable(view_cls.mount, "", 2, path_params)
+    hook_callables = [_Callable(_hook_callable(h), f"hook{i}__", 1, path_params) for i, h in enumerate(hooks)]
+    parameters: dict[str, inspect.Parameter] = {
+        _REQUEST_PARAM: inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+    }
+    for item in (*hook_callables, mount):
+        for parameter in item.parameters:
+            parameters.setdefault(parameter.name, parameter)
+
+    async def endpoint(**values: Any) -> Response:
+        request: Request = values[_REQUEST_PARAM]
+        calls: list[OnMountCall] = [(hook.name, functools.partial(hook.fn, **hook.kwargs(values))) for hook in hook_callables]
+        return await router._serve_page(request, view_cls, template_name, calls, mount.kwargs(values))
+
+    endpoint.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
+    endpoint.__name__ = f"live_{view_cls.__name__}"
+    return endpoint
 
 
 __all__ = ["HALT", "LiveHook", "LiveRouter"]

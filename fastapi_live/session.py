@@ -9,40 +9,36 @@ asks for a patch and hands it to the wire.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from . import flash
 from .config import SessionConfig
 from .connection import Connection, Outbound
-from .exceptions import EventError, LiveError
+from .exceptions import LiveError
 from .executor import SyncExecutor
 from .flash import FlashCarrier
-from .lifecycle import OnMountCall, run_event_hooks, run_hooks, run_on_mount
-from .logs import oneline
+from .lifecycle import OnMountCall, mount_view, run_event_hooks, run_hooks
 from .mailbox import Mailbox
-from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, refuse, telemetry_span
+from .messages import Batch, Call, Event, Info, Message, Patch, TaskDone, UploadChanged, fail, refuse, telemetry_span, unknown_builtin
 from .navigation import Navigator, RouteResolver, patch_url
 from .patches import Patcher
 from .presence import Presence
 from .pubsub import PubSub
-from .replay import ReplayBuffer
 from .runner import Runner
 from .tasks import TaskSupervisor
 from .telemetry import telemetry
 from .tokens import PageToken
 from .topics import SessionTopics
-from .types import TaskKey, TaskRecord
 from .uploads import Chunk, SessionUploads, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView, dispatch_event
 from .wire import (
-    BUILTIN_EVENTS,
     CLEAR_FLASH_EVENT,
     LEAVE_EVENT,
-    OP_ERROR,
     OP_REDIRECT,
     PARAM_COMPONENT,
     PATCH_EVENT,
@@ -55,6 +51,8 @@ from .wire import (
 )
 
 log = logging.getLogger("fastapi_live")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -64,7 +62,19 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
     except RuntimeError:
         return None
 
-_KINDS: dict[type[Message], str] = {Info: "info", TaskDone: "task", Batch: "batch", UploadChanged: "upload"}  # as the page hears of a failure
+
+def on_own_loop(method: Callable[Concatenate[LiveSession, P], Coroutine[Any, Any, R]]) -> Callable[Concatenate[LiveSession, P], Coroutine[Any, Any, R]]:
+    """Run the session's coroutine ``method`` on the session's own loop, when called from
+    another (a test's, a worker thread's): the session is only ever touched from there."""
+
+    @functools.wraps(method)
+    async def wrapper(session: LiveSession, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = session._loop
+        if loop is not None and _running_loop() is not loop:
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(method(session, *args, **kwargs), loop))
+        return await method(session, *args, **kwargs)
+
+    return wrapper
 
 
 class SessionHost(Protocol):
@@ -129,29 +139,18 @@ class LiveSession:
         self.token = token
         self.browser_id = browser_id
         self.navigator = Navigator(view, url, resolve, flash=flash_carrier, browser_id=browser_id)
-        self.flash_carrier = flash_carrier
         self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
         self.created = time.monotonic()
-        self.config = host.config
+        self.config = config = host.config
         self.patcher = patcher
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
         self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
-        self._tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
-        self._inbox = Mailbox(host.config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
+        self.tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
+        self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
         self.topics = SessionTopics(host.pubsub, host.presence, self)
-        config = self.config
-        self._out = Outbound(
-            self,
-            ReplayBuffer(config.replay_size, config.replay_bytes),
-            limit=config.outbound_limit,
-            byte_limit=config.outbound_bytes,
-            retry_ms=config.retry_ms,
-            connections=host.connections,
-        )
-        self._timer: asyncio.TimerHandle | None = None
-        self._uploads: SessionUploads | None = None  # made at the page's first upload
+        self.outbound = Outbound(self, config, host.connections)
 
     @property
     def url(self) -> str:
@@ -166,33 +165,17 @@ class LiveSession:
     @property
     def last_frame_id(self) -> int:
         """The id of the newest frame this session emitted on its stream."""
-        return self._out.replay.last_id
-
-    # -- Runtime (used by the socket) ----------------------------------------------------------
-    def start_task(self, key: TaskKey, record: TaskRecord) -> None:
-        self._tasks.start(key, record)
-
-    def cancel_task(self, key: TaskKey, reason: object) -> bool:
-        return self._tasks.cancel(key, reason)
-
-    def has_task(self, key: TaskKey) -> bool:
-        return key in self._tasks.keys()
-
-    def task_keys(self) -> list[TaskKey]:
-        return self._tasks.keys()
-
-    def pending_tasks(self) -> list[str]:
-        return self._tasks.labels()
+        return self.outbound.replay.last_id
 
     @property
     def busy(self) -> bool:
         """A task is running: the session is not idle, whatever its mailbox holds."""
-        return bool(self._tasks)
+        return bool(self.tasks)
 
     def identity_disconnected(self) -> None:
         """The identity it joined was disconnected: a full reload of the page, as whoever the
         browser is now (signed out: the login page)."""
-        self._emit(push_element(OP_REDIRECT, self.url, None))
+        self.outbound.emit(push_element(OP_REDIRECT, self.url, None))
         self.shut()
 
     # -- mount -------------------------------------------------------------------------------
@@ -212,45 +195,30 @@ class LiveSession:
         """
         socket = self.socket
         flash.start(socket, carried_flash)
-        span = telemetry.start("mount", self.view_name, self.id, url=self.url) if telemetry.on else None
         try:
-            halted = await run_on_mount(socket, hooks)
-            if not halted:
-                started = time.perf_counter()
-                await mount(socket)
-                self._warn_if_slow((time.perf_counter() - started) * 1000.0)
-            if span is not None:
-                span.stop()
-            if not halted and socket._redirect_target() is None:
-                await self.navigator.enter(socket)
-            location = socket._redirect_target()
+            location = await mount_view(
+                socket,
+                hooks,
+                mount,
+                self.navigator.enter,
+                view_name=self.view_name,
+                session_id=self.id,
+                url=self.url,
+                warn_after_ms=self.config.mount_warning_ms,
+            )
             if location is not None:
-                carried = None
-                if self.flash_carrier is not None and socket.flash:
-                    carried = self.flash_carrier.dump(socket.flash, self.browser_id)
+                carried = self.navigator.carried_flash(socket)
                 await self.close()
                 return Redirected(location, carried)
             html = self.patcher.render_page(socket) if render else ""
-        except BaseException as exc:
-            if span is not None:
-                span.fail(exc)
+        except BaseException:
             await self.close()
             raise
         socket.mounted = True
         self.host.add(self)
-        self.open()
+        self.outbound.wait(self.config.connect_timeout)  # for its stream
+        self.mailbox.open()
         return Mounted(html)
-
-    def _warn_if_slow(self, elapsed_ms: float) -> None:
-        threshold = self.config.mount_warning_ms
-        if threshold is not None and elapsed_ms > threshold:
-            log.warning(
-                "%s.mount() took %.0f ms, blocking the first render (threshold %.0f ms). "
-                "Load slow data with socket.assign_async(...) so the page shows at once with a loading state.",
-                self.view_name,
-                elapsed_ms,
-                threshold,
-            )
 
     # -- mailbox -------------------------------------------------------------------------------
     def post(self, message: Message) -> None:
@@ -266,24 +234,9 @@ class LiveSession:
             return
         if self.closed:
             refuse(message)
-        elif not self._inbox.deliver(message):
-            self._overflow(message)
-
-    def _overflow(self, message: Message) -> None:
-        """The mailbox is full: the session ends, rather than drop messages its state may need.
-
-        Its page's stream reconnects and remounts the page afresh, a consistent state again.
-        """
-        log.warning(
-            "fastapi-live: closed %s session %s: a message found its mailbox full (%d queued, SessionConfig.mailbox_limit=%d); "
-            "its page remounts when its stream reconnects",
-            self.view_name,
-            self.id,
-            len(self._inbox),
-            self._inbox.limit,
-        )
-        refuse(message)
-        self.shut()
+        elif not self.mailbox.deliver(message):  # full: the page's stream reconnects and remounts it afresh
+            refuse(message)
+            self.shut()
 
     def send_info(self, message: Any) -> None:
         """Deliver ``message`` to ``handle_info`` (hooks first)."""
@@ -300,16 +253,15 @@ class LiveSession:
             return "", None
         future: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
         message = Patch(patch_url(params), future) if name == PATCH_EVENT else Event(name, params, future)
-        if not await self._inbox.handle_inline(message):  # idle: handled right here, in its request's task
+        if not await self.mailbox.handle_inline(message):  # idle: handled right here, in its request's task
             if telemetry.on and isinstance(message, Event):  # its span belongs to its request, not to the drain's task
                 message = Event(name, params, future, telemetry.context())
             self.post(message)
         return await message.answer
 
+    @on_own_loop
     async def call(self, fn: Callable[[LiveSocket], Any]) -> Any:
         """Run ``fn(socket)`` inside the session, between messages; its changes are rendered."""
-        if (loop := self._foreign_loop()) is not None:
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.call(fn), loop))
         message = Call(fn, asyncio.get_running_loop().create_future())
         self.post(message)
         return await message.answer
@@ -319,7 +271,7 @@ class LiveSession:
         socket = self.socket
         snapshot = socket._snapshot()
         url = self.navigator.url
-        self._tasks.stage()
+        self.tasks.stage()
         succeeded = False
         span = telemetry.start(what[0], self.view_name, self.id, **what[1]) if telemetry.on and (what := telemetry_span(message)) else None
         try:
@@ -338,9 +290,9 @@ class LiveSession:
             self.navigator.url = url
             if span is not None:
                 span.fail(exc)
-            self._fail(message, exc)
+            self.outbound.emit(fail(message, exc, self.view_name))
         finally:
-            self._tasks.commit(succeeded)
+            self.tasks.commit(succeeded)
             if span is not None:
                 span.stop()
 
@@ -350,17 +302,13 @@ class LiveSession:
         reply: Any = None
         component = params.pop(PARAM_COMPONENT, None)  # set when the event came from inside a LiveComponent
         if name in (UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT):
-            reply = await self._upload_desk().event(socket, name, params)
+            reply = await self.uploads.event(socket, name, params)
         elif name == CLEAR_FLASH_EVENT:
             flash.clear_event(socket, params)
         elif name == REFRESH_EVENT:  # a text patch the page could not apply: its region goes whole
             self.patcher.refresh(params)
         elif name.startswith(RESERVED_EVENT_PREFIX):
-            raise EventError(
-                f"unknown event {name!r}: names starting with {RESERVED_EVENT_PREFIX!r} are the library's own\n"
-                f"Expected one of: {', '.join(BUILTIN_EVENTS)}\nGot: {name!r}",
-                status_code=400,
-            )
+            raise unknown_builtin(name)
         elif component is not None:
             reply = await self.patcher.components.dispatch(component, name, params)
         else:
@@ -382,7 +330,7 @@ class LiveSession:
         if asyncio.iscoroutine(result):
             result = await result
         await self.navigator.settle(self.socket)
-        self._emit(self.patcher.patch(self.socket))
+        self.outbound.emit(self.patcher.patch(self.socket))
         if not message.answer.done():
             message.answer.set_result(result)
 
@@ -393,7 +341,7 @@ class LiveSession:
                 if not await run_hooks(socket, "handle_info", info):
                     await self.view.handle_info(info, socket)
             case TaskDone(key, task, record, outcome):
-                if not self._tasks.finish(key, task):
+                if not self.tasks.finish(key, task):
                     return  # replaced by a newer call: the older result is dropped
                 if record.owner is not None:  # a LiveComponent's task: its handle_async or its assigns
                     await self.patcher.components.task_done(record, outcome)
@@ -401,85 +349,47 @@ class LiveSession:
                     if not await run_hooks(socket, "handle_async", record.name, outcome):
                         await self.view.handle_async(record.name, outcome, socket)
                 else:
-                    self._tasks.apply(socket, record, outcome)
+                    self.tasks.apply(socket, record, outcome)
             case Batch(key, task, record, batch):
-                if not self._tasks.is_current(key, task):
+                if not self.tasks.is_current(key, task):
                     return
-                self._tasks.stream_items(socket, record, batch)
+                self.tasks.stream_items(socket, record, batch)
             case UploadChanged(upload, ref):
-                await self._upload_desk().changed(socket, upload, ref)
-        self._emit(await self._render())
+                await self.uploads.changed(socket, upload, ref)
+        self.outbound.emit(await self._render())
+
+    async def _render(self) -> str:
+        """The patch for this message's changes, once the navigations it asked for are settled."""
+        await self.navigator.settle(self.socket)
+        return await self.patcher.patch_with_hooks(self.socket)
+
+    @on_own_loop
+    async def wait_idle(self) -> None:
+        """Wait until no task is running and the mailbox is empty."""
+        await self.mailbox.wait_idle()
 
     # -- uploads (``uploads.py``) -----------------------------------------------------------------
-    def _upload_desk(self) -> SessionUploads:
-        if self._uploads is None:
-            config = self.config
-            self._uploads = SessionUploads(
-                self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=self._upload_changed
-            )
-        return self._uploads
-
-    def _upload_changed(self, upload: str, ref: str) -> None:
-        self.post(UploadChanged(upload, ref))
+    @functools.cached_property
+    def uploads(self) -> SessionUploads:
+        """The page's uploads, made at its first (most pages have none)."""
+        config = self.config
+        notify = lambda upload, ref: self.post(UploadChanged(upload, ref))  # noqa: E731
+        return SessionUploads(self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=notify)
 
     async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
         """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body
         holds no other message up); progress reaches the page through the mailbox, throttled."""
         if self.closed:
             raise UploadRefused(410, "the live session is gone; reload the page and choose the file again")
-        return await self._upload_desk().receive(self.socket, chunk, body)
+        return await self.uploads.receive(self.socket, chunk, body)
 
-    async def _render(self) -> str:
-        """The patch for this message's changes; then the ``after_render`` hooks, which see them.
-
-        What an ``after_render`` hook assigns is kept but is no change to render: it never makes
-        a later message re-render it, nor the hook run on its own changes.
-        """
-        socket = self.socket
-        await self.navigator.settle(socket)
-        if not socket._hooks_for("after_render"):
-            return self.patcher.patch(socket)
-        changed = socket.changed
-        body = self.patcher.patch(socket)
-        socket._changed = set(changed)
-        try:
-            await run_hooks(socket, "after_render")
-        finally:
-            socket._changed = set()
-        return body
-
-    def _fail(self, message: Message, exc: Exception) -> None:
-        if isinstance(message, (Event, Patch, Call)):
-            name = message.name if isinstance(message, Event) else PATCH_EVENT
-            if isinstance(message, (Event, Patch)) and isinstance(exc, EventError):
-                log.warning("%s: refused event %r: %s", self.view_name, name, oneline(exc))
-            elif isinstance(message, (Event, Patch)):
-                log.error("%s: event %r raised", self.view_name, name, exc_info=exc)
-            if not message.answer.done():
-                message.answer.set_exception(exc)
-            return
-        kind = _KINDS[type(message)]
-        log.error("%s: %s handler raised", self.view_name, kind, exc_info=exc)
-        # The page hears that something failed, never what: the traceback stays in the log.
-        self._emit(push_element(OP_ERROR, "server", {"message": "Something went wrong on the server.", "during": kind}))
-
-    async def wait_idle(self) -> None:
-        """Wait until no task is running and the mailbox is empty."""
-        if (loop := self._foreign_loop()) is not None:
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.wait_idle(), loop))
-        await self._inbox.wait_idle()
-
-    # -- the stream ------------------------------------------------------------------------------
-    def _emit(self, body: str) -> None:
-        if body and not self._out.emit(body):
-            self._arm_timer(self.config.disconnect_grace)  # closed for falling behind: its reconnect resyncs
-
+    # -- the stream (``connection.Outbound``) ------------------------------------------------------
     def attach(self, last_event_id: int | None) -> Connection:
         """Attach a stream, replacing any older one; replays what it missed, or resyncs."""
         if self.closed:
             raise LiveError("the live session is closed")
         self._on_attach()
-        return self._out.attach(last_event_id, lambda: self.patcher.resync(self.socket))
+        return self.outbound.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
         """Attach the stream of a page whose old session was gone: it recovers, then resyncs.
@@ -488,64 +398,40 @@ class LiveSession:
         sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
         """
         self._on_attach()
-        return self._out.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
+        return self.outbound.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
 
     def _on_attach(self) -> None:
-        self._cancel_timer()
         self.topics.watched(True)
         if not self._lane.connected:  # the first stream: someone is looking at this page
             self._lane.connect()
             self.host.connected(self)
 
     def detach(self, conn: Connection) -> None:
-        if self._out.detach(conn) and not self.closed:
-            self._arm_timer(self.config.disconnect_grace)
+        if self.outbound.detach(conn) and not self.closed:
             self.topics.watched(False)
 
     @property
     def attached(self) -> bool:
-        return self._out.current is not None
+        return self.outbound.current is not None
 
-    def _arm_timer(self, delay: float) -> None:
-        self._cancel_timer()
-        self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self) -> None:
-        self._timer = None
-        if self._out.current is None and not self.closed:
-            log.debug("%s: session %s expired without a stream", self.view_name, self.id)
-            asyncio.get_running_loop().create_task(self.close())
-
-    def open(self) -> None:
-        """Open the mailbox after mount; the session waits ``connect_timeout`` for its stream."""
-        self._arm_timer(self.config.connect_timeout)
-        self._inbox.open()
-
-    async def close(self) -> None:
-        """End the session: cancel its tasks, drop its subscriptions, close its stream."""
-        if (loop := self._foreign_loop()) is not None:
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.close(), loop))
+    def stream_expired(self) -> None:
+        log.debug("%s: session %s expired without a stream", self.view_name, self.id)
         self.shut()
 
-    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
-        """The session's own loop, when the caller runs on another one."""
-        loop = self._loop
-        return loop if loop is not None and _running_loop() is not loop else None
+    # -- the end -----------------------------------------------------------------------------------
+    @on_own_loop
+    async def close(self) -> None:
+        """End the session: cancel its tasks, drop its subscriptions, close its stream."""
+        self.shut()
 
     def shut(self) -> None:
-        """``close``, from code that cannot wait (a PubSub listener, the mailbox's overflow)."""
+        """``close``, from code that cannot wait (a PubSub listener, a full mailbox, an expiry)."""
         if self.closed:
             return
         self.closed = True
-        self._cancel_timer()
-        self._tasks.cancel_all()
+        self.tasks.cancel_all()
         self.socket._discard_uploads()
         self.topics.close()
-        self._out.close()
-        self._inbox.close()  # the handler still running is cancelled, the queued refused
+        self.outbound.close()
+        self.mailbox.close()  # the handler still running is cancelled, the queued refused
         self.host.forget(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import mimetypes
 import os
 import re
@@ -21,10 +22,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from .exceptions import ConfigurationError, EventError, LiveError
 from .socket import SocketState
-from .wire import UPLOAD_EVENT
+from .wire import (
+    ATTR_DROP_TARGET,
+    ATTR_MORPH_SKIP,
+    ATTR_UPLOAD,
+    ATTR_UPLOAD_CONFIG,
+    ATTR_UPLOAD_PREVIEW,
+    ATTR_UPLOAD_URL,
+    UPLOAD_EVENT,
+    extra_attributes,
+    markup_attrs,
+)
 
 TOO_LARGE = "Too large"
 NOT_ACCEPTED = "Not accepted"
@@ -877,3 +891,70 @@ class SessionUploads:
             result = config.progress(entry.upload, entry, socket)
             if inspect.isawaitable(result):
                 await result
+
+
+class UploadTags:
+    """The upload helpers of ``live`` in templates (mixed into ``helpers.TemplateHelpers``)."""
+
+    upload_url: str
+
+    @pass_context
+    def file_input(self, context: Context, upload: str | UploadConfig, /, **attrs: Any) -> Markup:
+        """The file input of an upload (``socket.allow_upload(name, ...)``), as LiveView's ``live_file_input``.
+
+        ``{{ live.file_input("avatar") }}`` renders ``<input type="file" name="avatar" accept=".png,.jpg" …>``
+        with what the browser validates with; extra keyword arguments become attributes
+        (``class_="..."`` for ``class``).
+        """
+        config = _upload_config(context, upload, "file_input")
+        pairs: list[tuple[str, str | None]] = [
+            ("type", "file"),
+            ("id", str(attrs.pop("id", config.ref))),
+            ("name", config.name),
+            (ATTR_UPLOAD, config.name),
+            (ATTR_UPLOAD_URL, self.upload_url),
+            (ATTR_UPLOAD_CONFIG, json.dumps(config.client_config(), separators=(",", ":"))),
+        ]
+        if "*" not in config.accept:
+            pairs.append(("accept", ",".join(config.accept)))
+        if config.max_entries > 1:
+            pairs.append(("multiple", None))
+        pairs += extra_attributes(attrs)
+        return Markup(f"<input {markup_attrs(pairs)}>")
+
+    @pass_context
+    def drop_target(self, context: Context, upload: str | UploadConfig, /) -> Markup:
+        """Make an element a drop zone for an upload's files: ``<div {{ live.drop_target("avatar") }}>``.
+
+        While files are dragged over it, it has the class ``live-drop-active``.
+        """
+        config = _upload_config(context, upload, "drop_target")
+        return markup_attrs([(ATTR_DROP_TARGET, config.name)])
+
+    def img_preview(self, entry: UploadEntry, /, **attrs: Any) -> Markup:
+        """An ``<img>`` the browser fills with a chosen image before it is uploaded (LiveView's ``live_img_preview``)."""
+        if not isinstance(entry, UploadEntry):
+            raise ConfigurationError(f"live.img_preview() takes an upload entry (for entry in uploads.avatar.entries)\nGot: {entry!r}")
+        pairs: list[tuple[str, str | None]] = [
+            ("id", str(attrs.pop("id", f"live-preview-{entry.ref}"))),
+            (ATTR_UPLOAD_PREVIEW, entry.ref),
+            (ATTR_UPLOAD, entry.upload),
+            (ATTR_MORPH_SKIP, None),  # the browser set its src: a re-render must not take it away
+            ("alt", str(attrs.pop("alt", entry.client_name))),
+        ]
+        pairs += extra_attributes(attrs)
+        return Markup(f"<img {markup_attrs(pairs)}>")
+
+
+def _upload_config(context: Context, upload: str | UploadConfig, helper: str) -> UploadConfig:
+    if isinstance(upload, UploadConfig):
+        return upload
+    uploads = context.get(UPLOADS_KEY)
+    config = uploads.get(upload) if isinstance(uploads, Uploads) and isinstance(upload, str) else None
+    if config is None:
+        allowed = sorted(uploads) if isinstance(uploads, Uploads) else []
+        raise ConfigurationError(
+            f"live.{helper}({upload!r}) names no upload of this page\n"
+            f"Expected one of: {', '.join(allowed) or '(none: call socket.allow_upload(name, accept=...) in mount)'}\nGot: {upload!r}"
+        )
+    return config

@@ -11,7 +11,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -336,6 +336,19 @@ def push_element(kind: str, name: str, payload: Any) -> str:
 def css_id(dom_id: str) -> str:
     """A DOM id as a CSS id selector's name (``:`` and ``.`` escaped)."""
     return re.sub(r"([:.])", r"\\\1", dom_id)
+
+
+def extra_attributes(attrs: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """A helper's extra keyword arguments as attribute pairs: ``class_`` is ``class``, ``data_x``
+    is ``data-x``; True is a bare attribute, False and None none."""
+    out: list[tuple[str, str | None]] = []
+    for name, value in attrs.items():
+        name = name.rstrip("_").replace("_", "-")
+        if value is True:
+            out.append((name, None))
+        elif value is not False and value is not None:
+            out.append((name, str(value)))
+    return out
 
 
 def markup_attrs(attrs: Iterable[tuple[str, str | None]]) -> Markup:

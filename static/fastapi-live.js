@@ -2345,11 +2345,15 @@
         }
         input.value = ""; // the files are kept here; choosing the same file again is a change again
         let described = chosen.map(({ref, file}) => ({ref, name: file.name, size: file.size, type: file.type, last_modified: file.lastModified}));
+        let granted;
+        let preflight = new Promise((resolve) => { granted = resolve; });
+        chosen.forEach((entry) => { entry.preflight = preflight; }); // a submit meanwhile waits for it
         let reply;
         try {
             reply = await postEvent(root, UPLOAD_EVENT, JSON.stringify({upload: name, entries: described}), "application/json");
         } catch (e) {
             chosen.forEach((entry) => uploadError(entry, {status: 0, detail: String(e)}));
+            granted();
             return;
         }
         for (let entry of chosen) {
@@ -2360,6 +2364,7 @@
                 entry.status = "refused";
             }
         }
+        granted();
         fillPreviews();
         let form = input.form;
         let changeEvent = form?.getAttribute(BINDING_BY_DOM_EVENT.input);
@@ -2494,7 +2499,8 @@
     function pendingUploads(form) {
         let root = rootOf(form);
         let names = new Set([...form.querySelectorAll(`input[${ATTR_UPLOAD}]`)].map((input) => input.getAttribute(ATTR_UPLOAD)));
-        return [...uploadEntries.values()].filter((e) => e.root === root && names.has(e.upload) && (e.status === "ready" || e.status === "uploading"));
+        // "chosen": its preflight is still on the way (a quick click on Upload); the submit waits for it.
+        return [...uploadEntries.values()].filter((e) => e.root === root && names.has(e.upload) && ["chosen", "ready", "uploading"].includes(e.status));
     }
 
     // Fields of live file inputs never go with an event: their files travel as uploads.
@@ -2556,7 +2562,11 @@
             }
             form.__liveUploading = true;
             form.classList.add(CLASS_UPLOADING);
-            Promise.allSettled(pending.map(transfer)).then(() => {
+            let send = async (entry) => {
+                await entry.preflight;
+                return entry.status === "ready" || entry.status === "uploading" ? transfer(entry) : false;
+            };
+            Promise.allSettled(pending.map(send)).then(() => {
                 form.__liveUploading = false;
                 form.classList.remove(CLASS_UPLOADING);
                 form.__liveUploadsSent = true;

@@ -14,28 +14,36 @@ from fastapi_live import AsyncResult, CallbackReturnError, CapturedSocketError, 
 from fastapi_live.async_ops import TaskRecord, apply_assign_outcome, call_user_function, is_async_generator
 
 
+class RecordedTasks(dict[Any, TaskRecord]):
+    """The tasks the socket asked its session to run, by key; and those it cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled: list[tuple[Any, Any]] = []
+
+    def start(self, key: object, record: TaskRecord) -> None:
+        self[key] = record
+
+    def cancel(self, key: object, reason: object) -> bool:
+        if key not in self:
+            return False
+        del self[key]
+        self.cancelled.append((key, reason))
+        return True
+
+    def keys(self) -> list[Any]:  # type: ignore[override]  # the Tasks protocol's list
+        return list(super().keys())
+
+
 class FakeRuntime:
     """Records what the socket asks the session to run or cancel."""
 
     def __init__(self) -> None:
-        self.tasks: dict[Any, TaskRecord] = {}
-        self.cancelled: list[tuple[Any, Any]] = []
+        self.tasks = RecordedTasks()
 
-    def start_task(self, name: object, runner: Any) -> None:
-        self.tasks[name] = runner
-
-    def cancel_task(self, name: object, reason: object) -> bool:
-        if name not in self.tasks:
-            return False
-        del self.tasks[name]
-        self.cancelled.append((name, reason))
-        return True
-
-    def has_task(self, name: object) -> bool:
-        return name in self.tasks
-
-    def task_keys(self) -> list[Any]:
-        return list(self.tasks)
+    @property
+    def cancelled(self) -> list[tuple[Any, Any]]:
+        return self.tasks.cancelled
 
     async def subscribe(self, topic: str) -> None: ...
 

@@ -14,6 +14,7 @@ from fastapi_live.runner import Runner
 
 
 class _Owner:
+    id = "session-1"
     view_name = "TestView"
     busy = False
 

@@ -166,7 +166,7 @@ async def test_only_the_outermost_changed_region_is_sent(harness):
 async def test_a_nested_region_rendered_with_its_parent_carries_the_parents_version(harness):
     await harness.session.call(lambda socket: socket.assign(inner=1))  # version 1, the inner region alone
     await harness.session.call(lambda socket: socket.assign(outer=2, inner=2))  # version 2, outer and inner together
-    frame = harness.session._out.replay.newest.decode()
+    frame = harness.session.outbound.replay.newest.decode()
     assert '<div id="outer" data-live-region="region" data-live-v="2">' in frame
     assert '<div id="inner" data-live-region="region" data-live-v="2">' in frame
 
@@ -312,7 +312,7 @@ async def test_an_older_result_already_queued_is_dropped(harness):
     await flag(view.gate("hold").started)
     view.gate("old").open("old value")
     await flag(view.gate("old").finished)  # its outcome is now queued behind the running call
-    assert harness.session._inbox and isinstance(next(iter(harness.session._inbox)), TaskDone)
+    assert harness.session.mailbox and isinstance(next(iter(harness.session.mailbox)), TaskDone)
     view.gate("hold").open()
     await asyncio.wait_for(holding, 2)
     await harness.session.call(lambda socket: None)  # queued behind the stale outcome: it has been handled
@@ -674,9 +674,9 @@ async def test_an_attached_stream_stops_the_connect_timeout():
     harness = Harness(Page(), page_template(PAGE), SessionConfig(connect_timeout=0.05))
     async with harness:
         await harness.start()
-        assert harness.session._timer is not None
+        assert harness.session.outbound.waiting
         harness.attach()
-        assert harness.session._timer is None
+        assert not harness.session.outbound.waiting
 
 
 async def test_a_session_outlives_its_stream_for_the_grace_period_then_ends():
@@ -686,7 +686,7 @@ async def test_a_session_outlives_its_stream_for_the_grace_period_then_ends():
         await harness.start()
         connection = harness.session.attach(None)
         harness.session.detach(connection)
-        assert not harness.session.closed and harness.session._timer is not None
+        assert not harness.session.closed and harness.session.outbound.waiting
         await asyncio.wait_for(closed.wait(), 2)
         assert harness.session.closed
 
@@ -697,16 +697,16 @@ async def test_a_reconnect_within_the_grace_period_keeps_the_session():
         await harness.start()
         connection = harness.session.attach(None)
         harness.session.detach(connection)
-        assert harness.session._timer is not None
+        assert harness.session.outbound.waiting
         harness.attach(last_event_id=0)
-        assert harness.session._timer is None and not harness.session.closed
+        assert not harness.session.outbound.waiting and not harness.session.closed
 
 
 async def test_detaching_a_replaced_stream_does_not_arm_the_timer(harness):
     old = harness.session.attach(None)
     harness.attach(last_event_id=0)
     harness.session.detach(old)
-    assert harness.session.attached and harness.session._timer is None
+    assert harness.session.attached and not harness.session.outbound.waiting
 
 
 async def test_closing_cancels_tasks_fails_waiting_callers_and_refuses_attach(harness):

@@ -461,7 +461,7 @@ async def test_ten_thousand_items_do_not_grow_the_session_memory():
         finally:
             tracemalloc.stop()
         assert session.last_frame_id == batches
-        last = session._out.replay.newest.decode()
+        last = session.outbound.replay.newest.decode()
         assert last.count("<li id=") == batch and f'<li id="posts-{batch * batches - 1}">' in last
         assert Tracked.alive == 0, "stream items are still referenced after rendering"
         assert harness.socket._stream_state()[1] == {"posts": []}

@@ -152,7 +152,7 @@ async def render_async(view: LiveTestView, timeout: float = DEFAULT_TIMEOUT) -> 
     try:
         await asyncio.wait_for(session.wait_idle(), timeout)
     except TimeoutError:
-        pending = session.pending_tasks()
+        pending = session.tasks.labels()
         raise LiveTestError(
             f"render_async({view.view_name}) timed out after {timeout} s with tasks still running: "
             f"{', '.join(pending) or '(none; the session is still handling messages)'}\n"
@@ -254,8 +254,7 @@ def _set_value(pairs: Pairs, key: str, value: Any) -> None:
         pairs.extend((key, js_string(item)) for item in value)
     elif isinstance(value, Mapping):
         raise LiveTestError(
-            f"the value for {key!r} is a mapping, but a form sends strings\n"
-            f"Expected: a string, number, boolean or a list of them\nGot: {value!r}"
+            f"the value for {key!r} is a mapping, but a form sends strings\nExpected: a string, number, boolean or a list of them\nGot: {value!r}"
         )
     else:
         set_pair(pairs, key, js_string(value))
@@ -266,8 +265,7 @@ def _check_fields(view: LiveTestView, form: LexborNode, bound: LexborNode, value
     for key in values:
         if key not in allowed:
             raise LiveTestError(
-                f"{verb}(): {describe(form, 80)} has no field {key!r}\n"
-                f"Expected one of: {', '.join(a for a in allowed if a != '_target')}\nGot: {key!r}"
+                f"{verb}(): {describe(form, 80)} has no field {key!r}\nExpected one of: {', '.join(a for a in allowed if a != '_target')}\nGot: {key!r}"
             )
         control = _field_named(view, form, key)
         if control is not None and is_text_control(control) and "readonly" in control.attrs:
@@ -561,8 +559,7 @@ async def render_hook(target: LiveTestView | Element, event: str, values: Values
         node = target.resolve()
         if ATTR_HOOK not in node.attrs:
             raise LiveTestError(
-                f"render_hook(): {describe(node, 100)} has no JS hook\n"
-                f"Expected: an element rendered with {{{{ live.hook('Name') }}}} ({ATTR_HOOK})\nGot: none"
+                f"render_hook(): {describe(node, 100)} has no JS hook\nExpected: an element rendered with {{{{ live.hook('Name') }}}} ({ATTR_HOOK})\nGot: none"
             )
         view = target.view
     else:

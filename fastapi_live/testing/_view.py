@@ -548,7 +548,7 @@ class LiveTestView:
         unregister_open(self)
         with contextlib.suppress(ValueError):
             self.client._views.remove(self)
-        pending = [] if self.session.closed else self.session.pending_tasks()
+        pending = [] if self.session.closed else self.session.tasks.labels()
         reader = self._reader
         if reader is not None:
             reader.cancel()
@@ -582,7 +582,7 @@ class LiveTestView:
             # The loop went away with the test: its tasks are gone; report what was running.
             self._closed = True
             unwatch(self._server_log)
-            return self._pending_messages([] if self.session.closed else self.session.pending_tasks())
+            return self._pending_messages([] if self.session.closed else self.session.tasks.labels())
         if loop.is_running():
             try:
                 running = asyncio.get_running_loop()
@@ -693,8 +693,7 @@ async def _get_page(
     if 300 <= response.status_code < 400 and location:
         to = (location[len(client._origin) :] or "/") if location.startswith(client._origin) else location
         raise LiveRedirect(
-            f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\n"
-            "Use follow_redirect(error) to open where it leads",
+            f"GET {path} redirected to {to!r} ({response.status_code}) instead of showing a live page\nUse follow_redirect(error) to open where it leads",
             to=to,
             client=client,
         )

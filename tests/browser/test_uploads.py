@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from fastapi_live.wire import EVENT_HEADER, UPLOAD_EVENT
 from tests.support.outage import OutageSwitch
 from tests.support.views.uploads import make_app
 
@@ -131,6 +132,31 @@ def test_progress_shows_while_bytes_arrive_and_cancel_stops_the_transfer(page, p
     expect(page.locator("li.uploaded")).to_have_text(["quick.png (3000)"])
     assert os.listdir(upload_dir) == []
     assert sorted(os.listdir(store_dir)) == ["quick.png"]
+
+
+def test_upload_clicked_before_the_preflight_answers_waits_for_it_then_uploads(page, photos, dirs):
+    _, store_dir = dirs
+    open_page(page, photos.url + "/photos")
+    held: list[Any] = []
+
+    def is_preflight(request: Any) -> bool:
+        return bool(request.headers.get(EVENT_HEADER) == UPLOAD_EVENT)
+
+    def hold_preflight(route: Any) -> None:
+        if is_preflight(route.request):
+            held.append(route)  # answered only once Upload was clicked
+        else:
+            route.continue_()
+
+    page.route("**/_live/event", hold_preflight)
+    with page.expect_request(is_preflight):
+        page.set_input_files("input[type=file]", files=[png_file("quick-click.png", 3000)])
+    page.click("#upload")
+    expect(page.locator("#upload-form")).to_have_class(re.compile(r"\blive-uploading\b"))
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("li.uploaded")).to_have_text(["quick-click.png (3000)"])
+    assert os.listdir(store_dir) == ["quick-click.png"]
 
 
 def test_an_upload_resumes_after_its_stream_is_cut_and_a_chunk_is_refused_mid_way(page, photos, dirs):

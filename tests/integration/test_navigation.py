@@ -123,7 +123,7 @@ async def test_a_patch_runs_handle_params_sends_only_what_changed_and_keeps_the_
     assert panel(view) == "Tab b, page 3, section all"
     assert view.url == "/catalog?tab=b&page=3"
     assert view.session is session and mounted(view) == mount_id
-    assert "Stock: 42" in html and not session.pending_tasks()  # loaded async parts are not loaded again
+    assert "Stock: 42" in html and not session.tasks.labels()  # loaded async parts are not loaded again
     assert session.url == "/catalog?tab=b&page=3"
 
 

@@ -516,7 +516,7 @@ async def test_closing_a_view_with_running_tasks_cancels_them_and_warns(toolkit)
             view, _ = await live(client, "/tasks")
             session = view.session
     assert session.closed
-    assert session.pending_tasks() == []
+    assert session.tasks.labels() == []
     assert router.manager.sessions == {}
 
 

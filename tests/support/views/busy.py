@@ -47,7 +47,7 @@ def create_app(config: SessionConfig | None = None) -> FastAPI:
     @app.get("/ping")
     async def ping() -> dict[str, int]:
         sessions = list(live.manager.sessions.values())
-        return {"sessions": len(sessions), "still_queued": sum(len(session._inbox) for session in sessions)}
+        return {"sessions": len(sessions), "still_queued": sum(len(session.mailbox) for session in sessions)}
 
     return app
 
