@@ -29,9 +29,12 @@ class LivePage:
     page: wire.Connection
     stream: wire.Connection | None = None
     html: str = ""
+    accept_encoding: str | None = None  # sent with its stream and events, as a browser's ``Accept-Encoding``
 
     def headers(self, event: str | None = None) -> dict[str, str]:
         headers = {"X-Live-Token": self.token, "Cookie": self.cookie, "HX-Request": "true"}
+        if self.accept_encoding is not None:
+            headers["Accept-Encoding"] = self.accept_encoding
         if event is not None:
             headers["X-Live-Event"] = event
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -52,19 +55,21 @@ async def open_live_page(
     on_message: wire.MessageCallback | None = None,
     timeout: float = 20.0,
     source: str | None = None,
+    accept_encoding: str | None = None,
 ) -> LivePage:
     """GET a live page, then open its stream and wait for the hello frame.
 
     ``stream="same"`` reuses the page's keep-alive connection for the stream (one socket
     per page); ``"separate"`` keeps the page connection free for event POSTs. ``source``: the
     local address to connect from (a loopback address of its own has its own ephemeral ports).
+    With ``accept_encoding``, the stream and the events send it (a browser sends ``gzip, deflate, br, zstd``).
     """
     conn = await connect(host, port, source)
     response = await asyncio.wait_for(conn.request("GET", path), timeout)
     if response.status != 200:
         conn.close()
         raise wire.HttpError(f"GET {path} answered {response.status}: {response.text[:200]}")
-    page = LivePage(wire.token_of(response.text), wire.cookie_header(response.cookies()), conn, html=response.text)
+    page = LivePage(wire.token_of(response.text), wire.cookie_header(response.cookies()), conn, html=response.text, accept_encoding=accept_encoding)
     stream_conn = conn if stream == "same" else await connect(host, port, source)
     loop = asyncio.get_running_loop()
     hello: asyncio.Future[float] = loop.create_future()
@@ -76,7 +81,10 @@ async def open_live_page(
             on_message(message, now)
 
     page.stream = stream_conn
-    await asyncio.wait_for(stream_conn.open_stream(STREAM_URL, {"X-Live-Token": page.token, "Cookie": page.cookie}, first), timeout)
+    stream_headers = {"X-Live-Token": page.token, "Cookie": page.cookie}
+    if accept_encoding is not None:
+        stream_headers["Accept-Encoding"] = accept_encoding
+    await asyncio.wait_for(stream_conn.open_stream(STREAM_URL, stream_headers, first), timeout)
     await asyncio.wait_for(asyncio.shield(hello), timeout)
     return page
 

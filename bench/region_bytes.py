@@ -1,12 +1,18 @@
 """7. Bytes on the wire for a one-assign change on a page with 10 regions.
 
-The page (``regions.html``) has ten ``{% region %}`` cards, each reading its own assign. One
-event (``bump``, i=3) changes one assign; one publish (``3:<note>`` to the page's topic)
-changes it from ``handle_info``. Measured: fastapi-live's event response body and its SSE
-message (the whole ``id:``/``data:`` message with its blank line), against the changed
-region's own HTML (the target: at most that + 300 bytes), beside the floor's answer to the
-same event: the whole page re-rendered by hand. pyview's ``phx_reply`` and ``diff`` push
-(uncompressed WebSocket payloads; with permessage-deflate in the details) are the reference.
+The page (``regions.html``) has ten ``{% region %}`` cards, each reading its own assign. An
+event (``bump``) changes one card's value; a publish (``3:<note>`` to the page's topic)
+changes one card's note from ``handle_info``. Measured, as the wire carries them: the event's
+reply body (identity or gzip, as the server chose; its HTTP head in the details) and the
+bytes one SSE message added to the stream (chunk framing included; gzip-compressed when the
+client accepts it), for a browser-like client (``Accept-Encoding: gzip, deflate, br, zstd``)
+and a plain one (no ``Accept-Encoding``).
+
+A card's first change goes whole (the page keeps nothing of a region it has not re-rendered):
+target at most its HTML + 300 bytes, beside the floor's answer (the whole page re-rendered by
+hand). Its later changes, one text node each, go as text patches: target at most pyview's
+figure for the same change, its ``phx_reply`` and ``diff`` push as WebSocket frames
+(uncompressed, header included; with permessage-deflate in the details).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from fastapi_live.testing._sse import SSEMessage
 
 from . import wire
 from .apps import HAND_APP, LIVE_APP, PYVIEW_APP
-from .load import EVENT_URL, guarded, open_live_page
+from .load import EVENT_URL, LivePage, guarded, open_live_page
 from .pyview import open_pyview_page
 from .report import Row
 from .servers import ServerProcess, Settings
@@ -27,6 +33,8 @@ from .servers import ServerProcess, Settings
 NAME = "bytes"
 SLACK = 300
 REGION = "m3"
+FIRST_REGION = "m5"  # the card whose first change the event's first-change figure is
+BROWSER_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends
 _REGION = re.compile(rf'<section id="{REGION}"[^>]*>.*?</section>', re.S)
 _PARTIAL = re.compile(rb"<hx-partial ")
 
@@ -37,39 +45,77 @@ async def _next(messages: asyncio.Queue[T], timeout: float = 10.0) -> T:
     return await asyncio.wait_for(messages.get(), timeout)
 
 
-async def measure_live(settings: Settings) -> dict[str, Any]:
+def _targets(body: bytes, region: str) -> bool:
+    """The fragment is for ``region``: a whole region names it in ``hx-target``, a text patch in its id."""
+    return f'hx-target="#{region}"'.encode() in body or f'<hx-partial id="{region}"'.encode() in body
+
+
+async def _event(page: LivePage, index: int) -> wire.Response:
+    region = f"m{index}"
+    response = await page.page.request("POST", EVENT_URL, page.headers("bump"), f"i={index}".encode())
+    if response.status != 200 or len(_PARTIAL.findall(response.body)) != 1 or not _targets(response.body, region):
+        raise wire.HttpError(f"the event should answer with one fragment for #{region}, got {response.status}: {response.text[:300]}")
+    return response
+
+
+async def _publish(page: LivePage, publisher: wire.Connection, messages: asyncio.Queue[SSEMessage], note: str) -> tuple[int, int, SSEMessage]:
+    """Publish a note for card 3; (stream bytes on the wire, SSE bytes, the message) it added."""
+    stream = page.stream
+    if stream is None:
+        raise wire.HttpError("the page opened no stream")
+    wire_before, sse_before = stream.stream_wire_bytes, stream.stream_bytes
+    published = await publisher.request("POST", f"/bench/publish?topic=regions&message=3:{note}")
+    if published.status != 204:
+        raise wire.HttpError(f"publish answered {published.status}")
+    message = await _next(messages)
+    if len(_PARTIAL.findall(message.data.encode())) != 1 or note not in message.data or not _targets(message.data.encode(), REGION):
+        raise wire.HttpError(f"the info should stream one fragment for #{REGION}, got {message.data[:300]!r}")
+    return stream.stream_wire_bytes - wire_before, stream.stream_bytes - sse_before, message
+
+
+async def measure_live(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(a browser-like client's figures, a plain client's), one server for both."""
     async with ServerProcess(LIVE_APP, settings, label="live") as server:
-        messages: asyncio.Queue[SSEMessage] = asyncio.Queue()
-        page = await open_live_page(server.host, server.port, "/regions", stream="separate", on_message=lambda message, _: messages.put_nowait(message))
-        publisher = await wire.connect(server.host, server.port)
-        try:
-            region = _REGION.search(page.html)
-            if region is None:
-                raise wire.HttpError(f"no #{REGION} region in the page")
-            response = await page.page.request("POST", EVENT_URL, page.headers("bump"), b"i=3")
-            if response.status != 200 or len(_PARTIAL.findall(response.body)) != 1 or f'hx-target="#{REGION}"'.encode() not in response.body:
-                raise wire.HttpError(f"the event should answer with one fragment for #{REGION}, got {response.status}: {response.text[:300]}")
-            stream = page.stream
-            if stream is None:
-                raise wire.HttpError("the page opened no stream")
-            before = stream.stream_bytes
-            published = await publisher.request("POST", "/bench/publish?topic=regions&message=3:cloudy")
-            if published.status != 204:
-                raise wire.HttpError(f"publish answered {published.status}")
-            message = await _next(messages)
-            sse_bytes = stream.stream_bytes - before  # the whole message as sent: its fields and the blank line ending it
-            if len(_PARTIAL.findall(message.data.encode())) != 1 or "cloudy" not in message.data:
-                raise wire.HttpError(f"the info should stream one fragment for #{REGION}, got {message.data[:300]!r}")
-        finally:
-            publisher.close()
-            page.close()
+        return await _measure_page(server, BROWSER_ENCODING), await _measure_page(server, None)
+
+
+async def _measure_page(server: ServerProcess, accept_encoding: str | None) -> dict[str, Any]:
+    messages: asyncio.Queue[SSEMessage] = asyncio.Queue()
+    page = await open_live_page(
+        server.host, server.port, "/regions", stream="separate", on_message=lambda message, _: messages.put_nowait(message), accept_encoding=accept_encoding
+    )
+    publisher = await wire.connect(server.host, server.port)
+    try:
+        region = _REGION.search(page.html)
+        if region is None:
+            raise wire.HttpError(f"no #{REGION} region in the page")
+        first_reply = await _event(page, int(FIRST_REGION[1:]))  # card 5's first change: whole
+        first_sse_wire, first_sse, _ = await _publish(page, publisher, messages, "cloudy")  # card 3's first change: whole
+        reply = await _event(page, int(REGION[1:]))  # card 3 again: its value, one text node
+        sse_wire, sse, message = await _publish(page, publisher, messages, "sunny")  # and its note
+        steady_wire, _, _ = await _publish(page, publisher, messages, "rainy")  # a text patch after a text patch
+    finally:
+        publisher.close()
+        page.close()
     return {
+        "accept_encoding": accept_encoding,
+        "stream_encoding": page.stream.stream_encoding if page.stream is not None else None,
         "page_bytes": len(page.html.encode()),
         "region_bytes": len(region.group(0).encode()),
-        "event_body_bytes": len(response.body),
-        "event_head_bytes": len(response.raw_head),
-        "sse_message_bytes": sse_bytes,
-        "event_body": response.text,
+        "first_event_wire_bytes": len(first_reply.wire_body),
+        "first_event_body_bytes": len(first_reply.body),
+        "first_sse_wire_bytes": first_sse_wire,
+        "first_sse_message_bytes": first_sse,
+        "event_wire_bytes": len(reply.wire_body),
+        "event_body_bytes": len(reply.body),
+        "event_encoding": reply.headers.get("content-encoding", "identity"),
+        "event_head_bytes": len(reply.raw_head),
+        "sse_wire_bytes": sse_wire,
+        "sse_message_bytes": sse,
+        "next_sse_wire_bytes": steady_wire,
+        "first_event_body": first_reply.text,
+        "event_body": reply.text,
+        "sse_data": message.data,
     }
 
 
@@ -124,38 +170,70 @@ async def measure_pyview(settings: Settings) -> dict[str, Any]:
 
 
 async def run(settings: Settings) -> list[Row]:
-    live = await measure_live(settings)
+    browser, plain = await measure_live(settings)
     hand = await measure_hand(settings)
     pyview, pyview_error = await guarded(measure_pyview(settings), "pyview diff size")
-    region = live["region_bytes"]
-    details = {"fastapi_live": live, "baseline": hand, "pyview": pyview}
-    target = f"≤ region ({region} B) + {SLACK} B"
+    region = browser["region_bytes"]
+    details = {"fastapi_live": {"browser": browser, "plain": plain}, "baseline": hand, "pyview": pyview}
+    whole = f"≤ region ({region} B) + {SLACK} B"
 
-    def check(live_value: float, _base: float) -> bool:
+    def within_region(live_value: float, _base: float) -> bool:
         return live_value <= region + SLACK
 
-    return [
+    def at_most_pyview(live_value: float, pyview_value: float) -> bool:
+        return live_value <= pyview_value
+
+    reply = None if pyview is None else pyview["reply_wire_bytes"]
+    push = None if pyview is None else pyview["push_wire_bytes"]
+    rows = [
         Row(
-            "bytes for a one-assign change on a 10-region page: event response body (vs whole page re-rendered by hand)",
-            live["event_body_bytes"],
+            "bytes on the wire for a region's first change on a 10-region page (whole): event reply body, gzip client (vs whole page re-rendered by hand)",
+            browser["first_event_wire_bytes"],
             hand["event_body_bytes"],
             "B",
-            target=target,
-            check=check,
+            target=whole,
+            check=within_region,
             details=details,
             group=NAME,
-            pyview=None if pyview is None else pyview["reply_bytes"],
-            pyview_error=pyview_error,
         ),
         Row(
-            "bytes for the same change from handle_info: SSE message (vs whole page re-rendered by hand)",
-            live["sse_message_bytes"],
+            "bytes on the wire for a region's first change from handle_info (whole): SSE message, gzip stream (vs whole page by hand)",
+            browser["first_sse_wire_bytes"],
             hand["event_body_bytes"],
             "B",
-            target=target,
-            check=check,
+            target=whole,
+            check=within_region,
             group=NAME,
-            pyview=None if pyview is None else pyview["push_bytes"],
-            pyview_error=pyview_error,
         ),
     ]
+    for label, live, gzip in (("gzip client", browser, True), ("plain client", plain, False)):
+        # A browser always sends Accept-Encoding: its figures have the target; a plain client's are for reference.
+        target = "≤ pyview" if gzip else "— (reference)"
+        check = at_most_pyview if gzip else None
+        rows.append(
+            Row(
+                f"bytes on the wire for a region's later one-assign change (a text patch): event reply body, {label} (vs whole page by hand)",
+                live["event_wire_bytes"],
+                hand["event_body_bytes"],
+                "B",
+                target=target,
+                group=NAME,
+                pyview=reply,
+                pyview_check=check,
+                pyview_error=pyview_error,
+            )
+        )
+        rows.append(
+            Row(
+                f"bytes on the wire for the same from handle_info: SSE message, {label} (vs whole page by hand)",
+                live["sse_wire_bytes"],
+                hand["event_body_bytes"],
+                "B",
+                target=target,
+                group=NAME,
+                pyview=push,
+                pyview_check=check,
+                pyview_error=pyview_error,
+            )
+        )
+    return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,6 +37,8 @@ class Response:
     first_byte_at: float
     done_at: float
     raw_head: bytes = b""
+    wire_body: bytes = b""
+    """The body as it came (gzip-encoded when the server encoded it); ``body`` is it decoded."""
 
     @property
     def text(self) -> str:
@@ -70,8 +73,13 @@ class Connection(asyncio.Protocol):
         self._stream_head: asyncio.Future[Response] | None = None
         self._chunk_left = -1  # stream mode: bytes left in the current chunk; -1 = expect a size line
         self._sse = SSEDecoder()
+        self._inflate: zlib._Decompress | None = None  # a gzip-encoded stream's decoder
         self.stream_bytes = 0
-        """Bytes of SSE received on this connection's stream so far (the HTTP chunk framing not counted)."""
+        """Bytes of SSE received on this connection's stream so far (decoded; the HTTP chunk framing not counted)."""
+        self.stream_encoding = "identity"
+        """The stream's ``Content-Encoding``."""
+        self.stream_wire_bytes = 0
+        """Bytes received on this connection's stream after its head: what the wire carried, chunk framing and all."""
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -108,6 +116,9 @@ class Connection(asyncio.Protocol):
                 self._stream = None  # an error answer: read it whole, then resolve the stream's head with it
             if self._stream is not None:
                 response = Response(pending.status, pending.headers, b"", pending.sent_at, pending.first_byte_at, now, pending.head or b"")
+                self.stream_encoding = pending.headers.get("content-encoding", "identity")
+                if "gzip" in self.stream_encoding:
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._pending = None
                 head, self._stream_head = self._stream_head, None
                 if head is not None and not head.done():
@@ -119,7 +130,9 @@ class Connection(asyncio.Protocol):
                 return
         if self._body_complete(pending):
             self._pending = None
-            response = Response(pending.status, pending.headers, bytes(pending.body), pending.sent_at, pending.first_byte_at, now, pending.head or b"")
+            wire_body = bytes(pending.body)
+            body = zlib.decompress(wire_body, 16 + zlib.MAX_WBITS) if "gzip" in pending.headers.get("content-encoding", "") else wire_body
+            response = Response(pending.status, pending.headers, body, pending.sent_at, pending.first_byte_at, now, pending.head or b"", wire_body)
             head, self._stream_head = self._stream_head, None
             for future in (pending.future, head):
                 if future is not None and not future.done():
@@ -162,6 +175,7 @@ class Connection(asyncio.Protocol):
                 return True
 
     def _feed_stream(self, data: bytes, now: float) -> None:
+        self.stream_wire_bytes += len(data)
         self._buffer += data
         buffer = self._buffer
         payload = bytearray()
@@ -184,6 +198,8 @@ class Connection(asyncio.Protocol):
                 del payload[-1:]  # split CRLF: drop the CR now, the LF is the last byte left
         if not payload:
             return
+        if self._inflate is not None:
+            payload = bytearray(self._inflate.decompress(bytes(payload)))
         self.stream_bytes += len(payload)
         callback = self._stream
         for message in self._sse.feed(bytes(payload)):

@@ -14,8 +14,8 @@ from .config import SessionConfig
 from .replay import ReplayBuffer
 from .runner import Resume
 from .telemetry import owner_of, telemetry
-from .transport import encode_message
-from .types import Send
+from .transport import GzipStream, encode_message
+from .types import Message, Send
 
 log = logging.getLogger("fastapi_live")
 
@@ -201,6 +201,30 @@ class Connection:
 
 async def _await(awaitable: Awaitable[None]) -> None:
     await awaitable
+
+
+STREAM_GZIP_HEADERS = ((b"content-encoding", b"gzip"), (b"vary", b"accept-encoding"))
+STREAM_PLAIN_HEADERS = ((b"vary", b"accept-encoding"),)
+
+
+def gzip_send(send: Send) -> Send:
+    """``send`` for a stream whose body goes gzip-encoded, each body message flushed at once.
+
+    The encoding runs when a write starts, so the writes' order is the compressed stream's:
+    a stream starts no write before the one before it is done (``Connection``).
+    """
+    stream = GzipStream()
+
+    async def send_gzip(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            body = stream.encode(message.get("body", b""))
+            more = message.get("more_body", False)
+            if not more:
+                body += stream.finish()
+            message = {"type": "http.response.body", "body": body, "more_body": more}
+        await send(message)
+
+    return send_gzip
 
 
 class StreamOwner(Protocol):

@@ -17,6 +17,7 @@ import logging
 import signal
 import time
 import typing
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ from sse_starlette.sse import AppStatus
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from .connection import Connection
+from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, gzip_send
 from .exceptions import EventError, TokenError
 from .locator import EventAnswer, SessionLocator
 from .logs import oneline
@@ -37,7 +38,7 @@ from .multiplex import CHANNEL, Multiplexer, MultiplexResponse, Redirect, Refuse
 from .navigation import PageRoute
 from .session import LiveSession
 from .tokens import PageToken, TokenSigner
-from .transport import cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
+from .transport import accepts_gzip, cross_site, encode_message, event_name, header_dict, parse_last_event_id, parse_params, read_body
 from .types import ASGIApp, Message, Receive, Scope, Send
 from .uploads import Chunk, UploadRefused
 from .wire import (
@@ -64,6 +65,7 @@ REMOUNT_KEY = "fastapi_live.remount"  # the verified PageToken of a page being r
 _HEADERS_KEY = "fastapi_live.headers"
 _FAST_PATH_KEY = "fastapi_live.fast_path"  # set on requests the fast path serves, ahead of all middleware
 _STREAM_HEADERS = {"Cache-Control": "no-store"}
+REPLY_GZIP_MIN = 1024  # bytes of an event's reply past which a client that accepts gzip gets it gzip-encoded
 _SHUTDOWN_POLL = 0.25
 
 
@@ -110,17 +112,23 @@ class _LiveStreamResponse(Response):
     one process-wide watcher (``SessionManager.watch_shutdown``), the headers are
     ``EventSourceResponse``'s own, worked out once: a stream costs its request task plus one
     small disconnect watcher.
+
+    A client that accepts gzip gets the stream gzip-encoded, each frame flushed as it is
+    written (``gzip_send``); what the stream keeps between frames is its compression history.
     """
 
-    def __init__(self, connection: Connection, on_close: Callable[[], None]) -> None:
+    def __init__(self, connection: Connection, on_close: Callable[[], None], *, gzip: bool = False) -> None:
         self.status_code = 200
         self.background = None
-        self.raw_headers = list(_stream_raw_headers())
+        self.raw_headers = [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)]
         self._frames: AsyncGenerator[bytes, None] = connection.frames()
         self._connection = connection
         self._on_close = on_close
+        self._gzip = gzip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._gzip:
+            send = gzip_send(send)
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         connection = self._connection
@@ -162,14 +170,20 @@ class _EventReply(Response):
     Built with its raw headers at once: this is the hottest response of a live app.
     """
 
-    def __init__(self, body: str, reply: Any = None) -> None:
+    def __init__(self, body: str, reply: Any = None, *, gzip: bool = False) -> None:
         self.status_code = 200
         self.background = None
         self.body = body.encode()
+        encoding: list[tuple[bytes, bytes]] = []
+        if gzip and len(self.body) > REPLY_GZIP_MIN:
+            # Only a large reply: a small one's gzip header and trailer (18 bytes) cost more than it saves.
+            self.body = zlib.compress(self.body, 6, 16 + zlib.MAX_WBITS)
+            encoding = [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
         self.raw_headers = [
             (b"content-type", b"text/html; charset=utf-8"),
             (b"content-length", str(len(self.body)).encode()),
-            (b"cache-control", b"no-store"),
+            (b"cache-control", b"no-store"),  # nothing stores a reply: no Vary needed on a plain one
+            *encoding,
         ]
         if reply is not None:
             self.raw_headers.append((REPLY_HEADER.encode(), _json_header(reply)))
@@ -180,9 +194,9 @@ def _json_header(value: Any) -> bytes:
     return json.dumps(value, default=str, ensure_ascii=True).encode()
 
 
-def _answer_response(answer: EventAnswer) -> Response:
+def _answer_response(answer: EventAnswer, *, gzip: bool = False) -> Response:
     if answer.status == 200:
-        return _EventReply(answer.body, answer.reply)
+        return _EventReply(answer.body, answer.reply, gzip=gzip)
     return JSONResponse({"detail": answer.detail, "errors": answer.errors}, status_code=answer.status)
 
 
@@ -242,9 +256,10 @@ class LiveEndpoints:
                 return remounted
             connection = remounted.attach_remount()
         stream, locator = connection, self.host.locator
+        gzip = accepts_gzip(request_headers(request).get("accept-encoding"))
         request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
         self.host.manager.watch_shutdown(_server_shutting_down)
-        return _LiveStreamResponse(stream, lambda: locator.detach(stream))
+        return _LiveStreamResponse(stream, lambda: locator.detach(stream), gzip=gzip)
 
     async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
         outcome = await self._remount_outcome(request, token)
@@ -304,7 +319,9 @@ class LiveEndpoints:
         mux = self.host.multiplex.open(browser_id)
         self.host.manager.watch_shutdown(_server_shutting_down)
         headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-store"), (b"x-accel-buffering", b"no")]
-        return typing.cast(Response, MultiplexResponse(self.host.multiplex, mux, headers))
+        gzip = accepts_gzip(request_headers(request).get("accept-encoding"))
+        headers.extend(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)
+        return typing.cast(Response, MultiplexResponse(self.host.multiplex, mux, headers, gzip=gzip))
 
     async def attach_pages(self, request: Request) -> Response:
         """Attach a page to its browser's shared stream (its token, like its own stream), or detach pages."""
@@ -365,7 +382,8 @@ class LiveEndpoints:
         except EventError as exc:
             log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        return _answer_response(await self.host.locator.event(token.session_id, name, params))
+        answer = await self.host.locator.event(token.session_id, name, params)
+        return _answer_response(answer, gzip=accepts_gzip(headers.get("accept-encoding")))
 
     async def upload(self, request: Request) -> Response:
         """One chunk of an upload entry: the page token, the entry's upload token, its offset;

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cluster import ClusterLocator
-from .connection import Connection
+from .connection import Connection, gzip_send
 from .locator import SessionLocator
 from .manager import SessionManager
 from .session import LiveSession
@@ -222,13 +222,16 @@ class Multiplex:
 class MultiplexResponse:
     """The shared stream's HTTP response: its id first, then the pages' frames as they come."""
 
-    def __init__(self, multiplexer: Multiplexer, mux: Multiplex, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, multiplexer: Multiplexer, mux: Multiplex, headers: list[tuple[bytes, bytes]], *, gzip: bool = False) -> None:
         self.multiplexer = multiplexer
         self.mux = mux
         self.headers = headers
+        self.gzip = gzip  # the body gzip-encoded, each write flushed (the headers say so)
 
     async def __call__(self, scope: Any, receive: Receive, send: Send) -> None:
         mux = self.mux
+        if self.gzip:
+            send = gzip_send(send)
         watcher = asyncio.get_running_loop().create_task(self._watch(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})

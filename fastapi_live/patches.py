@@ -8,13 +8,16 @@ client operations a set of changes turns into, and builds them with the wire's v
 from __future__ import annotations
 
 import functools
+import html
+import re
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from .components import ROOT_SCOPE, ComponentRegistry
-from .exceptions import LiveError
+from .exceptions import EventError, LiveError
 from .helpers import TemplateHelpers
 from .lifecycle import run_hooks
 from .rendering import PageContext, PageTemplate
@@ -23,13 +26,19 @@ from .streams import StreamOp, initial_items
 from .telemetry import owner_of, telemetry
 from .view import LiveSocket
 from .wire import (
+    ATTR_COMPONENT,
     ATTR_EVENT_URL,
+    ATTR_HOOK,
+    ATTR_MORPH_SKIP,
     ATTR_REGION,
     ATTR_ROOT,
     ATTR_SSE_CONNECT,
+    ATTR_STREAM,
     ATTR_TOKEN,
     ATTR_VIEW,
     CLASS_LOADING,
+    REFRESH_EVENT,
+    REFRESH_TEXT,
     ROOT_ID,
     SWAP_DELETE,
     SWAP_INNER_HTML,
@@ -39,7 +48,81 @@ from .wire import (
     partial,
     push_element,
     stream_swap,
+    text_partial,
 )
+
+# -- text patches: a region whose change is one text node --------------------------------------------
+TEXT_PATCH_MAX = 4096
+"""Characters of a region's content at most for its change to go as a text patch: what a page
+keeps of each region it re-rendered (a region past this goes whole, and is not kept)."""
+# A tag or a comment; what lies between is text. Quoted attribute values may hold ">".
+_TAG = re.compile(r"""(<!--.*?-->|</?[A-Za-z][^\s/>]*(?:[^>"']|"[^"]*"|'[^']*')*>)""", re.S)
+# Content whose text the browser does not parse as it reads here (raw text elements, a leading
+# newline dropped, CDATA, odd comments), or whose DOM the client changes beside the server
+# (streams, skipped morphs, hooks, components): such a region always goes whole.
+_NO_TEXT_PATCH = re.compile(
+    r"<(?:textarea|script|style|title|pre|listing|template|noscript|noembed|noframes|iframe|xmp|plaintext)\b|<!---?>|<!\[|\0"
+    + "|".join(("", ATTR_STREAM, ATTR_MORPH_SKIP, ATTR_HOOK, ATTR_COMPONENT)),
+    re.I,
+)
+_HTML_SPACE = " \t\n\f\r"
+
+
+def _dom_text(piece: str) -> str:
+    """The text node the browser makes of ``piece``, the HTML between two tags."""
+    if "\r" in piece:
+        piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+    return html.unescape(piece) if "&" in piece else piece
+
+
+def text_checksum(texts: list[str]) -> str:
+    """The checksum the client compares a region's text nodes with (``wire.text_partial``)."""
+    value = zlib.crc32("\0".join(texts).encode("utf-16-le"))
+    letters = ""
+    while True:
+        value, letter = divmod(value, 26)
+        letters = chr(97 + letter) + letters
+        if not value:
+            return letters
+
+
+@functools.lru_cache(maxsize=64)  # a broadcast gives many pages the same region contents (rendering's fragment cache)
+def text_change(old: str, new: str) -> tuple[int, str, str] | None:
+    """When ``new`` differs from ``old`` (a region's content) in one text node only: that
+    node's index among the non-empty ones, its new HTML, and the checksum of ``old``'s text
+    nodes. ``None`` otherwise, or when either is no plain markup (``_NO_TEXT_PATCH``).
+
+    A text node that appears or goes (empty on one side), or is only white space on one side
+    (in a table the parser moves text that is not), changes the tree: no text patch.
+    """
+    if len(new) > TEXT_PATCH_MAX:
+        return None
+    old_parts = _TAG.split(old)
+    new_parts = _TAG.split(new)
+    if len(old_parts) != len(new_parts):
+        return None
+    changed = -1
+    for i, (before, after) in enumerate(zip(old_parts, new_parts, strict=True)):
+        if before != after:
+            if i % 2 or changed >= 0:  # a tag, or a second text
+                return None
+            changed = i
+    if changed < 0 or _NO_TEXT_PATCH.search(new):
+        return None
+    new_text = new_parts[changed]
+    texts: list[str] = []
+    index = -1
+    for i in range(0, len(old_parts), 2):
+        piece = old_parts[i]
+        if "<" in piece:  # a "<" that opens no tag: the browser's reading may differ from this one
+            return None
+        if i == changed:
+            if "<" in new_text or not _dom_text(new_text).strip(_HTML_SPACE) or not _dom_text(piece).strip(_HTML_SPACE):
+                return None
+            index = len(texts)
+        if piece:
+            texts.append(_dom_text(piece))
+    return index, new_text, text_checksum(texts)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -73,7 +156,7 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_components", "_rendered", "_root", "helpers", "page", "version")
+    __slots__ = ("_components", "_refresh", "_rendered", "_root", "_sent", "_whole", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
         self.page = page
@@ -82,6 +165,12 @@ class Patcher:
         self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
         self._rendered = False  # the page's first render (or a remount's resync) is done
         self._components: ComponentRegistry | None = None  # made on first use: most pages have no components
+        # Region id -> (version, content) of what the page was last sent of it, for regions
+        # re-rendered since the page's first render: their next change may go as a text patch.
+        # Made with the first region re-rendered: an idle page keeps none.
+        self._sent: dict[str, tuple[int, str]] | None = None
+        self._refresh: set[str] | None = None  # regions the client asked for whole (REFRESH_EVENT)
+        self._whole: set[str] | None = None  # regions whose DOM the client changed: never text-patched again
 
     @property
     def components(self) -> ComponentRegistry:
@@ -161,7 +250,7 @@ class Patcher:
         # Before a remount's first render, stream operations wait for it: it shows their items.
         stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
-        if changed or stream_ops or (components and components.dirty()):
+        if changed or stream_ops or self._refresh or (components and components.dirty()):
             span = telemetry.start("render", *owner_of(socket._runtime), first=False, regions=len(changed)) if telemetry.on else None
             try:
                 self.version += 1
@@ -183,19 +272,90 @@ class Patcher:
         self, socket: LiveSocket, changed: frozenset[str], stream_ops: dict[str, list[StreamOp]], ctx: dict[str, Any], parts: list[str]
     ) -> None:
         page = self.page
-        for region in page.regions_for(changed):
+        regions = page.regions_for(changed)
+        if self._refresh:
+            regions = self._with_refreshed(regions)
+        for region in regions:
             dom_id = region.spec.dom_id
             if dom_id == ROOT_ID:
+                self._sent = None  # every region is rendered afresh
                 parts.append(partial(ROOT_ID, self._scoped(ROOT_SCOPE, lambda: page.render_root_inner(ctx)), SWAP_INNER_MORPH))
-            else:
+            elif page.uses_components:
                 html = self._scoped(dom_id, lambda dom_id=dom_id: page.render_region(dom_id, ctx, self.version))  # type: ignore[misc]
                 parts.append(partial(dom_id, html))
+            else:
+                parts.append(self._region_partial(dom_id, page.render_region_inner(dom_id, ctx)))
         for name, pending in stream_ops.items():
             parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
         # A component whose own assigns changed, and that no region above re-rendered: only it.
         components = self._components
         for entry in components.dirty() if components is not None else ():
             parts.append(partial(entry.dom_id, components.render_entry(entry, ctx["__live__"])))  # type: ignore[union-attr]
+
+    def _region_partial(self, dom_id: str, inner: str) -> str:
+        """A re-rendered region as the page gets it: a text patch when only one of its text nodes
+        changed since the page was last sent it, else whole (and kept, for its next change)."""
+        version = self.version
+        sent = self._sent
+        if sent is None:
+            sent = self._sent = {}
+        else:
+            regions = self.page.regions
+            # The regions inside this one are rendered afresh with it.
+            for nested in [other for other in sent if dom_id in regions[other].ancestors]:
+                del sent[nested]
+            previous = sent.get(dom_id)
+            if previous is not None:
+                change = text_change(previous[1], inner)
+                if change is not None:
+                    index, text, checksum = change
+                    sent[dom_id] = (version, inner)
+                    return text_partial(dom_id, text, version, previous[0], index, checksum)
+        whole = self._whole
+        if (
+            len(inner) <= TEXT_PATCH_MAX
+            and (whole is None or dom_id not in whole)
+            and not _NO_TEXT_PATCH.search(inner)
+            and f'id="{dom_id}"' not in inner  # the region's id again inside: a patch would find two targets
+        ):
+            sent[dom_id] = (version, inner)
+        else:
+            sent.pop(dom_id, None)
+        return partial(dom_id, self.page.wrap_region(dom_id, inner, version))
+
+    def refresh(self, params: Mapping[str, Any]) -> None:
+        """``REFRESH_EVENT``: the client could not apply a text patch; its region goes whole next.
+
+        A region whose text the page changed beside the server (``why: "text"``) goes whole
+        from now on; one whose patches crossed (``"version"``) may go as text again.
+        """
+        dom_id = params.get("id")
+        if not isinstance(dom_id, str) or dom_id == ROOT_ID or dom_id not in self.page.regions:
+            raise EventError(
+                f"invalid params for {REFRESH_EVENT}: expected {{'id': <a region of {self.page.name!r}>, 'why': 'text' or 'version'}}, got {params!r}",
+                status_code=422,
+            )
+        if self._refresh is None:
+            self._refresh = set()
+        self._refresh.add(dom_id)
+        if params.get("why") == REFRESH_TEXT:
+            if self._whole is None:
+                self._whole = set()
+            self._whole.add(dom_id)
+        if self._sent is not None:
+            self._sent.pop(dom_id, None)
+
+    def _with_refreshed(self, regions: list[Any]) -> list[Any]:
+        """``regions`` and the ones the client asked for whole, each outermost once."""
+        refresh, self._refresh = self._refresh or set(), None
+        hit = {region.spec.dom_id for region in regions}
+        out = list(regions)
+        for dom_id in sorted(refresh):
+            region = self.page.regions[dom_id]
+            if dom_id not in hit and hit.isdisjoint(region.ancestors):
+                out.append(region)
+                hit.add(dom_id)
+        return out
 
     def _stream_ops(self, view_name: str, name: str, pending: list[StreamOp], ctx: dict[str, Any]) -> list[str]:
         slot = self.page.streams.get(name)
@@ -229,6 +389,7 @@ class Patcher:
         client keeps the items it shows. A remounted page's first resync is its first render
         instead: its containers hold the fresh items, and replace the dead render's.
         """
+        self._sent = None  # the page is sent every region afresh
         if self._rendered:
             ctx = self._context(socket._data)
         else:

@@ -590,6 +590,11 @@ class PageTemplate:
         once per distinct set of values: a broadcast that gives thousands of sessions the
         same value renders the region once, not once per session.
         """
+        opening, closing_bracket, closing = self.regions[dom_id].wrapper
+        return f'{opening} {ATTR_VERSION}="{version}"{closing_bracket}{self.render_region_inner(dom_id, context)}{closing}'
+
+    def render_region_inner(self, dom_id: str, context: Mapping[str, Any]) -> str:
+        """What the region's wrapper holds (``render_region`` without the wrapper)."""
         region = self.regions[dom_id]
         key = self._fragment_key(region, context) if region.pure else None
         inner = None if key is None else self._fragments.get(key)
@@ -601,7 +606,11 @@ class PageTemplate:
                     self._fragment_chars = 0
                 self._fragments[key] = inner
                 self._fragment_chars += len(inner)
-        opening, closing_bracket, closing = region.wrapper
+        return inner
+
+    def wrap_region(self, dom_id: str, inner: str, version: int) -> str:
+        """``inner`` in the region's wrapper, carrying ``version``."""
+        opening, closing_bracket, closing = self.regions[dom_id].wrapper
         return f'{opening} {ATTR_VERSION}="{version}"{closing_bracket}{inner}{closing}'
 
     def _fragment_key(self, region: Region, context: Mapping[str, Any]) -> tuple[Any, ...] | None:

@@ -42,6 +42,7 @@ from .wire import (
     OP_REDIRECT,
     PARAM_COMPONENT,
     PATCH_EVENT,
+    REFRESH_EVENT,
     REMOUNT_EVENT,
     RESERVED_EVENT_PREFIX,
     UPLOAD_EVENT,
@@ -304,6 +305,8 @@ class LiveSession:
             reply = await self.uploads.event(socket, name, params)
         elif name == CLEAR_FLASH_EVENT:
             flash.clear_event(socket, params)
+        elif name == REFRESH_EVENT:  # a text patch the page could not apply: its region goes whole
+            self.patcher.refresh(params)
         elif name.startswith(RESERVED_EVENT_PREFIX):
             raise unknown_builtin(name)
         elif component is not None:

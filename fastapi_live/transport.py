@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -47,6 +49,85 @@ def encode_message(data: str, *, event_id: str | None = None, event: str | None 
 def encode_comment(text: str = "") -> bytes:
     """An SSE comment line: ignored by clients, keeps proxies from closing idle streams."""
     return (": " + _LINE_BREAK.sub(" ", text) + "\n\n").encode()
+
+
+# -- compression of a stream ----------------------------------------------------------------------
+GZIP_HISTORY = 1024
+"""Bytes of a stream's latest text each message is compressed against: what a change repeats
+of the messages before it (its tags, its region) costs a few bytes."""
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, no mtime, OS unknown
+_GZIP_LAST_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman codes: its end code only)
+
+
+@functools.lru_cache(maxsize=64)  # browsers send one of a few Accept-Encoding values
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value takes ``gzip`` (named, or ``*``, with a q above 0)."""
+    if not accept_encoding:
+        return False
+    star = False
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding == "*":
+            star = quality > 0
+        else:
+            return quality > 0
+    return star
+
+
+class GzipStream:
+    """One response body as a gzip stream written a piece at a time, each piece flushed.
+
+    A stream's messages are small and alike, so each is compressed against the stream's latest
+    ``GZIP_HISTORY`` bytes: a repeated fragment costs a few bytes. Between messages only those
+    bytes and the checksum are kept — no compressor: each message gets a short-lived one, primed
+    with the history (raw deflate blocks, each ended by a sync flush, chain into one valid
+    deflate stream, and the decoder's window holds what the history held). An idle stream
+    holds no zlib state.
+    """
+
+    __slots__ = ("_crc", "_history", "_size", "_started")
+
+    def __init__(self) -> None:
+        self._history = b""
+        self._crc = 0
+        self._size = 0
+        self._started = False
+
+    def encode(self, data: bytes) -> bytes:
+        """``data`` compressed, flushed to a byte boundary: the reader can inflate all of it now."""
+        head = b""
+        if not self._started:
+            self._started = True
+            head = _GZIP_HEADER
+        if not data:
+            return head
+        if self._history:
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -10, 2, zlib.Z_DEFAULT_STRATEGY, self._history)
+        else:
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -10, 2)
+        body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        self._history = (self._history + data)[-GZIP_HISTORY:]
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        return head + body
+
+    def finish(self) -> bytes:
+        """The end of the stream: its last block and the gzip trailer (checksum and length)."""
+        head = b"" if self._started else _GZIP_HEADER
+        self._started = True
+        self._history = b""
+        return head + _GZIP_LAST_BLOCK + struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
 
 
 def _check_field(name: str, value: str) -> None:

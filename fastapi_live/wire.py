@@ -111,6 +111,7 @@ SWAP_INNER_HTML = "innerHTML"
 SWAP_DELETE = "delete"
 SWAP_NONE = "none"
 SWAP_STREAM = "liveStream"  # the client's own swap style for stream inserts
+SWAP_TEXT = "liveText"  # the client's own swap style for a region whose change is one text node
 
 # -- the elements a message is made of ---------------------------------------------------------------
 PARTIAL_TAG = "hx-partial"  # htmx 4 swaps each into its hx-target
@@ -159,7 +160,12 @@ CLASS_DROP_ACTIVE = "live-drop-active"
 CLASS_UPLOADING = "live-uploading"  # on a form while its files go before its submit
 UPLOAD_EVENT = "live:upload"  # the preflight, sent as an event: entries in, tokens back
 UPLOAD_PROGRESS_EVENT = "live:upload-progress"  # an external uploader's progress, sent as an event
-BUILTIN_EVENTS = (PATCH_EVENT, LEAVE_EVENT, CLEAR_FLASH_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT)  # every name the library handles itself
+# A text patch the page could not apply (its region is not what the server last sent): the
+# client asks for the region whole. {"id": <region id>, "why": "text" | "version"}
+REFRESH_EVENT = "live:refresh"
+REFRESH_TEXT = "text"  # the region's text is not what the server sent: the DOM was changed beside the server
+REFRESH_VERSION = "version"  # the region shows another version than the patch's base (frames crossed)
+BUILTIN_EVENTS = (PATCH_EVENT, LEAVE_EVENT, CLEAR_FLASH_EVENT, UPLOAD_EVENT, UPLOAD_PROGRESS_EVENT, REFRESH_EVENT)  # every name the library handles itself
 
 # Components.
 ATTR_COMPONENT = "data-live-component"  # on a component's top element: its id within the page (cid)
@@ -224,6 +230,10 @@ CLIENT_CONSTANTS: dict[str, ClientConstant] = {
     "EVENT_ERROR": EVENT_ERROR,
     "SWAP_NONE": SWAP_NONE,
     "SWAP_STREAM": SWAP_STREAM,
+    "SWAP_TEXT": SWAP_TEXT,
+    "REFRESH_EVENT": REFRESH_EVENT,
+    "REFRESH_TEXT": REFRESH_TEXT,
+    "REFRESH_VERSION": REFRESH_VERSION,
     "OP_PUSH": OP_PUSH,
     "OP_REDIRECT": OP_REDIRECT,
     "OP_NAVIGATE": OP_NAVIGATE,
@@ -293,6 +303,19 @@ def stream_swap(at: int, limit: int | None, update_only: bool) -> str:
     if update_only:
         spec += " updateOnly:true"
     return spec
+
+
+def text_partial(target_id: str, text: str, version: int, base: int, index: int, checksum: str) -> str:
+    """A text patch: ``<hx-partial id=… hx-swap="liveText v:<version> b:<base> n:<node> h:<checksum>">text</hx-partial>``.
+
+    htmx targets a partial without ``hx-target`` by its own id. The client applies it only to
+    the region at version ``base`` whose text nodes (the non-empty ones, in document order,
+    joined by NUL) have the CRC-32 ``checksum`` (over their UTF-16 code units, little-endian,
+    written in the letters a-z: htmx would read digits as a number): text node ``index`` then
+    takes the partial's text, and the region ``version``. Anything else asks for the region
+    whole (``REFRESH_EVENT``).
+    """
+    return f'<{PARTIAL_TAG} id="{html.escape(target_id)}" hx-swap="{SWAP_TEXT} v:{version} b:{base} n:{index} h:{checksum}">{text}{_PARTIAL_CLOSE}'
 
 
 def items_markers() -> tuple[str, str]:

@@ -6,7 +6,7 @@
 // and live.js's sticky changes on re-rendered elements), htmx_before_morph_attr (a field the
 // server no longer counts as touched), htmx_process_live (the <hx-live> client operations),
 // htmx_after_swap (runs them after the DOM changed), handle_swap (the "liveStream" swap style for
-// stream inserts). Core events used: htmx:before:history:restore (Back and Forward over the
+// stream inserts, "liveText" for text patches). Core events used: htmx:before:history:restore (Back and Forward over the
 // entries live navigation made), htmx:before:request and htmx:finally:request (loading classes,
 // the end of the submit lock).
 (() => {
@@ -72,6 +72,10 @@
     const EVENT_ERROR = "live:error";
     const SWAP_NONE = "none";
     const SWAP_STREAM = "liveStream";
+    const SWAP_TEXT = "liveText";
+    const REFRESH_EVENT = "live:refresh";
+    const REFRESH_TEXT = "text";
+    const REFRESH_VERSION = "version";
     const OP_PUSH = "push";
     const OP_REDIRECT = "redirect";
     const OP_NAVIGATE = "navigate";
@@ -153,6 +157,8 @@
         L017: ["network", "the shared live stream did not open in time: check that the server runs and that no proxy buffers text/event-stream responses"],
         L018: ["app", "invalid multiplex setting; expected one of: auto, worker, broadcast, off"],
         L019: ["internal", "the shared live stream's worker failed; this page uses a stream of its own"],
+        L030: ["app", "a region's text is not what the server last sent (a script changed it): the region is fetched whole, and from now on always sent whole"],
+        L031: ["network", "a text patch came for another version of its region than the page shows (frames crossed): the region is fetched whole"],
     };
 
     // ---- the shared stream: one per browser for every live page (the hub) ------------------------------
@@ -405,7 +411,7 @@
     function diagnose(code, detail) {
         let [fault, message] = DIAGNOSTICS[code];
         let severe = fault === "internal" || code === "L002";
-        if (!severe && !config.debug && code === "L006") {
+        if (!severe && !config.debug && (code === "L006" || code === "L031")) {
             return;
         }
         (severe ? console.error : console.warn)(`fastapi-live ${code} (${fault}): ${message}`, detail ?? "");
@@ -2046,6 +2052,77 @@
         return inserted;
     }
 
+    // A text patch (SWAP_TEXT): a region whose change is one text node gets only that node's new
+    // text. It applies to the region at the patch's base version whose non-empty text nodes,
+    // joined by NUL, have the patch's CRC-32 (over UTF-16 code units, little-endian, in letters a-z);
+    // anything else asks the server for the region whole: a region never silently differs.
+    const CRC_TABLE = (() => {
+        let table = new Uint32Array(256);
+        for (let n = 0; n < 256; n++) {
+            let c = n;
+            for (let k = 0; k < 8; k++) {
+                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+            }
+            table[n] = c >>> 0;
+        }
+        return table;
+    })();
+
+    function textChecksum(text) {
+        let crc = 0xffffffff;
+        for (let i = 0; i < text.length; i++) {
+            let unit = text.charCodeAt(i);
+            crc = CRC_TABLE[(crc ^ unit) & 0xff] ^ (crc >>> 8);
+            crc = CRC_TABLE[(crc ^ (unit >>> 8)) & 0xff] ^ (crc >>> 8);
+        }
+        let value = (crc ^ 0xffffffff) >>> 0;
+        let letters = "";
+        do {
+            letters = String.fromCharCode(97 + (value % 26)) + letters;
+            value = Math.floor(value / 26);
+        } while (value);
+        return letters;
+    }
+
+    function textNodesOf(el) {
+        let walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        let nodes = [];
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (node.data) {
+                nodes.push(node);
+            }
+        }
+        return nodes;
+    }
+
+    function applyTextPatch(target, fragment, spec) {
+        if (!target.hasAttribute(ATTR_VERSION)) {
+            return []; // another element with the region's id (a page with duplicate ids): not the region
+        }
+        let version = Number(spec.v);
+        let current = versionOf(target);
+        if (current >= version) {
+            return []; // the region already shows this render or a newer one
+        }
+        let why = REFRESH_VERSION;
+        if (current === Number(spec.b)) {
+            let nodes = textNodesOf(target);
+            let index = Number(spec.n);
+            if (index < nodes.length && textChecksum(nodes.map((node) => node.data).join("\0")) === String(spec.h)) {
+                nodes[index].data = fragment.textContent;
+                target.setAttribute(ATTR_VERSION, String(version));
+                return [];
+            }
+            why = REFRESH_TEXT;
+        }
+        diagnose(why === REFRESH_TEXT ? "L030" : "L031", target);
+        let root = rootOf(target);
+        if (root && target.id) {
+            postEvent(root, REFRESH_EVENT, JSON.stringify({id: target.id, why}), "application/json").catch(() => {});
+        }
+        return [];
+    }
+
     htmx.registerExtension("live", {
         htmx_config_request(elt, {ctx}) {
             let root = rootOf(elt);
@@ -2170,6 +2247,9 @@
         },
 
         handle_swap(style, target, fragment, spec) {
+            if (style === SWAP_TEXT) {
+                return applyTextPatch(target, fragment, spec);
+            }
             if (style !== SWAP_STREAM) {
                 return false;
             }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 
 import pytest
 from hypothesis import example, given, settings
@@ -11,7 +13,18 @@ from hypothesis import strategies as st
 
 from fastapi_live import EventError, LiveError
 from fastapi_live.testing._sse import SSEDecoder
-from fastapi_live.transport import MAX_JSON_DEPTH, cross_site, encode_comment, encode_message, normal_origin, parse_last_event_id, parse_params
+from fastapi_live.transport import (
+    GZIP_HISTORY,
+    MAX_JSON_DEPTH,
+    GzipStream,
+    accepts_gzip,
+    cross_site,
+    encode_comment,
+    encode_message,
+    normal_origin,
+    parse_last_event_id,
+    parse_params,
+)
 
 # No example database: the suite writes no files outside tests/ and runs in parallel.
 settings.register_profile("fastapi-live-transport", database=None, deadline=None, max_examples=300)
@@ -195,3 +208,54 @@ def test_normal_origin(value, expected):
 )
 def test_cross_site(headers, scheme, allowed, refused):
     assert (cross_site(headers, scheme, allowed) is not None) is refused
+
+
+# -- gzip of a stream ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip"),
+    [
+        ("gzip, deflate, br, zstd", True),
+        ("GZip;Q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("*;q=0, gzip", True),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("br, *;q=0", False),
+        ("identity", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_gzip_is_chosen_when_accept_encoding_takes_it(accept_encoding, gzip):
+    assert accepts_gzip(accept_encoding) is gzip
+
+
+@given(st.lists(st.binary(max_size=3000), max_size=30))
+@PROPERTY
+def test_each_piece_of_a_gzip_stream_inflates_at_once_and_the_whole_is_valid_gzip(pieces):
+    stream = GzipStream()
+    reader = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    written = b""
+    for piece in pieces:
+        encoded = stream.encode(piece)
+        written += encoded
+        assert reader.decompress(encoded) == piece  # nothing held back: the reader has the piece now
+    written += stream.finish()
+    assert gzip.decompress(written) == b"".join(pieces)  # the trailer's checksum and length hold
+
+
+def test_a_message_that_repeats_the_last_ones_costs_a_few_bytes():
+    stream = GzipStream()
+    fragment = (
+        '<hx-partial hx-target="#m3" hx-swap="outerMorph"><section id="m3" data-live-region="region" data-live-v="{}" class="card">'
+        '<h2>Metric 3</h2><p class="value">{}</p></section></hx-partial>'
+    )
+    first = encode_message(fragment.format(1, 1), event_id="1")
+    stream.encode(first)
+    again = encode_message(fragment.format(2, 2), event_id="2")
+    assert len(stream.encode(again)) < 30 < len(again) // 4
+    # Only the stream's last GZIP_HISTORY bytes are kept between messages.
+    stream.encode(b"x" * 5000)
+    assert len(stream._history) == GZIP_HISTORY

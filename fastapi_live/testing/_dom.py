@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MissingDependencyError
+from ..patches import text_checksum
 from ..socket import ClientOp
 from ..wire import ATTR_AUTO_RECOVER as ATTR_AUTO_RECOVER  # the toolkit's other modules import these from here
 from ..wire import ATTR_EVENT_URL as ATTR_EVENT_URL
@@ -34,12 +35,15 @@ from ..wire import (
     LIVE_TAG,
     MARKER_ITEMS_END,
     MARKER_ITEMS_START,
+    REFRESH_TEXT,
+    REFRESH_VERSION,
     SWAP_DELETE,
     SWAP_INNER_HTML,
     SWAP_INNER_MORPH,
     SWAP_MORPH,
     SWAP_NONE,
     SWAP_STREAM,
+    SWAP_TEXT,
     binding_attribute,
 )
 from ._errors import LiveTestError
@@ -202,6 +206,8 @@ class LiveDocument:
     def __init__(self, html: str) -> None:
         self._parser_class = require_selectolax()
         self.tree: LexborHTMLParser = self._parser_class(html)
+        self.refreshes: list[tuple[str, str]] = []
+        """(region id, why) of each text patch that did not fit its region: the view asks for those regions whole."""
 
     # -- reading -------------------------------------------------------------------------------
     def html(self) -> str:
@@ -370,11 +376,13 @@ class LiveDocument:
                 self._insert_copies_before(following, fragment)
         elif style == SWAP_STREAM:
             self._stream_insert(target, fragment, spec.modifiers)
+        elif style == SWAP_TEXT:
+            self._text_patch(target, fragment, spec.modifiers)
         else:
             raise LiveTestError(
                 f"unknown swap style {style!r} in an update\n"
                 f"Expected one of: {SWAP_NONE}, {SWAP_INNER_HTML}, outerHTML, {SWAP_INNER_MORPH}, {SWAP_MORPH}, {SWAP_DELETE}, textContent, "
-                f"beforebegin, afterbegin, beforeend, afterend, {SWAP_STREAM}\nGot: {style!r}"
+                f"beforebegin, afterbegin, beforeend, afterend, {SWAP_STREAM}, {SWAP_TEXT}\nGot: {style!r}"
             )
 
     # -- copying nodes from a message into the page ----------------------------------------------
@@ -417,6 +425,29 @@ class LiveDocument:
                     child.decompose()
         elif target.mem_id not in kept:
             target.decompose()
+
+    # -- text patches (fastapi-live.js applyTextPatch) -------------------------------------------------
+    def _text_patch(self, target: LexborNode, fragment: LexborNode, modifiers: dict[str, Any]) -> None:
+        """One text node of the region takes the patch's text, when the region is the one the
+        patch was made for; otherwise the view asks for the region whole (``refreshes``), as the browser does."""
+        version = _number(modifiers.get("v"))
+        current = target.attrs.get(ATTR_VERSION)
+        if current is None:
+            return  # another element with the region's id (a page with duplicate ids): not the region
+        current_version = _js_number(current)
+        if current_version >= version:
+            return
+        texts = [node for node in target.traverse(include_text=True) if node.is_text_node and node.text_content]
+        index = int(_number(modifiers.get("n")))
+        base = _number(modifiers.get("b"))
+        checksum = text_checksum([node.text_content or "" for node in texts])
+        if current_version != base or not 0 <= index < len(texts) or checksum != str(modifiers.get("h")):
+            why = REFRESH_VERSION if current_version != base else REFRESH_TEXT
+            log.debug("fastapi-live test client: a text patch does not fit %s (%s): asking for it whole", describe(target), why)
+            self.refreshes.append((target.attrs.get("id") or "", why))
+            return
+        texts[index].replace_with(fragment.text(deep=True))
+        target.attrs[ATTR_VERSION] = str(int(version)) if version.is_integer() else str(version)
 
     # -- streams (fastapi-live.js streamInsert) ------------------------------------------------------
     def _stream_insert(self, target: LexborNode, fragment: LexborNode, modifiers: dict[str, Any]) -> None:

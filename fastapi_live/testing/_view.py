@@ -22,6 +22,7 @@ from ..wire import (
     OP_JS,
     PARAM_COMPONENT,
     PATCH_EVENT,
+    REFRESH_EVENT,
     REPLY_HEADER,
     TOKEN_HEADER,
     loading_class,
@@ -126,6 +127,8 @@ class LiveTestView:
         """The forms whose submit is in flight."""
         self._loading: list[tuple[str | None, str]] = []
         """(DOM id, loading class) of each element whose event is in flight (an element without an id: None)."""
+        self._refreshing: set[asyncio.Task[None]] = set()
+        """Requests for regions whole, after text patches that did not fit (fastapi-live.js applyTextPatch)."""
         self._closed = False
         self._owns_client = owns_client
         self._cleanups = list(cleanups)
@@ -299,7 +302,20 @@ class LiveTestView:
                     self._redirect = op
             elif op.kind == OP_JS:
                 self._commands.run(None, chain_of(json.dumps(op.payload)) or [])
+        refreshes = self._document.refreshes
+        while refreshes:
+            dom_id, why = refreshes.pop(0)
+            task = self._loop.create_task(self._refresh(dom_id, why))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
         self._changes.notify()
+
+    async def _refresh(self, dom_id: str, why: str) -> None:
+        """Ask for a region whole (``REFRESH_EVENT``) and apply the reply, as fastapi-live.js does."""
+        body = json.dumps({"id": dom_id, "why": why}).encode()
+        response, _ = await self._send(REFRESH_EVENT, body, self._event_headers(REFRESH_EVENT, "application/json"))
+        if response.status_code == 200:
+            self._apply(response.text)
 
     def _raise_stream_errors(self) -> None:
         if self._reader_error is not None:
@@ -325,6 +341,10 @@ class LiveTestView:
         """Wait until every frame the session has sent so far is applied to the DOM."""
         # When the session is gone, the stream reconnects and the server remounts the page.
         await self._live_session(timeout)
+        while self._refreshing:  # a region asked for whole: its reply is part of what the page shows
+            done, _ = await asyncio.wait(list(self._refreshing), timeout=timeout)
+            if not done:
+                raise LiveTestError(f"a region of {self.url} asked for whole ({REFRESH_EVENT}) got no answer within {timeout} s")
         # The session numbers its frames; its newest number is what the stream must reach.
         target = self.session.last_frame_id
         if self._closed or self.session.closed or self._applied_id >= target:

@@ -115,3 +115,33 @@ async def test_a_head_request_answers_headers_and_leaves_the_open_stream_alone(c
             session.send_info(("set", 5))
             assert "Count: 5" in (await reader.next_with("Count: 5")).data  # still the live stream
             assert len(live.manager.connections) == 1
+
+
+async def test_a_large_reply_comes_gzip_encoded_to_a_client_that_accepts_it_and_plain_to_one_that_does_not(counter_url):
+    url, _ = counter_url
+    text = "a long echo " * 200
+    async with httpx.AsyncClient(base_url=url) as client:
+        _, token = await open_page(client, "/counter")
+        small = await client.post("/_live/event", headers=headers(token, "inc"))
+        assert "content-encoding" not in small.headers  # its gzip would be no smaller
+        large = await client.post("/_live/event", data={"text": text}, headers=headers(token, "echo"))
+        assert large.headers["content-encoding"] == "gzip" and large.headers["vary"] == "accept-encoding"
+        assert int(large.headers["content-length"]) < len(text) // 10
+        assert text.strip() in large.text
+        plain = await client.post("/_live/event", data={"text": text + "!"}, headers={**headers(token, "echo"), "Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and (text + "!").strip() in plain.text
+
+
+async def test_the_stream_comes_gzip_encoded_each_message_readable_as_it_arrives(counter_url):
+    url, live = counter_url
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        _, token = await open_page(client, "/counter")
+        async with client.stream("GET", "/_live/stream", headers={**headers(token), "Accept-Encoding": "gzip"}) as response:
+            assert response.headers["content-encoding"] == "gzip" and response.headers["vary"] == "accept-encoding"
+            reader = SSEReader(response)  # httpx inflates what has come so far
+            await reader.next()
+            session = next(iter(live.manager.sessions.values()))
+            for n in range(1, 6):
+                session.send_info(("set", n * 11))
+                message = await reader.next_with(f"Count: {n * 11}<")  # whole, then as text patches
+                assert message.id == str(n)

@@ -13,12 +13,13 @@ import httpx
 from fastapi_live.testing._sse import SSEMessage
 from tests.support.sse import SSEReader, headers, open_page
 
-_PARTIAL = re.compile(r'<hx-partial hx-target="#([^"]+)" hx-swap="([^"]*)">(.*?)</hx-partial>', re.S)
+# A region whole names its target; a text patch is its region's id (its content: one text node's text).
+_PARTIAL = re.compile(r'<hx-partial (?:hx-target="#([^"]+)"|id="([^"]+)") hx-swap="([^"]*)">(.*?)</hx-partial>', re.S)
 
 
 def partials(data: str) -> list[tuple[str, str, str]]:
     """The (target id, swap, content) of every ``<hx-partial>`` in a message or reply."""
-    return _PARTIAL.findall(data)
+    return [(target or own_id, swap, content) for target, own_id, swap, content in _PARTIAL.findall(data)]
 
 
 @dataclass
