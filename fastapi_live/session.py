@@ -392,11 +392,8 @@ class LiveSession:
         return self.outbound.attach(last_event_id, lambda: self.patcher.resync(self.socket))
 
     def attach_remount(self) -> Connection:
-        """Attach the stream of a page whose old session was gone: it recovers, then resyncs.
-
-        The one ``live:remount`` message carries the container's fresh HTML; the client first
-        sends its recovery events (form auto-recover, JS hooks' ``reconnected``), then applies it.
-        """
+        """Attach the stream of a page whose old session was gone: one ``live:remount`` message with
+        the fresh container, which the client applies after its recovery events (forms, hooks)."""
         self._on_attach()
         return self.outbound.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
 
