@@ -31,7 +31,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
-from .collector import freeze_startup_objects
+from .collector import freeze_startup_objects, widen_young_generation
 from .config import SessionConfig
 from .endpoints import BROWSER_COOKIE, REMOUNT_KEY, FastPath, LiveEndpoints, request_headers
 from .exceptions import ConfigurationError, EventError, TokenError
@@ -299,6 +299,8 @@ class LiveRouter(APIRouter):
         await self.multiplex.start()
         if self.config.freeze_gc_at_startup:
             freeze_startup_objects()
+        if self.config.gc_young_threshold is not None:
+            widen_young_generation(self.config.gc_young_threshold)
         try:
             yield
         finally:

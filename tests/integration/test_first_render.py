@@ -6,9 +6,10 @@ from __future__ import annotations
 import gc
 
 import httpx
+import pytest
 from starlette.responses import Response
 
-from fastapi_live import SessionConfig
+from fastapi_live import ConfigurationError, SessionConfig
 from tests.support.sse import headers, open_page, token_of
 from tests.support.views.counter import make_app
 
@@ -80,3 +81,26 @@ async def test_the_freeze_can_be_turned_off(serve):
     app, _ = make_app(SessionConfig(freeze_gc_at_startup=False))
     serve(app)
     assert gc.get_freeze_count() == 0
+
+
+async def test_startup_widens_the_young_generation_unless_the_process_set_its_own(serve):
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        serve(make_app(SessionConfig(gc_young_threshold=12_345))[0])
+        assert gc.get_threshold() == (12_345, *before[1:])
+
+        gc.set_threshold(2_000, *before[1:])  # the app's own choice stays
+        serve(make_app(SessionConfig(gc_young_threshold=12_345))[0])
+        assert gc.get_threshold()[0] == 2_000
+
+        gc.set_threshold(700, *before[1:])
+        serve(make_app(SessionConfig(gc_young_threshold=None))[0])
+        assert gc.get_threshold()[0] == 700
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_a_young_threshold_that_is_not_a_count_is_refused():
+    with pytest.raises(ConfigurationError, match=r"gc_young_threshold must be a whole number.*\nGot: 0"):
+        SessionConfig(gc_young_threshold=0)
