@@ -252,6 +252,9 @@ class ClusterLocator:
 
     # -- ownership ---------------------------------------------------------------------------
     async def claim(self, session: LiveSession) -> None:
+        # A page remounted here under the session id it had: its earlier session's release,
+        # still waiting for its batch, must not take the new entry away.
+        self._releasing.get(self.node_id, set()).discard(session.id)
         await self.start()
         await self.directory.claim(session.id, self.node_id)
 
@@ -267,7 +270,11 @@ class ClusterLocator:
     async def _release_batches(self) -> None:
         while self._releasing:
             batches, self._releasing = self._releasing, {}
+            held = self.local.manager.sessions  # claimed here again meanwhile (a remount): kept
             for node_id, session_ids in batches.items():
+                session_ids = {s for s in session_ids if node_id != self.node_id or s not in held}
+                if not session_ids:
+                    continue
                 try:
                     await self.directory.release(session_ids, node_id)
                 except Exception as exc:  # Redis is down: the entries expire by their TTL
