@@ -228,6 +228,16 @@ class LiveEndpoints:
         log.warning("fastapi-live: refused %s %s from %s: %s", request.method, oneline(request.url.path), client, oneline(exc))
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=403)
 
+    def _admit(self, request: Request) -> PageToken | Response:
+        """The request's page token, verified; or the refusal to answer with (cross-site, bad token)."""
+        refused = self.refuse_cross_site(request)
+        if refused is not None:
+            return refused
+        try:
+            return self.verify(request)
+        except TokenError as exc:
+            return self.refuse(request, exc)
+
     def refuse_cross_site(self, request: Request) -> Response | None:
         refused = cross_site(request_headers(request), request.scope.get("scheme", "http"), self.host.allowed_origins)
         if refused is None:
@@ -369,13 +379,9 @@ class LiveEndpoints:
 
     async def event(self, request: Request) -> Response:
         headers = request_headers(request)
-        refused = self.refuse_cross_site(request)
-        if refused is not None:
-            return refused
-        try:
-            token = self.verify(request)
-        except TokenError as exc:
-            return self.refuse(request, exc)
+        token = self._admit(request)
+        if isinstance(token, Response):
+            return token
         try:
             name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
             params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
@@ -389,13 +395,9 @@ class LiveEndpoints:
         """One chunk of an upload entry: the page token, the entry's upload token, its offset;
         the body is the raw bytes (``application/octet-stream``), written as they arrive."""
         headers = request_headers(request)
-        refused_response = self.refuse_cross_site(request)
-        if refused_response is not None:
-            return refused_response
-        try:
-            page = self.verify(request)
-        except TokenError as exc:
-            return self.refuse(request, exc)
+        page = self._admit(request)
+        if isinstance(page, Response):
+            return page
         try:
             chunk = self._chunk(page, headers)
         except UploadRefused as exc:
