@@ -6,18 +6,19 @@ import asyncio
 import contextvars
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
 from types import CoroutineType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .config import SessionConfig
 from .replay import ReplayBuffer
 from .runner import Resume
 from .telemetry import owner_of, telemetry
 from .transport import GzipStream, encode_message
-from .types import Message, Send
+from .types import Message, Receive, Send
 
 log = logging.getLogger("fastapi_live")
+R = TypeVar("R")
 
 
 class Connection:
@@ -167,40 +168,159 @@ class Connection:
         return not self._frames
 
     async def frames(self) -> AsyncGenerator[bytes, None]:
-        """The frames to write, for the stream's task; it ends when the stream closes."""
+        """The frames to write, for a reader with a task of its own; it ends when the stream closes."""
         while True:
-            inflight = self._inflight
-            if inflight is not None:
-                self._inflight = None
-                try:
-                    await Resume(*inflight)
-                except Exception as exc:
-                    log.debug("fastapi-live: a stream write failed: %r", exc)
-                    self.close()
-                    return
-                finally:
-                    self._writing = False
-            frames = self._frames
-            while frames:
-                data = frames.popleft()
-                self._bytes -= len(data)
+            if self._inflight is not None and not await self._finish_inflight():
+                return
+            while (data := self._pop()) is not None:
                 yield data
-                frames = self._frames  # a close for overflow drops the queue meanwhile
-            if frames is not None:
-                self._frames = frames = None  # drained: an idle stream holds no queue (nor this frame)
             if self.closed:
                 return
             if self._inflight is not None:
                 continue
-            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await self._waiter
+                await self._wait()
             finally:
                 self._waiter = None
 
+    async def serve(self, send: Send, receive: Receive, headers: Sequence[tuple[bytes, bytes]], end: StreamEnd, *, gzip: bool, direct: bool) -> None:
+        """Write this stream's HTTP response: its head, then each frame as it comes, until the
+        stream closes (the client hung up, or the session replaced or ended it); then ``end.detach``.
 
-async def _await(awaitable: Awaitable[None]) -> None:
-    await awaitable
+        ``direct``: nothing stands between this and the server (no middleware), so senders may
+        write on their own turn while the stream is idle. An idle stream is this one coroutine
+        waiting on one future: the client's hang-up is read by a ``DisconnectWatch``, no task.
+        """
+        if gzip:
+            send = gzip_send(send)
+        watch = DisconnectWatch(receive, self)
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            watch.start()
+            if direct:
+                self._writer = send
+            while True:
+                if self._inflight is not None and not await self._finish_inflight():
+                    break
+                while (data := self._pop()) is not None:
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                if self.closed:
+                    self._writer = None
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    break
+                if self._inflight is not None:
+                    continue
+                try:
+                    await self._wait()
+                finally:
+                    self._waiter = None
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            self._writer = None
+            watch.stop()
+            end.detach(self)
+
+    def _pop(self) -> bytes | None:
+        """The oldest queued frame, removed; None once drained (and the queue dropped: an idle
+        stream holds none, and a close for overflow may have dropped it meanwhile)."""
+        frames = self._frames
+        if frames:
+            data = frames.popleft()
+            self._bytes -= len(data)
+            return data
+        self._frames = None
+        return None
+
+    def _wait(self) -> asyncio.Future[None]:
+        """A future for the stream's task to wait on: set by the next frame, write or close."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    async def _finish_inflight(self) -> bool:
+        """Finish the direct write the server made wait; False (and the stream closed) when it failed."""
+        inflight, self._inflight = self._inflight, None
+        assert inflight is not None
+        try:
+            await Resume(*inflight)
+        except Exception as exc:
+            log.debug("fastapi-live: a stream write failed: %r", exc)
+            self.close()
+            return False
+        finally:
+            self._writing = False
+        return True
+
+
+class StreamEnd(Protocol):
+    """Who is told when a stream's response ends (``locator.SessionLocator``)."""
+
+    def detach(self, connection: Connection) -> None: ...
+
+
+class DisconnectWatch:
+    """Closes a connection when its client hangs up, reading the ASGI ``receive`` with no task
+    of its own: each ``receive()`` runs until it waits, and is resumed by the future it waits on.
+
+    A task per stream (its coroutine, its context, the loop's weak reference to it) would
+    cost an idle stream more than the rest of its response.
+    """
+
+    __slots__ = ("_connection", "_pending", "_receive", "_waiting_on")
+
+    def __init__(self, receive: Receive, connection: Connection) -> None:
+        self._receive = receive
+        self._connection = connection
+        self._pending: Coroutine[Any, Any, Message] | None = None  # the receive() under way
+        self._waiting_on: Any = None
+
+    def start(self) -> None:
+        self._step(None)
+
+    def __call__(self, _future: Any = None) -> None:
+        """What it waited on is done (a future's callback: the watch itself, no bound method)."""
+        pending = self._pending
+        if pending is not None:
+            self._step(pending)
+
+    def _step(self, pending: Coroutine[Any, Any, Message] | None) -> None:
+        """Run ``receive()`` calls until one waits (resumed by what it waits on) or says the client left."""
+        while True:
+            coroutine = pending
+            if coroutine is None:
+                received = self._receive()
+                coroutine = received if type(received) is CoroutineType else _await(received)  # servers' receive is an async def
+            pending = None
+            try:
+                waiting_on = coroutine.send(None)
+            except StopIteration as done:
+                if done.value["type"] == "http.disconnect":
+                    break
+                continue  # a request body message: read on
+            except Exception as exc:  # the server's receive failed: the client is as good as gone
+                log.debug("fastapi-live: a stream's receive failed: %r", exc)
+                break
+            self._pending, self._waiting_on = coroutine, waiting_on
+            if asyncio.isfuture(waiting_on):
+                waiting_on.add_done_callback(self)
+            else:  # a bare yield (``asyncio.sleep(0)``): resumed on the loop's next turn, as a task would be
+                asyncio.get_running_loop().call_soon(self)
+            return
+        self._pending = self._waiting_on = None
+        self._connection.close()
+
+    def stop(self) -> None:
+        """Stop reading: the ``receive()`` under way is closed (its server-side wait undone)."""
+        pending, waiting_on = self._pending, self._waiting_on
+        self._pending = self._waiting_on = None
+        if asyncio.isfuture(waiting_on):
+            waiting_on.remove_done_callback(self)
+        if pending is not None:
+            pending.close()
+
+
+async def _await(awaitable: Awaitable[R]) -> R:
+    return await awaitable
 
 
 STREAM_GZIP_HEADERS = ((b"content-encoding", b"gzip"), (b"vary", b"accept-encoding"))

@@ -18,7 +18,7 @@ import signal
 import time
 import typing
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from sse_starlette.sse import AppStatus
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, gzip_send
+from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, StreamEnd
 from .exceptions import EventError, TokenError
 from .locator import EventAnswer, SessionLocator
 from .logs import oneline
@@ -104,55 +104,42 @@ def _stream_raw_headers() -> tuple[tuple[bytes, bytes], ...]:
 
 
 class _LiveStreamResponse(Response):
-    """A live stream, run lean: one task writes frames, one waits for the disconnect.
+    """A live stream, run lean: its request's task writes the frames (``Connection.serve``).
 
     sse-starlette's ``EventSourceResponse`` starts a task group with a ping task, a disconnect
     listener and a shutdown listener per connection, and holds a lock and its own headers
     while the stream is open. Here heartbeats come from one shared timer and shutdown from
-    one process-wide watcher (``SessionManager.watch_shutdown``), the headers are
-    ``EventSourceResponse``'s own, worked out once: a stream costs its request task plus one
-    small disconnect watcher.
+    one process-wide watcher (``SessionManager.watch_shutdown``), the client's hang-up is read
+    without a task, and the headers are ``EventSourceResponse``'s own, worked out once: an idle
+    stream costs its request task and one future.
 
     A client that accepts gzip gets the stream gzip-encoded, each frame flushed as it is
     written (``gzip_send``); what the stream keeps between frames is its compression history.
     """
 
-    def __init__(self, connection: Connection, on_close: Callable[[], None], *, gzip: bool = False) -> None:
+    def __init__(self, connection: Connection, end: StreamEnd, *, gzip: bool = False) -> None:
         self.status_code = 200
         self.background = None
-        self.raw_headers = [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS)]
-        self._frames: AsyncGenerator[bytes, None] = connection.frames()
         self._connection = connection
-        self._on_close = on_close
+        self._end = end
         self._gzip = gzip
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._gzip:
-            send = gzip_send(send)
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
-        connection = self._connection
-        if scope.get(_FAST_PATH_KEY):
-            # Straight to the server, no middleware between: senders may write on their own
-            # turn while this task is idle (see ``Connection``).
-            connection.attach_writer(send)
-        try:
-            async for chunk in self._frames:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            connection.attach_writer(None)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass  # the client went away mid-write
-        finally:
-            connection.attach_writer(None)
-            watcher.cancel()
-            await self._frames.aclose()
-            self._on_close()
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]  # worked out when asked: an open stream keeps no list
+        return [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if self._gzip else STREAM_PLAIN_HEADERS)]
 
-    async def _watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self._connection.close()
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # The stream's own coroutine, awaited by the caller at once: no frame of this method stays.
+        # Straight to the server, no middleware between (the fast path): senders may write on
+        # their own turn while the stream is idle, and its head goes as one shared tuple.
+        direct = bool(scope.get(_FAST_PATH_KEY))
+        headers = _stream_head(self._gzip) if direct else self.raw_headers
+        return self._connection.serve(send, receive, headers, self._end, gzip=self._gzip, direct=direct)
+
+
+@functools.cache
+def _stream_head(gzip: bool) -> tuple[tuple[bytes, bytes], ...]:
+    return (*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS))
 
 
 def request_headers(request: Request) -> dict[str, str]:
@@ -265,11 +252,10 @@ class LiveEndpoints:
             if isinstance(remounted, Response):
                 return remounted
             connection = remounted.attach_remount()
-        stream, locator = connection, self.host.locator
         gzip = accepts_gzip(request_headers(request).get("accept-encoding"))
         request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
         self.host.manager.watch_shutdown(_server_shutting_down)
-        return _LiveStreamResponse(stream, lambda: locator.detach(stream), gzip=gzip)
+        return _LiveStreamResponse(connection, self.host.locator, gzip=gzip)
 
     async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
         outcome = await self._remount_outcome(request, token)
@@ -456,7 +442,9 @@ class FastPath:
             live = guard.cls(live, *guard.args, **guard.kwargs)
         self.live = live
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
+        # The app's (or the live endpoint's) own coroutine, awaited by the caller: no frame of
+        # this method stays for as long as a stream is open.
         if scope["type"] == "http":
             path, method, router = scope["path"], scope["method"], self.endpoints.host
             if (
@@ -464,9 +452,8 @@ class FastPath:
                 or (path == router.stream_url and method in ("GET", "POST"))
                 or (path == router.upload_url and method == "POST")
             ):
-                await self.live(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+                return self.live(scope, receive, send)
+        return self.app(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoints, router, path = self.endpoints, self.endpoints.host, scope["path"]
@@ -485,4 +472,5 @@ class FastPath:
         except Exception:  # the app's error middleware is not in front of us: do its job
             log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
             response = JSONResponse({"detail": "internal error"}, status_code=500)
+        del endpoint  # a stream's response runs as long as its page is open: this frame keeps only what it needs
         await response(scope, receive, send)
