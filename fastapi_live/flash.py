@@ -20,6 +20,7 @@ CARRY_MAX_AGE = 60.0
 """Seconds a carried flash stays valid: long enough for the next page to load, no longer."""
 _SALT = "fastapi-live.flash"
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_TIMERS: Mapping[str, int] = MappingProxyType({})
 
 
 class FlashMixin(SocketState):
@@ -85,9 +86,13 @@ class FlashMixin(SocketState):
 
 
 def start(socket: FlashMixin, carried: Mapping[str, str] | None) -> None:
-    """Before the on_mount hooks: the flash carried here by a navigation, or an empty one."""
-    socket._data[FLASH_KEY] = dict(carried or {})
-    socket._data[CLEAR_AFTER_KEY] = {}
+    """Before the on_mount hooks: the flash carried here by a navigation, or an empty one.
+
+    Empty, both assigns are one shared read-only mapping: the flash is replaced, never changed
+    in place, so most pages (with no flash) hold no dicts for it.
+    """
+    socket._data[FLASH_KEY] = dict(carried) if carried else _EMPTY
+    socket._data[CLEAR_AFTER_KEY] = _NO_TIMERS
 
 
 def clear_event(socket: FlashMixin, params: Mapping[str, Any]) -> None:

@@ -63,7 +63,9 @@ def check_signal(result: Any, where: str) -> bool:
 class HooksMixin(SocketState):
     """``attach_hook`` / ``detach_hook``: callbacks that run before the view's own."""
 
-    _hooks: dict[str, list[tuple[str, HookFn]]]
+    # Made with the first hook attached; read through the class default until then (not
+    # through ``__dict__``, which would give every socket a dict of its own).
+    _hooks: dict[str, list[tuple[str, HookFn]]] | None = None
 
     def attach_hook(self, name: str, stage: str, fn: HookFn) -> Self:
         """Run ``fn`` at ``stage`` before the view's callback, in attach order.
@@ -81,7 +83,9 @@ class HooksMixin(SocketState):
             )
         if not callable(fn):
             raise ConfigurationError(f"hook {name!r} on {stage} must be callable, got {fn!r}")
-        hooks = self.__dict__.setdefault("_hooks", {}).setdefault(stage, [])
+        if self._hooks is None:
+            self._hooks = {}
+        hooks = self._hooks.setdefault(stage, [])
         if any(existing == name for existing, _ in hooks):
             raise ConfigurationError(f"a hook named {name!r} is already attached to {stage}; detach it first or pick another name")
         hooks.append((name, fn))
@@ -91,12 +95,12 @@ class HooksMixin(SocketState):
         """Remove the hook ``name`` from ``stage``; unknown names are ignored, as in LiveView."""
         if stage not in HOOK_STAGES:
             raise ConfigurationError(f"invalid stage {stage!r}\nExpected one of: {', '.join(HOOK_STAGES)}\nGot: {stage!r}")
-        hooks = self.__dict__.get("_hooks", {}).get(stage, [])
+        hooks = (self._hooks or {}).get(stage, [])
         hooks[:] = [(n, f) for n, f in hooks if n != name]
         return self
 
     def _hooks_for(self, stage: str) -> list[tuple[str, HookFn]]:
-        hooks = self.__dict__.get("_hooks")
+        hooks = self._hooks
         # A copy: a hook may attach or detach hooks while its stage runs.
         return list(hooks[stage]) if hooks and stage in hooks else []
 

@@ -16,6 +16,8 @@ log = logging.getLogger("fastapi_live")
 _COMPACT_AT = 1024  # taken slots kept before the list is shortened
 _INLINE: Any = object()  # marks the mailbox busy with a message handled in its sender's task
 _QUEUED: Any = object()  # marks the mailbox waiting for its turn in the host's runner
+# What an empty mailbox holds instead of a list of its own (an idle session's is empty); never changed.
+_NO_ITEMS: list[Any] = []
 
 
 class Owner(Protocol):
@@ -45,14 +47,14 @@ class Mailbox:
     __slots__ = ("_drainer", "_head", "_items", "_owner", "_ready", "_runner", "_waiters", "closed", "limit")
 
     def __init__(self, limit: int, owner: Owner, runner: Runner) -> None:
-        self._items: list[Message | None] = []
+        self._items: list[Message | None] = _NO_ITEMS  # a list of its own from the first message queued
         self._head = 0
         self.limit = limit
         self._owner = owner  # a reference, not bound methods: a session holds one mailbox for its life
         self._runner = runner
         self._drainer: asyncio.Task[None] | Any = None
         self._ready = False
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[None]] | None = None  # made with the first ``wait_idle``
         self.closed = False
 
     def __len__(self) -> int:
@@ -69,9 +71,13 @@ class Mailbox:
 
     def put(self, message: Message) -> bool:
         """Queue ``message``; False (and nothing queued) when the mailbox is full."""
-        if len(self._items) - self._head >= self.limit:
+        items = self._items
+        if len(items) - self._head >= self.limit:
             return False
-        self._items.append(message)
+        if items is _NO_ITEMS:
+            self._items = [message]
+        else:
+            items.append(message)
         return True
 
     def take(self) -> Message:
@@ -83,7 +89,7 @@ class Mailbox:
         items[head] = None
         head += 1
         if head == len(items):
-            items.clear()
+            self._items = _NO_ITEMS  # drained: an idle mailbox holds no list
             head = 0
         elif head >= _COMPACT_AT and head * 2 >= len(items):
             del items[:head]
@@ -164,6 +170,8 @@ class Mailbox:
             if self.closed:
                 return
             waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
             self._waiters.append(waiter)
             await waiter
 
@@ -173,8 +181,8 @@ class Mailbox:
         self._release_waiters()
 
     def _release_waiters(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -186,6 +194,6 @@ class Mailbox:
             drainer.cancel()  # a handler still running belongs to the session too
         for message in self:
             refuse(message)
-        self._items.clear()
+        self._items = _NO_ITEMS
         self._head = 0
         self._release_waiters()

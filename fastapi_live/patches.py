@@ -147,10 +147,24 @@ def _root_tag(page: PageTemplate, stream_url: str, event_url: str, view_name: st
     return f"<{spec.tag} {markup_attrs(head)} ", f" {markup_attrs(tail)}>"
 
 
-def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: str, token: str) -> Markup:
+class RootTag:
+    """One page's live container opening tag, kept as the shared parts around its token: the
+    tag (about 400 bytes a page) is built for each render that needs it, not kept."""
+
+    __slots__ = ("_parts", "_token")
+
+    def __init__(self, parts: tuple[str, str], token: str) -> None:
+        self._parts = parts
+        self._token = token
+
+    def markup(self) -> Markup:
+        before, after = self._parts
+        return Markup(f'{before}{ATTR_TOKEN}="{escape(self._token)}"{after}')
+
+
+def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: str, token: str) -> RootTag:
     """The live container's opening tag for one page: its stream, event URL and token."""
-    before, after = _root_tag(page, stream_url, event_url, view_name)
-    return Markup(f'{before}{ATTR_TOKEN}="{escape(token)}"{after}')
+    return RootTag(_root_tag(page, stream_url, event_url, view_name), token)
 
 
 class Patcher:
@@ -158,7 +172,7 @@ class Patcher:
 
     __slots__ = ("_components", "_refresh", "_rendered", "_root", "_sent", "_whole", "helpers", "page", "version")
 
-    def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: Markup) -> None:
+    def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: RootTag | Markup) -> None:
         self.page = page
         self.helpers = helpers
         self._root = root
@@ -191,7 +205,9 @@ class Patcher:
         ctx = dict(assigns)
         ctx["live"] = self.helpers
         components = self.components if self.page.uses_components else None
-        ctx["__live__"] = PageContext(self._root, self.version, stream_items, replace_streams=replace_streams, components=components)
+        root = self._root
+        root_tag = root.markup() if isinstance(root, RootTag) else root
+        ctx["__live__"] = PageContext(root_tag, self.version, stream_items, replace_streams=replace_streams, components=components)
         return ctx
 
     def _pass(self, socket: LiveSocket, render: Callable[[], Any]) -> Any:

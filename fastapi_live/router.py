@@ -272,7 +272,8 @@ class LiveRouter(APIRouter):
         if isinstance(self.pubsub, RedisPubSub):  # shared across processes: route to session owners
             self.locator = ClusterLocator(self.manager, RedisDirectory(self.pubsub.client(), token_max_age))
         self.multiplex = Multiplexer(self.manager, self.locator)  # one stream for all of a browser's pages
-        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config, upload_url=self.upload_url, resolve=self.resolve)
+        self._resolve = self.resolve  # one bound method for every session's navigator, not one each
+        self.helpers = TemplateHelpers(self.event_url, self.static_url, client_config, upload_url=self.upload_url, resolve=self._resolve)
         self.environment.globals.setdefault("live", self.helpers)
         self._pages: dict[str, PageTemplate] = {}
         self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
@@ -517,7 +518,7 @@ class LiveRouter(APIRouter):
             token=raw,
             browser_id=token.browser_id,
             url=token.url,
-            resolve=self.resolve,
+            resolve=self._resolve,
             flash_carrier=self.flash_carrier,
             token_issued_at=token.issued_at,
         )

@@ -147,7 +147,7 @@ class LiveSession:
         self.closed = False
         self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
         self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
-        self.tasks = TaskSupervisor(self.view_name, self.post, self._lane.run)
+        self.tasks = TaskSupervisor(self.view_name, self, self._lane)
         self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
         self.topics = SessionTopics(host.pubsub, host.presence, self)
         self.outbound = Outbound(self, config, host.connections)

@@ -77,7 +77,7 @@ class SocketState:
         self._assigns = Assigns(self._data)
         self._changed: set[str] = set()
         self._client_ops: list[ClientOp] = []
-        self._updates: list[tuple[Any, Any, dict[str, Any]]] = []  # send_update calls, run before the next render
+        self._updates: list[tuple[Any, Any, dict[str, Any]]] | None = None  # send_update calls, run before the next render
         self._runtime = runtime
         self.view_name = view_name
         self.connected = connected
@@ -140,12 +140,14 @@ class SocketState:
         if id is None:
             name = component.__name__
             raise LiveError(f"send_update({name}, ...) needs the component's id\nExpected: send_update({name}, id=...)\nGot: id=None")
+        if self._updates is None:
+            self._updates = []
         self._updates.append((component, id, assigns))
         return self
 
     def _take_updates(self) -> list[tuple[Any, Any, dict[str, Any]]]:
-        updates, self._updates = self._updates, []
-        return updates
+        updates, self._updates = self._updates, None
+        return updates or []
 
     # -- client operations ---------------------------------------------------------
     def push_event(self, name: str, payload: Any = None) -> Self:
@@ -221,7 +223,7 @@ class SocketState:
         return changed, ops
 
     def _snapshot(self) -> tuple[dict[str, Any], set[str], int, int]:
-        return dict(self._data), set(self._changed), len(self._client_ops), len(self._updates)
+        return dict(self._data), set(self._changed), len(self._client_ops), len(self._updates or ())
 
     def _restore(self, snapshot: tuple[dict[str, Any], set[str], int, int]) -> None:
         data, changed, n_ops, n_updates = snapshot
@@ -229,4 +231,5 @@ class SocketState:
         self._data.update(data)
         self._changed = changed
         del self._client_ops[n_ops:]
-        del self._updates[n_updates:]
+        if self._updates is not None:
+            del self._updates[n_updates:]

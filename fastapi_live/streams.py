@@ -35,11 +35,14 @@ def _default_dom_id(name: str, item: Any) -> str:
 class StreamsMixin(SocketState):
     """Streams: large collections sent to the client and not kept in server memory."""
 
+    # (dom_id configs, pending ops by stream), made with the first stream used; read through the
+    # class default until then (not through ``__dict__``, which would give every socket a dict).
+    _streams: tuple[dict[str, Callable[[Any], str]], dict[str, list[StreamOp]]] | None = None
+
     def _stream_state(self) -> tuple[dict[str, Callable[[Any], str]], dict[str, list[StreamOp]]]:
-        state = self.__dict__.get("_streams")
+        state = self._streams
         if state is None:
-            state = ({}, {})
-            self.__dict__["_streams"] = state
+            state = self._streams = ({}, {})
         return state
 
     def stream_configure(self, name: str, *, dom_id: Callable[[Any], str]) -> Self:
@@ -103,7 +106,7 @@ class StreamsMixin(SocketState):
         return self
 
     def _take_stream_ops(self) -> dict[str, list[StreamOp]]:
-        state = self.__dict__.get("_streams")
+        state = self._streams
         if state is None:  # no stream used yet: nothing to take, and no state made for it
             return {}
         _, ops = state

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
-from .async_ops import Exit, Ok, Outcome, RunSync, StreamBatch, apply_assign_outcome, call_user_function, is_async_generator
+from .async_ops import Exit, Ok, Outcome, StreamBatch, apply_assign_outcome, call_user_function, is_async_generator
 from .async_result import AsyncResult
 from .exceptions import CallbackReturnError
 from .lifecycle import callable_name
@@ -25,20 +25,42 @@ log = logging.getLogger("fastapi_live")
 _Staged = tuple[bool, TaskKey, Any]  # (is a start, key, record or cancel reason)
 
 
+class TaskOwner(Protocol):
+    """Whose tasks they are (the session): it takes their outcomes as messages."""
+
+    def post(self, message: Message) -> None: ...
+
+
+class SyncLane(Protocol):
+    """Where the owner's sync functions run (``executor.Lane``)."""
+
+    def run(self, call: Callable[[], Any]) -> Awaitable[Any]: ...
+
+
+_NO_TASKS: dict[Any, Any] = {}  # what a supervisor with no task running holds; never changed
+
+
 class TaskSupervisor:
-    """The running tasks of one session, by key; a newer task under a key replaces the older."""
+    """The running tasks of one session, by key; a newer task under a key replaces the older.
 
-    __slots__ = ("_label", "_post", "_run_sync", "_staged", "_tasks")
+    It holds its owner and its sync runner, not bound methods of theirs, and no dict of its
+    own while no task runs: most idle pages have none.
+    """
 
-    def __init__(self, label: str, post: Callable[[Message], None], run_sync: RunSync | None = None) -> None:
+    __slots__ = ("_label", "_lane", "_owner", "_staged", "_tasks")
+
+    def __init__(self, label: str, owner: TaskOwner, lane: SyncLane | None = None) -> None:
         self._label = label
-        self._post = post
-        self._run_sync = run_sync
-        self._tasks: dict[TaskKey, tuple[asyncio.Task[None], TaskRecord]] = {}
+        self._owner = owner
+        self._lane = lane
+        self._tasks: dict[TaskKey, tuple[asyncio.Task[None], TaskRecord]] = _NO_TASKS
         self._staged: list[_Staged] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._tasks)
+
+    def _post(self, message: Message) -> None:
+        self._owner.post(message)
 
     # -- the socket's side (the session's Runtime) ------------------------------------------
     def start(self, key: TaskKey, record: TaskRecord) -> None:
@@ -82,9 +104,9 @@ class TaskSupervisor:
                 self._cancel(key, argument)
 
     def cancel_all(self) -> None:
-        for task, _ in self._tasks.values():
+        tasks, self._tasks = self._tasks, _NO_TASKS
+        for task, _ in tasks.values():
             task.cancel()
-        self._tasks.clear()
 
     # -- running ----------------------------------------------------------------------------
     def _start(self, key: TaskKey, record: TaskRecord) -> None:
@@ -92,6 +114,8 @@ class TaskSupervisor:
         if previous is not None:
             previous[0].cancel()  # the newer call wins; the older never delivers
         task = asyncio.get_running_loop().create_task(self._run(key, record), name=f"fastapi-live {self._label} {record.label}")
+        if self._tasks is _NO_TASKS:
+            self._tasks = {}
         self._tasks[key] = (task, record)
 
     def _cancel(self, key: TaskKey, reason: object) -> bool:
@@ -111,7 +135,8 @@ class TaskSupervisor:
                     self._post(Batch(key, task, record, batch if isinstance(batch, StreamBatch) else StreamBatch(list(batch))))
                 outcome: Outcome = Ok(None)
             else:
-                outcome = Ok(await call_user_function(record.fn, record.args, record.kwargs, self._run_sync))
+                run_sync = None if self._lane is None else self._lane.run
+                outcome = Ok(await call_user_function(record.fn, record.args, record.kwargs, run_sync))
         except asyncio.CancelledError as exc:
             if task is not None and task.cancelling():
                 raise  # the library cancelled it (a newer call, cancel_async, the session's end): silent
@@ -134,6 +159,8 @@ class TaskSupervisor:
             if not self.is_current(key, task):
                 return False
             self._tasks.pop(key, None)
+            if not self._tasks:
+                self._tasks = _NO_TASKS  # the last one done: an idle page keeps no table for them
         return True
 
     # -- delivering the built-in kinds' outcomes ------------------------------------------------

@@ -42,19 +42,26 @@ class SessionTopics:
         self._pubsub = pubsub
         self._presence = presence
         self._owner = owner
-        self._removers: dict[str, Callable[[], None]] = {}
+        self._removers: dict[str, Callable[[], None]] | None = None  # made with the first subscription
         self.closed = False
 
+    def _subscriptions(self) -> dict[str, Callable[[], None]]:
+        removers = self._removers
+        if removers is None:
+            removers = self._removers = {}
+        return removers
+
     async def subscribe(self, topic: str) -> None:
-        if topic not in self._removers and not self.closed:
-            self._removers[topic] = await self._pubsub.subscribe(topic, self._heard)
+        if topic not in (self._removers or ()) and not self.closed:
+            remove = await self._pubsub.subscribe(topic, self._heard)
+            self._subscriptions()[topic] = remove
 
     def subscribed(self) -> list[str]:
         """The topics this session listens on (its identities' too), for the live dashboard."""
-        return list(self._removers)
+        return list(self._removers or ())
 
     async def unsubscribe(self, topic: str) -> None:
-        remove = self._removers.pop(topic, None)
+        remove = (self._removers or {}).pop(topic, None)
         if remove is not None:
             remove()
 
@@ -63,8 +70,9 @@ class SessionTopics:
 
     async def identify(self, identity: str) -> None:
         topic = identity_topic(identity)
-        if topic not in self._removers and not self.closed:
-            self._removers[topic] = await self._pubsub.subscribe(topic, self._identity_heard)
+        if topic not in (self._removers or ()) and not self.closed:
+            remove = await self._pubsub.subscribe(topic, self._identity_heard)
+            self._subscriptions()[topic] = remove
 
     def _identity_heard(self, topic: str, message: Any) -> None:
         if message != DISCONNECT or self.closed:
@@ -93,7 +101,7 @@ class SessionTopics:
 
     def close(self) -> None:
         self.closed = True
-        for remove in self._removers.values():
+        removers, self._removers = self._removers, None
+        for remove in (removers or {}).values():
             remove()
-        self._removers.clear()
         self._presence.forget(self._owner.id)
