@@ -258,6 +258,11 @@ class StreamEnd(Protocol):
     def detach(self, connection: Connection) -> None: ...
 
 
+# The context every watch's receive() resumes in: one for all, not a copy per wait. The server's
+# receive sets no context variable, and the loop runs callbacks one at a time, never nested.
+_WATCH_CONTEXT = contextvars.Context()
+
+
 class DisconnectWatch:
     """Closes a connection when its client hangs up, reading the ASGI ``receive`` with no task
     of its own: each ``receive()`` runs until it waits, and is resumed by the future it waits on.
@@ -302,9 +307,9 @@ class DisconnectWatch:
                 break
             self._pending, self._waiting_on = coroutine, waiting_on
             if asyncio.isfuture(waiting_on):
-                waiting_on.add_done_callback(self)
+                waiting_on.add_done_callback(self, context=_WATCH_CONTEXT)
             else:  # a bare yield (``asyncio.sleep(0)``): resumed on the loop's next turn, as a task would be
-                asyncio.get_running_loop().call_soon(self)
+                asyncio.get_running_loop().call_soon(self, context=_WATCH_CONTEXT)
             return
         self._pending = self._waiting_on = None
         self._connection.close()
@@ -366,19 +371,38 @@ class Outbound:
     behind), or what ``wait`` says before the first; then it tells its owner the stream expired.
     """
 
-    __slots__ = ("_connections", "_ever_attached", "_grace", "_owner", "_retry_ms", "_timer", "byte_limit", "current", "limit", "replay")
+    __slots__ = ("_config", "_connections", "_ever_attached", "_owner", "_replay", "_timer", "current")
 
     def __init__(self, owner: StreamOwner, config: SessionConfig, connections: set[Connection]) -> None:
         self._owner = owner
-        self.replay = ReplayBuffer(config.replay_size, config.replay_bytes)
-        self.limit = config.outbound_limit
-        self.byte_limit = config.outbound_bytes
-        self._retry_ms = config.retry_ms
-        self._grace = config.disconnect_grace
+        self._config = config  # the process's: its limits are read when used, not copied per session
+        self._replay: ReplayBuffer | None = None  # made with the first frame: an idle page may never send one
         self._connections = connections  # every open stream of the process (heartbeats, shutdown)
         self._ever_attached = False
         self._timer: asyncio.TimerHandle | None = None
         self.current: Connection | None = None
+
+    @property
+    def replay(self) -> ReplayBuffer:
+        """The frames kept for a reconnect's replay."""
+        replay = self._replay
+        if replay is None:
+            replay = self._replay = ReplayBuffer(self._config.replay_size, self._config.replay_bytes)
+        return replay
+
+    @property
+    def last_id(self) -> int:
+        """The id of the newest frame sent (0 before the first)."""
+        replay = self._replay
+        return 0 if replay is None else replay.last_id
+
+    @property
+    def limit(self) -> int:
+        return self._config.outbound_limit
+
+    @property
+    def byte_limit(self) -> int:
+        return self._config.outbound_bytes
 
     def emit(self, body: str) -> None:
         """Send one frame (nothing for an empty body); a connection it closes for falling too far
@@ -391,29 +415,37 @@ class Outbound:
             conn.send(data)
             if conn.closed:
                 self.current = None
-                self.wait(self._grace)
+                self.wait(self._config.disconnect_grace)
+
+    def _missed(self, start: int) -> list[bytes] | None:
+        """The frames after ``start``, or None when some are no longer kept (see ``ReplayBuffer.since``)."""
+        replay = self._replay
+        if replay is None:  # nothing sent yet: only a stream that has seen nothing is up to date
+            return [] if start == 0 else None
+        return replay.since(start)
 
     def attach(self, last_event_id: int | None, resync: Callable[[], str]) -> Connection:
         """A connection replacing any older one: it replays what it missed, or gets ``resync()``."""
         start = 0 if (last_event_id is None and not self._ever_attached) else last_event_id
-        missed = None if start is None else self.replay.since(start)
+        missed = None if start is None else self._missed(start)
         # A replay that would not fit the stream's queue resyncs instead of overflowing it.
         if missed is not None and (len(missed) + 1 > self.limit or sum(map(len, missed)) > self.byte_limit):
             missed = None
         conn = self._replace()
+        retry_ms = self._config.retry_ms
         if missed is not None:
-            conn.send(encode_message("", event_id=str(start), retry=self._retry_ms))
+            conn.send(encode_message("", event_id=str(start), retry=retry_ms))
             for data in missed:
                 conn.send(data)
         else:
-            conn.send(encode_message(resync(), event_id=str(self.replay.last_id), retry=self._retry_ms))
+            conn.send(encode_message(resync(), event_id=str(self.last_id), retry=retry_ms))
         return conn
 
     def attach_remount(self, resync: str, event: str) -> Connection:
         """The connection of a remounted page: one named message with the fresh container."""
         conn = self._replace()
         # Frames already buffered are older than this render: the resync supersedes them.
-        conn.send(encode_message(resync, event=event, event_id=str(self.replay.last_id), retry=self._retry_ms))
+        conn.send(encode_message(resync, event=event, event_id=str(self.last_id), retry=self._config.retry_ms))
         return conn
 
     def _replace(self) -> Connection:
@@ -421,7 +453,7 @@ class Outbound:
         if self.current is not None:
             self.current.close()
         self._ever_attached = True
-        conn = self.current = Connection(self.limit, self.byte_limit)
+        conn = self.current = Connection(self._config.outbound_limit, self._config.outbound_bytes)
         conn.owner = self._owner
         self._connections.add(conn)
         if telemetry.on:
@@ -435,7 +467,7 @@ class Outbound:
         self._connections.discard(conn)
         if self.current is conn:
             self.current = None
-            self.wait(self._grace)
+            self.wait(self._config.disconnect_grace)
             return True
         return False
 

@@ -472,5 +472,7 @@ class FastPath:
         except Exception:  # the app's error middleware is not in front of us: do its job
             log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
             response = JSONResponse({"detail": "internal error"}, status_code=500)
-        del endpoint  # a stream's response runs as long as its page is open: this frame keeps only what it needs
-        await response(scope, receive, send)
+        # A stream's response runs as long as its page is open: this frame keeps only its coroutine.
+        responding = response(scope, receive, send)
+        del endpoint, response
+        await responding

@@ -248,11 +248,11 @@ class Patcher:
             return self.patch(socket)
         changed = socket.changed
         body = self.patch(socket)
-        socket._changed = set(changed)
+        socket._changed = dict.fromkeys(changed)
         try:
             await run_hooks(socket, "after_render")
         finally:
-            socket._changed = set()
+            socket._changed = {}
         return body
 
     def patch(self, socket: LiveSocket) -> str:

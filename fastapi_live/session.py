@@ -118,6 +118,32 @@ class Redirected:
 class LiveSession:
     """One open page: owns its socket, runs one message at a time, emits frames."""
 
+    # Slots: thousands of sessions idle at once. ``__dict__`` too, made only when something sets
+    # an attribute of its own (a test's spy), so an idle session has none.
+    __slots__ = (
+        "__dict__",
+        "_lane",
+        "_loop",
+        "_uploads",
+        "browser_id",
+        "closed",
+        "config",
+        "created",
+        "host",
+        "id",
+        "mailbox",
+        "navigator",
+        "outbound",
+        "patcher",
+        "socket",
+        "tasks",
+        "token",
+        "token_issued_at",
+        "topics",
+        "view",
+        "view_name",
+    )
+
     def __init__(
         self,
         host: SessionHost,
@@ -151,6 +177,7 @@ class LiveSession:
         self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
         self.topics = SessionTopics(host.pubsub, host.presence, self)
         self.outbound = Outbound(self, config, host.connections)
+        self._uploads: SessionUploads | None = None
 
     @property
     def url(self) -> str:
@@ -165,7 +192,7 @@ class LiveSession:
     @property
     def last_frame_id(self) -> int:
         """The id of the newest frame this session emitted on its stream."""
-        return self.outbound.replay.last_id
+        return self.outbound.last_id
 
     @property
     def busy(self) -> bool:
@@ -369,12 +396,17 @@ class LiveSession:
         await self.mailbox.wait_idle()
 
     # -- uploads (``uploads.py``) -----------------------------------------------------------------
-    @functools.cached_property
+    @property
     def uploads(self) -> SessionUploads:
         """The page's uploads, made at its first (most pages have none)."""
-        config = self.config
-        notify = lambda upload, ref: self.post(UploadChanged(upload, ref))  # noqa: E731
-        return SessionUploads(self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=notify)
+        uploads = self._uploads
+        if uploads is None:
+            config = self.config
+            notify = lambda upload, ref: self.post(UploadChanged(upload, ref))  # noqa: E731
+            uploads = self._uploads = SessionUploads(
+                self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=notify
+            )
+        return uploads
 
     async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
         """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body

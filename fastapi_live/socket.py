@@ -75,7 +75,9 @@ class SocketState:
     def __init__(self, *, view_name: str = "LiveView", runtime: Runtime | None = None, connected: bool = False) -> None:
         self._data: dict[str, Any] = {}
         self._assigns = Assigns(self._data)
-        self._changed: set[str] = set()
+        # Keys changed since the last render, as a dict's keys: in order, and, empty, a quarter
+        # of an empty set's size (an idle page holds one).
+        self._changed: dict[str, None] = {}
         self._client_ops: list[ClientOp] = []
         self._updates: list[tuple[Any, Any, dict[str, Any]]] | None = None  # send_update calls, run before the next render
         self._runtime = runtime
@@ -100,7 +102,7 @@ class SocketState:
                 raise LiveError(f"{key!r} is a reserved name and cannot be assigned; reserved: {sorted(_RESERVED)}")
             if key not in self._data or _values_differ(self._data[key], value):
                 self._data[key] = value
-                self._changed.add(key)
+                self._changed[key] = None
         return self
 
     def assign_new(self, key: str, factory: Callable[[], Any]) -> Self:
@@ -114,7 +116,7 @@ class SocketState:
         if key not in self._data:
             raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
         self._data[key] = fn(self._data[key])
-        self._changed.add(key)
+        self._changed[key] = None
         return self
 
     @property
@@ -124,7 +126,7 @@ class SocketState:
 
     def mark_changed(self, *keys: str) -> None:
         """Force ``keys`` to re-render, e.g. after mutating an assigned object in place."""
-        self._changed.update(keys)
+        self._changed.update(dict.fromkeys(keys))
 
     def send_update(self, component: Any, /, id: Any, **assigns: Any) -> Self:
         """Give the page's ``component`` with ``id`` new assigns: its ``update(assigns, socket)``
@@ -219,13 +221,13 @@ class SocketState:
 
     def _take_changes(self) -> tuple[frozenset[str], list[ClientOp]]:
         changed, ops = frozenset(self._changed), self._client_ops
-        self._changed, self._client_ops = set(), []
+        self._changed, self._client_ops = {}, []
         return changed, ops
 
-    def _snapshot(self) -> tuple[dict[str, Any], set[str], int, int]:
-        return dict(self._data), set(self._changed), len(self._client_ops), len(self._updates or ())
+    def _snapshot(self) -> tuple[dict[str, Any], dict[str, None], int, int]:
+        return dict(self._data), dict(self._changed), len(self._client_ops), len(self._updates or ())
 
-    def _restore(self, snapshot: tuple[dict[str, Any], set[str], int, int]) -> None:
+    def _restore(self, snapshot: tuple[dict[str, Any], dict[str, None], int, int]) -> None:
         data, changed, n_ops, n_updates = snapshot
         self._data.clear()
         self._data.update(data)

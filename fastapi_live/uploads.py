@@ -376,7 +376,7 @@ class UploadsMixin(SocketState):
         if current is None:
             current = Uploads()
             self._data[UPLOADS_KEY] = current
-            self._changed.add(UPLOADS_KEY)
+            self._changed[UPLOADS_KEY] = None
         elif not isinstance(current, Uploads):
             raise LiveError(f"{self.view_name}: the assign {UPLOADS_KEY!r} is reserved for uploads once allow_upload() is used\nGot: {current!r}")
         return current
@@ -431,7 +431,7 @@ class UploadsMixin(SocketState):
             progress=progress,
             view_name=self.view_name,
         )
-        self._changed.add(UPLOADS_KEY)
+        self._changed[UPLOADS_KEY] = None
         return uploads._configs[name]
 
     def disallow_upload(self, name: str) -> None:
@@ -441,7 +441,7 @@ class UploadsMixin(SocketState):
             entry.cancelled = True
             entry._discard()
         del self._uploads()._configs[name]
-        self._changed.add(UPLOADS_KEY)
+        self._changed[UPLOADS_KEY] = None
 
     def cancel_upload(self, name: str, ref: str) -> None:
         """Drop one entry (its transfer stops, its temporary file is removed).
@@ -457,7 +457,7 @@ class UploadsMixin(SocketState):
         entry.cancelled = True
         entry._discard()
         config.entries.remove(entry)
-        self._changed.add(UPLOADS_KEY)
+        self._changed[UPLOADS_KEY] = None
 
     def uploaded_entries(self, name: str) -> tuple[list[UploadEntry], list[UploadEntry]]:
         """``(completed, in_progress)`` entries of the upload ``name``."""
@@ -525,7 +525,7 @@ async def consume_uploaded_entry(socket: UploadsMixin, entry: UploadEntry, fn: C
         entry._discard()
         if entry in config.entries:
             config.entries.remove(entry)
-        socket._changed.add(UPLOADS_KEY)
+        socket._changed[UPLOADS_KEY] = None
     return result
 
 
@@ -584,7 +584,7 @@ async def preflight(socket: UploadsMixin, params: Mapping[str, Any], session_id:
             grant["external"] = entry.meta
         grant["token"] = signer.sign(UploadToken(session_id, name, entry.ref, entry.uuid, config.chunk_size))
         answer[entry.ref] = grant
-    socket._changed.add(UPLOADS_KEY)
+    socket._changed[UPLOADS_KEY] = None
     return {"upload": name, "entries": answer}
 
 
