@@ -183,19 +183,33 @@ class Connection:
             finally:
                 self._waiter = None
 
-    async def serve(self, send: Send, receive: Receive, headers: Sequence[tuple[bytes, bytes]], end: StreamEnd, *, gzip: bool, direct: bool) -> None:
+    async def serve(
+        self,
+        send: Send,
+        receive: Receive,
+        headers: Sequence[tuple[bytes, bytes]],
+        end: StreamEnd,
+        *,
+        gzip: bool,
+        direct: bool,
+        release: list[Any] | None = None,
+    ) -> None:
         """Write this stream's HTTP response: its head, then each frame as it comes, until the
         stream closes (the client hung up, or the session replaced or ended it); then ``end.detach``.
 
         ``direct``: nothing stands between this and the server (no middleware), so senders may
         write on their own turn while the stream is idle. An idle stream is this one coroutine
         waiting on one future: the client's hang-up is read by a ``DisconnectWatch``, no task.
+        ``release``: the request's header list, emptied once the head is sent (the server reads
+        it up to then; nothing does after), so an open stream does not keep it.
         """
         if gzip:
             send = gzip_send(send)
         watch = DisconnectWatch(receive, self)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if release is not None:
+                release.clear()
             watch.start()
             if direct:
                 self._writer = send

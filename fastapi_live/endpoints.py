@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, cookie_parser
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from .connection import STREAM_GZIP_HEADERS, STREAM_PLAIN_HEADERS, Connection, StreamEnd
@@ -117,12 +117,13 @@ class _LiveStreamResponse(Response):
     written (``gzip_send``); what the stream keeps between frames is its compression history.
     """
 
-    def __init__(self, connection: Connection, end: StreamEnd, *, gzip: bool = False) -> None:
+    def __init__(self, connection: Connection, end: StreamEnd, *, gzip: bool = False, request_headers: list[Any] | None = None) -> None:
         self.status_code = 200
         self.background = None
         self._connection = connection
         self._end = end
         self._gzip = gzip
+        self._request_headers = request_headers
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]  # worked out when asked: an open stream keeps no list
@@ -132,14 +133,23 @@ class _LiveStreamResponse(Response):
         # The stream's own coroutine, awaited by the caller at once: no frame of this method stays.
         # Straight to the server, no middleware between (the fast path): senders may write on
         # their own turn while the stream is idle, and its head goes as one shared tuple.
+        # The request's headers are dropped only then, too: middleware might read them later.
         direct = bool(scope.get(_FAST_PATH_KEY))
         headers = _stream_head(self._gzip) if direct else self.raw_headers
-        return self._connection.serve(send, receive, headers, self._end, gzip=self._gzip, direct=direct)
+        release = self._request_headers if direct else None
+        return self._connection.serve(send, receive, headers, self._end, gzip=self._gzip, direct=direct, release=release)
 
 
 @functools.cache
 def _stream_head(gzip: bool) -> tuple[tuple[bytes, bytes], ...]:
     return (*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if gzip else STREAM_PLAIN_HEADERS))
+
+
+def browser_cookie(request: Request) -> str | None:
+    """The browser id cookie, read from the request's own headers (Starlette's ``request.cookies``
+    would first copy the whole header list into the scope)."""
+    header = request_headers(request).get("cookie")
+    return cookie_parser(header).get(BROWSER_COOKIE) if header else None
 
 
 def request_headers(request: Request) -> dict[str, str]:
@@ -196,7 +206,7 @@ class LiveEndpoints:
 
     def verify(self, request: Request) -> PageToken:
         raw = request_headers(request).get(TOKEN_HEADER)
-        browser_id = request.cookies.get(BROWSER_COOKIE)
+        browser_id = browser_cookie(request)
         session = self.host.manager.by_token.get(raw) if raw else None
         if (
             session is not None
@@ -247,15 +257,18 @@ class LiveEndpoints:
             return EventSourceResponse(iter(()), ping=0, headers=_STREAM_HEADERS)
         last_event_id = parse_last_event_id(request_headers(request).get(LAST_EVENT_ID_HEADER))
         connection = await self.host.locator.attach(token.session_id, last_event_id)
+        # Read, and an open stream need not keep them: its request's headers go once its head is
+        # sent (not after a remount, whose app request shares them with what it mounted).
+        held = request.scope.get("headers")
         if connection is None:
             remounted = await self._remount(request, token)
             if isinstance(remounted, Response):
                 return remounted
-            connection = remounted.attach_remount()
+            connection, held = remounted.attach_remount(), None
         gzip = accepts_gzip(request_headers(request).get("accept-encoding"))
-        request.scope.pop(_HEADERS_KEY, None)  # read; an open stream need not keep it
+        request.scope.pop(_HEADERS_KEY, None)
         self.host.manager.watch_shutdown(_server_shutting_down)
-        return _LiveStreamResponse(connection, self.host.locator, gzip=gzip)
+        return _LiveStreamResponse(connection, self.host.locator, gzip=gzip, request_headers=held if type(held) is list else None)
 
     async def _remount(self, request: Request, token: PageToken) -> LiveSession | Response:
         outcome = await self._remount_outcome(request, token)
