@@ -468,24 +468,25 @@ class FastPath:
                 return self.live(scope, receive, send)
         return self.app(scope, receive, send)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _endpoint(self, scope: Scope) -> Callable[[Request], typing.Awaitable[Response]]:
         endpoints, router, path = self.endpoints, self.endpoints.host, scope["path"]
-        endpoint: Callable[[Request], typing.Awaitable[Response]]
         if path == router.event_url:
-            endpoint = endpoints.event
-        elif path == router.upload_url:
-            endpoint = endpoints.upload
-        elif scope["method"] == "POST":
-            endpoint = endpoints.attach_pages
-        else:
-            endpoint = endpoints.stream
+            return endpoints.event
+        if path == router.upload_url:
+            return endpoints.upload
+        if scope["method"] == "POST":
+            return endpoints.attach_pages
+        return endpoints.stream
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A stream's response runs as long as its page is open: this frame, few locals, keeps
+        # only the response's coroutine meanwhile.
         scope[_FAST_PATH_KEY] = True
         try:
-            response = await endpoint(Request(scope, receive))
+            response = await self._endpoint(scope)(Request(scope, receive))
         except Exception:  # the app's error middleware is not in front of us: do its job
             log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
             response = JSONResponse({"detail": "internal error"}, status_code=500)
-        # A stream's response runs as long as its page is open: this frame keeps only its coroutine.
         responding = response(scope, receive, send)
-        del endpoint, response
+        del response
         await responding

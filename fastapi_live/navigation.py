@@ -246,10 +246,10 @@ class Navigator:
         url = local_url(to, self.url)
         route = self.route(url)
         if route is None:
-            socket._client_ops.append(ClientOp("redirect", url, {"replace": True}))
+            socket._queue_op(ClientOp("redirect", url, {"replace": True}))
             return
         if route.view is not type(self.view):
-            socket._client_ops.append(ClientOp("navigate", url, {"replace": True}))
+            socket._queue_op(ClientOp("navigate", url, {"replace": True}))
             return
         await self._handle_params(socket, without_fragment(url), route.path_params)
         self.url = without_fragment(url)
@@ -304,7 +304,7 @@ class Navigator:
         else:
             raise LiveError(f"{type(self.view).__name__}.handle_params() called push_patch {MAX_PATCHES} times in a row: a loop")
         if final is not None:
-            socket._client_ops.append(ClientOp("patch", final, {"replace": bool(first_replace)}))
+            socket._queue_op(ClientOp("patch", final, {"replace": bool(first_replace)}))
         self._absolute(socket)
 
     def _absolute(self, socket: LiveSocket) -> None:

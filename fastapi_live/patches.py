@@ -280,7 +280,7 @@ class Patcher:
                 span.stop()
         parts.extend(client_op(op) for op in ops)
         if socket._client_ops:  # what a component's mount or update queued while the page rendered
-            late, socket._client_ops = socket._client_ops, []
+            late = socket._take_ops()
             parts.extend(client_op(op) for op in late)
         return "".join(parts)
 

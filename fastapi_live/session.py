@@ -20,7 +20,7 @@ from . import flash
 from .config import SessionConfig
 from .connection import Connection, Outbound
 from .exceptions import LiveError
-from .executor import SyncExecutor
+from .executor import Lane, SyncExecutor
 from .flash import FlashCarrier
 from .lifecycle import OnMountCall, mount_view, run_event_hooks, run_hooks
 from .mailbox import Mailbox
@@ -118,12 +118,12 @@ class Redirected:
 class LiveSession:
     """One open page: owns its socket, runs one message at a time, emits frames."""
 
-    # Slots: thousands of sessions idle at once. ``__dict__`` too, made only when something sets
-    # an attribute of its own (a test's spy), so an idle session has none.
+    # Slots: thousands of sessions idle at once.
     __slots__ = (
-        "__dict__",
         "_lane",
         "_loop",
+        "_seen",
+        "_tasks",
         "_uploads",
         "browser_id",
         "closed",
@@ -136,7 +136,6 @@ class LiveSession:
         "outbound",
         "patcher",
         "socket",
-        "tasks",
         "token",
         "token_issued_at",
         "topics",
@@ -172,8 +171,9 @@ class LiveSession:
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
         self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
-        self._lane = host.executor.lane()  # its sync functions' turn on the process's threads
-        self.tasks = TaskSupervisor(self.view_name, self, self._lane)
+        self._lane: Lane | None = None  # its turn on the process's threads, made with its first sync function
+        self._seen = False  # a stream has attached (someone looked at the page)
+        self._tasks: TaskSupervisor | None = None  # made with the first task (or message): most idle pages have none
         self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
         self.topics = SessionTopics(host.pubsub, host.presence, self)
         self.outbound = Outbound(self, config, host.connections)
@@ -197,7 +197,25 @@ class LiveSession:
     @property
     def busy(self) -> bool:
         """A task is running: the session is not idle, whatever its mailbox holds."""
-        return bool(self.tasks)
+        tasks = self._tasks
+        return tasks is not None and bool(tasks)
+
+    @property
+    def tasks(self) -> TaskSupervisor:
+        """The page's running tasks."""
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = TaskSupervisor(self.view_name, self)
+        return tasks
+
+    def run_sync(self, call: Callable[[], Any]) -> Awaitable[Any]:
+        """Run ``call()`` on the session's turn of the process's threads (connected pages' first)."""
+        lane = self._lane
+        if lane is None:
+            lane = self._lane = self.host.executor.lane()
+            if self._seen:
+                lane.connect()
+        return lane.run(call)
 
     def identity_disconnected(self) -> None:
         """The identity it joined was disconnected: a full reload of the page, as whoever the
@@ -431,8 +449,10 @@ class LiveSession:
 
     def _on_attach(self) -> None:
         self.topics.watched(True)
-        if not self._lane.connected:  # the first stream: someone is looking at this page
-            self._lane.connect()
+        if not self._seen:  # the first stream: someone is looking at this page
+            self._seen = True
+            if self._lane is not None:
+                self._lane.connect()
             self.host.connected(self)
 
     def detach(self, conn: Connection) -> None:
@@ -458,7 +478,8 @@ class LiveSession:
         if self.closed:
             return
         self.closed = True
-        self.tasks.cancel_all()
+        if self._tasks is not None:
+            self._tasks.cancel_all()
         self.socket._discard_uploads()
         self.topics.close()
         self.outbound.close()

@@ -15,6 +15,26 @@ from .wire import OP_JS
 _RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash", "flash_clear_after"})
 
 
+class _NoClientOps(list["ClientOp"]):
+    """What a socket with no client operation queued holds instead of a list of its own (an idle
+    page has none): one shared empty list that refuses to grow, so an ``append`` that skipped
+    ``_queue_op`` fails loudly rather than queue an operation for every page."""
+
+    __slots__ = ()
+
+    def _refuse(self, *_: object) -> None:
+        raise TypeError("NO_CLIENT_OPS is shared by every socket: queue client operations with socket._queue_op(op)")
+
+    append = extend = insert = _refuse
+
+    def __iadd__(self, _: object) -> Self:  # type: ignore[override, misc]
+        self._refuse()
+        return self
+
+
+NO_CLIENT_OPS: list[ClientOp] = _NoClientOps()
+
+
 class Assigns(Mapping[str, Any]):
     """A read-only view of a socket's assigns, by key or attribute: ``assigns.count``."""
 
@@ -78,7 +98,7 @@ class SocketState:
         # Keys changed since the last render, as a dict's keys: in order, and, empty, a quarter
         # of an empty set's size (an idle page holds one).
         self._changed: dict[str, None] = {}
-        self._client_ops: list[ClientOp] = []
+        self._client_ops: list[ClientOp] = NO_CLIENT_OPS  # a list of its own with the first operation queued
         self._updates: list[tuple[Any, Any, dict[str, Any]]] | None = None  # send_update calls, run before the next render
         self._runtime = runtime
         self.view_name = view_name
@@ -156,7 +176,7 @@ class SocketState:
         """Send ``name`` with a JSON payload to JS hooks and ``window`` listeners."""
         if not isinstance(name, str) or not name:
             raise LiveError(f"push_event name must be a non-empty string, got {name!r}")
-        self._client_ops.append(ClientOp("push", name, payload if payload is not None else {}))
+        self._queue_op(ClientOp("push", name, payload if payload is not None else {}))
         return self
 
     def exec_js(self, js: JS) -> Self:
@@ -168,7 +188,7 @@ class SocketState:
         if not isinstance(js, JS):
             raise LiveError(f"socket.exec_js() runs client-side commands\nExpected: a JS chain such as JS().show('#dialog')\nGot: {js!r}")
         require_selectors(js, "socket.exec_js()")
-        self._client_ops.append(ClientOp(OP_JS, "", [[name, args] for name, args in js.ops]))
+        self._queue_op(ClientOp(OP_JS, "", [[name, args] for name, args in js.ops]))
         return self
 
     def redirect(self, to: str | None = None, *, external: str | None = None) -> Self:
@@ -181,7 +201,7 @@ class SocketState:
         if (to is None) == (external is None):
             raise RedirectError(f"socket.redirect() takes a path or external=URL, exactly one of them; got to={to!r}, external={external!r}")
         target = local_path(to, "redirect") if external is None else external_url(external)
-        self._client_ops.append(ClientOp("redirect", target, None))
+        self._queue_op(ClientOp("redirect", target, None))
         return self
 
     def push_patch(self, to: str, *, replace: bool = False) -> Self:
@@ -194,7 +214,7 @@ class SocketState:
         _check_url("push_patch", to)
         if not to.startswith("?"):
             local_path(to, "push_patch")  # a query of this page, or a path on this site
-        self._client_ops.append(ClientOp("patch", to, {"replace": replace}))
+        self._queue_op(ClientOp("patch", to, {"replace": replace}))
         return self
 
     def push_navigate(self, to: str, *, replace: bool = False) -> Self:
@@ -204,7 +224,7 @@ class SocketState:
 
         >>> socket.push_navigate("/dashboard/acme")  # doctest: +SKIP
         """
-        self._client_ops.append(ClientOp("navigate", local_path(to, "push_navigate"), {"replace": replace}))
+        self._queue_op(ClientOp("navigate", local_path(to, "push_navigate"), {"replace": replace}))
         return self
 
     def navigate(self, to: str, *, replace: bool = False) -> Self:
@@ -219,9 +239,21 @@ class SocketState:
                 return op.name
         return None
 
+    def _queue_op(self, op: ClientOp) -> None:
+        """Queue a client operation (every queueing goes through here: see ``NO_CLIENT_OPS``)."""
+        ops = self._client_ops
+        if ops is NO_CLIENT_OPS:
+            self._client_ops = [op]
+        else:
+            ops.append(op)
+
+    def _take_ops(self) -> list[ClientOp]:
+        ops, self._client_ops = self._client_ops, NO_CLIENT_OPS
+        return ops
+
     def _take_changes(self) -> tuple[frozenset[str], list[ClientOp]]:
         changed, ops = frozenset(self._changed), self._client_ops
-        self._changed, self._client_ops = {}, []
+        self._changed, self._client_ops = {}, NO_CLIENT_OPS
         return changed, ops
 
     def _snapshot(self) -> tuple[dict[str, Any], dict[str, None], int, int]:
@@ -232,6 +264,7 @@ class SocketState:
         self._data.clear()
         self._data.update(data)
         self._changed = changed
-        del self._client_ops[n_ops:]
+        if self._client_ops is not NO_CLIENT_OPS:
+            del self._client_ops[n_ops:]
         if self._updates is not None:
             del self._updates[n_updates:]

@@ -26,15 +26,12 @@ _Staged = tuple[bool, TaskKey, Any]  # (is a start, key, record or cancel reason
 
 
 class TaskOwner(Protocol):
-    """Whose tasks they are (the session): it takes their outcomes as messages."""
+    """Whose tasks they are (the session): it takes their outcomes as messages, and runs their
+    sync functions on its turn of the process's threads."""
 
     def post(self, message: Message) -> None: ...
 
-
-class SyncLane(Protocol):
-    """Where the owner's sync functions run (``executor.Lane``)."""
-
-    def run(self, call: Callable[[], Any]) -> Awaitable[Any]: ...
+    def run_sync(self, call: Callable[[], Any]) -> Awaitable[Any]: ...
 
 
 _NO_TASKS: dict[Any, Any] = {}  # what a supervisor with no task running holds; never changed
@@ -43,16 +40,15 @@ _NO_TASKS: dict[Any, Any] = {}  # what a supervisor with no task running holds; 
 class TaskSupervisor:
     """The running tasks of one session, by key; a newer task under a key replaces the older.
 
-    It holds its owner and its sync runner, not bound methods of theirs, and no dict of its
-    own while no task runs: most idle pages have none.
+    It holds its owner, not bound methods of its, and no dict of its own while no task runs:
+    most idle pages have none.
     """
 
-    __slots__ = ("_label", "_lane", "_owner", "_staged", "_tasks")
+    __slots__ = ("_label", "_owner", "_staged", "_tasks")
 
-    def __init__(self, label: str, owner: TaskOwner, lane: SyncLane | None = None) -> None:
+    def __init__(self, label: str, owner: TaskOwner) -> None:
         self._label = label
         self._owner = owner
-        self._lane = lane
         self._tasks: dict[TaskKey, tuple[asyncio.Task[None], TaskRecord]] = _NO_TASKS
         self._staged: list[_Staged] | None = None
 
@@ -135,8 +131,7 @@ class TaskSupervisor:
                     self._post(Batch(key, task, record, batch if isinstance(batch, StreamBatch) else StreamBatch(list(batch))))
                 outcome: Outcome = Ok(None)
             else:
-                run_sync = None if self._lane is None else self._lane.run
-                outcome = Ok(await call_user_function(record.fn, record.args, record.kwargs, run_sync))
+                outcome = Ok(await call_user_function(record.fn, record.args, record.kwargs, self._owner.run_sync))
         except asyncio.CancelledError as exc:
             if task is not None and task.cancelling():
                 raise  # the library cancelled it (a newer call, cancel_async, the session's end): silent

@@ -29,7 +29,7 @@ class Redirects(LiveView):
     @event("unchecked")
     async def unchecked(self, socket: LiveSocket, to: str) -> None:
         # What a server bug (or a tampered response) would send: the client must refuse it too.
-        socket._client_ops.append(ClientOp("redirect", to, None))
+        socket._queue_op(ClientOp("redirect", to, None))
 
     @event("go_external")
     async def go_external(self, socket: LiveSocket, to: str) -> None:
