@@ -24,7 +24,7 @@ from .async_ops import Exit, Outcome, apply_assign_outcome
 from .exceptions import CallbackReturnError, ConfigurationError, EventError, LiveError
 from .helpers import TemplateHelpers
 from .lifecycle import callable_name
-from .socket import ClientOp
+from .socket import NO_CHANGES, ClientOp
 from .types import Runtime, TaskKey, TaskRecord, Tasks, Topics
 from .view import EventBinding, LiveSocket, check_reply, event, event_bindings
 from .wire import ATTR_COMPONENT, ATTR_VERSION, css_id
@@ -455,7 +455,7 @@ class ComponentRegistry:
         socket = entry.socket
         if entry.html is not None and not socket._changed:
             return entry.html
-        socket._changed.clear()
+        socket._changed = NO_CHANGES
         template = self._template(entry)
         context = {**socket._data, "live": self.helpers, "myself": ComponentRef(entry.cid), "__live__": page_context}
         html = self._mark(entry, self.render_scope(ComponentRef(entry.cid), lambda: template.render(context)))

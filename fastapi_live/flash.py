@@ -76,13 +76,13 @@ class FlashMixin(SocketState):
     def _set_clear_after(self, value: dict[str, int]) -> None:
         if value != self._clear_after():
             self._data[CLEAR_AFTER_KEY] = value
-            self._changed[CLEAR_AFTER_KEY] = None
+            self._mark(CLEAR_AFTER_KEY)
 
     def _set_flash(self, value: dict[str, str]) -> None:
         # Written past ``assign``, which refuses the reserved name ``flash``. A new dict each
         # time: a failed handler's rollback restores the old one.
         self._data[FLASH_KEY] = value
-        self._changed[FLASH_KEY] = None
+        self._mark(FLASH_KEY)
 
 
 def start(socket: FlashMixin, carried: Mapping[str, str] | None) -> None:

@@ -21,7 +21,7 @@ from .exceptions import EventError, LiveError
 from .helpers import TemplateHelpers
 from .lifecycle import run_hooks
 from .rendering import PageContext, PageTemplate
-from .socket import ClientOp
+from .socket import NO_CHANGES, ClientOp
 from .streams import StreamOp, initial_items
 from .telemetry import owner_of, telemetry
 from .view import LiveSocket
@@ -148,18 +148,22 @@ def _root_tag(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 
 
 class RootTag:
-    """One page's live container opening tag, kept as the shared parts around its token: the
-    tag (about 400 bytes a page) is built for each render that needs it, not kept."""
+    """One page's live container opening tag, as the shared parts around its token: the tag
+    (about 400 bytes a page) is built for each render that needs it, not kept (``Patcher``)."""
 
-    __slots__ = ("_parts", "_token")
+    __slots__ = ("parts", "token")
 
     def __init__(self, parts: tuple[str, str], token: str) -> None:
-        self._parts = parts
-        self._token = token
+        self.parts = parts
+        self.token = token
 
     def markup(self) -> Markup:
-        before, after = self._parts
-        return Markup(f'{before}{ATTR_TOKEN}="{escape(self._token)}"{after}')
+        return _root_markup(self.parts, self.token)
+
+
+def _root_markup(parts: tuple[str, str], token: str) -> Markup:
+    before, after = parts
+    return Markup(f'{before}{ATTR_TOKEN}="{escape(token)}"{after}')
 
 
 def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: str, token: str) -> RootTag:
@@ -170,12 +174,19 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_components", "_refresh", "_rendered", "_root", "_sent", "_whole", "helpers", "page", "version")
+    __slots__ = ("_components", "_refresh", "_rendered", "_root", "_sent", "_token", "_whole", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: RootTag | Markup) -> None:
         self.page = page
         self.helpers = helpers
-        self._root = root
+        # The container's tag: given whole, or as its shared parts and this page's token (kept
+        # apart here, not as a ``RootTag`` of its own).
+        self._root: Markup | tuple[str, str]
+        self._token: str | None
+        if isinstance(root, RootTag):
+            self._root, self._token = root.parts, root.token
+        else:
+            self._root, self._token = root, None
         self.version = 0  # of the latest render; fragments carry it so stale ones are dropped
         self._rendered = False  # the page's first render (or a remount's resync) is done
         self._components: ComponentRegistry | None = None  # made on first use: most pages have no components
@@ -206,7 +217,7 @@ class Patcher:
         ctx["live"] = self.helpers
         components = self.components if self.page.uses_components else None
         root = self._root
-        root_tag = root.markup() if isinstance(root, RootTag) else root
+        root_tag = root if isinstance(root, Markup) else _root_markup(root, self._token or "")
         ctx["__live__"] = PageContext(root_tag, self.version, stream_items, replace_streams=replace_streams, components=components)
         return ctx
 
@@ -252,7 +263,7 @@ class Patcher:
         try:
             await run_hooks(socket, "after_render")
         finally:
-            socket._changed = {}
+            socket._changed = NO_CHANGES
         return body
 
     def patch(self, socket: LiveSocket) -> str:

@@ -35,6 +35,25 @@ class _NoClientOps(list["ClientOp"]):
 NO_CLIENT_OPS: list[ClientOp] = _NoClientOps()
 
 
+class _NoChanges(dict[str, None]):
+    """What a socket with no key changed holds instead of a dict of its own (an idle page has
+    none): one shared empty dict that refuses keys, so a write that skipped ``_mark`` fails loudly."""
+
+    __slots__ = ()
+
+    def _refuse(self, *_: object, **__: object) -> None:
+        raise TypeError("NO_CHANGES is shared by every socket: mark changed keys with socket._mark(key)")
+
+    __setitem__ = update = setdefault = _refuse
+
+    def __ior__(self, _: object) -> Self:  # type: ignore[override, misc]
+        self._refuse()
+        return self
+
+
+NO_CHANGES: dict[str, None] = _NoChanges()
+
+
 class Assigns(Mapping[str, Any]):
     """A read-only view of a socket's assigns, by key or attribute: ``assigns.count``."""
 
@@ -94,10 +113,10 @@ class SocketState:
 
     def __init__(self, *, view_name: str = "LiveView", runtime: Runtime | None = None, connected: bool = False) -> None:
         self._data: dict[str, Any] = {}
-        self._assigns = Assigns(self._data)
-        # Keys changed since the last render, as a dict's keys: in order, and, empty, a quarter
-        # of an empty set's size (an idle page holds one).
-        self._changed: dict[str, None] = {}
+        self._assigns: Assigns | None = None  # the read-only view, made when first asked for
+        # Keys changed since the last render, as a dict's keys (in order); a dict of its own from
+        # the first key changed.
+        self._changed: dict[str, None] = NO_CHANGES
         self._client_ops: list[ClientOp] = NO_CLIENT_OPS  # a list of its own with the first operation queued
         self._updates: list[tuple[Any, Any, dict[str, Any]]] | None = None  # send_update calls, run before the next render
         self._runtime = runtime
@@ -109,7 +128,10 @@ class SocketState:
     @property
     def assigns(self) -> Assigns:
         """The current assigns, read-only. Change them with ``assign`` or ``update``."""
-        return self._assigns
+        assigns = self._assigns
+        if assigns is None:
+            assigns = self._assigns = Assigns(self._data)
+        return assigns
 
     def assign(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Self:
         """Set assigns; only keys whose value changed are re-rendered.
@@ -122,7 +144,7 @@ class SocketState:
                 raise LiveError(f"{key!r} is a reserved name and cannot be assigned; reserved: {sorted(_RESERVED)}")
             if key not in self._data or _values_differ(self._data[key], value):
                 self._data[key] = value
-                self._changed[key] = None
+                self._mark(key)
         return self
 
     def assign_new(self, key: str, factory: Callable[[], Any]) -> Self:
@@ -136,7 +158,7 @@ class SocketState:
         if key not in self._data:
             raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
         self._data[key] = fn(self._data[key])
-        self._changed[key] = None
+        self._mark(key)
         return self
 
     @property
@@ -146,7 +168,8 @@ class SocketState:
 
     def mark_changed(self, *keys: str) -> None:
         """Force ``keys`` to re-render, e.g. after mutating an assigned object in place."""
-        self._changed.update(dict.fromkeys(keys))
+        for key in keys:
+            self._mark(key)
 
     def send_update(self, component: Any, /, id: Any, **assigns: Any) -> Self:
         """Give the page's ``component`` with ``id`` new assigns: its ``update(assigns, socket)``
@@ -239,6 +262,14 @@ class SocketState:
                 return op.name
         return None
 
+    def _mark(self, key: str) -> None:
+        """Mark ``key`` changed (every marking goes through here: see ``NO_CHANGES``)."""
+        changed = self._changed
+        if changed is NO_CHANGES:
+            self._changed = {key: None}
+        else:
+            changed[key] = None
+
     def _queue_op(self, op: ClientOp) -> None:
         """Queue a client operation (every queueing goes through here: see ``NO_CLIENT_OPS``)."""
         ops = self._client_ops
@@ -253,7 +284,7 @@ class SocketState:
 
     def _take_changes(self) -> tuple[frozenset[str], list[ClientOp]]:
         changed, ops = frozenset(self._changed), self._client_ops
-        self._changed, self._client_ops = {}, NO_CLIENT_OPS
+        self._changed, self._client_ops = NO_CHANGES, NO_CLIENT_OPS
         return changed, ops
 
     def _snapshot(self) -> tuple[dict[str, Any], dict[str, None], int, int]:

@@ -376,7 +376,7 @@ class UploadsMixin(SocketState):
         if current is None:
             current = Uploads()
             self._data[UPLOADS_KEY] = current
-            self._changed[UPLOADS_KEY] = None
+            self._mark(UPLOADS_KEY)
         elif not isinstance(current, Uploads):
             raise LiveError(f"{self.view_name}: the assign {UPLOADS_KEY!r} is reserved for uploads once allow_upload() is used\nGot: {current!r}")
         return current
@@ -431,7 +431,7 @@ class UploadsMixin(SocketState):
             progress=progress,
             view_name=self.view_name,
         )
-        self._changed[UPLOADS_KEY] = None
+        self._mark(UPLOADS_KEY)
         return uploads._configs[name]
 
     def disallow_upload(self, name: str) -> None:
@@ -441,7 +441,7 @@ class UploadsMixin(SocketState):
             entry.cancelled = True
             entry._discard()
         del self._uploads()._configs[name]
-        self._changed[UPLOADS_KEY] = None
+        self._mark(UPLOADS_KEY)
 
     def cancel_upload(self, name: str, ref: str) -> None:
         """Drop one entry (its transfer stops, its temporary file is removed).
@@ -457,7 +457,7 @@ class UploadsMixin(SocketState):
         entry.cancelled = True
         entry._discard()
         config.entries.remove(entry)
-        self._changed[UPLOADS_KEY] = None
+        self._mark(UPLOADS_KEY)
 
     def uploaded_entries(self, name: str) -> tuple[list[UploadEntry], list[UploadEntry]]:
         """``(completed, in_progress)`` entries of the upload ``name``."""
@@ -525,7 +525,7 @@ async def consume_uploaded_entry(socket: UploadsMixin, entry: UploadEntry, fn: C
         entry._discard()
         if entry in config.entries:
             config.entries.remove(entry)
-        socket._changed[UPLOADS_KEY] = None
+        socket._mark(UPLOADS_KEY)
     return result
 
 
@@ -584,7 +584,7 @@ async def preflight(socket: UploadsMixin, params: Mapping[str, Any], session_id:
             grant["external"] = entry.meta
         grant["token"] = signer.sign(UploadToken(session_id, name, entry.ref, entry.uuid, config.chunk_size))
         answer[entry.ref] = grant
-    socket._changed[UPLOADS_KEY] = None
+    socket._mark(UPLOADS_KEY)
     return {"upload": name, "entries": answer}
 
 
