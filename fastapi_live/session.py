@@ -33,7 +33,7 @@ from .runner import Runner
 from .tasks import TaskSupervisor
 from .telemetry import telemetry
 from .tokens import PageToken
-from .topics import SessionTopics
+from .topics import SessionTopics, set_watched
 from .uploads import Chunk, SessionUploads, UploadRefused, UploadSigner
 from .view import LiveSocket, LiveView, dispatch_event
 from .wire import (
@@ -124,10 +124,10 @@ class LiveSession:
         "_loop",
         "_seen",
         "_tasks",
+        "_topics",
         "_uploads",
         "browser_id",
         "closed",
-        "config",
         "created",
         "host",
         "id",
@@ -138,7 +138,6 @@ class LiveSession:
         "socket",
         "token",
         "token_issued_at",
-        "topics",
         "view",
         "view_name",
     )
@@ -166,7 +165,7 @@ class LiveSession:
         self.navigator = Navigator(view, url, resolve, flash=flash_carrier, browser_id=browser_id)
         self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
         self.created = time.monotonic()
-        self.config = config = host.config
+        config = host.config
         self.patcher = patcher
         self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
         self.closed = False
@@ -175,7 +174,7 @@ class LiveSession:
         self._seen = False  # a stream has attached (someone looked at the page)
         self._tasks: TaskSupervisor | None = None  # made with the first task (or message): most idle pages have none
         self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
-        self.topics = SessionTopics(host.pubsub, host.presence, self)
+        self._topics: SessionTopics | None = None  # made with its first subscription or presence entry
         self.outbound = Outbound(self, config, host.connections)
         self._uploads: SessionUploads | None = None
 
@@ -199,6 +198,27 @@ class LiveSession:
         """A task is running: the session is not idle, whatever its mailbox holds."""
         tasks = self._tasks
         return tasks is not None and bool(tasks)
+
+    @property
+    def config(self) -> SessionConfig:
+        """The process's session settings."""
+        return self.host.config
+
+    @property
+    def topics(self) -> SessionTopics:
+        """The page's PubSub subscriptions and presence entries."""
+        topics = self._topics
+        if topics is None:
+            topics = self._topics = SessionTopics(self.host.pubsub, self.host.presence, self)
+            topics.closed = self.closed  # a closed session subscribes to nothing more
+        return topics
+
+    def _watched(self, watched: bool) -> None:
+        topics = self._topics
+        if topics is None:
+            set_watched(self.host.presence, self.id, watched)
+        else:
+            topics.watched(watched)
 
     @property
     def tasks(self) -> TaskSupervisor:
@@ -448,7 +468,7 @@ class LiveSession:
         return self.outbound.attach_remount(self.patcher.resync(self.socket), REMOUNT_EVENT)
 
     def _on_attach(self) -> None:
-        self.topics.watched(True)
+        self._watched(True)
         if not self._seen:  # the first stream: someone is looking at this page
             self._seen = True
             if self._lane is not None:
@@ -457,7 +477,7 @@ class LiveSession:
 
     def detach(self, conn: Connection) -> None:
         if self.outbound.detach(conn) and not self.closed:
-            self.topics.watched(False)
+            self._watched(False)
 
     @property
     def attached(self) -> bool:
@@ -481,7 +501,10 @@ class LiveSession:
         if self._tasks is not None:
             self._tasks.cancel_all()
         self.socket._discard_uploads()
-        self.topics.close()
+        if self._topics is not None:
+            self._topics.close()
+        else:
+            self.host.presence.forget(self.id)  # no entries (only topics track them), but its mark of a detach
         self.outbound.close()
         self.mailbox.close()  # the handler still running is cancelled, the queued refused
         self.host.forget(self)

@@ -94,10 +94,7 @@ class SessionTopics:
 
     def watched(self, watched: bool) -> None:
         """A stream attached (the page is seen) or detached: presence shows or hides at once."""
-        if watched:
-            self._presence.resume(self._owner.id)
-        else:
-            self._presence.pause(self._owner.id)  # a closed tab leaves at once, not after the grace
+        set_watched(self._presence, self._owner.id, watched)
 
     def close(self) -> None:
         self.closed = True
@@ -105,3 +102,12 @@ class SessionTopics:
         for remove in (removers or {}).values():
             remove()
         self._presence.forget(self._owner.id)
+
+
+def set_watched(presence: Presence, owner: str, watched: bool) -> None:
+    """``SessionTopics.watched``, for a session that has no topics object (yet): its presence
+    entries show (a stream attached) or hide (detached); ones it tracks later follow suit."""
+    if watched:
+        presence.resume(owner)
+    else:
+        presence.pause(owner)  # a closed tab leaves at once, not after the grace
