@@ -79,6 +79,13 @@ def add_routes(app: FastAPI) -> FastAPI:
         types = _types()
         types.subtract(_state["types"])
         objects = [(obj, tracemalloc.get_object_traceback(obj)) for obj in gc.get_objects()]
+        examples: list[str] = []
+        if show:  # a few objects allocated there (untracked ones too, found as referents) and who holds them
+            for obj, _ in objects:
+                for held in gc.get_referents(obj):
+                    trace = tracemalloc.get_object_traceback(held)
+                    if trace is not None and show in _where(trace, group) and len(examples) < 5:
+                        examples.append(f"{type(held).__name__} {repr(held)[:100]} held by {type(obj).__qualname__}")
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
         kinds: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -104,7 +111,7 @@ def add_routes(app: FastAPI) -> FastAPI:
                     [where, size / pages, counts[where] / pages, ", ".join(f"{n / pages:.2g} {kind}" for kind, n in kinds[where].most_common(3))]
                     for where, size in sizes.most_common(top)
                 ],
-                "shown": shown,
+                "shown": shown + ("\nexamples:\n" + "\n".join(examples) if examples else ""),
                 "shares": [[share, size / pages] for share, size in shares.most_common()],
                 "types": [[name, n / pages] for name, n in types.most_common(40) if n > 0],
             }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -213,7 +214,7 @@ class Navigator:
         self, view: LiveView, url: str, resolve: RouteResolver | None = None, *, flash: FlashCarrier | None = None, browser_id: str = ""
     ) -> None:
         self.view = view
-        self.url = without_fragment(url)
+        self.url = sys.intern(without_fragment(url))  # the pages open at one URL share its string
         self._resolve = resolve
         self._binding = params_binding(type(view))
         self._flash = flash  # gives navigations and redirects the flash, for the page they land on
