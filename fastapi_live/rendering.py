@@ -413,6 +413,7 @@ class PageTemplate:
         self._chain_names: dict[str, list[str]] = {}  # template -> it and the templates it extends, read once
         self._tables: dict[str, tuple[Template, dict[str, list[Any]]]] = {}
         self._regions_for: dict[frozenset[str], list[Region]] = {}
+        self._nested: dict[str, tuple[str, ...]] = {}  # region id -> the regions inside it
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._fragment_chars = 0
         self.uses_components = False  # whether the page (with what it includes) renders {% live_component %}
@@ -653,6 +654,13 @@ class PageTemplate:
         start, end = items_markers()
         before = self._render_block(slot.owner, slot.spec.block + _STATICS_BEFORE, context)
         return before + start + end + self._render_block(slot.owner, slot.spec.block + _STATICS_AFTER, context)
+
+    def nested_in(self, dom_id: str) -> tuple[str, ...]:
+        """The ids of the regions inside region ``dom_id``, at any depth."""
+        nested = self._nested.get(dom_id)
+        if nested is None:
+            nested = self._nested[dom_id] = tuple(other for other, region in self.regions.items() if dom_id in region.ancestors)
+        return nested
 
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
         """The regions to re-render for ``changed`` keys, outermost only (a shared list: read it only)."""
