@@ -107,7 +107,8 @@ class SocketState:
                 raise LiveError(f"{key!r} is a reserved name and cannot be assigned; reserved: {sorted(_RESERVED)}")
             old = self._data.get(key, UNKNOWN)
             if old is UNKNOWN or _values_differ(old, value):
-                self._remember_shown(key, old)
+                if self.mounted:  # before the first render, the page was shown nothing
+                    self._remember_shown(key, old)
                 self._data[key] = value
                 self._changed.add(key)
         return self
@@ -130,7 +131,8 @@ class SocketState:
         if key not in self._data:
             raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
         old = self._data[key]
-        self._remember_shown(key, old)
+        if self.mounted:
+            self._remember_shown(key, old)
         self._data[key] = fn(old)
         self._changed.add(key)
         return self
