@@ -245,7 +245,7 @@ async def measure_pyview(settings: Settings, clients: int, warmup: float, durati
 async def run(settings: Settings) -> list[Row]:
     clients = 50
     warmup = settings.pick(2.0, 0.3)
-    duration = settings.pick(10.0, 1.0)
+    duration = settings.pick(10.0, 0.6)
     live = await measure_live(settings, clients, warmup, duration)
     hand = await measure_hand(settings, clients, warmup, duration)
     unobserved, observed = await measure_telemetry(settings, clients, rounds=settings.pick(10, 2), window=settings.pick(1.0, 0.5))

@@ -108,7 +108,7 @@ async def event_latencies(page: Any, seconds: float) -> list[float]:
 
 
 async def measure_mailbox_flood(settings: Settings) -> dict[str, Any]:
-    window = settings.pick(4.0, 1.0)
+    window = settings.pick(4.0, 0.6)
     messages = settings.pick(MESSAGES, 2_000)
     async with ServerProcess(LIVE_APP, settings, label="live-fairness") as server:
         frames: list[float] = []

@@ -100,15 +100,15 @@ async def measure_join(settings: Settings, url: str, watchers: int, joins: int, 
 
 
 async def _measure(settings: Settings, url: str, label: str) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None, str | None]:
-    users, lists = settings.pick(10_000, 2_000), settings.pick(21, 5)
-    watchers, joins = settings.pick(1000, 200), settings.pick(11, 3)
+    users, lists = settings.pick(10_000, 1_000), settings.pick(21, 3)
+    watchers, joins = settings.pick(1000, 100), settings.pick(11, 2)
     listed, list_error = await guarded(measure_list(settings, url, users, lists, label), f"presence list ({label})")
     joined, join_error = await guarded(measure_join(settings, url, watchers, joins, label), f"presence join ({label})")
     return listed, list_error, joined, join_error
 
 
 def _rows(kind: str, settings: Settings, listed: Any, list_error: str | None, joined: Any, join_error: str | None) -> list[Row]:
-    users, watchers = settings.pick(10_000, 2_000), settings.pick(1000, 200)
+    users, watchers = settings.pick(10_000, 1_000), settings.pick(1000, 100)
     rows = [
         Row(
             f"presence list of {users:,} users, {kind}: median of {len(listed['lists']) if listed else 0} lists, in the server (vs the target)",

@@ -8,7 +8,9 @@ bytes one SSE message added to the stream (chunk framing included; gzip-compress
 client accepts it), for a browser-like client (``Accept-Encoding: gzip, deflate, br, zstd``)
 and a plain one (no ``Accept-Encoding``).
 
-A card's first change goes whole (the page keeps nothing of a region it has not re-rendered):
+A card's first change goes whole (the page keeps nothing of a region it has not re-rendered,
+and a card is a dict: the card it was shown may have changed in place, so it cannot be rendered
+again as it was; a region reading only immutable values, e.g. a count, goes as a text patch):
 target at most its HTML + 300 bytes, beside the floor's answer (the whole page re-rendered by
 hand). Its later changes, one text node each, go as text patches: target at most pyview's
 figure for the same change, its ``phx_reply`` and ``diff`` push as WebSocket frames

@@ -1,5 +1,5 @@
 """Scale curve: N idle live pages in one uvicorn worker, N = 1,000 / 5,000 / 10,000 / 20,000
-(``--quick``: 500 / 1,000 / 2,000 / 4,000, labelled so in the rows).
+(``--quick``: 250 / 500 / 1,000 / 2,000, labelled so in the rows).
 
 An idle page is what a browser tab left open holds: the ``/fan/{n}`` page GET, then its stream on
 the same keep-alive connection, attached (hello frame received), subscribed to ``user:{n}`` and
@@ -53,7 +53,7 @@ from .servers import ROOT, ServerProcess, Settings
 
 NAME = "scale"
 FULL_POINTS = (1_000, 5_000, 10_000, 20_000)
-QUICK_POINTS = (500, 1_000, 2_000, 4_000)
+QUICK_POINTS = (250, 500, 1_000, 2_000)
 PER_CROWD = 5_000
 EVENT_PAGES = 10
 WARM_PAGES = 20

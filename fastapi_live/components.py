@@ -456,6 +456,7 @@ class ComponentRegistry:
         if entry.html is not None and not socket._changed:
             return entry.html
         socket._changed = NO_CHANGES
+        socket._take_shown()  # a component goes whole: what it was shown is of no use
         template = self._template(entry)
         context = {**socket._data, "live": self.helpers, "myself": ComponentRef(entry.cid), "__live__": page_context}
         html = self._mark(entry, self.render_scope(ComponentRef(entry.cid), lambda: template.render(context)))

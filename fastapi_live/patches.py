@@ -20,8 +20,8 @@ from .components import ROOT_SCOPE, ComponentRegistry
 from .exceptions import EventError, LiveError
 from .helpers import TemplateHelpers
 from .lifecycle import run_hooks
-from .rendering import PageContext, PageTemplate
-from .socket import NO_CHANGES, ClientOp
+from .rendering import PageContext, PageTemplate, Region
+from .socket import NO_CHANGES, UNKNOWN, ClientOp
 from .streams import StreamOp, initial_items
 from .telemetry import owner_of, telemetry
 from .view import LiveSocket
@@ -84,6 +84,9 @@ def text_checksum(texts: list[str]) -> str:
         letters = chr(97 + letter) + letters
         if not value:
             return letters
+
+
+_UNCHANGED: Any = object()
 
 
 @functools.lru_cache(maxsize=64)  # a broadcast gives many pages the same region contents (rendering's fragment cache)
@@ -174,7 +177,7 @@ def root_open(page: PageTemplate, stream_url: str, event_url: str, view_name: st
 class Patcher:
     """Renders one page's changes: the first render, each patch, and a resync of the container."""
 
-    __slots__ = ("_components", "_refresh", "_rendered", "_root", "_sent", "_token", "_whole", "helpers", "page", "version")
+    __slots__ = ("_base", "_components", "_refresh", "_rendered", "_root", "_sent", "_token", "_whole", "helpers", "page", "version")
 
     def __init__(self, page: PageTemplate, helpers: TemplateHelpers, root: RootTag | Markup) -> None:
         self.page = page
@@ -191,9 +194,10 @@ class Patcher:
         self._rendered = False  # the page's first render (or a remount's resync) is done
         self._components: ComponentRegistry | None = None  # made on first use: most pages have no components
         # Region id -> (version, content) of what the page was last sent of it, for regions
-        # re-rendered since the page's first render: their next change may go as a text patch.
-        # Made with the first region re-rendered: an idle page keeps none.
-        self._sent: dict[str, tuple[int, str]] | None = None
+        # sent since the page's last whole render (content None: not kept): their next change
+        # may go as a text patch. Made with the first region re-rendered: an idle page keeps none.
+        self._sent: dict[str, tuple[int, str | None]] | None = None
+        self._base = 0  # the version of the page's last whole render, which every region not in _sent is as of
         self._refresh: set[str] | None = None  # regions the client asked for whole (REFRESH_EVENT)
         self._whole: set[str] | None = None  # regions whose DOM the client changed: never text-patched again
 
@@ -216,10 +220,12 @@ class Patcher:
         ctx = dict(assigns)
         ctx["live"] = self.helpers
         components = self.components if self.page.uses_components else None
-        root = self._root
-        root_tag = root if isinstance(root, Markup) else _root_markup(root, self._token or "")
-        ctx["__live__"] = PageContext(root_tag, self.version, stream_items, replace_streams=replace_streams, components=components)
+        ctx["__live__"] = PageContext(self._root_tag(), self.version, stream_items, replace_streams=replace_streams, components=components)
         return ctx
+
+    def _root_tag(self) -> Markup:
+        root = self._root
+        return root if isinstance(root, Markup) else _root_markup(root, self._token or "")
 
     def _pass(self, socket: LiveSocket, render: Callable[[], Any]) -> Any:
         """One render pass: component ids are unique within it, and it may create components."""
@@ -235,8 +241,10 @@ class Patcher:
 
     def _first_stream_items(self, socket: LiveSocket) -> dict[str, list[tuple[str, Any]]]:
         self._rendered = True
+        self._base = self.version
         pending = socket._take_stream_ops()
         socket._take_changes()
+        socket._take_shown()
         return {name: initial_items(ops) for name, ops in pending.items()}
 
     def render_page(self, socket: LiveSocket) -> str:
@@ -274,6 +282,7 @@ class Patcher:
             self.components.page = socket
             self.components.flush_updates(socket)
         changed, ops = socket._take_changes()
+        shown = socket._take_shown()
         # Before a remount's first render, stream operations wait for it: it shows their items.
         stream_ops = socket._take_stream_ops() if self._rendered else {}
         parts: list[str] = []
@@ -282,7 +291,7 @@ class Patcher:
             try:
                 self.version += 1
                 ctx = self._context(socket._data)
-                self._pass(socket, lambda: self._render_changes(socket, changed, stream_ops, ctx, parts))
+                self._pass(socket, lambda: self._render_changes(socket, changed, shown, stream_ops, ctx, parts))
             except BaseException as exc:
                 if span is not None:
                     span.fail(exc)
@@ -296,7 +305,13 @@ class Patcher:
         return "".join(parts)
 
     def _render_changes(
-        self, socket: LiveSocket, changed: frozenset[str], stream_ops: dict[str, list[StreamOp]], ctx: dict[str, Any], parts: list[str]
+        self,
+        socket: LiveSocket,
+        changed: frozenset[str],
+        shown: dict[str, Any] | None,
+        stream_ops: dict[str, list[StreamOp]],
+        ctx: dict[str, Any],
+        parts: list[str],
     ) -> None:
         page = self.page
         regions = page.regions_for(changed)
@@ -306,12 +321,14 @@ class Patcher:
             dom_id = region.spec.dom_id
             if dom_id == ROOT_ID:
                 self._sent = None  # every region is rendered afresh
+                self._base = self.version
                 parts.append(partial(ROOT_ID, self._scoped(ROOT_SCOPE, lambda: page.render_root_inner(ctx)), SWAP_INNER_MORPH))
             elif page.uses_components:
                 html = self._scoped(dom_id, lambda dom_id=dom_id: page.render_region(dom_id, ctx, self.version))  # type: ignore[misc]
                 parts.append(partial(dom_id, html))
             else:
-                parts.append(self._region_partial(dom_id, page.render_region_inner(dom_id, ctx)))
+                inner = page.render_region_inner(dom_id, ctx)
+                parts.append(self._region_partial(region, inner, lambda region=region: self._as_shown(region, changed, shown, ctx)))  # type: ignore[misc]
         for name, pending in stream_ops.items():
             parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
         # A component whose own assigns changed, and that no region above re-rendered: only it.
@@ -319,26 +336,31 @@ class Patcher:
         for entry in components.dirty() if components is not None else ():
             parts.append(partial(entry.dom_id, components.render_entry(entry, ctx["__live__"])))  # type: ignore[union-attr]
 
-    def _region_partial(self, dom_id: str, inner: str) -> str:
+    def _region_partial(self, region: Region, inner: str, shown: Callable[[], str | None]) -> str:
         """A re-rendered region as the page gets it: a text patch when only one of its text nodes
-        changed since the page was last sent it, else whole (and kept, for its next change)."""
+        changed since the page was last sent it, else whole (and kept, for its next change).
+
+        What the page was last sent of it is kept from its last change; before its first one,
+        ``shown()`` renders it as it was then, when the values it showed are known.
+        """
+        dom_id = region.spec.dom_id
         version = self.version
+        whole = self._whole
         sent = self._sent
         if sent is None:
             sent = self._sent = {}
-        else:
-            regions = self.page.regions
-            # The regions inside this one are rendered afresh with it.
-            for nested in [other for other in sent if dom_id in regions[other].ancestors]:
-                del sent[nested]
-            previous = sent.get(dom_id)
-            if previous is not None:
-                change = text_change(previous[1], inner)
-                if change is not None:
-                    index, text, checksum = change
-                    sent[dom_id] = (version, inner)
-                    return text_partial(dom_id, text, version, previous[0], index, checksum)
-        whole = self._whole
+        last = sent.get(dom_id)
+        if last is None and self._rendered and (whole is None or dom_id not in whole):
+            last = (self._base, shown())
+        # The regions inside this one are rendered afresh with it: what they were is not kept.
+        for nested in self.page.nested_in(dom_id):
+            sent[nested] = (version, None)
+        if last is not None and last[1] is not None:
+            change = text_change(last[1], inner)
+            if change is not None:
+                index, text, checksum = change
+                sent[dom_id] = (version, inner)
+                return text_partial(dom_id, text, version, last[0], index, checksum)
         if (
             len(inner) <= TEXT_PATCH_MAX
             and (whole is None or dom_id not in whole)
@@ -347,8 +369,25 @@ class Patcher:
         ):
             sent[dom_id] = (version, inner)
         else:
-            sent.pop(dom_id, None)
+            sent[dom_id] = (version, None)
         return partial(dom_id, self.page.wrap_region(dom_id, inner, version))
+
+    def _as_shown(self, region: Region, changed: frozenset[str], shown: dict[str, Any] | None, ctx: dict[str, Any]) -> str | None:
+        """The region's content as of the page's last whole render, if it can be told: a pure
+        region whose changed assigns were all immutable values. None otherwise."""
+        if not region.pure or not shown:
+            return None
+        values: dict[str, Any] = {}
+        for name in region.deps:
+            value = shown.get(name, UNKNOWN if name in changed else _UNCHANGED)
+            if value is UNKNOWN:
+                return None
+            if value is not _UNCHANGED:
+                values[name] = value
+        if not values:
+            return None
+        then = {**ctx, **values, "__live__": PageContext(self._root_tag(), self._base)}
+        return self.page.render_region_inner(region.spec.dom_id, then)
 
     def refresh(self, params: Mapping[str, Any]) -> None:
         """``REFRESH_EVENT``: the client could not apply a text patch; its region goes whole next.
@@ -369,8 +408,9 @@ class Patcher:
             if self._whole is None:
                 self._whole = set()
             self._whole.add(dom_id)
-        if self._sent is not None:
-            self._sent.pop(dom_id, None)
+        if self._sent is None:
+            self._sent = {}
+        self._sent[dom_id] = (self.version, None)  # what the page shows of it is not known
 
     def _with_refreshed(self, regions: list[Any]) -> list[Any]:
         """``regions`` and the ones the client asked for whole, each outermost once."""
@@ -417,6 +457,7 @@ class Patcher:
         instead: its containers hold the fresh items, and replace the dead render's.
         """
         self._sent = None  # the page is sent every region afresh
+        self._base = self.version
         if self._rendered:
             ctx = self._context(socket._data)
         else:

@@ -209,25 +209,30 @@ class LiveExtension(Extension):
 
     @staticmethod
     def _wrap(spec: RegionSpec, body: list[nodes.Node], lineno: int, open_node: nodes.Node | None = None) -> list[nodes.Node]:
+        block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
+        closing = nodes.Output([nodes.TemplateData(spec.close_tag())]).set_lineno(lineno)
+        if open_node is not None:
+            return [open_node.set_lineno(lineno), block, closing]
         # A region rendered as part of a larger render carries that render's version, so
-        # the client can still tell an older fragment of it from a newer one.
+        # the client can still tell an older fragment of it from a newer one. An attribute
+        # read, not a call: a template's call goes through Jinja's ``Context.call``, the
+        # dearest step of rendering these small tags.
         prefix, suffix = spec.open_tag_parts()
         live = nodes.Name("__live__", "load")
-        # An attribute read, not a call: a template's call goes through Jinja's ``Context.call``,
-        # the dearest step of rendering these small tags.
         version = nodes.Getattr(live, "version_attribute", "load")
-        closing = nodes.Output([nodes.TemplateData(spec.close_tag())])
-        opening: nodes.Node
-        if open_node is None:
-            # A region rendered inside a larger render tells the page's components where they are.
-            enter = nodes.Call(nodes.Getattr(live, "enter_region", "load"), [nodes.Const(spec.dom_id)], [], None, None)
-            leave = nodes.Call(nodes.Getattr(live, "leave_region", "load"), [], [], None, None)
-            opening = nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix), enter])
-            closing = nodes.Output([leave, nodes.TemplateData(spec.close_tag())])
-        else:
-            opening = open_node
-        block = nodes.Block(spec.block, body, False, False).set_lineno(lineno)
-        return [opening.set_lineno(lineno), block, closing.set_lineno(lineno)]
+        opening = nodes.Output([nodes.TemplateData(prefix), version, nodes.TemplateData(suffix)]).set_lineno(lineno)
+        # It tells the page's components where they are; a page without components skips the
+        # two calls for one attribute test each.
+        tracking = nodes.Getattr(live, "tracks_components", "load")
+        enter = nodes.ExprStmt(nodes.Call(nodes.Getattr(live, "enter_region", "load"), [nodes.Const(spec.dom_id)], [], None, None))
+        leave = nodes.ExprStmt(nodes.Call(nodes.Getattr(live, "leave_region", "load"), [], [], None, None))
+        return [
+            opening,
+            nodes.If(tracking, [enter], [], []).set_lineno(lineno),
+            block,
+            nodes.If(tracking, [leave], [], []).set_lineno(lineno),
+            closing,
+        ]
 
     # -- tags ----------------------------------------------------------------------------
     def _parse_root(self, parser: Parser, lineno: int) -> list[nodes.Node]:
@@ -408,6 +413,7 @@ class PageTemplate:
         self._chain_names: dict[str, list[str]] = {}  # template -> it and the templates it extends, read once
         self._tables: dict[str, tuple[Template, dict[str, list[Any]]]] = {}
         self._regions_for: dict[frozenset[str], list[Region]] = {}
+        self._nested: dict[str, tuple[str, ...]] = {}  # region id -> the regions inside it
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._fragment_chars = 0
         self.uses_components = False  # whether the page (with what it includes) renders {% live_component %}
@@ -649,6 +655,13 @@ class PageTemplate:
         before = self._render_block(slot.owner, slot.spec.block + _STATICS_BEFORE, context)
         return before + start + end + self._render_block(slot.owner, slot.spec.block + _STATICS_AFTER, context)
 
+    def nested_in(self, dom_id: str) -> tuple[str, ...]:
+        """The ids of the regions inside region ``dom_id``, at any depth."""
+        nested = self._nested.get(dom_id)
+        if nested is None:
+            nested = self._nested[dom_id] = tuple(other for other, region in self.regions.items() if dom_id in region.ancestors)
+        return nested
+
     def regions_for(self, changed: Iterable[str]) -> list[Region]:
         """The regions to re-render for ``changed`` keys, outermost only (a shared list: read it only)."""
         key = changed if isinstance(changed, frozenset) else frozenset(changed)
@@ -684,7 +697,7 @@ class PageContext:
     by earlier versions, e.g. from a bytecode cache.)
     """
 
-    __slots__ = ("_components", "_root", "_stream", "_stream_children_attr", "_stream_items", "_version", "root_tag", "version_attribute")
+    __slots__ = ("_components", "_root", "_stream", "_stream_children_attr", "_stream_items", "_version", "root_tag", "tracks_components", "version_attribute")
 
     def __init__(
         self,
@@ -701,6 +714,7 @@ class PageContext:
         self._stream_items = stream_items
         self._stream_children_attr = Markup("") if replace_streams else _SKIP_CHILDREN
         self._components = components
+        self.tracks_components = components is not None
         self._stream: str | None = None  # the stream whose items are being rendered, if any
 
     def component(self, value: Any, name: str, assigns: dict[str, Any], place: str, dom_id: Any) -> Markup:

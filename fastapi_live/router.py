@@ -284,6 +284,7 @@ class LiveRouter(APIRouter):
         self.add_route(self.event_url, endpoints.event, methods=["POST"], include_in_schema=False)
         self.add_route(self.upload_url, endpoints.upload, methods=["POST"], include_in_schema=False)
         self.add_route(self.static_url + "/{path:path}", endpoints.static, methods=["GET"], include_in_schema=False)
+        self._endpoint_routes = {id(route): getattr(route, "path", "") for route in self.routes[-5:]}  # routes are unhashable
 
     # -- setup -------------------------------------------------------------------------------
     @asynccontextmanager
@@ -371,6 +372,9 @@ class LiveRouter(APIRouter):
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
+        # What ``get_template`` checks of a cached template, without its cache lookup.
+        if page is not None and (not self.environment.auto_reload or page.template.is_up_to_date):
+            return page
         if page is None or page.template is not self.environment.get_template(name):
             page = self._pages[name] = PageTemplate(self.environment, name)
         return page
@@ -391,10 +395,24 @@ class LiveRouter(APIRouter):
             route = self.routes[-1]
             if isinstance(route, APIRoute):
                 self._page_routes.append((route, view_cls))
+                self._ahead_of_endpoints(route)
             self._registered.append((path, view_cls.__name__, template_name))
             return target
 
         return decorate
+
+    def _ahead_of_endpoints(self, route: APIRoute) -> None:
+        """Move the page just added ahead of the live endpoints' routes, when it cannot take their URLs.
+
+        A page request is then matched without first trying the five endpoints (which the fast
+        path serves ahead of the app anyway), and FastAPI tries each route twice. A page never
+        passes a route of the app's own, so routes still match in the order they were added.
+        """
+        endpoints, at = self._endpoint_routes, len(self.routes) - 1
+        while at > 0 and id(self.routes[at - 1]) in endpoints and _disjoint(route.path, endpoints[id(self.routes[at - 1])]):
+            at -= 1
+        if at < len(self.routes) - 1:
+            self.routes.insert(at, self.routes.pop())
 
     def resolve(self, path: str) -> PageRoute | None:
         """The live page of this router that serves ``path`` (its view and path params), or None.
@@ -545,6 +563,21 @@ def _environment(templates: Any) -> Environment:
     elif not _serves(loader, package_dir):
         environment.loader = ChoiceLoader([loader, FileSystemLoader(package_dir)])
     return environment
+
+
+def _disjoint(page_path: str, endpoint_path: str) -> bool:
+    """Whether no URL matches both route paths: at some segment both are different literals.
+
+    A ``{name}`` parameter takes one segment; a ``{name:path}`` any number, after which nothing
+    can be told apart (then they are not known to be disjoint).
+    """
+    page, endpoint = page_path.strip("/").split("/"), endpoint_path.strip("/").split("/")
+    for mine, theirs in zip(page, endpoint, strict=False):
+        if ":path}" in mine or ":path}" in theirs:
+            return False
+        if "{" not in mine and "{" not in theirs and mine != theirs:
+            return True
+    return len(page) != len(endpoint) and not any(":path}" in part for part in (*page, *endpoint))
 
 
 def _view_class(target: Any) -> type[LiveView]:

@@ -13,6 +13,10 @@ from .types import Runtime
 from .wire import OP_JS
 
 _RESERVED = frozenset({"live", "__live__", "socket", "streams", "flash", "flash_clear_after"})
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})  # values a page was shown that cannot change in place
+UNKNOWN: Any = object()
+"""In ``SocketState._take_shown()``: an assign whose value the page was last shown is not known
+(it was unset, or may have changed in place)."""
 
 
 class _NoClientOps(list["ClientOp"]):
@@ -117,6 +121,9 @@ class SocketState:
         # Keys changed since the last render, as a dict's keys (in order); a dict of its own from
         # the first key changed.
         self._changed: dict[str, None] = NO_CHANGES
+        # The values the page was last shown of assigns changed since (immutable ones only), so
+        # a region's first change can go as a text patch; made with the first change.
+        self._shown: dict[str, Any] | None = None
         self._client_ops: list[ClientOp] = NO_CLIENT_OPS  # a list of its own with the first operation queued
         self._updates: list[tuple[Any, Any, dict[str, Any]]] | None = None  # send_update calls, run before the next render
         self._runtime = runtime
@@ -142,10 +149,20 @@ class SocketState:
         for key, value in items.items():
             if key in _RESERVED:
                 raise LiveError(f"{key!r} is a reserved name and cannot be assigned; reserved: {sorted(_RESERVED)}")
-            if key not in self._data or _values_differ(self._data[key], value):
+            old = self._data.get(key, UNKNOWN)
+            if old is UNKNOWN or _values_differ(old, value):
+                if self.mounted:  # before the first render, the page was shown nothing
+                    self._remember_shown(key, old)
                 self._data[key] = value
                 self._mark(key)
         return self
+
+    def _remember_shown(self, key: str, old: Any) -> None:
+        shown = self._shown
+        if shown is None:
+            shown = self._shown = {}
+        if key not in shown:  # the first change since the page was shown it
+            shown[key] = old if type(old) in _IMMUTABLE else UNKNOWN
 
     def assign_new(self, key: str, factory: Callable[[], Any]) -> Self:
         """Assign ``factory()`` to ``key`` only when the key is not assigned yet."""
@@ -157,7 +174,10 @@ class SocketState:
         """Replace an assign with ``fn(old)``: ``socket.update("count", lambda n: n + 1)``."""
         if key not in self._data:
             raise LiveError(f"cannot update {key!r}: it is not assigned; assigned: {sorted(self._data)}")
-        self._data[key] = fn(self._data[key])
+        old = self._data[key]
+        if self.mounted:
+            self._remember_shown(key, old)
+        self._data[key] = fn(old)
         self._mark(key)
         return self
 
@@ -286,6 +306,12 @@ class SocketState:
         changed, ops = frozenset(self._changed), self._client_ops
         self._changed, self._client_ops = NO_CHANGES, NO_CLIENT_OPS
         return changed, ops
+
+    def _take_shown(self) -> dict[str, Any] | None:
+        """Taken with the changes they are rendered for: key -> the value the page was last shown
+        (``UNKNOWN`` when it is not known). A changed key missing from it is not known either."""
+        shown, self._shown = self._shown, None
+        return shown
 
     def _snapshot(self) -> tuple[dict[str, Any], dict[str, None], int, int]:
         return dict(self._data), dict(self._changed), len(self._client_ops), len(self._updates or ())

@@ -202,15 +202,18 @@ def event_name(raw: str | None, header: str) -> str:
 
 async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None) -> bytes:
     """An event's body, refused (413) past ``MAX_EVENT_BODY`` before or while it is read."""
-    too_large = EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
     if declared_length is not None and (not declared_length.isdigit() or int(declared_length) > MAX_EVENT_BODY):
-        raise too_large
+        raise _too_large()
     raw = b""
     async for chunk in chunks:
         raw += chunk
         if len(raw) > MAX_EVENT_BODY:
-            raise too_large
+            raise _too_large()
     return raw
+
+
+def _too_large() -> EventError:
+    return EventError(f"event body too large: at most {MAX_EVENT_BODY} bytes", status_code=413)
 
 
 def parse_params(raw: bytes, content_type: str) -> dict[str, Any]:

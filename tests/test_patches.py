@@ -80,16 +80,64 @@ def text_patch(html: str) -> re.Match[str] | None:
     return re.search(r'<hx-partial id="([^"]+)" hx-swap="liveText v:(\d+) b:(\d+) n:(\d+) h:([a-z]+)">([^<]*)</hx-partial>', html)
 
 
-async def test_a_regions_first_change_goes_whole_and_its_later_ones_as_text_patches():
+async def test_a_regions_first_change_is_a_text_patch_against_the_first_render_and_so_are_its_later_ones():
     async with Harness(Counter(), page_template(PAGE)) as harness:
         await harness.start()
         first, _ = await harness.session.handle_event("inc", {})
-        assert 'hx-target="#count" hx-swap="outerMorph"' in first and "<b>1</b>" in first  # the page keeps nothing until a region changes
+        patch = text_patch(first)  # the page keeps nothing: the count it was shown (0) renders what it shows
+        assert patch is not None and patch.groups() == ("count", "1", "0", "1", text_checksum(["Count: ", "0"]), "1")
         second, _ = await harness.session.handle_event("inc", {})
         patch = text_patch(second)
         assert patch is not None and patch.groups() == ("count", "2", "1", "1", text_checksum(["Count: ", "1"]), "2")
         third, _ = await harness.session.handle_event("inc", {})
         assert (patch := text_patch(third)) is not None and patch.group(2, 3, 6) == ("3", "2", "3")
+
+
+LIST_PAGE = """<html>{% live_root %}{% region "items" tag="p" %}Items: {{ items | join(", ") }}{% endregion %}{% endlive_root %}</html>"""
+
+
+class Items(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(items=["a"])
+
+    @event("add")
+    async def add(self, socket: LiveSocket) -> None:
+        socket.assigns["items"].append("b")  # changed in place: what the page was shown is not known
+        socket.mark_changed("items")
+
+
+async def test_a_first_change_goes_whole_when_what_the_page_was_shown_is_not_known():
+    async with Harness(Items(), page_template(LIST_PAGE)) as harness:
+        await harness.start()
+        first, _ = await harness.session.handle_event("add", {})
+        assert text_patch(first) is None and 'hx-target="#items" hx-swap="outerMorph"' in first and "Items: a, b" in first
+        second, _ = await harness.session.handle_event("add", {})
+        assert (patch := text_patch(second)) is not None and patch.group(6) == "Items: a, b, b"  # kept from the first
+
+
+NOTE_PAGE = """<html>{% live_root %}
+{% region "count" tag="p" %}{{ count }}{% endregion %}
+{% region "note" tag="p" %}{{ note }} / {{ count2 }}{% endregion %}
+{% endlive_root %}</html>"""
+
+
+class Noted(LiveView):
+    async def mount(self, socket: LiveSocket) -> None:
+        socket.assign(count=0, note="quiet", count2=0)
+        socket.attach_hook("note", "after_render", lambda s: s.assign(note="busy"))  # kept, not rendered
+
+    @event("inc")
+    async def inc(self, socket: LiveSocket, key: str = "count") -> None:
+        socket.update(key, lambda n: n + 1)
+
+
+async def test_a_first_change_is_patched_against_what_the_page_shows_not_what_an_after_render_hook_assigned():
+    async with Harness(Noted(), page_template(NOTE_PAGE)) as harness:
+        await harness.start()
+        await harness.session.handle_event("inc", {})  # renders "count"; the hook assigns note="busy" unrendered
+        reply, _ = await harness.session.handle_event("inc", {"key": "count2"})
+        patch = text_patch(reply)
+        assert patch is not None and patch.groups() == ("note", "2", "0", "0", text_checksum(["quiet / 0"]), "busy / 1")
 
 
 async def test_a_region_rendered_with_its_outer_one_goes_whole_next():
@@ -125,10 +173,12 @@ async def test_a_refresh_of_no_region_of_the_page_is_refused():
             await harness.session.handle_event(REFRESH_EVENT, {"id": "nope"})
 
 
-async def test_a_resync_drops_what_was_kept():
+async def test_after_a_resync_a_change_is_patched_against_the_resync():
     async with Harness(Counter(), page_template(PAGE)) as harness:
         await harness.start()
+        await harness.session.handle_event("inc", {"key": "outer"})
         await harness.session.handle_event("inc", {})
-        harness.session.patcher.resync(harness.session.socket)  # the page gets every region afresh
+        harness.session.patcher.resync(harness.session.socket)  # the page gets every region afresh, at version 2
         reply, _ = await harness.session.handle_event("inc", {})
-        assert text_patch(reply) is None and "<b>2</b>" in reply
+        patch = text_patch(reply)
+        assert patch is not None and patch.groups() == ("count", "3", "2", "1", text_checksum(["Count: ", "1"]), "2")

@@ -26,6 +26,7 @@ from fastapi_live import (
 )
 from fastapi_live.connection import Connection
 from fastapi_live.messages import TaskDone
+from fastapi_live.patches import text_checksum
 from tests.support.gates import Gate, flag
 from tests.support.harness import Harness, page_template
 from tests.support.waits import eventually
@@ -142,15 +143,16 @@ async def test_infos_and_task_outcomes_wait_for_the_running_handler(harness):
 
 async def test_an_event_reply_holds_only_the_changed_regions(harness):
     body, reply = await harness.session.handle_event("inc", {})
-    assert body == '<hx-partial hx-target="#count" hx-swap="outerMorph"><div id="count" data-live-region="region" data-live-v="1">Count: 1</div></hx-partial>'
+    # One text node changed since the first render: a text patch, its checksum of the text shown then.
+    assert body == f'<hx-partial id="count" hx-swap="liveText v:1 b:0 n:0 h:{text_checksum(["Count: 0"])}">Count: 1</hx-partial>'
     assert reply is None
 
 
 async def test_each_patch_has_a_higher_region_version(harness):
     first, _ = await harness.session.handle_event("inc", {})
     second, _ = await harness.session.handle_event("inc", {})
-    # The second change is one text node: a text patch, carrying the version the same way.
-    assert 'data-live-v="1"' in first and "liveText v:2 b:1 " in second
+    # Each change is one text node: a text patch, carrying the version and the one it follows.
+    assert "liveText v:1 b:0 " in first and "liveText v:2 b:1 " in second
 
 
 async def test_only_the_outermost_changed_region_is_sent(harness):
@@ -424,7 +426,8 @@ async def test_a_view_without_handle_async_gets_a_clear_error_and_stays_alive(ca
         )
         assert not harness.session.closed
         await harness.session.call(lambda socket: socket.assign(count=1))
-        assert "<div id=\"count\" data-live-region=\"region\" data-live-v=\"1\">1</div>" in (await reader.next())["data"]
+        frame = await reader.next()
+        assert frame["data"].startswith('<hx-partial id="count" hx-swap="liveText v:1 b:0 ') and frame["data"].endswith(">1</hx-partial>")
 
 
 async def fetch_answer() -> int:

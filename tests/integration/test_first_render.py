@@ -4,6 +4,7 @@ process it leaves behind (startup objects out of the garbage collector's passes)
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 import httpx
 import pytest
@@ -104,3 +105,57 @@ async def test_startup_widens_the_young_generation_unless_the_process_set_its_ow
 def test_a_young_threshold_that_is_not_a_count_is_refused():
     with pytest.raises(ConfigurationError, match=r"gc_young_threshold must be a whole number.*\nGot: 0"):
         SessionConfig(gc_young_threshold=0)
+
+
+
+def _router_without_fast_path() -> Any:
+    from fastapi.templating import Jinja2Templates
+
+    from fastapi_live import LiveRouter
+    from fastapi_live.pubsub.memory import MemoryPubSub
+    from tests.support.views.counter import TEMPLATES
+
+    return LiveRouter(templates=Jinja2Templates(directory=TEMPLATES), pubsub=MemoryPubSub(), secret_key="test-secret", fast_path=False)
+
+
+async def test_a_page_that_could_take_the_live_endpoints_urls_is_matched_after_them(serve):
+    """Pages that cannot take the endpoints' URLs are matched ahead of them, for speed; one
+    that could (a catch-all) stays behind them, even with the fast path off."""
+    from fastapi import FastAPI
+
+    from tests.support.views.counter import Counter
+
+    live = _router_without_fast_path()
+    live.page("/{section}/{rest:path}", template="counter.html", name="anything")(Counter)
+    live.page("/counter", template="counter.html")(Counter)
+    app = FastAPI()
+    app.include_router(live)
+    url = serve(app)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        page, token = await open_page(client, "/counter")
+        assert "Count: 0" in page
+        assert "Count: 0" in (await client.get("/some/where")).text  # the catch-all page
+        script = await client.get("/_live/static/fastapi-live.js")  # not the catch-all's
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+        event = await client.post("/_live/event", headers=headers(token, "inc"))
+        assert event.status_code == 200 and "Count: 1" in event.text
+
+
+async def test_a_page_never_passes_a_route_added_before_it(serve):
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from tests.support.views.counter import Counter
+
+    live = _router_without_fast_path()
+
+    @live.get("/items/{name}")
+    async def item(name: str) -> PlainTextResponse:
+        return PlainTextResponse(f"item {name}")
+
+    live.page("/items/new", template="counter.html")(Counter)
+    app = FastAPI()
+    app.include_router(live)
+    url = serve(app)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        assert (await client.get("/items/new")).text == "item new"

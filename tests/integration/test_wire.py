@@ -23,8 +23,8 @@ async def test_event_reply_carries_only_the_changed_region(counter_url):
         response = await client.post("/_live/event", data={"by": "2"}, headers=headers(token, "inc"))
         assert response.status_code == 200
         body = response.text
-        assert '<hx-partial hx-target="#count" hx-swap="outerMorph">' in body
-        assert "Count: 2" in body
+        # One text node changed: a text patch, against the page's first render (version 0).
+        assert body.startswith('<hx-partial id="count" hx-swap="liveText v:1 b:0 n:0 ') and body.endswith(">Count: 2</hx-partial>")
         assert "echo" not in body  # the other region did not change
 
 
@@ -43,7 +43,7 @@ async def test_stream_carries_ids_retry_and_info_updates(counter_url):
             session.send_info(("set", 41))
             message = await reader.next_with("Count: 41")
             assert message.id == "1"
-            assert 'hx-target="#count"' in message.data
+            assert message.data.startswith('<hx-partial id="count" hx-swap="liveText v:1 b:0 ')
 
 
 async def test_page_request_mounts_once_and_stream_attaches_to_that_session(counter_url):

@@ -1,0 +1,114 @@
+"""First render as instructions: what one page request costs the server, counted, not timed.
+
+``python -m bench.instructions`` runs each server under Valgrind's callgrind (Debian's
+``valgrind``), drives it over the wire as ``bench.first_render`` does (keep-alive GETs on 16
+connections, each a browser sending its cookie back), and prints the instructions the server
+executed per request: the count of a long run less that of a short one, so start-up, imports
+and shutdown cancel out. The count does not move with the machine's load, so a change's effect
+on the first render can be read on a busy machine, and its ratio beside the hand-written
+``Jinja2Templates`` endpoint follows the req/s ratio of ``bench.first_render`` closely.
+
+Run under callgrind, a server is about 50 times slower: each app takes about half a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from . import wire
+from .apps import HAND_APP, LIVE_APP
+from .servers import ROOT, free_port
+
+CONNECTIONS = 16
+SHORT, LONG = 320, 1920  # requests in the two runs: their difference is what is reported
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    app: str
+    path: str
+
+
+TARGETS = (Target("hand-written Jinja2Templates", HAND_APP, "/page"), Target("fastapi-live", LIVE_APP, "/counter"))
+
+
+async def _drive(port: int, path: str, requests: int, proc: subprocess.Popen[str]) -> None:
+    for _ in range(600):  # callgrind starts the server slowly
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server under callgrind exited with {proc.returncode} before it answered")
+        try:
+            probe = await wire.connect("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.2)
+            continue
+        probe.close()
+        break
+    conns = [await wire.connect("127.0.0.1", port) for _ in range(CONNECTIONS)]
+
+    async def browser(conn: wire.Connection) -> None:
+        cookie: str | None = None
+        for _ in range(requests // CONNECTIONS):
+            response = await conn.request("GET", path, {"Cookie": cookie} if cookie else None)
+            if response.status != 200:
+                raise wire.HttpError(f"GET {path}: {response.status}")
+            if cookie is None and response.cookies():
+                cookie = wire.cookie_header(response.cookies())
+
+    try:
+        await asyncio.gather(*(browser(conn) for conn in conns))
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def count(target: Target, requests: int) -> int:
+    """Instructions the server executed, from start to shutdown, answering ``requests`` GETs."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    env.pop("REDIS_URL", None)
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", "bench.serve", target.app, "--port", str(port)]
+    command += ["--loop", "uvloop", "--http", "httptools"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        asyncio.run(_drive(port, target.path, requests, proc))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    found = _COLLECTED.search(err)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no instruction count for {target.app}:\n{err[-2000:]}")
+    return int(found.group(1))
+
+
+def per_request(target: Target) -> float:
+    return (count(target, LONG) - count(target, SHORT)) / (LONG - SHORT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
+    parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("bench.instructions needs Valgrind: apt-get install valgrind", file=sys.stderr)
+        return 2
+    figures = {target.label: per_request(target) for target in TARGETS}
+    hand, live = figures[TARGETS[0].label], figures[TARGETS[1].label]
+    print("| first render GET, server instructions per request | instructions | vs hand-written |")
+    print("|---|---:|---:|")
+    for label, value in figures.items():
+        print(f"| {label} | {value:,.0f} | {hand / value:.2f}× |")
+    print(f"fastapi-live does {live / hand:.2f}× the hand-written endpoint's work per page (req/s ratio ≈ {hand / live:.2f}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
