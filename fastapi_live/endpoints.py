@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from sse_starlette import EventSourceResponse
 from sse_starlette.sse import AppStatus
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, cookie_parser
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -438,6 +440,23 @@ async def _upload_body(request: Request) -> AsyncIterator[bytes]:
             yield piece
     except ClientDisconnect:
         raise UploadRefused(499, "the client went away mid-chunk") from None
+
+
+def install_fast_path(app: Any, endpoints: LiveEndpoints, middleware: Sequence[tuple[Any, dict[str, Any]]]) -> None:
+    """Serve the live endpoints ahead of ``app``'s middleware and routing (once its stack is built).
+
+    They authenticate by the signed page token and run no user dependencies, so the
+    per-request machinery in front of them (middleware, route matching, dependency
+    solving) is pure cost on the hottest paths. The app's ``TrustedHostMiddleware`` still
+    guards them, then ``middleware`` (``LiveRouter.fast_path_middleware``); every other
+    middleware is skipped. ``LiveRouter(fast_path=False)`` keeps them behind the app's
+    middleware, e.g. for request logging of every event.
+    """
+    stack = getattr(app, "middleware_stack", None)
+    if stack is not None and not isinstance(stack, FastPath):
+        guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
+        guards += [Middleware(cls, **options) for cls, options in middleware]
+        app.middleware_stack = FastPath(stack, endpoints, guards)
 
 
 class FastPath:

@@ -26,14 +26,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .cluster import ClusterLocator, RedisDirectory
 from .collector import freeze_startup_objects, widen_young_generation
 from .config import SessionConfig
-from .endpoints import BROWSER_COOKIE, REMOUNT_KEY, FastPath, LiveEndpoints, request_headers
+from .endpoints import BROWSER_COOKIE, REMOUNT_KEY, LiveEndpoints, install_fast_path, request_headers
 from .exceptions import ConfigurationError, EventError, TokenError
 from .flash import FlashCarrier
 from .helpers import TemplateHelpers
@@ -278,13 +276,8 @@ class LiveRouter(APIRouter):
         self._pages: dict[str, PageTemplate] = {}
         self._registered: list[tuple[str, str, str]] = []  # (path, view, template) of each page, checked at startup
         self._page_routes: list[tuple[APIRoute, type[LiveView]]] = []  # what a live navigation or patch can reach
-        self.endpoints = endpoints = LiveEndpoints(self, _asset_dir("static"))
-        self.add_route(self.stream_url, endpoints.stream, methods=["GET"], include_in_schema=False)
-        self.add_route(self.stream_url, endpoints.attach_pages, methods=["POST"], include_in_schema=False)
-        self.add_route(self.event_url, endpoints.event, methods=["POST"], include_in_schema=False)
-        self.add_route(self.upload_url, endpoints.upload, methods=["POST"], include_in_schema=False)
-        self.add_route(self.static_url + "/{path:path}", endpoints.static, methods=["GET"], include_in_schema=False)
-        self._endpoint_routes = {id(route): getattr(route, "path", "") for route in self.routes[-5:]}  # routes are unhashable
+        self.endpoints = LiveEndpoints(self, _asset_dir("static"))
+        self._endpoint_routes = self._add_endpoint_routes(self.endpoints)
 
     # -- setup -------------------------------------------------------------------------------
     @asynccontextmanager
@@ -293,8 +286,8 @@ class LiveRouter(APIRouter):
         self.check_templates()
         for _, view_cls in self._page_routes:
             params_binding(view_cls)  # a handle_params the URL cannot bind to fails the startup
-        if self.fast_path:
-            self._install_fast_path(app)
+        if self.fast_path:  # the stream and event endpoints ahead of the app's middleware and routing
+            install_fast_path(app, self.endpoints, self.fast_path_middleware)
         await self.pubsub.start()
         await self.presence.start()
         await self.locator.start()
@@ -355,21 +348,6 @@ class LiveRouter(APIRouter):
                     f"live page {path!r} ({view_name}) uses template {exc.name!r}, which the router's templates cannot find"
                 ) from exc
 
-    def _install_fast_path(self, app: Any) -> None:
-        """Serve the stream and event endpoints ahead of the app's middleware and routing.
-
-        They authenticate by the signed page token and run no user dependencies, so the
-        per-request machinery in front of them (middleware, route matching, dependency
-        solving) is pure cost on the hottest paths. The app's ``TrustedHostMiddleware`` still
-        guards them; every other middleware is skipped. Pass ``fast_path=False`` to keep them
-        behind the app's middleware, e.g. for request logging of every event.
-        """
-        stack = getattr(app, "middleware_stack", None)
-        if stack is not None and not isinstance(stack, FastPath):
-            guards = [m for m in getattr(app, "user_middleware", ()) if isinstance(m.cls, type) and issubclass(m.cls, TrustedHostMiddleware)]
-            guards += [Middleware(cls, **options) for cls, options in self.fast_path_middleware]
-            app.middleware_stack = FastPath(stack, self.endpoints, guards)
-
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
         # What ``get_template`` checks of a cached template, without its cache lookup.
@@ -401,13 +379,19 @@ class LiveRouter(APIRouter):
 
         return decorate
 
-    def _ahead_of_endpoints(self, route: APIRoute) -> None:
-        """Move the page just added ahead of the live endpoints' routes, when it cannot take their URLs.
+    def _add_endpoint_routes(self, endpoints: LiveEndpoints) -> dict[int, str]:
+        """The live endpoints' routes (the fast path serves them first); their ids and paths."""
+        self.add_route(self.stream_url, endpoints.stream, methods=["GET"], include_in_schema=False)
+        self.add_route(self.stream_url, endpoints.attach_pages, methods=["POST"], include_in_schema=False)
+        self.add_route(self.event_url, endpoints.event, methods=["POST"], include_in_schema=False)
+        self.add_route(self.upload_url, endpoints.upload, methods=["POST"], include_in_schema=False)
+        self.add_route(self.static_url + "/{path:path}", endpoints.static, methods=["GET"], include_in_schema=False)
+        return {id(route): getattr(route, "path", "") for route in self.routes[-5:]}  # by id: routes are unhashable
 
-        A page request is then matched without first trying the five endpoints (which the fast
-        path serves ahead of the app anyway), and FastAPI tries each route twice. A page never
-        passes a route of the app's own, so routes still match in the order they were added.
-        """
+    def _ahead_of_endpoints(self, route: APIRoute) -> None:
+        """Move the page just added ahead of the live endpoints' routes if it cannot take their URLs:
+        its request then skips matching them (twice, in FastAPI). It never passes a route of the
+        app's own, so routes still match in the order they were added."""
         endpoints, at = self._endpoint_routes, len(self.routes) - 1
         while at > 0 and id(self.routes[at - 1]) in endpoints and _disjoint(route.path, endpoints[id(self.routes[at - 1])]):
             at -= 1

@@ -115,89 +115,26 @@ class Redirected:
     flash: str | None = None
 
 
-class LiveSession:
-    """One open page: owns its socket, runs one message at a time, emits frames."""
+class _Rooms:
+    """The rooms a session makes on first use: most idle pages never need them (its tasks, its
+    PubSub subscriptions, its turn on the process's threads, its uploads)."""
 
-    # Slots: thousands of sessions idle at once.
-    __slots__ = (
-        "_lane",
-        "_loop",
-        "_seen",
-        "_tasks",
-        "_topics",
-        "_uploads",
-        "browser_id",
-        "closed",
-        "created",
-        "host",
-        "id",
-        "mailbox",
-        "navigator",
-        "outbound",
-        "patcher",
-        "socket",
-        "token",
-        "token_issued_at",
-        "view",
-        "view_name",
-    )
+    __slots__ = ("_lane", "_seen", "_tasks", "_topics", "_uploads")
+    host: SessionHost
+    id: str
+    view_name: str
+    closed: bool
+    # What the rooms call back on the session:
+    post: Callable[[Message], None]
+    send_info: Callable[[Any], None]
+    identity_disconnected: Callable[[], None]
 
-    def __init__(
-        self,
-        host: SessionHost,
-        *,
-        session_id: str,
-        view: LiveView,
-        patcher: Patcher,
-        token: str,
-        browser_id: str,
-        url: str,
-        resolve: RouteResolver | None = None,
-        flash_carrier: FlashCarrier | None = None,
-        token_issued_at: float = 0.0,
-    ) -> None:
-        self.host = host
-        self.id = session_id
-        self.view = view
-        self.view_name = type(view).__name__
-        self.token = token
-        self.browser_id = browser_id
-        self.navigator = Navigator(view, url, resolve, flash=flash_carrier, browser_id=browser_id)
-        self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
-        self.created = time.monotonic()
-        config = host.config
-        self.patcher = patcher
-        self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
-        self.closed = False
-        self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
+    def __init__(self) -> None:
         self._lane: Lane | None = None  # its turn on the process's threads, made with its first sync function
         self._seen = False  # a stream has attached (someone looked at the page)
-        self._tasks: TaskSupervisor | None = None  # made with the first task (or message): most idle pages have none
-        self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
+        self._tasks: TaskSupervisor | None = None  # made with the first task (or message)
         self._topics: SessionTopics | None = None  # made with its first subscription or presence entry
-        self.outbound = Outbound(self, config, host.connections)
         self._uploads: SessionUploads | None = None
-
-    @property
-    def url(self) -> str:
-        """The page's current URL (path and query): where it was mounted, then patched to."""
-        return self.navigator.url
-
-    @property
-    def page_token(self) -> PageToken:
-        """What this session's page token says."""
-        return PageToken(self.id, self.view_name, self.browser_id, self.url, self.token_issued_at)
-
-    @property
-    def last_frame_id(self) -> int:
-        """The id of the newest frame this session emitted on its stream."""
-        return self.outbound.last_id
-
-    @property
-    def busy(self) -> bool:
-        """A task is running: the session is not idle, whatever its mailbox holds."""
-        tasks = self._tasks
-        return tasks is not None and bool(tasks)
 
     @property
     def config(self) -> SessionConfig:
@@ -236,6 +173,81 @@ class LiveSession:
             if self._seen:
                 lane.connect()
         return lane.run(call)
+
+    @property
+    def uploads(self) -> SessionUploads:
+        """The page's uploads, made at its first (most pages have none)."""
+        uploads = self._uploads
+        if uploads is None:
+            config = self.config
+            notify = lambda upload, ref: self.post(UploadChanged(upload, ref))  # noqa: E731
+            uploads = self._uploads = SessionUploads(
+                self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=notify
+            )
+        return uploads
+
+
+class LiveSession(_Rooms):
+    """One open page: owns its socket, runs one message at a time, emits frames."""
+
+    # Slots: thousands of sessions idle at once (the rooms made on first use are ``_Rooms``').
+    __slots__ = (
+        *("_loop", "browser_id", "closed", "created", "host", "id", "mailbox", "navigator", "outbound", "patcher", "socket", "token"),
+        *("token_issued_at", "view", "view_name"),
+    )
+
+    def __init__(
+        self,
+        host: SessionHost,
+        *,
+        session_id: str,
+        view: LiveView,
+        patcher: Patcher,
+        token: str,
+        browser_id: str,
+        url: str,
+        resolve: RouteResolver | None = None,
+        flash_carrier: FlashCarrier | None = None,
+        token_issued_at: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.id = session_id
+        self.view = view
+        self.view_name = type(view).__name__
+        self.token = token
+        self.browser_id = browser_id
+        self.navigator = Navigator(view, url, resolve, flash=flash_carrier, browser_id=browser_id)
+        self.token_issued_at = token_issued_at  # wall clock: a remount keeps its page token's age
+        self.created = time.monotonic()
+        config = host.config
+        self.patcher = patcher
+        self.socket = LiveSocket(view_name=self.view_name, runtime=self, connected=True)
+        self.closed = False
+        self._loop = _running_loop()  # the loop that owns the session (None outside one: unit tests)
+        self.mailbox = Mailbox(config.mailbox_limit, self, host.runner)  # opened once mount and the first render are done
+        self.outbound = Outbound(self, config, host.connections)
+        _Rooms.__init__(self)
+
+    @property
+    def url(self) -> str:
+        """The page's current URL (path and query): where it was mounted, then patched to."""
+        return self.navigator.url
+
+    @property
+    def page_token(self) -> PageToken:
+        """What this session's page token says."""
+        return PageToken(self.id, self.view_name, self.browser_id, self.url, self.token_issued_at)
+
+    @property
+    def last_frame_id(self) -> int:
+        """The id of the newest frame this session emitted on its stream."""
+        return self.outbound.last_id
+
+    @property
+    def busy(self) -> bool:
+        """A task is running: the session is not idle, whatever its mailbox holds."""
+        tasks = self._tasks
+        return tasks is not None and bool(tasks)
 
     def identity_disconnected(self) -> None:
         """The identity it joined was disconnected: a full reload of the page, as whoever the
@@ -432,19 +444,6 @@ class LiveSession:
     async def wait_idle(self) -> None:
         """Wait until no task is running and the mailbox is empty."""
         await self.mailbox.wait_idle()
-
-    # -- uploads (``uploads.py``) -----------------------------------------------------------------
-    @property
-    def uploads(self) -> SessionUploads:
-        """The page's uploads, made at its first (most pages have none)."""
-        uploads = self._uploads
-        if uploads is None:
-            config = self.config
-            notify = lambda upload, ref: self.post(UploadChanged(upload, ref))  # noqa: E731
-            uploads = self._uploads = SessionUploads(
-                self.id, self.host.upload_signer, directory=config.upload_dir, interval=config.upload_progress_interval, notify=notify
-            )
-        return uploads
 
     async def receive_chunk(self, chunk: Chunk, body: AsyncIterator[bytes]) -> dict[str, Any]:
         """Write one chunk of an upload entry as it arrives (outside the mailbox: a slow body
