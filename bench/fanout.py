@@ -292,7 +292,7 @@ def _rows(
 
 async def run(settings: Settings) -> list[Row]:
     count = settings.pick(2000, 200)
-    rounds = settings.pick(21, 2)  # the median of many publishes: one GC pause or noisy neighbour moves it little
+    rounds = settings.pick(21, 1)  # the median of many publishes: one GC pause or noisy neighbour moves it little
     hand = await measure_hand(settings, count, rounds)
     pyview, pyview_error = await guarded(measure_pyview(settings, count, rounds), "pyview fan-out")
     rows: list[Row] = []

@@ -189,8 +189,15 @@ async def fan_out(server: ServerProcess, crowds: list[CrowdProcess], rounds: int
 
 
 def exponent(ns: list[int], times: list[float]) -> float:
-    """Least-squares slope of log(time) against log(N): 1.0 is linear growth."""
-    xs, ys = [math.log(n) for n in ns], [math.log(t) for t in times]
+    """Least-squares slope of log(time) against log(N): 1.0 is linear growth.
+
+    A time of 0 (a CPU reading below the clock's 10 ms tick, as a quick run's smallest point can
+    be) says nothing of the slope: such points are left out; with fewer than two left, NaN.
+    """
+    points = [(n, t) for n, t in zip(ns, times, strict=True) if t > 0]
+    if len(points) < 2:
+        return math.nan
+    xs, ys = [math.log(n) for n, _ in points], [math.log(t) for _, t in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 

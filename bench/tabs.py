@@ -108,7 +108,7 @@ async def _memory_round(settings: Settings, shared: bool) -> float:
             held.extend(warm)
             before = await settle_rss(server.rss, minimum=1.0, maximum=5.0)
             await open_all()
-            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.5), maximum=15.0)
+            after = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.0), maximum=15.0)
             stats = await server.stats()
         finally:
             for item in held:
