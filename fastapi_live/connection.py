@@ -154,11 +154,8 @@ class Connection:
 
     def take(self, limit: int) -> list[bytes]:
         """Up to ``limit`` queued frames, oldest first, for a reader with no task of its own."""
-        frames = self._frames
         taken: list[bytes] = []
-        while frames and len(taken) < limit:
-            data = frames.popleft()
-            self._bytes -= len(data)
+        while len(taken) < limit and (data := self._pop()) is not None:
             taken.append(data)
         return taken
 

@@ -129,7 +129,7 @@ class _LiveStreamResponse(Response):
 
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]  # worked out when asked: an open stream keeps no list
-        return [*_stream_raw_headers(), *(STREAM_GZIP_HEADERS if self._gzip else STREAM_PLAIN_HEADERS)]
+        return list(_stream_head(self._gzip))
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         # The stream's own coroutine, awaited by the caller at once: no frame of this method stays.

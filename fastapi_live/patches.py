@@ -160,9 +160,6 @@ class RootTag:
         self.parts = parts
         self.token = token
 
-    def markup(self) -> Markup:
-        return _root_markup(self.parts, self.token)
-
 
 def _root_markup(parts: tuple[str, str], token: str) -> Markup:
     before, after = parts
@@ -327,8 +324,7 @@ class Patcher:
                 html = self._scoped(dom_id, lambda dom_id=dom_id: page.render_region(dom_id, ctx, self.version))  # type: ignore[misc]
                 parts.append(partial(dom_id, html))
             else:
-                inner = page.render_region_inner(dom_id, ctx)
-                parts.append(self._region_partial(region, inner, lambda region=region: self._as_shown(region, changed, shown, ctx)))  # type: ignore[misc]
+                parts.append(self._region_partial(region, page.render_region_inner(dom_id, ctx), changed, shown, ctx))
         for name, pending in stream_ops.items():
             parts.extend(self._stream_ops(socket.view_name, name, pending, ctx))
         # A component whose own assigns changed, and that no region above re-rendered: only it.
@@ -336,12 +332,12 @@ class Patcher:
         for entry in components.dirty() if components is not None else ():
             parts.append(partial(entry.dom_id, components.render_entry(entry, ctx["__live__"])))  # type: ignore[union-attr]
 
-    def _region_partial(self, region: Region, inner: str, shown: Callable[[], str | None]) -> str:
+    def _region_partial(self, region: Region, inner: str, changed: frozenset[str], shown: dict[str, Any] | None, ctx: dict[str, Any]) -> str:
         """A re-rendered region as the page gets it: a text patch when only one of its text nodes
         changed since the page was last sent it, else whole (and kept, for its next change).
 
         What the page was last sent of it is kept from its last change; before its first one,
-        ``shown()`` renders it as it was then, when the values it showed are known.
+        it is rendered again as it was then (``_as_shown``), when the values it showed are known.
         """
         dom_id = region.spec.dom_id
         version = self.version
@@ -351,7 +347,7 @@ class Patcher:
             sent = self._sent = {}
         last = sent.get(dom_id)
         if last is None and self._rendered and (whole is None or dom_id not in whole):
-            last = (self._base, shown())
+            last = (self._base, self._as_shown(region, changed, shown, ctx))
         # The regions inside this one are rendered afresh with it: what they were is not kept.
         for nested in self.page.nested_in(dom_id):
             sent[nested] = (version, None)
@@ -386,7 +382,7 @@ class Patcher:
                 values[name] = value
         if not values:
             return None
-        then = {**ctx, **values, "__live__": PageContext(self._root_tag(), self._base)}
+        then = {**ctx, **values, "__live__": PageContext(ctx["__live__"].root_tag, self._base)}
         return self.page.render_region_inner(region.spec.dom_id, then)
 
     def refresh(self, params: Mapping[str, Any]) -> None:
