@@ -207,20 +207,23 @@ class LiveEndpoints:
         self.static_dir = static_dir
 
     def verify(self, request: Request) -> PageToken:
-        raw = request_headers(request).get(TOKEN_HEADER)
-        browser_id = browser_cookie(request)
-        session = self.host.manager.by_token.get(raw) if raw else None
-        if (
-            session is not None
-            and browser_id is not None
-            and hmac.compare_digest(session.browser_id, browser_id)
-            and time.time() - session.token_issued_at < self.host.signer.max_age
-        ):
-            # The exact token this process issued (or verified) for a session it holds, still
-            # within its max age (counted from when it was signed, which a remount keeps):
-            # its signature needs no second check.
+        session = self._held(request)
+        if session is not None:
             return session.page_token
-        return self.host.signer.verify(raw, browser_id=browser_id)
+        return self.host.signer.verify(request_headers(request).get(TOKEN_HEADER), browser_id=browser_cookie(request))
+
+    def _held(self, request: Request) -> LiveSession | None:
+        """The session this process holds for the request's exact token, when that token is one
+        it issued (or verified), from this browser, within its max age (counted from when it was
+        signed, which a remount keeps): its signature needs no second check. None otherwise."""
+        raw = request_headers(request).get(TOKEN_HEADER)
+        session = self.host.manager.by_token.get(raw) if raw else None
+        if session is None:
+            return None
+        browser_id = browser_cookie(request)
+        if browser_id is not None and hmac.compare_digest(session.browser_id, browser_id) and time.time() - session.token_issued_at < self.host.signer.max_age:
+            return session
+        return None
 
     def refuse(self, request: Request, exc: TokenError) -> Response:
         client = request.client.host if request.client else "?"
@@ -234,6 +237,19 @@ class LiveEndpoints:
             return refused
         try:
             return self.verify(request)
+        except TokenError as exc:
+            return self.refuse(request, exc)
+
+    def _admit_id(self, request: Request) -> str | Response:
+        """``_admit``'s session id alone: a session held here answers without a token built for it."""
+        refused = self.refuse_cross_site(request)
+        if refused is not None:
+            return refused
+        session = self._held(request)
+        if session is not None:
+            return session.id
+        try:
+            return self.verify(request).session_id
         except TokenError as exc:
             return self.refuse(request, exc)
 
@@ -380,16 +396,16 @@ class LiveEndpoints:
 
     async def event(self, request: Request) -> Response:
         headers = request_headers(request)
-        token = self._admit(request)
-        if isinstance(token, Response):
-            return token
+        session_id = self._admit_id(request)
+        if not isinstance(session_id, str):
+            return session_id
         try:
             name = event_name(headers.get(EVENT_HEADER), EVENT_HEADER)
-            params = parse_params(await read_body(request.stream(), headers.get("content-length")), headers.get("content-type", ""))
+            params = parse_params(await read_body(request.receive, headers.get("content-length")), headers.get("content-type", ""))
         except EventError as exc:
             log.warning("fastapi-live: malformed event %r: %s", headers.get(EVENT_HEADER), oneline(exc))
             return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-        answer = await self.host.locator.event(token.session_id, name, params)
+        answer = await self.host.locator.event(session_id, name, params)
         return _answer_response(answer, gzip=accepts_gzip(headers.get("accept-encoding")))
 
     async def upload(self, request: Request) -> Response:

@@ -110,7 +110,7 @@ def text_change(old: str, new: str) -> tuple[int, str, str] | None:
             if i % 2 or changed >= 0:  # a tag, or a second text
                 return None
             changed = i
-    if changed < 0 or _NO_TEXT_PATCH.search(new):
+    if changed < 0 or (("<" in new or "\0" in new) and _NO_TEXT_PATCH.search(new)):  # no tag: nothing it refuses
         return None
     new_text = new_parts[changed]
     texts: list[str] = []
@@ -217,7 +217,7 @@ class Patcher:
         ctx = dict(assigns)
         ctx["live"] = self.helpers
         components = self.components if self.page.uses_components else None
-        ctx["__live__"] = PageContext(self._root_tag(), self.version, stream_items, replace_streams=replace_streams, components=components)
+        ctx["__live__"] = PageContext(self._root_tag, self.version, stream_items, replace_streams=replace_streams, components=components)
         return ctx
 
     def _root_tag(self) -> Markup:
@@ -295,7 +295,8 @@ class Patcher:
                 raise
             if span is not None:
                 span.stop()
-        parts.extend(client_op(op) for op in ops)
+        if ops:
+            parts.extend(client_op(op) for op in ops)
         if socket._client_ops:  # what a component's mount or update queued while the page rendered
             late = socket._take_ops()
             parts.extend(client_op(op) for op in late)
@@ -382,7 +383,7 @@ class Patcher:
                 values[name] = value
         if not values:
             return None
-        then = {**ctx, **values, "__live__": PageContext(ctx["__live__"].root_tag, self._base)}
+        then = {**ctx, **values, "__live__": PageContext(self._root_tag, self._base)}
         return self.page.render_region_inner(region.spec.dom_id, then)
 
     def refresh(self, params: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ import math
 import re
 import weakref
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -697,20 +697,20 @@ class PageContext:
     by earlier versions, e.g. from a bytecode cache.)
     """
 
-    __slots__ = ("_components", "_root", "_stream", "_stream_children_attr", "_stream_items", "_version", "root_tag", "tracks_components", "version_attribute")
+    __slots__ = ("_components", "_root", "_stream", "_stream_children_attr", "_stream_items", "_version", "_version_attribute", "tracks_components")
 
     def __init__(
         self,
-        root: Markup,
+        root: Markup | Callable[[], Markup],
         version: int = 0,
         stream_items: dict[str, list[tuple[str, Any]]] | None = None,
         *,
         replace_streams: bool = False,
         components: ComponentRegistry | None = None,
     ) -> None:
-        self._root = self.root_tag = root
+        self._root = root  # or what makes it: most renders show no live container (a region's)
         self._version = version
-        self.version_attribute = _version_attribute(version)
+        self._version_attribute: Markup | None = None  # made when a nested region asks for it
         self._stream_items = stream_items
         self._stream_children_attr = Markup("") if replace_streams else _SKIP_CHILDREN
         self._components = components
@@ -741,8 +741,22 @@ class PageContext:
     def in_stream(self, name: str | None) -> None:
         self._stream = name
 
+    @property
+    def version_attribute(self) -> Markup:
+        attribute = self._version_attribute
+        if attribute is None:
+            attribute = self._version_attribute = _version_attribute(self._version)
+        return attribute
+
+    @property
+    def root_tag(self) -> Markup:
+        root = self._root
+        if not isinstance(root, Markup):
+            root = self._root = root()
+        return root
+
     def root_open(self) -> Markup:
-        return self._root
+        return self.root_tag
 
     def version_attr(self) -> Markup:
         return self.version_attribute

@@ -11,9 +11,11 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import ClientDisconnect
 
 from .exceptions import EventError, LiveError
 
@@ -200,16 +202,21 @@ def event_name(raw: str | None, header: str) -> str:
     return raw
 
 
-async def read_body(chunks: AsyncIterator[bytes], declared_length: str | None) -> bytes:
-    """An event's body, refused (413) past ``MAX_EVENT_BODY`` before or while it is read."""
+async def read_body(receive: Callable[[], Awaitable[Mapping[str, Any]]], declared_length: str | None) -> bytes:
+    """An event's body, read from its request's ASGI ``receive``; refused (413) past
+    ``MAX_EVENT_BODY`` before or while it is read, and ``ClientDisconnect`` if the client left."""
     if declared_length is not None and (not declared_length.isdigit() or int(declared_length) > MAX_EVENT_BODY):
         raise _too_large()
     raw = b""
-    async for chunk in chunks:
-        raw += chunk
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise ClientDisconnect()
+        raw += bytes(message.get("body", b""))
         if len(raw) > MAX_EVENT_BODY:
             raise _too_large()
-    return raw
+        if not message.get("more_body", False):
+            return raw
 
 
 def _too_large() -> EventError:

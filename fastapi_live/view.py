@@ -149,6 +149,7 @@ class EventBinding:
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, default)
         self.model = pydantic.create_model(f"{view_name}_{fn.__name__}_params", **fields) if fields else None
+        self.field_names = frozenset(fields)  # the params the model takes (pydantic's model_fields is no plain dict)
         required = any(default is ... for _, default in fields.values())
         # Defaults are handed out as they are, so only immutable ones qualify for the shortcut.
         immutable = all(isinstance(d, (int, float, str, bool, bytes, tuple, frozenset, type(None))) for _, d in fields.values())
@@ -169,9 +170,10 @@ class EventBinding:
         try:
             if self.whole_model is not None:
                 return {self.arg_name: self.whole_model.model_validate(user_params(params))}
-            kwargs: dict[str, Any] = {name: to_form(model, params) for name, model in self.forms.items()}
+            kwargs: dict[str, Any] = {name: to_form(model, params) for name, model in self.forms.items()} if self.forms else {}
             if self.model is not None:
-                known = {k: v for k, v in params.items() if k in self.model.model_fields}
+                names = self.field_names
+                known = {k: v for k, v in params.items() if k in names}
                 if known or self.defaults is None:
                     kwargs.update(self.model.model_validate(known).__dict__)
                 else:
