@@ -84,7 +84,7 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
         pages: list[LivePage] = await bounded(range(clients), 25, lambda _: open_live_page(server.host, server.port, "/counter", stream="separate"))
         try:
 
-            result = await _drive_profiled(server, [_event_trip(p, "event") for p in pages], warmup, duration)
+            result = await _drive_profiled(server, [event_trip(p, "event") for p in pages], warmup, duration)
             # One more event: the reply whose bytes the bare ASGI reference answers with.
             last = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
             count = _count(last.body)
@@ -97,7 +97,7 @@ async def measure_live(settings: Settings, clients: int, warmup: float, duration
                 page.close()
 
 
-def _event_trip(page: LivePage, label: str) -> RoundTrip:
+def event_trip(page: LivePage, label: str) -> RoundTrip:
     """One ``inc`` event's round trip on ``page``: (sent at, done at, the count it answered)."""
     headers = page.headers("inc")
 
@@ -116,7 +116,7 @@ async def measure_bare(settings: Settings, clients: int, warmup: float, duration
         pages = [LivePage(f"bare-token-{n}", "fastapi_live_browser=bare", await wire.connect(server.host, server.port)) for n in range(clients)]
         try:
 
-            result = await _drive_profiled(server, [_event_trip(p, "bare event") for p in pages], warmup, duration)
+            result = await _drive_profiled(server, [event_trip(p, "bare event") for p in pages], warmup, duration)
             probe = await pages[0].page.request("POST", EVENT_URL, pages[0].headers("inc"), b"by=1")
             result["reply_bytes"] = len(probe.raw_head) + len(probe.body)
             return result
@@ -183,38 +183,40 @@ async def _drive_profiled(server: Any, trips: list[RoundTrip], warmup: float, du
     return result
 
 
+async def hand_trip(host: str, port: int, conns: list[wire.Connection]) -> RoundTrip:
+    """One client of the hand-written counter: its page and stream connections (added to
+    ``conns``), and its round trip: POST the event, read the fragment from its stream."""
+    page = await wire.connect(host, port)
+    stream = await wire.connect(host, port)
+    conns.extend((page, stream))
+    response = await page.request("GET", "/counter")
+    cookie = wire.cookie_header(response.cookies())
+    waiting: list[asyncio.Future[tuple[SSEMessage, float]]] = []
+
+    def on_message(message: SSEMessage, now: float) -> None:
+        if waiting and not waiting[0].done():
+            waiting.pop(0).set_result((message, now))
+
+    await stream.open_stream("/stream", {"Cookie": cookie}, on_message)
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}
+
+    async def trip() -> tuple[float, float, int]:
+        fragment: asyncio.Future[tuple[SSEMessage, float]] = asyncio.get_running_loop().create_future()
+        waiting.append(fragment)
+        response = await page.request("POST", "/event", headers, b"by=1")
+        if response.status != 204:
+            raise wire.HttpError(f"event answered {response.status}")
+        message, arrived = await fragment
+        return response.sent_at, arrived, _count(message.data.encode())
+
+    return trip
+
+
 async def measure_hand(settings: Settings, clients: int, warmup: float, duration: float) -> dict[str, Any]:
     async with ServerProcess(HAND_APP, settings, label="hand") as server:
         conns: list[wire.Connection] = []
-
-        async def setup(_: int) -> RoundTrip:
-            page = await wire.connect(server.host, server.port)
-            stream = await wire.connect(server.host, server.port)
-            conns.extend((page, stream))
-            response = await page.request("GET", "/counter")
-            cookie = wire.cookie_header(response.cookies())
-            waiting: list[asyncio.Future[tuple[SSEMessage, float]]] = []
-
-            def on_message(message: SSEMessage, now: float) -> None:
-                if waiting and not waiting[0].done():
-                    waiting.pop(0).set_result((message, now))
-
-            await stream.open_stream("/stream", {"Cookie": cookie}, on_message)
-            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"}
-
-            async def trip() -> tuple[float, float, int]:
-                fragment: asyncio.Future[tuple[SSEMessage, float]] = asyncio.get_running_loop().create_future()
-                waiting.append(fragment)
-                response = await page.request("POST", "/event", headers, b"by=1")
-                if response.status != 204:
-                    raise wire.HttpError(f"event answered {response.status}")
-                message, arrived = await fragment
-                return response.sent_at, arrived, _count(message.data.encode())
-
-            return trip
-
         try:
-            trips = await bounded(range(clients), 25, setup)
+            trips = await bounded(range(clients), 25, lambda _: hand_trip(server.host, server.port, conns))
             return await _drive_profiled(server, trips, warmup, duration)
         finally:
             for conn in conns:

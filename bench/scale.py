@@ -48,6 +48,7 @@ from . import wire
 from .apps import LIVE_APP
 from .events import _live_trip, drive
 from .load import LivePage, bounded, open_live_page, settle_rss
+from .memory import WARM, warm_pages
 from .report import Row, median, percentile
 from .servers import ROOT, ServerProcess, Settings
 
@@ -56,7 +57,10 @@ FULL_POINTS = (1_000, 5_000, 10_000, 20_000)
 QUICK_POINTS = (250, 500, 1_000, 2_000)
 PER_CROWD = 5_000
 EVENT_PAGES = 10
-WARM_PAGES = 20
+WARM_PAGES = WARM
+"""Pages the memory server opens (and keeps) before its "before" reading, as the memory benchmark does
+(``memory.WARM``, 100 in a quick run): with 20, the first 1,000 pages filled memory the server had freed
+at startup and read cheaper than the later ones (12.4 vs ~14 KB), flattering the smallest point."""
 SERVER_FILES = 64
 """Open files a worker needs besides the pages' sockets (std streams, epoll, the listening socket,
 the event pages' second connections, the bench's stats requests), with room to spare."""
@@ -125,7 +129,7 @@ def server_capacity() -> int:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         return sys.maxsize
-    return (int(hard) - SERVER_FILES - 2 * EVENT_PAGES) // 100 * 100
+    return (int(hard) - SERVER_FILES - max(2 * EVENT_PAGES, WARM_PAGES)) // 100 * 100
 
 
 def points(settings: Settings) -> tuple[list[int], list[int]]:
@@ -210,8 +214,8 @@ async def _crowds(server: ServerProcess, ns: list[int], first_index: int) -> lis
 async def _memory_at(server: ServerProcess, settings: Settings, n: int, before: int, seconds: float, opened_before: int) -> dict[str, Any]:
     rss = await settle_rss(server.rss, minimum=settings.pick(3.0, 1.0), maximum=20.0)
     stats = await server.stats(timeout=30)
-    if stats.get("attached") != n + WARM_PAGES:
-        raise wire.HttpError(f"expected {n + WARM_PAGES} attached streams at N={n} on the memory server, it holds {stats}")
+    if stats.get("attached") != n + warm_pages(settings):
+        raise wire.HttpError(f"expected {n + warm_pages(settings)} attached streams at N={n} on the memory server, it holds {stats}")
     return {
         "pages": n,
         "open_s": seconds,
@@ -259,7 +263,7 @@ async def measure(settings: Settings, ns: list[int]) -> dict[str, Any]:
             idle_crowds = await _crowds(idle, ns, 0)
             timed_crowds = await _crowds(timed, ns, len(idle_crowds))
             # imports, template compilation, pools: paid before the "before" reading (the memory benchmark's WARM)
-            warm = await bounded(range(WARM_PAGES), 10, lambda n: open_live_page(idle.host, idle.port, f"/fan/{900_000_000 + n}"))
+            warm = await bounded(range(warm_pages(settings)), 10, lambda n: open_live_page(idle.host, idle.port, f"/fan/{900_000_000 + n}"))
             pages = await bounded(range(EVENT_PAGES), 10, lambda _: open_live_page(timed.host, timed.port, "/counter", stream="separate"))
             trips = [_live_trip(page) for page in pages]
             await drive(timed, [trip for trip, _ in trips], warmup=0.2, duration=0.5)  # imports, the first renders
@@ -290,7 +294,7 @@ async def measure(settings: Settings, ns: list[int]) -> dict[str, Any]:
     return {
         "rss_before_mb": before / 2**20,
         "crowds_per_server": len(idle_crowds),
-        "warm_pages": WARM_PAGES,
+        "warm_pages": warm_pages(settings),
         "event_pages": EVENT_PAGES,
         "curve": curve,
     }
