@@ -99,6 +99,10 @@ class HooksMixin(SocketState):
         hooks[:] = [(n, f) for n, f in hooks if n != name]
         return self
 
+    def _has_hooks(self, stage: str) -> bool:
+        hooks = self._hooks
+        return bool(hooks and hooks.get(stage))
+
     def _hooks_for(self, stage: str) -> list[tuple[str, HookFn]]:
         hooks = self._hooks
         # A copy: a hook may attach or detach hooks while its stage runs.

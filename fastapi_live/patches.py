@@ -260,7 +260,7 @@ class Patcher:
         What an ``after_render`` hook assigns is kept but is no change to render: it never makes
         a later message re-render it, nor the hook run on its own changes.
         """
-        if not socket._hooks_for("after_render"):
+        if not socket._has_hooks("after_render"):
             return self.patch(socket)
         changed = socket.changed
         body = self.patch(socket)

@@ -389,7 +389,7 @@ class LiveSession(_Rooms):
         elif component is not None:
             reply = await self.patcher.components.dispatch(component, name, params)
         else:
-            halted, reply = await run_event_hooks(socket, name, params)
+            halted, reply = await run_event_hooks(socket, name, params) if socket._has_hooks("handle_event") else (False, None)
             if not halted:
                 reply = await dispatch_event(self.view, name, params, socket)
         body = await self._render()
@@ -437,8 +437,12 @@ class LiveSession(_Rooms):
 
     async def _render(self) -> str:
         """The patch for this message's changes, once the navigations it asked for are settled."""
-        await self.navigator.settle(self.socket)
-        return await self.patcher.patch_with_hooks(self.socket)
+        socket = self.socket
+        if socket._client_ops:  # what settle works on: without it, no call (the hot path of every event)
+            await self.navigator.settle(socket)
+        if socket._has_hooks("after_render"):
+            return await self.patcher.patch_with_hooks(socket)
+        return self.patcher.patch(socket)
 
     @on_own_loop
     async def wait_idle(self) -> None:
