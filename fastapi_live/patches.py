@@ -79,11 +79,13 @@ def text_checksum(texts: list[str]) -> str:
     """The checksum the client compares a region's text nodes with (``wire.text_partial``)."""
     value = zlib.crc32("\0".join(texts).encode("utf-16-le"))
     letters = ""
-    while True:
-        value, letter = divmod(value, 26)
-        letters = chr(97 + letter) + letters
-        if not value:
-            return letters
+    while value >= 26:
+        letters = _LETTERS[value % 26] + letters
+        value //= 26
+    return _LETTERS[value] + letters
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 _UNCHANGED: Any = object()
@@ -100,6 +102,13 @@ def text_change(old: str, new: str) -> tuple[int, str, str] | None:
     """
     if len(new) > TEXT_PATCH_MAX:
         return None
+    if "<" not in old and "<" not in new:  # no tag on either side: one text node each (a counter's)
+        if old == new or "\0" in new:
+            return None
+        old_text = _dom_text(old)
+        if not old_text.strip(_HTML_SPACE) or not _dom_text(new).strip(_HTML_SPACE):
+            return None
+        return 0, new, text_checksum([old_text])
     old_parts = _TAG.split(old)
     new_parts = _TAG.split(new)
     if len(old_parts) != len(new_parts):
