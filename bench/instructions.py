@@ -158,26 +158,22 @@ def main(argv: list[str] | None = None) -> int:
         print("bench.instructions needs Valgrind: apt-get install valgrind", file=sys.stderr)
         return 2
     if args.events:
-        return _print_events()
-    figures = {target.label: per_request(target) for target in TARGETS}
-    hand, live = figures[TARGETS[0].label], figures[TARGETS[1].label]
-    print("| first render GET, server instructions per request | instructions | vs hand-written |")
-    print("|---|---:|---:|")
-    for label, value in figures.items():
-        print(f"| {label} | {value:,.0f} | {hand / value:.2f}× |")
-    print(f"fastapi-live does {live / hand:.2f}× the hand-written endpoint's work per page (req/s ratio ≈ {hand / live:.2f}×)")
+        floor, live, bare = _table("event round trip, server instructions per event", EVENT_TARGETS, "vs the floor")
+        print(f"fastapi-live does {live / floor:.2f}× the floor's work per event (events/s ratio ≈ {floor / live:.2f}×), {live / bare:.2f}× the bare app's")
+    else:
+        hand, live = _table("first render GET, server instructions per request", TARGETS, "vs hand-written")
+        print(f"fastapi-live does {live / hand:.2f}× the hand-written endpoint's work per page (req/s ratio ≈ {hand / live:.2f}×)")
     return 0
 
 
-def _print_events() -> int:
-    figures = {target.label: per_request(target) for target in EVENT_TARGETS}
-    floor, live, bare = (figures[target.label] for target in EVENT_TARGETS)
-    print("| event round trip, server instructions per event | instructions | vs the floor |")
+def _table(title: str, targets: tuple[Target, ...], beside: str) -> list[float]:
+    """Count ``targets`` and print them as a table beside the first; their figures, in order."""
+    figures = [per_request(target) for target in targets]
+    print(f"| {title} | instructions | {beside} |")
     print("|---|---:|---:|")
-    for label, value in figures.items():
-        print(f"| {label} | {value:,.0f} | {floor / value:.2f}× |")
-    print(f"fastapi-live does {live / floor:.2f}× the floor's work per event (events/s ratio ≈ {floor / live:.2f}×), {live / bare:.2f}× the bare app's")
-    return 0
+    for target, value in zip(targets, figures, strict=True):
+        print(f"| {target.label} | {value:,.0f} | {figures[0] / value:.2f}× |")
+    return figures
 
 
 if __name__ == "__main__":
