@@ -437,12 +437,8 @@ class LiveSession(_Rooms):
 
     async def _render(self) -> str:
         """The patch for this message's changes, once the navigations it asked for are settled."""
-        socket = self.socket
-        if socket._client_ops:  # what settle works on: without it, no call (the hot path of every event)
-            await self.navigator.settle(socket)
-        if socket._has_hooks("after_render"):
-            return await self.patcher.patch_with_hooks(socket)
-        return self.patcher.patch(socket)
+        await self.navigator.settle(self.socket)
+        return await self.patcher.patch_with_hooks(self.socket)
 
     @on_own_loop
     async def wait_idle(self) -> None:
