@@ -208,8 +208,10 @@ class LiveEndpoints:
 
     def verify(self, request: Request) -> PageToken:
         session = self._held(request)
-        if session is not None:
-            return session.page_token
+        return session.page_token if session is not None else self._signed(request)
+
+    def _signed(self, request: Request) -> PageToken:
+        """The request's page token, its signature checked (``TokenError`` says why it fails)."""
         return self.host.signer.verify(request_headers(request).get(TOKEN_HEADER), browser_id=browser_cookie(request))
 
     def _held(self, request: Request) -> LiveSession | None:
@@ -249,7 +251,7 @@ class LiveEndpoints:
         if session is not None:
             return session.id
         try:
-            return self.verify(request).session_id
+            return self._signed(request).session_id
         except TokenError as exc:
             return self.refuse(request, exc)
 
