@@ -12,6 +12,7 @@ import html
 import re
 import zlib
 from collections.abc import Callable, Mapping
+from string import ascii_lowercase
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -80,12 +81,9 @@ def text_checksum(texts: list[str]) -> str:
     value = zlib.crc32("\0".join(texts).encode("utf-16-le"))
     letters = ""
     while value >= 26:
-        letters = _LETTERS[value % 26] + letters
+        letters = ascii_lowercase[value % 26] + letters
         value //= 26
-    return _LETTERS[value] + letters
-
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+    return ascii_lowercase[value] + letters
 
 
 _UNCHANGED: Any = object()
