@@ -20,6 +20,7 @@ import typing
 import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
+from types import CoroutineType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -488,6 +489,8 @@ class FastPath:
         self.app = app
         self.endpoints = endpoints
         live: ASGIApp = self._serve
+        if guards:  # middleware may tell an ASGI app by its being an ``async def`` (asgiref's does)
+            live = self._serve_async
         for guard in reversed(guards):
             live = guard.cls(live, *guard.args, **guard.kwargs)
         self.live = live
@@ -515,15 +518,70 @@ class FastPath:
             return endpoints.attach_pages
         return endpoints.stream
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A stream's response runs as long as its page is open: this frame, few locals, keeps
-        # only the response's coroutine meanwhile.
+    def _serve(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
+        # A stream's response runs as long as its page is open: what awaits it meanwhile is a
+        # two-slot object, not a frame of this method (``Responding``).
         scope[_FAST_PATH_KEY] = True
+        return Responding(self._respond(scope, receive), (scope, receive, send))
+
+    async def _serve_async(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._serve(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
         try:
-            response = await self._endpoint(scope)(Request(scope, receive))
+            return await self._endpoint(scope)(Request(scope, receive))
         except Exception:  # the app's error middleware is not in front of us: do its job
             log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
-            response = JSONResponse({"detail": "internal error"}, status_code=500)
-        responding = response(scope, receive, send)
-        del response
-        await responding
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+class Responding:
+    """Awaited by the server for one request the fast path serves: the endpoint's coroutine,
+    then its response's, driven in turn through the awaitable protocol (``send``, ``throw``,
+    ``close``: what a coroutine awaiting this calls).
+
+    An open stream's request awaits its response for as long as the page is open; a coroutine
+    there (``async def``: await the endpoint, then the response) would keep its frame, over
+    200 bytes an idle page, where this keeps two slots.
+    """
+
+    __slots__ = ("_asgi", "_step")
+
+    def __init__(self, endpoint: Coroutine[Any, Any, Response], asgi: tuple[Scope, Receive, Send]) -> None:
+        self._step: Any = endpoint  # the endpoint's coroutine, then the response's awaitable
+        self._asgi: tuple[Scope, Receive, Send] | None = asgi  # None once the response runs
+
+    def __await__(self) -> typing.Generator[Any, None, None]:
+        return self  # type: ignore[return-value]  # an iterator with send/throw/close, as a generator is
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        try:
+            return self._step.send(value)
+        except StopIteration as done:
+            return self._respond(done)
+
+    def throw(self, kind: Any, value: Any = None, traceback: Any = None) -> Any:
+        # The one-argument form, whatever form the caller used (the three-argument one is deprecated).
+        exc = kind if isinstance(kind, BaseException) else (value if isinstance(value, BaseException) else kind(*(() if value is None else (value,))))
+        if traceback is not None:
+            exc = exc.with_traceback(traceback)
+        try:
+            return self._step.throw(exc)
+        except StopIteration as done:
+            return self._respond(done)
+
+    def close(self) -> None:
+        self._step.close()
+
+    def _respond(self, done: StopIteration) -> Any:
+        """The endpoint returned (``done.value``, its response): run the response; once that returned, so does this."""
+        if self._asgi is None:
+            raise done
+        scope, receive, send = self._asgi
+        self._asgi = None
+        responding = done.value(scope, receive, send)
+        self._step = responding if isinstance(responding, CoroutineType) else responding.__await__()
+        return self._step.send(None)

@@ -20,7 +20,9 @@ from .exceptions import TokenError
 TOKEN_VERSION = 2
 _SALT = "fastapi-live.page-token"
 _BINDING_PURPOSE = b"fastapi-live.browser-binding"
-_DIGESTS = 4096  # browsers whose digest is kept (about 150 bytes each)
+# Browsers whose digest is kept (about 150 bytes each): those loading pages now. An event to a
+# page held here needs none (the session knows its browser), so more would only be memory.
+_DIGESTS = 512
 
 
 @dataclass(frozen=True, slots=True)
