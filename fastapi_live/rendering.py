@@ -118,6 +118,13 @@ class RegionSpec:
         return f"</{self.tag}>"
 
 
+def _blocks_only(ast: nodes.Template) -> bool:
+    """Whether a template's top level is its ``extends``, then blocks and text: text after an
+    ``extends`` is never output, so rendering it only adds its blocks to the context's."""
+    body = ast.body
+    return bool(body) and isinstance(body[0], nodes.Extends) and all(isinstance(node, (nodes.Block, nodes.Output)) for node in body[1:])
+
+
 def _flat_globals(template: Template) -> dict[str, Any]:
     """A template's globals as one plain dict, read afresh (globals may be added at any time).
 
@@ -417,6 +424,7 @@ class PageTemplate:
         self._fragments: dict[tuple[Any, ...], str] = {}
         self._fragment_chars = 0
         self.uses_components = False  # whether the page (with what it includes) renders {% live_component %}
+        self._blocks_only = False  # whether each template the page extends through holds only its extends and blocks
         self._analyse()
         reusable = environment.finalize is None  # a finalize hook may be anything
         for region in self.regions.values():
@@ -456,9 +464,12 @@ class PageTemplate:
         return chain
 
     def _analyse(self) -> None:
-        self._walk_template(self.name, region=None, ancestors=(), seen_includes=())
+        chain = self._walk_template(self.name, region=None, ancestors=(), seen_includes=())
+        self._blocks_only = all(_blocks_only(ast) for _, ast in chain[:-1])
 
-    def _walk_template(self, name: str, region: Region | None, ancestors: tuple[str, ...], seen_includes: tuple[str, ...]) -> None:
+    def _walk_template(
+        self, name: str, region: Region | None, ancestors: tuple[str, ...], seen_includes: tuple[str, ...]
+    ) -> list[tuple[str, nodes.Template]]:
         chain = self._chain_asts(name)
         names = [template_name for template_name, _ in chain]
         for i, template_name in enumerate(names):  # each template's own chain is a tail of this one
@@ -468,6 +479,7 @@ class PageTemplate:
             for block in ast.find_all(nodes.Block):
                 effective.setdefault(block.name, (template_name, block))
         self._walk(chain[-1][1].body, effective, name, region, ancestors, seen_includes)
+        return chain
 
     def _walk(
         self,
@@ -560,14 +572,31 @@ class PageTemplate:
         return chain
 
     def render_page(self, context: Mapping[str, Any]) -> str:
-        """The whole page, as ``Template.render`` would, with the globals read as one dict."""
+        """The whole page, as ``Template.render`` would, with the globals read as one dict.
+
+        A page whose templates down to the one it extends last hold only their ``extends`` and
+        blocks renders that last one with the block table built once (``_block_table``): what
+        their own top levels would do on every render (load the template extended, add its
+        blocks to the context's) is then done already.
+        """
         template = self.template
         globals_ = _flat_globals(template)
-        ctx = Context(self.environment, {**globals_, **context}, template.name, template.blocks, globals=globals_)
+        if self._blocks_only:
+            ctx = Context(self.environment, {**globals_, **context}, template.name, {}, globals=globals_)
+            ctx.blocks = self._block_table(self.name)[1]
+            root = self._chain(self.name)[-1].root_render_func
+        else:
+            ctx = Context(self.environment, {**globals_, **context}, template.name, template.blocks, globals=globals_)
+            root = template.root_render_func
         try:
-            return self.environment.concat(template.root_render_func(ctx))
+            return self.environment.concat(root(ctx))
         except Exception:
             self.environment.handle_exception()  # re-raises, with the template's lines in the traceback
+
+    @property
+    def is_up_to_date(self) -> bool:
+        """Whether no template of the page's chain changed on disk since it was analysed (``auto_reload``)."""
+        return all(template.is_up_to_date for template in self._chain(self.name))
 
     def _block_table(self, owner: str) -> tuple[Template, dict[str, list[Any]]]:
         table = self._tables.get(owner)

@@ -350,10 +350,9 @@ class LiveRouter(APIRouter):
 
     def page_template(self, name: str) -> PageTemplate:
         page = self._pages.get(name)
-        # What ``get_template`` checks of a cached template, without its cache lookup.
-        if page is not None and (not self.environment.auto_reload or page.template.is_up_to_date):
-            return page
-        if page is None or page.template is not self.environment.get_template(name):
+        # What ``get_template`` checks of a cached template, without its cache lookup: here of
+        # every template the page extends through, too (their regions may have changed).
+        if page is None or (self.environment.auto_reload and not page.is_up_to_date):
             page = self._pages[name] = PageTemplate(self.environment, name)
         return page
 

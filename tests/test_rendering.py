@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
+from fastapi.templating import Jinja2Templates
 from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
 
-from fastapi_live import AsyncResult, ConfigurationError
+from fastapi_live import AsyncResult, ConfigurationError, LiveRouter
 from fastapi_live.helpers import TemplateHelpers
-from fastapi_live.rendering import ALWAYS, PageTemplate
+from fastapi_live.rendering import ALWAYS, PageContext, PageTemplate
 from fastapi_live.wire import ROOT_ID, partial, push_element
 from tests.support.harness import environment, page_template
 
@@ -116,6 +118,50 @@ def test_regions_in_a_layout_and_in_the_child_that_extends_it():
     assert page.regions["body"].deps == {"body"}
     html = page.render_region("nav", {"user": "ann"}, 1) + page.render_region("body", {"body": "hello"}, 1)
     assert html == '<div id="nav" data-live-region="region" data-live-v="1">ann</div><div id="body" data-live-region="region" data-live-v="1">hello</div>'
+
+
+def _whole_page(page: PageTemplate, **assigns: object) -> tuple[str, str]:
+    """The page rendered by ``render_page`` and by Jinja's own ``Template.render``, from the same context."""
+    context = {**assigns, "__live__": PageContext(Markup('<div id="live-root">'))}
+    return page.render_page(context), page.template.render(context)
+
+
+def test_a_page_extending_through_two_layouts_renders_as_jinja_renders_it():
+    page = page_template({
+        "base.html": '<title>{% block title %}Site{% endblock %}</title>{% live_root %}{% block content %}{% endblock %}{% endlive_root %}',
+        "layout.html": '{% extends "base.html" %}\n{# the layout #}{% block title %}{{ section }} · {{ super() }}{% endblock %}never shown',
+        "page.html": '{% extends "layout.html" %}{% block content %}{% region "body" %}{{ body }}{% endregion %}{% endblock %}',
+    })
+    mine, jinjas = _whole_page(page, section="Docs", body="hello")
+    assert mine == jinjas
+    assert mine.startswith("<title>Docs · Site</title>") and "hello" in mine and "never shown" not in mine
+
+
+def test_a_page_whose_top_level_sets_or_imports_what_its_blocks_use_renders_them():
+    page = page_template({
+        "macros.html": '{% macro badge(text) %}<b>{{ text }}</b>{% endmacro %}',
+        "layout.html": '{% live_root %}{% block content %}{% endblock %}{% endlive_root %}',
+        "page.html": '{% extends "layout.html" %}{% from "macros.html" import badge %}{% set greeting = "hi" %}'
+                     '{% block content %}{{ badge(greeting) }} {{ name }}{% endblock %}',
+    })
+    mine, jinjas = _whole_page(page, name="ann")
+    assert mine == jinjas
+    assert "<b>hi</b> ann" in mine
+
+
+def test_a_changed_layout_is_read_again_on_the_next_page(tmp_path):
+    (tmp_path / "layout.html").write_text('{% live_root %}<h1>Old</h1>{% block content %}{% endblock %}{% endlive_root %}')
+    (tmp_path / "page.html").write_text('{% extends "layout.html" %}{% block content %}{% region "body" %}{{ body }}{% endregion %}{% endblock %}')
+    live = LiveRouter(templates=Jinja2Templates(directory=tmp_path), secret_key="test-secret")
+    context = {"body": "x", "__live__": PageContext(Markup('<div id="live-root">'))}
+    assert "<h1>Old</h1>" in live.page_template("page.html").render_page(context)
+    layout = tmp_path / "layout.html"
+    layout.write_text('{% live_root %}<h1>New</h1>{% region "nav" %}{{ nav }}{% endregion %}{% block content %}{% endblock %}{% endlive_root %}')
+    later = layout.stat().st_mtime + 10
+    os.utime(layout, (later, later))  # a later edit, whatever the file system's clock resolution
+    page = live.page_template("page.html")
+    assert "<h1>New</h1>" in page.render_page({**context, "nav": "n"})
+    assert "nav" in page.regions  # the layout's new region is known, too
 
 
 def test_a_child_block_overrides_a_region_of_the_layout():
