@@ -519,20 +519,36 @@ class FastPath:
         return endpoints.stream
 
     def _serve(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
-        # A stream's response runs as long as its page is open: what awaits it meanwhile is a
-        # two-slot object, not a frame of this method (``Responding``).
         scope[_FAST_PATH_KEY] = True
-        return Responding(self._respond(scope, receive), (scope, receive, send))
+        if scope["method"] == "GET":
+            # A stream: its response runs as long as its page is open. What awaits it meanwhile
+            # is a two-slot object, not a coroutine frame (``Responding``).
+            return Responding(self._respond(scope, receive), (scope, receive, send))
+        return self._answer(scope, receive, send)
 
     async def _serve_async(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._serve(scope, receive, send)
 
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A short request's answer (an event, an upload chunk, an attach): one coroutine, the
+        fewest steps (``Responding`` steps through Python code at each resumption)."""
+        try:
+            response = await self._endpoint(scope)(Request(scope, receive))
+        except Exception:
+            response = _failed(scope)
+        await response(scope, receive, send)
+
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
         try:
             return await self._endpoint(scope)(Request(scope, receive))
-        except Exception:  # the app's error middleware is not in front of us: do its job
-            log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
-            return JSONResponse({"detail": "internal error"}, status_code=500)
+        except Exception:
+            return _failed(scope)
+
+
+def _failed(scope: Scope) -> Response:
+    """What the app's error middleware would do, were it in front of the fast path: log, answer 500."""
+    log.exception("fastapi-live: %s %s failed", scope["method"], scope["path"])
+    return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 class Responding:
