@@ -488,50 +488,47 @@ class FastPath:
     def __init__(self, app: ASGIApp, endpoints: LiveEndpoints, guards: Sequence[Any] = ()) -> None:
         self.app = app
         self.endpoints = endpoints
-        live: ASGIApp = self._serve
+        self.live: ASGIApp = self._answer  # an event, an upload chunk, an attach
+        self.live_stream: ASGIApp = self._stream
         if guards:  # middleware may tell an ASGI app by its being an ``async def`` (asgiref's does)
-            live = self._serve_async
-        for guard in reversed(guards):
-            live = guard.cls(live, *guard.args, **guard.kwargs)
-        self.live = live
+            live: ASGIApp = self._guarded
+            for guard in reversed(guards):
+                live = guard.cls(live, *guard.args, **guard.kwargs)
+            self.live = self.live_stream = live
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
-        # The app's (or the live endpoint's) own coroutine, awaited by the caller: no frame of
+        # The app's (or the live endpoint's) own awaitable, awaited by the caller: no frame of
         # this method stays for as long as a stream is open.
         if scope["type"] == "http":
             path, method, router = scope["path"], scope["method"], self.endpoints.host
-            if (
-                (path == router.event_url and method == "POST")
-                or (path == router.stream_url and method in ("GET", "POST"))
-                or (path == router.upload_url and method == "POST")
-            ):
+            if path == router.stream_url and method == "GET":
+                return self.live_stream(scope, receive, send)
+            if method == "POST" and (path == router.event_url or path == router.stream_url or path == router.upload_url):
                 return self.live(scope, receive, send)
         return self.app(scope, receive, send)
 
     def _endpoint(self, scope: Scope) -> Callable[[Request], typing.Awaitable[Response]]:
+        """A short request's endpoint."""
         endpoints, router, path = self.endpoints, self.endpoints.host, scope["path"]
         if path == router.event_url:
             return endpoints.event
         if path == router.upload_url:
             return endpoints.upload
-        if scope["method"] == "POST":
-            return endpoints.attach_pages
-        return endpoints.stream
+        return endpoints.attach_pages  # a POST to the stream's URL
 
-    def _serve(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
+    def _stream(self, scope: Scope, receive: Receive, send: Send) -> typing.Awaitable[None]:
+        # A stream's response runs as long as its page is open. What awaits it meanwhile is a
+        # two-slot object, not a coroutine frame (``Responding``).
         scope[_FAST_PATH_KEY] = True
-        if scope["method"] == "GET":
-            # A stream: its response runs as long as its page is open. What awaits it meanwhile
-            # is a two-slot object, not a coroutine frame (``Responding``).
-            return Responding(self._respond(scope, receive), (scope, receive, send))
-        return self._answer(scope, receive, send)
+        return Responding(self._respond(scope, receive), (scope, receive, send))
 
-    async def _serve_async(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._serve(scope, receive, send)
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self._stream if scope["method"] == "GET" else self._answer)(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A short request's answer (an event, an upload chunk, an attach): one coroutine, the
         fewest steps (``Responding`` steps through Python code at each resumption)."""
+        scope[_FAST_PATH_KEY] = True
         try:
             response = await self._endpoint(scope)(Request(scope, receive))
         except Exception:
@@ -539,8 +536,9 @@ class FastPath:
         await response(scope, receive, send)
 
     async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        """A stream's response."""
         try:
-            return await self._endpoint(scope)(Request(scope, receive))
+            return await self.endpoints.stream(Request(scope, receive))
         except Exception:
             return _failed(scope)
 
