@@ -578,8 +578,10 @@ class Responding:
             return self._respond(done)
 
     def throw(self, kind: Any, value: Any = None, traceback: Any = None) -> Any:
-        # The one-argument form, whatever form the caller used (the three-argument one is deprecated).
-        exc = kind if isinstance(kind, BaseException) else (value if isinstance(value, BaseException) else kind(*(() if value is None else (value,))))
+        # Forwarded in the one-argument form, whatever form the caller used (the three-argument one is deprecated).
+        exc = value if isinstance(value, BaseException) else kind
+        if isinstance(exc, type):
+            exc = exc() if value is None else exc(value)
         if traceback is not None:
             exc = exc.with_traceback(traceback)
         try:
