@@ -579,13 +579,12 @@ class PageTemplate:
         their own top levels would do on every render (load the template extended, add its
         blocks to the context's) is then done already.
         """
-        template = self.template
-        globals_ = _flat_globals(template)
         if self._blocks_only:
-            ctx = Context(self.environment, {**globals_, **context}, template.name, {}, globals=globals_)
-            ctx.blocks = self._block_table(self.name)[1]
+            ctx = self._table_context(self.name, context)
             root = self._chain(self.name)[-1].root_render_func
         else:
+            template = self.template
+            globals_ = _flat_globals(template)
             ctx = Context(self.environment, {**globals_, **context}, template.name, template.blocks, globals=globals_)
             root = template.root_render_func
         try:
@@ -609,14 +608,18 @@ class PageTemplate:
             table = self._tables[owner] = (chain[0], blocks)
         return table
 
-    def _render_block(self, owner: str, block: str, context: Mapping[str, Any]) -> str:
+    def _table_context(self, owner: str, context: Mapping[str, Any]) -> Context:
+        """A render's context over ``owner``'s block table, built once per template and shared:
+        a block renders only; it never changes the table (nor does a layout of blocks only)."""
         template, blocks = self._block_table(owner)
         globals_ = _flat_globals(template)
-        # One context per render, sharing the block table built once per template: a block
-        # renders only; it never changes the table.
         ctx = Context(self.environment, {**globals_, **context}, template.name, {}, globals=globals_)
         ctx.blocks = blocks
-        return "".join(blocks[block][0](ctx))
+        return ctx
+
+    def _render_block(self, owner: str, block: str, context: Mapping[str, Any]) -> str:
+        ctx = self._table_context(owner, context)
+        return "".join(ctx.blocks[block][0](ctx))
 
     def render_region(self, dom_id: str, context: Mapping[str, Any], version: int) -> str:
         """The region's wrapper and content, ready to be morphed over the old one.
